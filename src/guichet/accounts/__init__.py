@@ -1,0 +1,1 @@
+"""Accounts: organisations, users and their roles, passwords, second factors and API tokens."""

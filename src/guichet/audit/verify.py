@@ -1,0 +1,139 @@
+"""Verification of the audit chain, in the database and in the mirror files. It never repairs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from guichet.audit.chain import GENESIS, EventFields, event_hash
+from guichet.audit.log import read_events, row_fields
+from guichet.audit.mirror import mirror_path
+from guichet.store.db import Store
+from guichet.store.models import AuditHead
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: str  # "database" | "files"
+    seq: int | None
+    line: int | None
+    problem: str
+
+
+@dataclass
+class VerifyReport:
+    events: int = 0
+    head: str = GENESIS
+    mirror_events: int = 0
+    mirror_behind: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_bad(self) -> Problem | None:
+        return self.problems[0] if self.problems else None
+
+    def to_dict(self) -> dict[str, Any]:
+        first = self.first_bad
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "head": self.head,
+            "mirror": {"events": self.mirror_events, "behind": self.mirror_behind},
+            "first_bad": asdict(first) if first else None,
+            "problems": [asdict(p) for p in self.problems],
+        }
+
+
+def _chain_problem(fields: EventFields, stored_prev: str, stored_hash: str, expected_seq: int, prev_hash: str,
+                   seen_hashes: set[str]) -> str | None:
+    if fields.seq != expected_seq:
+        if fields.seq > expected_seq:
+            return f"sequence jumps from {expected_seq - 1} to {fields.seq}: event(s) deleted"
+        return f"sequence goes back to {fields.seq} after {expected_seq - 1}: event inserted or reordered"
+    if event_hash(stored_prev, fields) != stored_hash:
+        return "content does not match its hash: event modified"
+    if stored_prev != prev_hash:
+        if stored_prev in seen_hashes:
+            return "links to an earlier event, not the one before it: events reordered or one deleted"
+        return "previous-hash link broken: an event was inserted, deleted or reordered before it"
+    return None
+
+
+def _verify_database(store: Store, report: VerifyReport) -> dict[int, str]:
+    hashes: dict[int, str] = {}
+    seen: set[str] = set()
+    prev, expected = GENESIS, 1
+    with store.read() as session:
+        for row in read_events(session):
+            fields = row_fields(row)
+            problem = _chain_problem(fields, row.prev_hash, row.hash, expected, prev, seen)
+            if problem:
+                report.problems.append(Problem("database", row.seq, None, problem))
+                return hashes
+            hashes[row.seq] = row.hash
+            seen.add(row.hash)
+            prev, expected = row.hash, expected + 1
+            report.events += 1
+        report.head = prev
+        head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one_or_none()
+        head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
+        if (head_seq, head_hash) != (report.events, prev):
+            report.problems.append(
+                Problem("database", report.events + 1 if head_seq > report.events else head_seq, None,
+                        f"chain ends at event {report.events} but the head records event {head_seq}: "
+                        "the last event(s) were deleted or the head was altered")
+            )
+    return hashes
+
+
+def _verify_files(audit_dir: Path, db_hashes: dict[int, str], report: VerifyReport) -> None:
+    path = mirror_path(audit_dir)
+    if not path.exists():
+        report.mirror_behind = len(db_hashes)
+        return
+    prev, expected = GENESIS, 1
+    seen: set[str] = set()
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if not raw.endswith(b"\n"):
+                break  # a torn tail: doctor completes it from the database
+            try:
+                obj = json.loads(raw)
+                stored_prev, stored_hash = obj.pop("prev_hash"), obj.pop("hash")
+                fields = EventFields(**obj)
+            except (ValueError, KeyError, TypeError):
+                report.problems.append(Problem("files", None, lineno, "line is not an audit event: file altered"))
+                return
+            problem = _chain_problem(fields, stored_prev, stored_hash, expected, prev, seen)
+            if problem is None and fields.seq in db_hashes and db_hashes[fields.seq] != stored_hash:
+                problem = "differs from the database's event of the same number"
+            if problem is None and db_hashes and fields.seq not in db_hashes and fields.seq <= report.events:
+                problem = "has no counterpart in the database"
+            if problem:
+                report.problems.append(Problem("files", fields.seq, lineno, problem))
+                return
+            seen.add(stored_hash)
+            prev, expected = stored_hash, expected + 1
+            report.mirror_events += 1
+    if report.mirror_events > report.events and report.ok:
+        report.problems.append(
+            Problem("database", report.events + 1, None,
+                    f"the files hold {report.mirror_events} events but the database only {report.events}: events deleted")
+        )
+    report.mirror_behind = max(0, report.events - report.mirror_events)
+
+
+def verify(store: Store, audit_dir: Path) -> VerifyReport:
+    report = VerifyReport()
+    db_hashes = _verify_database(store, report)
+    if report.ok:
+        _verify_files(audit_dir, db_hashes, report)
+    return report

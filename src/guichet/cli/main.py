@@ -1,0 +1,81 @@
+"""Entry point of the ``guichet`` command: exit codes and one-line errors for every sub-command."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from importlib import import_module
+
+import click
+
+from guichet import __version__
+from guichet.cli.common import Cli, example
+from guichet.errors import EXIT_REFUSED, GuichetError
+
+# Each module defines one noun (or a top-level verb) and is listed here once.
+COMMAND_MODULES = (
+    "guichet.cli.init",
+    "guichet.cli.user",
+    "guichet.cli.audit",
+    "guichet.cli.doctor",
+    "guichet.cli.demo",
+)
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=example("guichet demo --home demo-hub\nguichet user list --home demo-hub --json"),
+)
+@click.version_option(__version__, prog_name="guichet")
+def cli() -> None:
+    """Guichet, the health data hub: catalogue, deposit, quality, linkage, governed access, audit.
+
+    Commands are 'guichet NOUN VERB'; each has --help with an example, and --json for machine-readable
+    output. Exit codes: 0 success, 1 ran but found problems, 2 bad usage, bad input or refusal.
+    """
+
+
+for _name in COMMAND_MODULES:
+    _module = import_module(_name)
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)
+
+
+def _internal_error(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = next((f for f in reversed(frames) if "/guichet/" in f.filename), frames[-1] if frames else None)
+    loc = f" in {where.filename.rsplit('/guichet/', 1)[-1]}:{where.lineno}" if where else ""
+    # The exception's message may carry data values: only its type and place are shown.
+    return f"guichet: internal error: {type(exc).__name__}{loc}; please report it"
+
+
+def main(argv: list[str] | None = None) -> None:
+    ctx_obj = Cli()
+    code = 0
+    try:
+        cli.main(args=argv, prog_name="guichet", standalone_mode=False, obj=ctx_obj)
+    except GuichetError as exc:
+        click.echo(f"guichet: {exc.message}", err=True)
+        code = exc.exit_code
+    except click.exceptions.NoArgsIsHelp as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
+        code = EXIT_REFUSED
+    except click.ClickException as exc:
+        click.echo(f"guichet: {exc.format_message().splitlines()[0]}", err=True)
+        code = EXIT_REFUSED
+    except click.exceptions.Abort:
+        click.echo("guichet: aborted", err=True)
+        code = EXIT_REFUSED
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else EXIT_REFUSED
+    except KeyboardInterrupt:
+        click.echo("guichet: interrupted", err=True)
+        code = 130
+    except Exception as exc:  # noqa: BLE001 - never a traceback for a person
+        click.echo(_internal_error(exc), err=True)
+        code = EXIT_REFUSED
+    finally:
+        ctx_obj.close()
+    sys.exit(code)

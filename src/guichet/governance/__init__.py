@@ -1,0 +1,20 @@
+"""Governance: who may do what, and the one path every state change takes (check, act, audit)."""
+
+from guichet.governance.actors import SYSTEM, Actor
+from guichet.governance.permissions import ACTIONS, ROLES, ActionSpec, Decision, Resource, authorize
+from guichet.governance.services import SERVICES, Unit, query, service
+
+__all__ = [
+    "ACTIONS",
+    "ROLES",
+    "SERVICES",
+    "SYSTEM",
+    "ActionSpec",
+    "Actor",
+    "Decision",
+    "Resource",
+    "Unit",
+    "authorize",
+    "query",
+    "service",
+]

@@ -1,0 +1,118 @@
+"""The permission table: actions x roles, with separation-of-duty rules.
+
+``docs/permissions.md`` is the same table for people; ``tests/unit/test_permissions_doc.py`` fails when
+the two disagree. ``authorize`` returns a decision *with its reason*, so that a refusal can be explained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from guichet.governance.actors import Actor
+
+ROLES: tuple[str, ...] = (
+    "operator",
+    "producer",
+    "researcher",
+    "committee",
+    "authority",
+    "checker",
+    "auditor",
+)
+# Pseudo-roles: "system" is the hub itself (init, start-up recovery); "self" means the actor is the
+# account the action is about; "public" means anyone, without an account.
+PSEUDO_ROLES: tuple[str, ...] = ("system", "self", "public")
+
+# change: changes state; read: reads non-personal data; read_personal: reads data about people (audited);
+# decision: a governance decision (needs a second factor in production).
+Kind = Literal["change", "read", "read_personal", "decision"]
+# not_owner: the actor may not act on what they own (their own application, their own output...);
+# not_prior: the actor may not be one who already decided on the resource (two distinct reviewers).
+SodRule = Literal["not_owner", "not_prior"]
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    roles: frozenset[str]
+    kind: Kind
+    summary: str
+    sod: tuple[SodRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What an action is about, as far as permissions care."""
+
+    kind: str
+    id: str | None = None
+    owner: str | None = None  # username of the account that owns / asked for it
+    prior_actors: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.id}" if self.id is not None else self.kind
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+def _a(name: str, roles: str, kind: Kind, summary: str, sod: tuple[SodRule, ...] = ()) -> ActionSpec:
+    return ActionSpec(name, frozenset(roles.split()), kind, summary, sod)
+
+
+_TABLE: tuple[ActionSpec, ...] = (
+    # --- hub ---------------------------------------------------------------------------------------
+    _a("hub.init", "system", "change", "create a hub: folders, database, first operator"),
+    _a("hub.doctor", "system operator", "change", "repair what a crash left: mirror tail, pending work"),
+    _a("hub.configure", "operator", "change", "change hub-wide properties (publisher, contact point...)"),
+    # --- accounts ----------------------------------------------------------------------------------
+    _a("user.add", "system operator", "change", "create an account with its roles and organisation"),
+    _a("user.list", "operator auditor", "read_personal", "list accounts, their roles and organisations"),
+    _a("user.show", "operator auditor self", "read_personal", "show one account"),
+    _a("user.disable", "operator", "change", "disable an account and revoke its tokens", ("not_owner",)),
+    _a("user.enable", "operator", "change", "re-enable a disabled account"),
+    _a("user.unlock", "operator", "change", "unlock an account locked after failed logins"),
+    _a("user.password", "system operator self", "change", "set an account's password"),
+    _a("user.totp", "system operator self", "change", "enrol an account's second factor (TOTP)"),
+    _a("user.token", "system operator self", "change", "issue an API token for an account"),
+    _a("user.token_revoke", "operator self", "change", "revoke an API token"),
+    # --- audit -------------------------------------------------------------------------------------
+    _a("audit.verify", "operator auditor", "read", "verify the audit chain in the database and files"),
+    _a("audit.read", "operator auditor", "read", "read audit events"),
+)
+
+ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in _TABLE}
+if len(ACTIONS) != len(_TABLE):  # pragma: no cover - caught at import by every test
+    raise RuntimeError("duplicate action in the permission table")
+
+
+def authorize(actor: Actor, action: str, resource: Resource | None = None) -> Decision:
+    """May ``actor`` perform ``action`` on ``resource``? Always answers with the reason."""
+    spec = ACTIONS.get(action)
+    if spec is None:
+        return Decision(False, f"unknown action {action!r} (not in docs/permissions.md)")
+    if "public" in spec.roles:
+        return Decision(True, "public action")
+    held = actor.roles & spec.roles
+    is_self = "self" in spec.roles and resource is not None and resource.owner == actor.username
+    if not held and not is_self:
+        wanted = ", ".join(sorted(spec.roles - {"self"})) or "none"
+        extra = " or the account itself" if "self" in spec.roles else ""
+        return Decision(False, f"{action} needs the role {wanted}{extra}; {actor.username} has none of them")
+    if resource is not None:
+        if "not_owner" in spec.sod and resource.owner == actor.username:
+            return Decision(False, f"{action}: separation of duties, {actor.username} may not act on their own {resource.kind}")
+        if "not_prior" in spec.sod and actor.username in resource.prior_actors:
+            return Decision(False, f"{action}: separation of duties, {actor.username} already decided on this {resource.kind}")
+    if spec.kind == "decision" and not actor.strong_auth:
+        return Decision(False, f"{action} is a decision and needs a current second-factor (TOTP) code")
+    via = ", ".join(sorted(held)) if held else "self"
+    return Decision(True, f"{action} allowed to {actor.username} as {via}")

@@ -119,10 +119,24 @@ def _counts(hub: Hub) -> dict[str, int]:
 
 COUNTERS: list[Callable[[Hub], dict[str, int]]] = [_counts]
 
+# The modules that register the later stages, in data-flow order. Each issue adds its module here.
+STAGE_MODULES: tuple[str, ...] = (
+    # "guichet.demo.delivery",   synthetic delivery (Synthetic SNDS issue)
+    # "guichet.demo.deposit",    pseudonymise as producer + deposit (Custodian / Deposit issues)
+)
+
+
+def _load_stages() -> None:
+    from importlib import import_module
+
+    for module in STAGE_MODULES:
+        import_module(module)
+
 
 def run_demo(req: DemoRequest, on_stage: Callable[[str], None] | None = None) -> DemoResult:
     if req.persons < 1:
         raise BadInput("--persons: at least 1")
+    _load_stages()
     home = req.home.absolute()
     custodian_home = default_custodian_home(home)
     _refuse_non_empty(home, "--home")

@@ -1,0 +1,113 @@
+"""Run the test suite tier by tier; say which tiers are skipped and why; print each tier's time.
+
+``make test`` calls this. With GUICHET_REQUIRE_ALL=1 (CI) a tier whose prerequisites are missing fails
+the run instead of being skipped. The last line is 'N passed, N failed, N skipped'.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("GUICHET_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+TIERS = ("unit", "spec", "property", "store", "integration", "security", "e2e", "spark")
+
+
+def _pg_missing() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_URL.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=3):
+            return None
+    except Exception as exc:  # noqa: BLE001
+        return f"PostgreSQL not reachable at {PG_URL.split('@')[-1]} ({type(exc).__name__})"
+
+
+def _chromium_missing() -> str | None:
+    if not Path("/usr/bin/chromium").exists():
+        return "Chromium not found at /usr/bin/chromium (apt-get install chromium)"
+    if importlib.util.find_spec("playwright") is None:
+        return "Playwright (Python) not installed"
+    if not (REPO / "node_modules" / "axe-core" / "axe.min.js").exists():
+        return "axe-core not installed (npm ci)"
+    return None
+
+
+def _java_missing() -> str | None:
+    if shutil.which("java") is None:
+        return "Java not found"
+    if importlib.util.find_spec("pyspark") is None:
+        return "PySpark not installed (pip install -e '.[spark]')"
+    return None
+
+
+PREREQUISITES = {"store": _pg_missing, "e2e": _chromium_missing, "spark": _java_missing}
+
+
+def _has_tests(tier: str) -> bool:
+    return any((REPO / "tests" / tier).rglob("test_*.py"))
+
+
+def _counts(xml_path: Path) -> tuple[int, int, int]:
+    if not xml_path.exists():
+        return 0, 0, 0
+    root = ET.parse(xml_path).getroot()
+    suites = [root] if root.tag == "testsuite" else list(root)
+    total = sum(int(s.get("tests", 0)) for s in suites)
+    failed = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+    skipped = sum(int(s.get("skipped", 0)) for s in suites)
+    return total - failed - skipped, failed, skipped
+
+
+def main(argv: list[str]) -> int:
+    require_all = os.environ.get("GUICHET_REQUIRE_ALL") == "1"
+    wanted = argv or list(TIERS)
+    out = REPO / "build" / "test-results"
+    out.mkdir(parents=True, exist_ok=True)
+    summary: list[tuple[str, str, float]] = []
+    passed = failed = skipped = 0
+    bad = False
+    for tier in wanted:
+        if not _has_tests(tier):
+            summary.append((tier, "no tests yet", 0.0))
+            continue
+        extra: list[str] = []
+        missing = PREREQUISITES.get(tier, lambda: None)()
+        if missing:
+            print(f"skip: tier {tier} — {missing}", flush=True)
+            if require_all:
+                print(f"FAIL: GUICHET_REQUIRE_ALL=1 and tier {tier} cannot run", flush=True)
+                bad = True
+            if tier != "store":
+                summary.append((tier, "skipped: " + missing, 0.0))
+                continue
+            extra = ["-k", "not postgresql"]  # the SQLite half of the store tier still runs
+        xml = out / f"{tier}.xml"
+        xml.unlink(missing_ok=True)
+        print(f"== tier {tier}", flush=True)
+        start = time.monotonic()
+        cmd = [sys.executable, "-m", "pytest", f"tests/{tier}", "-q", "-p", "no:cacheprovider",
+               f"--junitxml={xml}", *extra]
+        code = subprocess.call(cmd, cwd=REPO)
+        elapsed = time.monotonic() - start
+        p, f, s = _counts(xml)
+        passed, failed, skipped = passed + p, failed + f, skipped + s
+        if code not in (0, 5):
+            bad = True
+        summary.append((tier, f"{p} passed, {f} failed, {s} skipped (exit {code})", elapsed))
+    print("\nTier times:")
+    for tier, what, elapsed in summary:
+        print(f"  {tier:<12} {elapsed:7.1f}s  {what}")
+    print(f"\n{passed} passed, {failed} failed, {skipped} skipped")
+    return 1 if bad or failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,3 @@
+from guichet.cli.main import main
+
+main()

@@ -1,0 +1,122 @@
+"""Shared fixtures. Each test folder is a tier (see scripts/test_tiers.py); a test is marked by its folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from guichet.hub import Hub, open_hub
+from guichet.lifecycle.init import InitRequest, init_hub
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("GUICHET_SHARED", REPO.parent / "shared"))
+TIERS = ("unit", "spec", "property", "store", "integration", "e2e", "security", "spark")
+PG_ADMIN_URL = os.environ.get("GUICHET_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
+        if parts and parts[0] in TIERS:
+            item.add_marker(getattr(pytest.mark, parts[0]))
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(args: list[str], env: dict[str, str] | None = None) -> CliResult:
+    """Run the command in-process (fast), with its real exit code and separate stdout / stderr."""
+    from guichet.cli.main import main
+
+    runner = CliRunner()
+    base = {"GUICHET_HOME": "", "GUICHET_TOKEN": "", "GUICHET_DB_URL": ""}
+    result = runner.invoke(main, args, env={**base, **(env or {})}, catch_exceptions=False)
+    return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+def run_cli_process(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
+                    timeout: float = 600) -> CliResult:
+    """Run ``guichet`` as a real subprocess (integration tier)."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("GUICHET_")}
+    full_env.update(env or {})
+    proc = subprocess.run([sys.executable, "-m", "guichet", *args], capture_output=True, text=True, env=full_env,
+                          cwd=cwd, timeout=timeout)
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def cli() -> type[CliResult]:
+    return CliResult
+
+
+def make_hub(root: Path, mode: str = "development", db_url: str | None = None) -> Hub:
+    home = root / "hub"
+    init_hub(InitRequest(home=home, custodian_home=root / "custodian", mode=mode,  # type: ignore[arg-type]
+                         env_db_url=db_url))
+    return open_hub(home, db_url)
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[Hub]:
+    """A fresh development-mode hub on SQLite."""
+    h = make_hub(tmp_path)
+    yield h
+    h.close()
+
+
+def _pg_available() -> bool:
+    try:
+        import psycopg
+
+        url = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(url, connect_timeout=3):
+            return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_available() -> bool:
+    return _pg_available()
+
+
+@pytest.fixture
+def pg_url(pg_available: bool) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    if not pg_available:
+        if os.environ.get("GUICHET_REQUIRE_ALL") == "1":
+            pytest.fail(f"PostgreSQL is required (GUICHET_REQUIRE_ALL=1) but not reachable at {PG_ADMIN_URL}")
+        pytest.skip("PostgreSQL not reachable")
+    import psycopg
+
+    admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+    name = f"guichet_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Hub]:
+    """A fresh hub on each metadata store (the store tier runs every test on both)."""
+    db_url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    h = make_hub(tmp_path, db_url=db_url)
+    yield h
+    h.close()

@@ -58,7 +58,7 @@ def _has_tests(tier: str) -> bool:
 def _counts(xml_path: Path) -> tuple[int, int, int]:
     if not xml_path.exists():
         return 0, 0, 0
-    root = ET.parse(xml_path).getroot()
+    root = ET.parse(xml_path).getroot()  # noqa: S314 - our own pytest junit file
     suites = [root] if root.tag == "testsuite" else list(root)
     total = sum(int(s.get("tests", 0)) for s in suites)
     failed = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)

@@ -13,7 +13,7 @@ from guichet.config import HubConfig, effective_db_url, load_config, read_privat
 from guichet.errors import BadInput
 from guichet.store.db import Store, open_store
 
-SECRET_FILE = "hub.key"
+SECRET_FILE = "hub.key"  # noqa: S105 - a file name
 
 
 @dataclass

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
-TOKEN_PREFIX = "gch"
+TOKEN_PREFIX = "gch"  # noqa: S105 - a prefix, not a secret
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,8 @@ def complete_mirror(store: Store, audit_dir: Path) -> MirrorSync:
                     line = mirror_line(row_fields(row), row.prev_hash, row.hash).encode("utf-8")
                     if torn:
                         if not line.startswith(torn):
-                            return MirrorSync(appended, False, f"{path}: torn last line does not match event {row.seq}; not touched")
+                            problem = f"{path}: torn last line does not match event {row.seq}; not touched"
+                            return MirrorSync(appended, False, problem)
                         out.write(line[len(torn) :])
                         torn, completed = b"", True
                     else:

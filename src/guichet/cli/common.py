@@ -166,8 +166,8 @@ def progress(total: int | None, label: str) -> Iterator[Callable[[int], None]]:
     if not sys.stderr.isatty():
         yield lambda _n: None
         return
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(TextColumn(label), BarColumn(), TimeRemainingColumn(), console=Console(stderr=True),
                   transient=True) as bar:

@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     except GuichetError as exc:
         click.echo(f"guichet: {exc.message}", err=True)
         code = exc.exit_code
-    except click.exceptions.NoArgsIsHelp as exc:
+    except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
         code = EXIT_REFUSED
     except click.ClickException as exc:

@@ -94,6 +94,13 @@ _TABLE: tuple[ActionSpec, ...] = (
     # --- linkage -------------------------------------------------------------------------------------
     # --- catalogue -----------------------------------------------------------------------------------
     # --- web -----------------------------------------------------------------------------------------
+    _a("web.home", "operator producer researcher committee authority checker auditor", "read",
+       "see one's home page in the web portal"),
+    _a("web.login", "public", "change", "sign in to the web portal, password step (counts failures, locks)"),
+    _a("web.login_totp", "public", "change", "sign in, second-factor step: opens a session (refuses replays)"),
+    _a("web.logout", "self", "change", "sign out: close one's own web session"),
+    _a("web.locale", "self", "change", "choose one's own interface language"),
+    _a("web.lockouts", "operator auditor", "read", "see which accounts are locked after failed logins"),
 )
 
 ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in _TABLE}

@@ -33,7 +33,7 @@ from guichet.lifecycle.services import record_init
 from guichet.store.db import Store
 from guichet.store.models import Base
 
-TOKEN_FILE = "operator.token"
+TOKEN_FILE = "operator.token"  # noqa: S105 - a file name
 OPERATOR_ORG = "Hub operator"
 
 
@@ -103,7 +103,7 @@ class _Undo:
                 Base.metadata.drop_all(self.store.write_engine)
                 with self.store.write_engine.begin() as conn:
                     conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-            except Exception:  # noqa: BLE001 - best effort; the original error is what matters
+            except Exception:  # noqa: BLE001, S110 - best effort; the original error is what matters
                 pass
             self.store.dispose()
         for p in reversed(self.paths):

@@ -103,12 +103,9 @@ class Store:
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A read-only session: any attempt to flush a change raises."""
-        with self._read() as session:
+        with self._read() as session:  # closing ends the transaction without expiring loaded objects
             event.listen(session, "before_flush", _refuse_flush)
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     def dispose(self) -> None:
         self.engine.dispose()

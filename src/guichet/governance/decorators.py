@@ -64,6 +64,21 @@ def _refuse(hub: Hub, actor: Actor, action: str, resource: Resource | None, deci
     return Refused(decision.reason)
 
 
+def _check(hub: Hub, actor: Actor, action: str, resource: ResourceFn | None, kwargs: dict[str, Any]) -> Resource | None:
+    """Authorize, refusing (and auditing the refusal) before anything runs.
+
+    An actor holding none of the action's roles is refused before the resource is even looked up, so
+    that a refusal never tells whether a resource exists."""
+    spec = ACTIONS[action]
+    if not (actor.roles & spec.roles) and not ({"self", "public"} & spec.roles):
+        raise _refuse(hub, actor, action, None, authorize(actor, action, None))
+    res = _resolve_resource(resource, hub, kwargs)
+    decision = authorize(actor, action, res)
+    if not decision:
+        raise _refuse(hub, actor, action, res, decision)
+    return res
+
+
 def _resolve_resource(resource: ResourceFn | None, hub: Hub, kwargs: dict[str, Any]) -> Resource | None:
     if resource is None:
         return None
@@ -87,10 +102,7 @@ def service(action: str, *, resource: ResourceFn | None = None, transactional: b
     def decorate(fn: Callable[Concatenate[Unit, P], R]) -> Callable[Concatenate[Hub, Actor, P], R]:
         @functools.wraps(fn)
         def run(hub: Hub, actor: Actor, /, *args: P.args, **kwargs: P.kwargs) -> R:
-            res = _resolve_resource(resource, hub, dict(kwargs))
-            decision = authorize(actor, action, res)
-            if not decision:
-                raise _refuse(hub, actor, action, res, decision)
+            res = _check(hub, actor, action, resource, dict(kwargs))
             try:
                 if transactional:
                     with hub.store.write() as session:
@@ -139,10 +151,7 @@ def query(action: str, *, resource: ResourceFn | None = None) -> Callable[
     def decorate(fn: Callable[Concatenate[Unit, P], R]) -> Callable[Concatenate[Hub, Actor, P], R]:
         @functools.wraps(fn)
         def run(hub: Hub, actor: Actor, /, *args: P.args, **kwargs: P.kwargs) -> R:
-            res = _resolve_resource(resource, hub, dict(kwargs))
-            decision = authorize(actor, action, res)
-            if not decision:
-                raise _refuse(hub, actor, action, res, decision)
+            res = _check(hub, actor, action, resource, dict(kwargs))
             with hub.store.read() as session:
                 unit = Unit(hub, actor, session, action, object=res.label if res else None)
                 result = fn(unit, *args, **kwargs)

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from guichet.hub import Hub, open_hub
 from guichet.lifecycle.init import InitRequest, init_hub
@@ -38,12 +37,30 @@ class CliResult:
 
 def run_cli(args: list[str], env: dict[str, str] | None = None) -> CliResult:
     """Run the command in-process (fast), with its real exit code and separate stdout / stderr."""
+    import contextlib
+    import io
+
     from guichet.cli.main import main
 
-    runner = CliRunner()
-    base = {"GUICHET_HOME": "", "GUICHET_TOKEN": "", "GUICHET_DB_URL": ""}
-    result = runner.invoke(main, args, env={**base, **(env or {})}, catch_exceptions=False)
-    return CliResult(result.exit_code, result.stdout, result.stderr)
+    out, err = io.StringIO(), io.StringIO()
+    saved = {k: os.environ.get(k) for k in ("GUICHET_HOME", "GUICHET_TOKEN", "GUICHET_DB_URL", *(env or {}))}
+    for k in ("GUICHET_HOME", "GUICHET_TOKEN", "GUICHET_DB_URL"):
+        os.environ.pop(k, None)
+    os.environ.update(env or {})
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(list(args))
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 2
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return CliResult(code, out.getvalue(), err.getvalue())
 
 
 def run_cli_process(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,

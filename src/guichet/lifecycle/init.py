@@ -26,6 +26,7 @@ from guichet.config import (
     strip_password,
     write_private_file,
 )
+from guichet.custodian import init_custodian_home
 from guichet.errors import BadInput, Conflict
 from guichet.governance.actors import system_actor
 from guichet.hub import Hub, create_secret
@@ -167,6 +168,7 @@ def init_hub(req: InitRequest) -> InitResult:
         for name in HUB_FOLDERS:
             undo.mkdir(home / name, 0o700 if name == "secrets" else 0o755)
         undo.mkdir(custodian_home, 0o700)
+        init_custodian_home(custodian_home)
         create_secret(cfg)
         save_config(cfg)
         store = Store(url)
@@ -179,6 +181,10 @@ def init_hub(req: InitRequest) -> InitResult:
         token = accounts.issue_token(hub, system, username=operator, label="created by guichet init")
         write_private_file(home / TOKEN_FILE, token.token + "\n")
         record_init(hub, system, mode=mode)
+    except OSError as exc:
+        undo.undo()
+        where = exc.filename or home
+        raise BadInput(f"--home {home}: cannot create {where} ({exc.strerror or type(exc).__name__})") from None
     except BaseException:
         undo.undo()
         raise

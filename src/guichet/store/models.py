@@ -118,3 +118,4 @@ class HubSetting(Base):
 
 
 Index("ix_audit_events_object", AuditEvent.object)
+from guichet.custodian import tables as _custodian_tables  # noqa: E402,F401

@@ -149,3 +149,29 @@ def test_version_and_help() -> None:
     assert v.code == 0 and "guichet" in v.stdout
     h = run_cli_process(["user", "add", "--help"])
     assert h.code == 0 and "Example:" in h.stdout
+
+
+def test_database_password_file_must_be_private(tmp_path: Path, pg_url: str) -> None:
+    # PostgreSQL here trusts local connections, so any password works: what is tested is the file's handling.
+    pw = tmp_path / "db.pw"
+    pw.write_text("s3cret-password\n")
+    os.chmod(pw, 0o644)
+    loose = run_cli_process(["init", "--home", str(tmp_path / "a"), "--db", pg_url, "--db-password-file", str(pw)])
+    assert loose.code == 2 and "chmod 600" in loose.stderr and "s3cret" not in loose.stderr
+    assert not (tmp_path / "a").exists()
+    os.chmod(pw, 0o600)
+    ok = run_cli_process(["init", "--home", str(tmp_path / "b"), "--db", pg_url, "--db-password-file", str(pw),
+                          "--mode", "development"])
+    assert ok.code == 0, ok.stderr
+    config = (tmp_path / "b" / "guichet.toml").read_text()
+    assert "s3cret" not in config and str(pw) in config
+    users = run_cli_process(["user", "list", "--home", str(tmp_path / "b"), "--json"])
+    assert users.code == 0, users.stderr
+
+
+def test_a_wrong_totp_code_is_refused(tmp_path: Path) -> None:
+    home = tmp_path / "hub"
+    assert run_cli_process(["init", "--home", str(home)]).code == 0
+    r = run_cli_process(["user", "list", "--home", str(home), "--as", "operator", "--token-file",
+                         str(home / "operator.token"), "--totp", "123456"])
+    assert r.code == 2 and "--totp" in r.stderr

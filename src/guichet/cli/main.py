@@ -19,6 +19,10 @@ COMMAND_MODULES = (
     "guichet.cli.audit",
     "guichet.cli.doctor",
     "guichet.cli.demo",
+    "guichet.cli.custodian",
+    "guichet.cli.nir",
+    "guichet.cli.producer",
+    "guichet.cli.optout",
 )
 
 

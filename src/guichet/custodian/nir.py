@@ -65,8 +65,6 @@ def _structure(nir: str) -> str | None:
         return "month"
     if dept == "00":
         return "département"
-    if nir[10:13] == "000":
-        return "order number"
     return None
 
 

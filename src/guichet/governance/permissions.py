@@ -88,6 +88,11 @@ _TABLE: tuple[ActionSpec, ...] = (
     _a("audit.verify", "operator auditor", "read", "verify the audit chain in the database and files"),
     _a("audit.read", "operator auditor", "read", "read audit events"),
     # --- custodian (keys, pseudonyms, opt-outs) ------------------------------------------------------
+    _a("custodian.rotate", "operator", "change", "rotate hub pseudonyms: apply the one-time old-to-new mapping everywhere"),
+    _a("custodian.shred", "operator system", "change", "destroy a project's keys so that its extracts become unreadable"),
+    _a("optout.add", "public", "change", "record an objection (EHDS Art 71): the person's hub pseudonyms"),
+    _a("optout.withdraw", "public", "change", "withdraw an objection with its receipt"),
+    _a("optout.count", "auditor operator", "read", "count active and withdrawn objections"),
     # --- synthetic data ------------------------------------------------------------------------------
     # --- deposit and producers -----------------------------------------------------------------------
     # --- quality -------------------------------------------------------------------------------------

@@ -35,6 +35,8 @@ def demo(cli: Cli, home: str, persons: int) -> None:
             "Look at it:",
             f"  guichet user list --home {home}",
             f"  guichet audit verify --home {home}",
+            f"  guichet serve --home {home}   then open http://127.0.0.1:8000/ and sign in with an account",
+            f"    of {home}/demo-credentials.txt (password, then the TOTP code of its secret)",
         ]
         return "\n".join(result.lines + look)
 

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "guichet.cli.nir",
     "guichet.cli.producer",
     "guichet.cli.optout",
+    "guichet.cli.serve",
 )
 
 

@@ -1,0 +1,65 @@
+"""The app factory: ``create_app(hub_config, env_db_url)``. It reads nothing from the environment.
+
+Routers are listed in ``ROUTER_MODULES`` (each module exposes ``router``); a later package adds its pages
+by adding its module here, as the CLI lists its command modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import import_module
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from guichet import __version__
+from guichet.config import HubConfig, effective_db_url
+from guichet.hub import Hub
+from guichet.store.db import open_store
+from guichet.web.context import WebState
+from guichet.web.errors import install_error_handlers
+from guichet.web.middleware import WebHeaders
+from guichet.web.security import Keys
+from guichet.web.settings import web_settings
+
+STATIC = Path(__file__).parent / "static"
+ROUTER_MODULES: tuple[str, ...] = (
+    "guichet.web.health",
+    "guichet.web.pages",
+    "guichet.web.api",
+)
+
+
+def create_app(hub_config: HubConfig, env_db_url: str | None = None) -> FastAPI:
+    """The portal for one hub. ``env_db_url`` is GUICHET_DB_URL as the caller read it (or None)."""
+    settings = web_settings(hub_config)
+    hub = Hub(config=hub_config, store=open_store(effective_db_url(hub_config, env_db_url)))
+    state = WebState(hub=hub, config=hub_config, settings=settings,
+                     keys=Keys(hub.secret_key()))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            hub.close()
+
+    app = FastAPI(
+        title="Guichet",
+        version=__version__,
+        description="The health data hub's portal API. Every operation names its permission in `x-permission` "
+                    "(see docs/permissions.md). Scripts authenticate with `Authorization: Bearer gch_...`.",
+        openapi_url="/api/openapi.json",
+        docs_url=None,  # Swagger UI and ReDoc load from a CDN: the hub may run offline
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.web = state
+    for name in ROUTER_MODULES:
+        app.include_router(import_module(name).router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_error_handlers(app)
+    app.add_middleware(WebHeaders)
+    return app

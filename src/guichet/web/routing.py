@@ -1,0 +1,145 @@
+"""Routes that cannot forget their permission.
+
+Every route is added through ``GuardedRouter.route`` (or ``page``/``api``), which requires a permission
+(an action of the permission table, or ``"public"``), installs the guard that authenticates, checks the
+CSRF token of unsafe requests and calls ``authorize``, and writes the permission into the OpenAPI
+operation as ``x-permission``. Adding a page is one decorated function, plus ``nav=`` for its menu entry:
+
+    router = GuardedRouter()
+
+    @router.page("/catalogue", permission="catalogue.read", nav="nav.catalogue")
+    def catalogue(ctx: Ctx) -> HTMLResponse:
+        return render(ctx, "catalogue.html", datasets=...)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from guichet.audit.log import append_event
+from guichet.audit.mirror import complete_mirror
+from guichet.governance import ACTIONS, Actor, Resource, authorize
+from guichet.web.context import WebContext, WebState, build_context
+from guichet.web.errors import csrf_refused, forbidden, unauthenticated
+
+PUBLIC = "public"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ResourceFn = Callable[[Request, Actor], Resource | None]
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    path: str
+    label: str  # message key
+    permission: str
+    order: int
+
+
+NAV: list[NavEntry] = []
+
+
+def _self_resource(actor: Actor) -> Resource:
+    return Resource("user", actor.username, owner=actor.username)
+
+
+def visible_nav(actor: Actor | None) -> list[NavEntry]:
+    if actor is None:
+        return []
+    return [n for n in sorted(NAV, key=lambda n: n.order) if authorize(actor, n.permission, _self_resource(actor))]
+
+
+def own_account(_request: Request, actor: Actor) -> Resource:
+    """The resource of routes about the signed-in account itself (permissions with ``self``)."""
+    return _self_resource(actor)
+
+
+def _audit_denied(state: WebState, actor: Actor, action: str, resource: Resource | None, reason: str) -> None:
+    with state.hub.store.write() as session:
+        append_event(session, actor, action, obj=resource.label if resource else None, outcome="denied",
+                     details={"rule": reason, "via": "web route"})
+    complete_mirror(state.hub.store, state.hub.audit_dir)
+
+
+def requires(permission: str, resource: ResourceFn | None = None, authenticate: bool = True) -> Callable[..., Any]:
+    """The guard of one route: authenticate, authorize ``permission``, check CSRF on unsafe methods.
+
+    ``authenticate=False`` is only for public probes that read no cookie and show no form (/healthz).
+    """
+    if permission != PUBLIC and permission not in ACTIONS:
+        raise RuntimeError(f"route permission {permission!r} is not in the permission table")
+    if not authenticate and permission != PUBLIC:
+        raise RuntimeError("only a public route may skip authentication")
+
+    async def guard(request: Request) -> WebContext | None:
+        if not authenticate:
+            if request.method not in SAFE_METHODS:
+                raise RuntimeError("a route without authentication must be read-only")
+            return None
+        state: WebState = request.app.state.web
+        ctx = await run_in_threadpool(build_context, state, request)
+        request.state.ctx = ctx
+        if permission != PUBLIC:
+            if ctx.actor is None:
+                raise unauthenticated()
+            res = resource(request, ctx.actor) if resource else None
+            decision = authorize(ctx.actor, permission, res)
+            if not decision:
+                await run_in_threadpool(_audit_denied, state, ctx.actor, permission, res, decision.reason)
+                raise forbidden(decision.reason)
+        if request.method not in SAFE_METHODS and ctx.via != "token":
+            sent = request.headers.get("x-csrf-token")
+            if sent is None and "form" in request.headers.get("content-type", ""):
+                form = await request.form()
+                value = form.get("csrf_token")
+                sent = value if isinstance(value, str) else None
+            if not state.keys.csrf_ok(ctx.csrf_binding, sent):
+                raise csrf_refused()
+        return ctx
+
+    guard.__guichet_permission__ = permission  # type: ignore[attr-defined]
+    return guard
+
+
+def current_context(request: Request) -> WebContext:
+    ctx: WebContext = request.state.ctx
+    return ctx
+
+
+Ctx = Annotated[WebContext, Depends(current_context)]
+
+
+class GuardedRouter(APIRouter):
+    def route_with(self, path: str, *, permission: str, methods: Sequence[str] = ("GET",),
+                   resource: ResourceFn | None = None, nav: str | None = None, nav_order: int = 100,
+                   authenticate: bool = True, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+            extra = dict(kwargs.pop("openapi_extra", None) or {})
+            extra["x-permission"] = permission
+            guard = Depends(requires(permission, resource, authenticate))
+            self.add_api_route(path, fn, methods=list(methods), dependencies=[guard], openapi_extra=extra, **kwargs)
+            if nav is not None:
+                NAV[:] = [n for n in NAV if n.path != path] + [NavEntry(path, nav, permission, nav_order)]
+            return fn
+
+        return decorate
+
+    def page(self, path: str, *, permission: str, methods: Sequence[str] = ("GET",), **kwargs: Any
+             ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """A server-rendered page (HTML)."""
+        kwargs.setdefault("response_class", HTMLResponse)
+        kwargs.setdefault("tags", ["pages"])
+        return self.route_with(path, permission=permission, methods=methods, **kwargs)
+
+    def api(self, path: str, *, permission: str, methods: Sequence[str] = ("GET",), **kwargs: Any
+            ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """A JSON operation under /api."""
+        if not path.startswith("/api/"):
+            raise RuntimeError(f"API route {path!r} must be under /api/")
+        return self.route_with(path, permission=permission, methods=methods, **kwargs)

@@ -1,0 +1,62 @@
+"""The web portal's settings, read from the hub's ``[properties]`` (``web_*`` keys) once by the factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from guichet.config import HubConfig
+from guichet.errors import BadInput
+
+LOCALES: tuple[str, ...] = ("fr", "en")
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    session_hours: int = 12  # absolute lifetime of a session
+    idle_minutes: int = 30  # a session unused this long ends
+    secure_cookies: bool | None = None  # None: Secure when the request came over https (or via a TLS proxy)
+    lockout_threshold: int = 5  # failed logins (password or code) before the account is locked
+    lockout_minutes: int = 15
+    rate_limit_attempts: int = 20  # login attempts per client address...
+    rate_limit_minutes: int = 15  # ...within this window
+    default_locale: str = "fr"
+    timezone: str = "Europe/Paris"  # dates are shown in this zone
+
+
+_KEYS: dict[str, type] = {
+    "session_hours": int,
+    "idle_minutes": int,
+    "secure_cookies": bool,
+    "lockout_threshold": int,
+    "lockout_minutes": int,
+    "rate_limit_attempts": int,
+    "rate_limit_minutes": int,
+    "default_locale": str,
+    "timezone": str,
+}
+
+
+def web_settings(config: HubConfig) -> WebSettings:
+    """The settings from ``properties.web_<name>``; refuses a wrong type or value, naming the key."""
+    values: dict[str, Any] = {}
+    for key, kind in _KEYS.items():
+        prop = f"web_{key}"
+        if prop not in config.properties:
+            continue
+        value = config.properties[prop]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise BadInput(f"guichet.toml: properties.{prop} must be a {kind.__name__}")
+        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+            raise BadInput(f"guichet.toml: properties.{prop} must be at least 1")
+        values[key] = value
+    settings = WebSettings(**values)
+    if settings.default_locale not in LOCALES:
+        raise BadInput(f"guichet.toml: properties.web_default_locale must be one of {', '.join(LOCALES)}")
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(settings.timezone)
+    except (KeyError, ValueError, OSError):
+        raise BadInput("guichet.toml: properties.web_timezone is not a known time zone") from None
+    return settings

@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "guichet.cli.custodian",
     "guichet.cli.nir",
     "guichet.cli.producer",
+    "guichet.cli.deposit",
+    "guichet.cli.catalogue",
     "guichet.cli.optout",
     "guichet.cli.serve",
 )

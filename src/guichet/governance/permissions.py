@@ -95,9 +95,16 @@ _TABLE: tuple[ActionSpec, ...] = (
     _a("optout.count", "auditor operator", "read", "count active and withdrawn objections"),
     # --- synthetic data ------------------------------------------------------------------------------
     # --- deposit and producers -----------------------------------------------------------------------
+    _a("producer.add", "operator system", "change", "register a data producer, its organisation and public key"),
+    _a("deposit.run", "operator producer system", "change",
+       "deposit a file or a delivery: validate, quarantine, pseudonymise, write encrypted, version"),
+    _a("deposit.rejections", "operator producer", "read_personal",
+       "read a deposit's rejection report (identifier cells sealed to the producer)"),
     # --- quality -------------------------------------------------------------------------------------
     # --- linkage -------------------------------------------------------------------------------------
     # --- catalogue -----------------------------------------------------------------------------------
+    _a("catalogue.versions", "operator producer researcher committee authority checker auditor system", "read",
+       "list a dataset's versions (published ones, or all)"),
     # --- web -----------------------------------------------------------------------------------------
     _a("web.home", "operator producer researcher committee authority checker auditor", "read",
        "see one's home page in the web portal"),

@@ -1,0 +1,32 @@
+"""``guichet doctor`` checks of the deposit stage: abandoned pending versions, orphan folders, expired
+quarantine (until the scheduler of the "Permits" issue exists)."""
+
+from __future__ import annotations
+
+from guichet.deposit.atomic import purge_quarantine, recover
+from guichet.hub import Hub
+from guichet.lifecycle.doctor import DoctorItem, doctor_check
+
+DEFAULT_RETENTION_DAYS = 90
+
+
+def retention_days(hub: Hub) -> int:
+    return int(hub.config.properties.get("quarantine_retention_days", DEFAULT_RETENTION_DAYS))
+
+
+@doctor_check
+def check_pending_deposits(hub: Hub) -> DoctorItem:
+    rolled, removed = recover(hub)
+    if rolled or removed:
+        return DoctorItem("pending deposits", "repaired",
+                          f"rolled back {rolled} pending version(s), removed {removed} orphan folder(s)")
+    return DoctorItem("pending deposits", "ok", "no pending version or orphan folder")
+
+
+@doctor_check
+def check_quarantine_retention(hub: Hub) -> DoctorItem:
+    days = retention_days(hub)
+    purged = purge_quarantine(hub, days)
+    if purged:
+        return DoctorItem("quarantine retention", "repaired", f"purged {purged} quarantine(s) older than {days} days")
+    return DoctorItem("quarantine retention", "ok", f"nothing older than {days} days")

@@ -1,0 +1,64 @@
+"""Reading a delivery's ``manifest.toml`` (the contract in docs/manifest.md) into table requests."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from guichet.deposit.model import TableRequest
+from guichet.deposit.rules import IdentifierRole
+from guichet.errors import BadInput
+
+KINDS = ("psa", "ano", "quasi")
+STATES = ("clear", "level1", "hub")
+
+
+def _inside(base: Path, rel: Any, where: str) -> Path:
+    if not isinstance(rel, str) or not rel:
+        raise BadInput(f"{where}: a relative path is required")
+    path = (base / rel).resolve()
+    if base.resolve() not in path.parents:
+        raise BadInput(f"{where}: {rel} is outside the delivery folder")
+    return path
+
+
+def read_manifest(folder: Path, manifest: Path) -> tuple[str | None, list[TableRequest]]:
+    try:
+        raw = tomllib.loads(manifest.read_text(encoding="utf-8"))
+    except OSError:
+        raise BadInput(f"{manifest}: cannot be read") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{manifest}: not valid TOML ({str(exc).splitlines()[0]})") from None
+    if raw.get("format") != "guichet-delivery/1":
+        raise BadInput(f"{manifest}: format must be 'guichet-delivery/1'")
+    base = manifest.parent
+    tables = raw.get("tables")
+    if not isinstance(tables, list) or not tables:
+        raise BadInput(f"{manifest}: no [[tables]]")
+    out = []
+    for i, t in enumerate(tables):
+        where = f"{manifest.name}: tables[{i}]"
+        name = t.get("name")
+        if not isinstance(name, str) or not name:
+            raise BadInput(f"{where}: name is required")
+        roles = []
+        for j, ident in enumerate(t.get("identifiers") or []):
+            kind, state = ident.get("kind"), ident.get("state")
+            if kind not in KINDS:
+                raise BadInput(f"{where}.identifiers[{j}]: kind must be psa, ano or quasi")
+            if kind != "quasi" and state not in STATES:
+                raise BadInput(f"{where}.identifiers[{j}]: state must be clear, level1 or hub")
+            roles.append(IdentifierRole(str(ident.get("column")), kind, state if kind != "quasi" else None))
+        file = _inside(base, t.get("file"), where + ".file")
+        out.append(TableRequest(
+            name=name, dataset=str(t.get("dataset") or name), file=file,
+            schema_path=_inside(base, t.get("schema"), where + ".schema"),
+            producer=t.get("producer"), identifiers=tuple(roles), delimiter=t.get("delimiter"),
+            encoding=t.get("encoding"), expected_rows=t.get("rows"), expected_sha256=t.get("sha256"),
+            label=str(Path(t["file"]).with_suffix("")) if isinstance(t.get("file"), str) else name,
+        ))
+    datasets = [r.dataset for r in out]
+    if len(set(datasets)) != len(datasets):
+        raise BadInput(f"{manifest}: a dataset appears twice in one delivery")
+    return raw.get("domain"), out

@@ -1,0 +1,427 @@
+"""One table's deposit, up to encrypted staging: validate, quarantine, pseudonymise, write.
+
+Pass 1 streams the CSV through DuckDB once: typed columns, each row's violations and, for failing rows
+only, the raw cells. Accepted rows go to an encrypted Parquet file (with their source file and 1-based
+row number), failing rows to an encrypted quarantine file (identifier and quasi-identifier cells sealed to
+the producer). Rows DuckDB's reader rejects as malformed come back from its reject table by row number.
+Pass 2 checks keys over the staged file (primary key, ``unique``, foreign keys within the delivery or
+against published versions); only when it finds something (or malformed rows shifted the numbering) is
+the staged file rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pyarrow.parquet.encryption as pe
+from sqlglot import exp
+
+from guichet.deposit.protection import FileKey, Protection
+from guichet.deposit.rules import SEP, IdentifierRole, ValidationPlan, build_plan, col
+from guichet.deposit.sealing import Sealer
+from guichet.deposit.structure import FileShape, NotATable, inspect_file
+from guichet.engine import Engine, SourceBinding, csv_source, literal, parquet_source
+from guichet.schema import TableSchema
+
+SOURCE_FILE, SOURCE_ROW = "_source_file", "_source_row"
+CrashHook = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TableJob:
+    name: str
+    dataset: str
+    path: Path
+    schema: TableSchema
+    identifiers: dict[str, IdentifierRole]
+    source_label: str  # the file's name as recorded with every row (relative to the delivery)
+
+
+@dataclass
+class Reference:
+    """Where a foreign key's target rows are: a staged table of the same delivery or a published version."""
+
+    view: str
+    columns: tuple[str, ...]
+
+
+@dataclass
+class StagedTable:
+    job: TableJob
+    shape: FileShape
+    rows_in: int = 0
+    rows_accepted: int = 0
+    rows_quarantined: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    data_file: Path | None = None
+    data_key: FileKey | None = None
+    quarantine_parts: list[tuple[Path, FileKey]] = field(default_factory=list)
+    ephemeral_public: bytes = b""
+    checks: list[dict[str, str]] = field(default_factory=list)
+    view: str = ""
+
+    def reasons_by_rule(self) -> dict[str, int]:
+        return dict(sorted(self.reasons.items()))
+
+
+def _encrypted_writer(path: Path, schema: pa.Schema, key: FileKey) -> pq.ParquetWriter:
+    props = pe.create_encryption_properties(footer_key=key.key)
+    return pq.ParquetWriter(str(path), schema, encryption_properties=props, compression="zstd")
+
+
+def _decryption(key: FileKey) -> Any:
+    return pe.create_decryption_properties(footer_key=key.key)
+
+
+QUARANTINE_SCHEMA = pa.schema([
+    (SOURCE_FILE, pa.string()),
+    (SOURCE_ROW, pa.int64()),
+    ("rules", pa.string()),  # rule:FIELD|rule:FIELD — never a value
+    ("cells", pa.string()),  # JSON of the row's other cells, as delivered
+    ("sealed", pa.binary()),  # identifier and quasi-identifier cells, sealed to the producer
+])
+
+
+class QuarantineWriter:
+    """Writes a table's quarantine as encrypted Parquet parts (each with its own data key)."""
+
+    def __init__(self, folder: Path, stem: str, protection: Protection, sealer: Sealer, header: tuple[str, ...],
+                 protected: set[str], label: str) -> None:
+        self.folder, self.stem, self.protection = folder, stem, protection
+        self.sealer, self.header, self.label = sealer, header, label
+        self.protected_idx = [i for i, h in enumerate(header) if h in protected]
+        self.open_idx = [i for i, h in enumerate(header) if h not in protected]
+        self.parts: list[tuple[Path, FileKey]] = []
+        self.rows: dict[str, list[Any]] = {n: [] for n in QUARANTINE_SCHEMA.names}
+        self.count = 0
+        self._open_part()
+
+    def _open_part(self) -> None:
+        key = self.protection.new_file_key("quarantine")
+        path = self.folder / f"{self.stem}.quarantine-{len(self.parts)}.parquet"
+        self.parts.append((path, key))
+        self.writer = _encrypted_writer(path, QUARANTINE_SCHEMA, key)
+
+    def add(self, row: int, rules: str, cells: list[str | None] | None, whole_line: str | None = None) -> None:
+        if cells is not None:
+            secret = {self.header[i]: cells[i] for i in self.protected_idx}
+            shown = {self.header[i]: cells[i] for i in self.open_idx}
+        else:  # a malformed row: the whole line is sealed, nothing is shown
+            secret, shown = {"line": whole_line}, {}
+        self.rows[SOURCE_FILE].append(self.label)
+        self.rows[SOURCE_ROW].append(row)
+        self.rows["rules"].append(rules)
+        self.rows["cells"].append(json.dumps(shown, ensure_ascii=False))
+        self.rows["sealed"].append(self.sealer.seal(json.dumps(secret, ensure_ascii=False).encode()))
+        self.count += 1
+        if len(self.rows[SOURCE_ROW]) >= 50_000:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows[SOURCE_ROW]:
+            self.writer.write_table(pa.table(self.rows, schema=QUARANTINE_SCHEMA))
+            self.rows = {n: [] for n in QUARANTINE_SCHEMA.names}
+
+    def renumber_current(self, remap: Callable[[np.ndarray], np.ndarray]) -> None:
+        """Rows written so far carry provisional numbers: rewrite them exactly, then go on in a new part."""
+        self.flush()
+        self.writer.close()
+        path, key = self.parts.pop()
+        table = pq.read_table(path, decryption_properties=_decryption(key))
+        exact = pa.array(remap(table.column(SOURCE_ROW).to_numpy() - 1), pa.int64())
+        table = table.set_column(table.schema.get_field_index(SOURCE_ROW), SOURCE_ROW, exact)
+        path.unlink()
+        self._open_part()
+        self.writer.write_table(table)
+
+    def close(self) -> None:
+        self.flush()
+        self.writer.close()
+
+
+def check_header(job: TableJob, shape: FileShape) -> None:
+    names = list(shape.header)
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise NotATable(job.path, f"column {dupes[0]} appears twice in the header", "line 1")
+    expected = set(job.schema.field_names)
+    missing = [n for n in job.schema.field_names if n not in names]
+    extra = [n for n in names if n not in expected]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s) {', '.join(missing[:5])}{'...' if len(missing) > 5 else ''}")
+        if extra:
+            parts.append(f"unexpected column(s) {', '.join(extra[:5])}{'...' if len(extra) > 5 else ''}")
+        raise NotATable(job.path, "wrong columns for schema " + job.schema.name + ": " + "; ".join(parts), "line 1")
+
+
+def inspect(job: TableJob) -> FileShape:
+    shape = inspect_file(job.path, encoding=job.schema.encoding, delimiter=job.schema.delimiter)
+    if job.schema.delimiter is None and set(shape.header) != set(job.schema.field_names):
+        for d in (";", ",", "\t", "|"):  # the sniffed delimiter may be wrong: try the schema's names
+            alt = inspect_file(job.path, encoding=shape.encoding, delimiter=d)
+            if set(alt.header) == set(job.schema.field_names):
+                return alt
+    return shape
+
+
+class TableStager:
+    """Stages one table inside a deposit's engine."""
+
+    def __init__(self, engine: Engine, protection: Protection, index: int, crash: CrashHook) -> None:
+        self.engine, self.protection, self.index, self.crash = engine, protection, index, crash
+
+    def stage(self, job: TableJob, shape: FileShape, staging: Path, quarantine: Path, producer_pem: str,
+              references: dict[str, Reference]) -> StagedTable:
+        check_header(job, shape)
+        out = StagedTable(job, shape)
+        src = f"src_{self.index}"
+        self.engine.bind(src, csv_source(job.path, columns=list(shape.header), delimiter=shape.delimiter,
+                                         encoding=shape.encoding),
+                         SourceBinding(src, "csv", str(job.path), {"delimiter": shape.delimiter,
+                                                                   "encoding": shape.encoding}))
+        plan = build_plan(job.schema, src, shape.header, job.identifiers)
+        out.checks = [{"field": c.field, "rule": c.rule, "status": c.status} for c in plan.checks]
+        self._bind_nomenclatures(plan)
+        protected = set(job.identifiers)
+        out.data_key = self.protection.new_file_key()
+        sealer = Sealer(producer_pem)
+        out.ephemeral_public = sealer.ephemeral_public
+        out.data_file = staging / f"{job.dataset}.parquet"
+        qwriter = QuarantineWriter(quarantine, job.dataset, self.protection, sealer, shape.header, protected,
+                                   job.source_label)
+        try:
+            ordinal = self._pass1(job, plan, out, qwriter)
+            malformed = self._malformed_rows(job, shape, ordinal)
+        except BaseException:
+            qwriter.close()
+            raise
+        rows_in = ordinal + len(malformed)
+        remap = _remapper(sorted(malformed))
+        if malformed:
+            qwriter.renumber_current(remap)
+        for row, (rule, line) in sorted(malformed.items()):
+            qwriter.add(row, rule, None, line)
+            out.reasons[rule.split(":", 1)[0]] += 1
+        qwriter.flush()
+        self.crash("pass1_done")
+        self.engine.add_parquet_key(out.data_key.engine_name, out.data_key.key)
+        view = f"stg_{self.index}"
+        self.engine.bind(view, parquet_source([out.data_file], out.data_key.engine_name),
+                         SourceBinding(view, "parquet", out.data_file.name, {"key_id": out.data_key.key_id}))
+        bad = self._key_checks(job, plan, view, references, out)
+        if bad or malformed:
+            self._rescan_bad(job, shape, plan, bad, qwriter, remap, out)
+            self._rewrite(view, out, set(bad), malformed)
+        qwriter.close()
+        out.quarantine_parts = qwriter.parts
+        out.rows_in = rows_in
+        out.rows_quarantined = qwriter.count
+        out.rows_accepted = rows_in - qwriter.count
+        out.view = view
+        return out
+
+    def _bind_nomenclatures(self, plan: ValidationPlan) -> None:
+        for view, nom in plan.nomenclatures.items():
+            source = csv_source(nom.path, columns=_nom_columns(nom.path), delimiter=";", encoding="utf-8",
+                                store_rejects=False)
+            code = exp.Trim(this=col(nom.code_column))
+            sel = exp.select(exp.alias_(code, "code"),
+                             exp.alias_(exp.TryCast(this=code, to=exp.DataType.build("DOUBLE")), "code_num")
+                             ).from_(source).distinct()
+            create = exp.Create(this=exp.to_table(view), kind="TABLE", replace=True,
+                                properties=exp.Properties(expressions=[exp.TemporaryProperty()]), expression=sel)
+            self.engine.execute(create, purpose=f"load nomenclature {nom.name} {nom.version}", record=False)
+            self.engine.bindings.append(SourceBinding(view, "nomenclature", nom.path.name,
+                                                      {"name": nom.name, "version": nom.version,
+                                                       "column": nom.code_column}))
+
+    def _pass1(self, job: TableJob, plan: ValidationPlan, out: StagedTable, qwriter: QuarantineWriter) -> int:
+        assert out.data_file is not None and out.data_key is not None
+        writer: pq.ParquetWriter | None = None
+        ordinal = 0
+        try:
+            for batch in self.engine.batches(plan.select, purpose=f"validate {job.name}"):
+                n = batch.num_rows
+                viol = batch.column("__violations")
+                ok = pc.equal(viol, "")
+                data = batch.drop_columns(["__violations", "__raw"])
+                rows = pa.array(np.arange(ordinal + 1, ordinal + n + 1, dtype=np.int64))
+                data = data.append_column(SOURCE_FILE, pa.DictionaryArray.from_arrays(
+                    pa.array(np.zeros(n, dtype=np.int32)), pa.array([job.source_label])))
+                data = data.append_column(SOURCE_ROW, rows)
+                accepted = data.filter(ok)
+                accepted = self._pseudonymise(job, accepted)
+                if writer is None:
+                    writer = _encrypted_writer(out.data_file, accepted.schema, out.data_key)
+                writer.write_batch(accepted)
+                if accepted.num_rows != n:
+                    self._quarantine_batch(batch, ok, rows, qwriter, out)
+                ordinal += n
+                if ordinal == n:
+                    self.crash("first_batch")
+            if writer is None:
+                writer = _encrypted_writer(out.data_file, self._empty_schema(job, plan), out.data_key)
+        finally:
+            if writer is not None:
+                writer.close()
+        return ordinal
+
+    def _empty_schema(self, job: TableJob, plan: ValidationPlan) -> pa.Schema:
+        limited = plan.select.copy().limit(0)
+        table = self.engine.execute(limited, purpose=f"schema of {job.name}", record=False).to_arrow_table()
+        schema = table.drop_columns(["__violations", "__raw"]).schema
+        return schema.append(pa.field(SOURCE_FILE, pa.dictionary(pa.int32(), pa.string()))).append(
+            pa.field(SOURCE_ROW, pa.int64()))
+
+    def _pseudonymise(self, job: TableJob, table: pa.RecordBatch) -> pa.RecordBatch:
+        for name, role in job.identifiers.items():
+            if role.state == "level1" and role.kind in ("psa", "ano"):
+                i = table.schema.get_field_index(name)
+                hub_ids = self.protection.to_hub_pseudonyms(table.column(i), role.kind, f"deposit:{job.dataset}")
+                table = table.set_column(i, name, hub_ids)
+        return table
+
+    def _quarantine_batch(self, batch: pa.RecordBatch, ok: pa.Array, rows: pa.Array, qwriter: QuarantineWriter,
+                          out: StagedTable) -> None:
+        failing = pc.invert(ok)
+        viol = pc.filter(batch.column("__violations"), failing).to_pylist()
+        raw = pc.filter(batch.column("__raw"), failing).to_pylist()
+        nums = pc.filter(rows, failing).to_pylist()
+        for row, rules, cells in zip(nums, viol, raw, strict=True):
+            qwriter.add(row, rules, cells)
+            out.reasons.update({t.split(":", 1)[0] for t in rules.split(SEP)})
+
+    def _malformed_rows(self, job: TableJob, shape: FileShape, passed: int) -> dict[int, tuple[str, str]]:
+        """Rows DuckDB's reader could not split into the schema's columns: {row: (rule, raw line)}."""
+        e, s = exp.to_table("reject_errors", alias="e"), exp.to_table("reject_scans", alias="s")
+        q = (exp.select(exp.column("line", "e"), exp.column("error_type", "e"), exp.column("csv_line", "e"))
+             .from_(e).join(s, on=exp.and_(exp.column("scan_id", "e").eq(exp.column("scan_id", "s")),
+                                           exp.column("file_id", "e").eq(exp.column("file_id", "s"))))
+             .where(exp.column("file_path", "s").eq(literal(str(job.path)))))
+        found: dict[int, tuple[str, str]] = {}
+        for line, kind, text in self.engine.fetch_all(q, purpose=f"malformed rows of {job.name}"):
+            row = int(line) - 1
+            if row not in found:
+                found[row] = (f"structure:{str(kind).lower().replace(' ', '_')}", text or "")
+        if found:
+            last = passed + len(found)
+            kinds = {k for k, _ in found.values()}
+            if last in found and (not shape.ends_with_newline or ("structure:unquoted_value" in kinds
+                                  and found[last][0] == "structure:unquoted_value")):
+                raise NotATable(job.path, "truncated in the middle of a row", f"row {last}")
+            if any(k.startswith("structure:invalid_encoding") for k in kinds):
+                raise NotATable(job.path, f"undecodable as {shape.encoding}", f"row {min(found)}")
+        return found
+
+    def _key_checks(self, job: TableJob, plan: ValidationPlan, view: str, references: dict[str, Reference],
+                    out: StagedTable) -> dict[int, str]:
+        bad: dict[int, list[str]] = {}
+        row = col(SOURCE_ROW)
+        for rule, keys in plan.unique_keys:
+            not_null = exp.and_(*[col(k).is_(exp.null()).not_() for k in keys])
+            rank = exp.Window(this=exp.RowNumber(), partition_by=[col(k) for k in keys], order=exp.Order(
+                expressions=[exp.Ordered(this=row)]))
+            inner = exp.select(row, exp.alias_(rank, "__rank")).from_(view).where(not_null)
+            q = exp.select(row).from_(exp.alias_(exp.paren(inner), "u")).where(exp.column("__rank") > literal(1))
+            for (r,) in self.engine.fetch_all(q, purpose=f"{rule} of {job.name} ({', '.join(keys)})"):
+                bad.setdefault(int(r), []).append(f"{rule}:{'+'.join(keys)}")
+            out.checks.append({"field": "+".join(keys), "rule": rule, "status": "applied"})
+        for fk in job.schema.foreign_keys:
+            ref = references.get(fk.resource)
+            label = "+".join(fk.fields)
+            if ref is None or not set(fk.ref_fields) <= set(ref.columns):
+                from guichet.deposit.rules import resolve_ref
+
+                if len(fk.fields) == 1 and resolve_ref(fk.resource, fk.ref_fields[0]) is not None:
+                    continue  # a nomenclature written as a foreign key: checked in pass 1
+                out.checks.append({"field": label, "rule": "foreign_key",
+                                   "status": f"not applicable: {fk.resource} is neither in the delivery nor published"})
+                continue
+            cond = exp.and_(*[exp.cast(col(a, "r"), "VARCHAR").eq(exp.cast(col(b, "s"), "VARCHAR"))
+                              for a, b in zip(fk.ref_fields, fk.fields, strict=True)])
+            exists = exp.Exists(this=exp.select(literal(1)).from_(exp.alias_(exp.to_table(ref.view), "r")).where(cond))
+            q = (exp.select(col(SOURCE_ROW, "s")).from_(exp.alias_(exp.to_table(view), "s"))
+                 .where(exp.and_(*[col(k, "s").is_(exp.null()).not_() for k in fk.fields], exp.not_(exists))))
+            for (r,) in self.engine.fetch_all(q, purpose=f"foreign key {label} of {job.name} -> {fk.resource}"):
+                bad.setdefault(int(r), []).append(f"foreign_key:{label}")
+            out.checks.append({"field": label, "rule": "foreign_key", "status": "applied"})
+        return {r: SEP.join(v) for r, v in bad.items()}
+
+    def _rescan_bad(self, job: TableJob, shape: FileShape, plan: ValidationPlan, bad: dict[int, str],
+                    qwriter: QuarantineWriter, remap: Callable[[np.ndarray], np.ndarray], out: StagedTable) -> None:
+        """Quarantine rows that failed a key check, with their cells as delivered (re-read from the file)."""
+        if not bad:
+            return
+        wanted = sorted(bad)
+        select = exp.select(*[col(h) for h in shape.header]).from_(f"src_{self.index}")
+        pos, ordinal = 0, 0
+        for batch in self.engine.batches(select, purpose=f"re-read rows failing key checks in {job.name}"):
+            n = batch.num_rows
+            while pos < len(wanted) and wanted[pos] <= ordinal + n:
+                r = wanted[pos]
+                cells = [batch.column(i)[r - ordinal - 1].as_py() for i in range(batch.num_columns)]
+                qwriter.add(int(remap(np.array([r - 1]))[0]), bad[r], cells)
+                out.reasons.update({t.split(":", 1)[0] for t in bad[r].split(SEP)})
+                pos += 1
+            ordinal += n
+            if pos >= len(wanted):
+                break
+
+    def _rewrite(self, view: str, out: StagedTable, bad: set[int], malformed: dict[int, tuple[str, str]]) -> None:
+        """Write the staged file again without the rows that failed key checks, with exact row numbers."""
+        assert out.data_file is not None and out.data_key is not None
+        shifts = sorted(r - i for i, r in enumerate(sorted(malformed), start=1))
+        self.engine.con.register(f"bad_{self.index}", pa.table({"r": pa.array(sorted(bad), pa.int64())}))
+        self.engine.con.register(f"shift_{self.index}", pa.table({"s": pa.array(shifts, pa.int64())}))
+        count = exp.select(exp.func("count", exp.Star())).from_(f"shift_{self.index}").where(
+            exp.column("s") <= col(SOURCE_ROW, "t") - literal(1))
+        exact = exp.alias_(col(SOURCE_ROW, "t") + exp.paren(exp.Subquery(this=count)), SOURCE_ROW, quoted=True)
+        keep = exp.not_(col(SOURCE_ROW, "t").isin(query=exp.select("r").from_(f"bad_{self.index}")))
+        select = (exp.select(exp.Star(**{"except": [col(SOURCE_ROW)]}), exact)
+                  .from_(exp.alias_(exp.to_table(view), "t")).where(keep))
+        tmp = out.data_file.with_suffix(".rewrite.parquet")
+        new_key = self.protection.new_file_key()
+        writer: pq.ParquetWriter | None = None
+        try:
+            for batch in self.engine.batches(select, purpose=f"rewrite {out.job.name} without failing rows"):
+                if writer is None:
+                    writer = _encrypted_writer(tmp, batch.schema, new_key)
+                writer.write_batch(batch)
+            if writer is None:
+                schema = pq.read_schema(out.data_file, decryption_properties=_decryption(out.data_key))
+                writer = _encrypted_writer(tmp, schema, new_key)
+        finally:
+            if writer is not None:
+                writer.close()
+        tmp.replace(out.data_file)
+        out.data_key = new_key
+        self.engine.add_parquet_key(new_key.engine_name, new_key.key)
+        self.engine.bind(view, parquet_source([out.data_file], new_key.engine_name),
+                         SourceBinding(view, "parquet", out.data_file.name, {"key_id": new_key.key_id}))
+
+
+def _remapper(malformed: list[int]) -> Callable[[np.ndarray], np.ndarray]:
+    """Ordinals among readable rows (0-based) -> their data-row numbers in the file."""
+    shifts = np.array([r - i for i, r in enumerate(malformed, start=1)], dtype=np.int64)
+
+    def remap(ordinals: np.ndarray) -> np.ndarray:
+        return ordinals + 1 + np.searchsorted(shifts, ordinals, side="right")
+
+    return remap
+
+
+def _nom_columns(path: Path) -> list[str]:
+    with path.open(encoding="utf-8") as f:
+        first = f.readline().strip().lstrip("\ufeff")
+    return [c.strip().strip('"') for c in first.split(";")]

@@ -1,0 +1,216 @@
+"""What to check on each row, as SQL built with SQLGlot (pure: no I/O, no engine).
+
+Every rule of the Table Schema becomes a predicate over the row's text cells; a row's violations are the
+``rule:FIELD`` tokens of the predicates that hold, joined with ``|``. Type errors are reported once: the
+other constraints of a field only apply to a value that has its type. The list of checks says, for each
+field and rule, whether it was applied or why not (e.g. *not applicable: nomenclature unavailable*).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import exp
+
+from guichet.engine import literal
+from guichet.schema import NOT_AVAILABLE, FieldSpec, Nomenclature, TableSchema, resolve
+
+SEP = "|"
+INVALID_NIR_MARKER = "!invalid_nir_key"
+PSEUDONYM_PATTERN = "^[A-Z2-7]{17}$"
+ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+ISO_DATETIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?$"
+INTEGER = r"^[+-]?[0-9]+$"
+NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+YEAR = r"^[0-9]{4}$"
+YEARMONTH = r"^[0-9]{4}-?(0[1-9]|1[0-2])$"
+NUMERIC_TYPES = ("integer", "number", "year")
+
+
+@dataclass(frozen=True)
+class IdentifierRole:
+    column: str
+    kind: str  # psa | ano | quasi
+    state: str | None  # clear | level1 | hub ; None for quasi-identifiers
+
+
+@dataclass(frozen=True)
+class Check:
+    field: str
+    rule: str
+    status: str  # "applied" or "not applicable: ..."
+
+
+@dataclass
+class ValidationPlan:
+    select: exp.Select
+    checks: list[Check]
+    nomenclatures: dict[str, Nomenclature]  # view name -> nomenclature to bind
+    columns: tuple[str, ...]  # raw columns, in the file's order
+    unique_keys: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (rule, fields)
+
+
+def col(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(exp.to_identifier(name, quoted=True), table=table)
+
+
+def matches(value: exp.Expression, regex: str) -> exp.Expression:
+    return exp.RegexpLike(this=value, expression=literal(regex))
+
+
+def typed_expr(f: FieldSpec, c: exp.Expression) -> exp.Expression:
+    """The cell as its Table Schema type (NULL when it does not have that type)."""
+    fmt = f.strptime_format
+    if f.type == "integer":
+        return exp.case().when(matches(c, INTEGER), exp.TryCast(this=c, to=exp.DataType.build("BIGINT")))
+    if f.type == "number":
+        return exp.case().when(matches(c, NUMBER), exp.TryCast(this=c, to=exp.DataType.build("DOUBLE")))
+    if f.type == "year":
+        return exp.case().when(matches(c, YEAR), exp.TryCast(this=c, to=exp.DataType.build("INT")))
+    if f.type == "boolean":
+        return (exp.case().when(c.isin(*[literal(v) for v in f.true_values]), exp.true())
+                .when(c.isin(*[literal(v) for v in f.false_values]), exp.false()))
+    if f.type == "yearmonth":
+        digits = exp.Replace(this=c, expression=literal("-"), replacement=literal(""))
+        return exp.case().when(matches(c, YEARMONTH),
+                               exp.StrToDate(this=digits, format=literal("%Y%m"), safe=True))
+    if f.type == "date":
+        if fmt is None:
+            return exp.case().when(matches(c, ISO_DATE), exp.TryCast(this=c, to=exp.DataType.build("DATE")))
+        if f.is_partial_date:  # e.g. '%m': validated, kept as text (it is not a date)
+            return exp.case().when(exp.StrToTime(this=c, format=literal(fmt), safe=True).is_(exp.null()).not_(), c)
+        return exp.StrToDate(this=c, format=literal(fmt), safe=True)
+    if f.type == "datetime":
+        if fmt is None:
+            return exp.case().when(matches(c, ISO_DATETIME),
+                                   exp.TryCast(this=c, to=exp.DataType.build("TIMESTAMP")))
+        return exp.StrToTime(this=c, format=literal(fmt), safe=True)
+    if f.type == "time":
+        return exp.case().when(exp.TryCast(this=c, to=exp.DataType.build("TIME")).is_(exp.null()).not_(), c)
+    return c
+
+
+def _bound(f: FieldSpec, value: Any) -> exp.Expression | None:
+    if f.type in NUMERIC_TYPES:
+        return literal(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else (
+            exp.TryCast(this=literal(str(value)), to=exp.DataType.build("DOUBLE")))
+    if f.type in ("date", "yearmonth") and not f.is_partial_date:
+        return exp.TryCast(this=literal(str(value)), to=exp.DataType.build("DATE"))
+    if f.type == "datetime":
+        return exp.TryCast(this=literal(str(value)), to=exp.DataType.build("TIMESTAMP"))
+    return None
+
+
+def _length_rule(f: FieldSpec, c: exp.Expression) -> exp.Expression | str:
+    """schema-snds ``length``: characters of a string, digits of an integer, integer digits of a number."""
+    assert f.length is not None
+    unsigned = exp.Trim(this=c, expression=literal("+-"), position="LEADING")
+    if f.type in ("string", "any"):
+        return exp.Length(this=c) > literal(f.length.size)
+    if f.type == "integer":
+        return exp.Length(this=unsigned) > literal(f.length.size)
+    if f.type == "number":
+        whole = exp.SplitPart(this=unsigned, delimiter=literal("."), part_index=literal(1))
+        return exp.Length(this=whole) > literal(f.length.size - (f.length.scale or 0))
+    return f"not applicable: length of a {f.type} is that of its stored form"
+
+
+def build_plan(schema: TableSchema, source: str, header: tuple[str, ...],
+               identifiers: dict[str, IdentifierRole]) -> ValidationPlan:
+    checks: list[Check] = []
+    noms: dict[str, Nomenclature] = {}
+    tokens: list[exp.Expression] = []
+    pk = set(schema.primary_key)
+
+    def add(f: FieldSpec, rule: str, predicate: exp.Expression) -> None:
+        tokens.append(exp.case().when(predicate, literal(f"{rule}:{f.name}")))
+        checks.append(Check(f.name, rule, "applied"))
+
+    for f in schema.fields:
+        c = col(f.name)
+        missing = c.is_(exp.null())
+        extra_missing = [v for v in schema.missing_values if v != ""]
+        if extra_missing:
+            missing = exp.or_(missing, c.isin(*[literal(v) for v in extra_missing]))
+        present = exp.not_(exp.paren(missing))
+        role = identifiers.get(f.name)
+        guard: exp.Expression = present
+        if role is not None and role.state == "level1":
+            marker = c.eq(literal(INVALID_NIR_MARKER))
+            add(f, "invalid_nir_key", marker)
+            add(f, "pseudonym", exp.and_(present, exp.not_(marker), exp.not_(matches(c, PSEUDONYM_PATTERN))))
+            guard = exp.and_(present, exp.not_(marker), matches(c, PSEUDONYM_PATTERN))
+        if f.required or f.name in pk:
+            add(f, "required", missing)
+        typed = typed_expr(f, c)
+        if f.type not in ("string", "any"):
+            add(f, "type", exp.and_(guard, typed.is_(exp.null())))
+            guard = exp.and_(guard, typed.is_(exp.null()).not_())
+        if f.pattern:
+            add(f, "pattern", exp.and_(guard, exp.not_(matches(c, f"^(?:{f.pattern})$"))))
+        if f.enum is not None:
+            values = [literal(v) if f.type in NUMERIC_TYPES else literal(str(v)) for v in f.enum]
+            target = typed if f.type in NUMERIC_TYPES else c
+            add(f, "enum", exp.and_(guard, exp.not_(target.isin(*values))))
+        for rule, value, op in (("minimum", f.minimum, exp.LT), ("maximum", f.maximum, exp.GT)):
+            if value is None:
+                continue
+            bound = _bound(f, value)
+            if bound is None:
+                checks.append(Check(f.name, rule, f"not applicable: {rule} of a {f.type}"))
+            else:
+                add(f, rule, exp.and_(guard, op(this=typed, expression=bound)))
+        if f.min_length is not None:
+            add(f, "min_length", exp.and_(guard, exp.Length(this=c) < literal(f.min_length)))
+        if f.max_length is not None:
+            add(f, "max_length", exp.and_(guard, exp.Length(this=c) > literal(f.max_length)))
+        if f.length is not None:
+            rule_expr = _length_rule(f, c)
+            if isinstance(rule_expr, str):
+                checks.append(Check(f.name, "length", rule_expr))
+            else:
+                add(f, "length", exp.and_(guard, rule_expr))
+        ref = f.nomenclature
+        if ref is None:
+            for fk in schema.foreign_keys:  # synthetic-snds writes nomenclatures as foreign keys
+                if fk.fields == (f.name,) and resolve_ref(fk.resource, fk.ref_fields[0]) is not None:
+                    from guichet.schema import NomenclatureRef
+
+                    ref = NomenclatureRef(fk.resource, fk.ref_fields[0])
+        if ref is not None:
+            nom = resolve(ref)
+            if nom is None:
+                checks.append(Check(f.name, "nomenclature", f"{NOT_AVAILABLE} ({ref.name})"))
+            else:
+                view = f"nom_{nom.name}_{nom.code_column}".lower()
+                noms[view] = nom
+                numeric = f.type in NUMERIC_TYPES
+                code = col("code_num" if numeric else "code")
+                sub = exp.select(code).from_(view).where(code.is_(exp.null()).not_())
+                target = typed if numeric else c
+                add(f, "nomenclature", exp.and_(guard, exp.not_(target.isin(query=sub))))
+    violations = exp.func("concat_ws", literal(SEP), *tokens) if tokens else literal("")
+    raw_cols = [col(h) for h in header]
+    inner = exp.select(*raw_cols, exp.alias_(violations, "__violations", quoted=True)).from_(source)
+    v = col("__violations", "v")
+    outs: list[exp.Expression] = []
+    for f in schema.fields:
+        outs.append(exp.alias_(typed_expr(f, col(f.name, "v")), f.name, quoted=True))
+    outs.append(exp.alias_(v, "__violations", quoted=True))
+    raw_list = exp.Array(expressions=[col(h, "v") for h in header])
+    outs.append(exp.alias_(exp.case().when(v.neq(literal("")), raw_list), "__raw", quoted=True))
+    select = exp.select(*outs).from_(exp.alias_(exp.paren(inner), "v"))
+    unique: list[tuple[str, tuple[str, ...]]] = []
+    if schema.primary_key:
+        unique.append(("primary_key", tuple(schema.primary_key)))
+    for f in schema.fields:
+        if f.unique and (f.name,) != tuple(schema.primary_key):
+            unique.append(("unique", (f.name,)))
+    return ValidationPlan(select, checks, noms, header, unique)
+
+
+def resolve_ref(resource: str, column: str) -> Nomenclature | None:
+    from guichet.schema import NomenclatureRef
+
+    return resolve(NomenclatureRef(resource, column))

@@ -1,0 +1,76 @@
+"""Deposit services: register producers, deposit files and deliveries, read rejection reports."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow.parquet as pq
+from sqlalchemy import select
+
+from guichet.deposit.model import DepositRequest, DepositResult, ProducerInfo
+from guichet.deposit.pipeline import _decryption
+from guichet.deposit.protection import protection_for
+from guichet.deposit.run import load_key, run_deposit
+from guichet.deposit.sealing import Opener, fingerprint, load_public_key, new_key_pair
+from guichet.deposit.tables import DatasetVersion, Producer
+from guichet.errors import Conflict, NotFound, Refused
+from guichet.governance import Unit, query, service
+
+
+@service("producer.add")
+def add_producer(unit: Unit, name: str, org: str, public_key_pem: str | None = None) -> tuple[ProducerInfo, str | None]:
+    """Register a producer with its X25519 public key (made here when none is given: the private half is
+    returned once, for the producer, and never stored)."""
+    private = None
+    if public_key_pem is None:
+        private, public_key_pem = new_key_pair()
+    load_public_key(public_key_pem)
+    if unit.session.execute(select(Producer).where(Producer.name == name)).scalar_one_or_none() is not None:
+        raise Conflict(f"producer {name} is already registered")
+    fp = fingerprint(public_key_pem)
+    unit.session.add(Producer(name=name, org=org, public_key=public_key_pem, key_fingerprint=fp,
+                              created_at=datetime.now(UTC)))
+    unit.note(obj=f"producer:{name}", org=org)
+    return ProducerInfo(name, org, fp), private
+
+
+@service("deposit.run", transactional=False)
+def deposit(unit: Unit, request: DepositRequest) -> list[DepositResult]:
+    results = run_deposit(unit.hub, unit.actor, request)
+    unit.note(obj="deposit:" + ",".join(sorted({r.dataset for r in results})),
+              deposits=[{"deposit_id": r.deposit_id, "dataset": r.dataset, "version": r.version,
+                         "status": r.status, "rows_in": r.rows_in, "rows_accepted": r.rows_accepted,
+                         "rows_quarantined": r.rows_quarantined} for r in results])
+    return results
+
+
+@query("deposit.rejections")
+def rejections(unit: Unit, deposit_id: str, private_key_pem: str | None = None) -> list[dict[str, Any]]:
+    """A deposit's rejection report: row, rules, the cells the hub may read, and the sealed identifier cells
+    (opened here only with the producer's private key, on the producer's side)."""
+    v = unit.session.execute(select(DatasetVersion).where(DatasetVersion.deposit_id == deposit_id)).scalar_one_or_none()
+    if v is None:
+        raise NotFound(f"deposit {deposit_id} does not exist")
+    if not (unit.actor.roles & {"operator", "system"}):
+        p = unit.session.execute(select(Producer).where(Producer.name == v.producer)).scalar_one_or_none()
+        if p is None or p.org != unit.actor.org:
+            raise Refused(f"deposit.rejections: {unit.actor.username} is not of the producer of {deposit_id}")
+    if v.purged_at is not None:
+        raise NotFound(f"deposit {deposit_id}: its quarantine was purged after the retention period")
+    lineage = v.lineage or {}
+    opener = Opener(private_key_pem, bytes.fromhex(lineage["sealed_with"])) if private_key_pem else None
+    protection = protection_for(unit.hub)
+    out: list[dict[str, Any]] = []
+    for part in lineage.get("quarantine", []):
+        key = load_key(unit.hub, protection, part["key_id"])
+        table = pq.read_table(unit.hub.home / part["path"], decryption_properties=_decryption(key))
+        for rec in table.to_pylist():
+            item: dict[str, Any] = {"row": rec["_source_row"], "rules": rec["rules"].split("|"),
+                                    "cells": json.loads(rec["cells"])}
+            if opener is not None:
+                item["identifiers"] = json.loads(opener.open(rec["sealed"]))
+            out.append(item)
+    unit.note(obj=f"deposit:{deposit_id}", rows=len(out), opened=opener is not None)
+    return sorted(out, key=lambda r: r["row"])

@@ -94,7 +94,7 @@ def test_shredding_makes_an_extract_unreadable(any_custodian, tmp_path: Path) ->
 
 
 def test_rotation_preserves_links(any_custodian) -> None:  # noqa: F811
-    c, home = any_custodian
+    c, _ = any_custodian
     before = c.pseudonymise(pa.array(L1), "hub", "deposit").to_pylist()
     handover = c.begin_rotation()
     with pytest.raises(Unavailable):

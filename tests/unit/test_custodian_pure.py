@@ -6,7 +6,8 @@ import hmac
 
 import pytest
 
-from guichet.custodian import escrow, nir, pseudonyms as ps
+from guichet.custodian import escrow, nir
+from guichet.custodian import pseudonyms as ps
 from guichet.errors import BadInput
 
 KEY = bytes(range(32))

@@ -110,7 +110,14 @@ def read_csv(path: Path, delimiter: str, encoding: str) -> pa.Table:
 
 
 def write_csv(table: pa.Table, path: Path, delimiter: str) -> None:
-    pacsv.write_csv(table, path, write_options=pacsv.WriteOptions(delimiter=delimiter, quoting_style="needed"))
+    """UTF-8 CSV, cells quoted only when needed (pyarrow's writer quotes every string)."""
+    import csv
+
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+        writer.writerow(table.column_names)
+        for batch in table.to_batches(max_chunksize=65_536):
+            writer.writerows(zip(*(c.to_pylist() for c in batch.columns), strict=True))
 
 
 def sha256_file(path: Path) -> str:

@@ -78,13 +78,19 @@ def write_delivery(req: SynthRequest, out: Path, on_progress: Callable[[int], No
     req.validate()
     parent = prepare_out(out)
     pl = plan(req)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=parent))
+    except OSError as exc:
+        raise BadInput(f"--out {out}: cannot write there ({exc.strerror})") from None
     try:
         result = _write(req, pl, tmp, out, on_progress)
         if out.exists():
             out.rmdir()  # empty (checked above)
         tmp.rename(out)
         return result
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise BadInput(f"--out {out}: writing failed ({exc.strerror}); nothing was left behind") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

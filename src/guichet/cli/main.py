@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "guichet.cli.audit",
     "guichet.cli.doctor",
     "guichet.cli.demo",
+    "guichet.cli.synth",
     "guichet.cli.custodian",
     "guichet.cli.nir",
     "guichet.cli.producer",

@@ -121,7 +121,7 @@ COUNTERS: list[Callable[[Hub], dict[str, int]]] = [_counts]
 
 # The modules that register the later stages, in data-flow order. Each issue adds its module here.
 STAGE_MODULES: tuple[str, ...] = (
-    # "guichet.demo.delivery",   synthetic delivery (Synthetic SNDS issue)
+    "guichet.demo.delivery",  # synthetic delivery (Synthetic SNDS issue)
     # "guichet.demo.deposit",    pseudonymise as producer + deposit (Custodian / Deposit issues)
 )
 

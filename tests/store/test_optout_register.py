@@ -8,11 +8,10 @@ import pyarrow as pa
 import pytest
 from sqlalchemy import select
 
-from guichet.custodian import LocalCustodian
+from guichet.custodian import LocalCustodian, services
 from guichet.custodian import nir as nirs
 from guichet.custodian import optout as register
 from guichet.custodian import pseudonyms as ps
-from guichet.custodian import services
 from guichet.custodian.tables import OptOutPseudonym
 from guichet.errors import BadInput, NotFound
 from guichet.governance.actors import system_actor
@@ -22,7 +21,7 @@ from guichet.store.models import AuditEvent
 NIR = nirs.with_key("1850575123456")
 
 
-def _operator(hub: Hub):  # noqa: ANN202
+def _operator(hub: Hub):
     from guichet.accounts.auth import actor_for
 
     return actor_for(hub, hub.config.operator).with_strong_auth()

@@ -227,7 +227,7 @@ class TableStager:
         out.quarantine_parts = qwriter.parts
         out.rows_in = rows_in
         out.rows_quarantined = qwriter.count
-        out.rows_accepted = rows_in - qwriter.count
+        out.rows_accepted -= len(bad)  # rows written in pass 1, less those the key checks took out
         out.view = view
         return out
 
@@ -254,7 +254,7 @@ class TableStager:
             for batch in self.engine.batches(plan.select, purpose=f"validate {job.name}"):
                 n = batch.num_rows
                 viol = batch.column("__violations")
-                ok = pc.equal(viol, "")
+                ok = pc.fill_null(pc.equal(viol, ""), False)
                 data = batch.drop_columns(["__violations", "__raw"])
                 rows = pa.array(np.arange(ordinal + 1, ordinal + n + 1, dtype=np.int64))
                 data = data.append_column(SOURCE_FILE, pa.DictionaryArray.from_arrays(
@@ -265,6 +265,7 @@ class TableStager:
                 if writer is None:
                     writer = _encrypted_writer(out.data_file, accepted.schema, out.data_key)
                 writer.write_batch(accepted)
+                out.rows_accepted += accepted.num_rows
                 if accepted.num_rows != n:
                     self._quarantine_batch(batch, ok, rows, qwriter, out)
                 ordinal += n
@@ -299,6 +300,7 @@ class TableStager:
         raw = pc.filter(batch.column("__raw"), failing).to_pylist()
         nums = pc.filter(rows, failing).to_pylist()
         for row, rules, cells in zip(nums, viol, raw, strict=True):
+            rules = SEP.join(t for t in (rules or "structure:unknown").split(SEP) if t)
             qwriter.add(row, rules, cells)
             out.reasons.update({t.split(":", 1)[0] for t in rules.split(SEP)})
 

@@ -124,7 +124,7 @@ def build_plan(schema: TableSchema, source: str, header: tuple[str, ...],
     pk = set(schema.primary_key)
 
     def add(f: FieldSpec, rule: str, predicate: exp.Expression) -> None:
-        tokens.append(exp.case().when(predicate, literal(f"{rule}:{f.name}")))
+        tokens.append(exp.case().when(predicate, literal(f"{rule}:{f.name}{SEP}")).else_(literal("")))
         checks.append(Check(f.name, rule, "applied"))
 
     for f in schema.fields:
@@ -190,7 +190,8 @@ def build_plan(schema: TableSchema, source: str, header: tuple[str, ...],
                 sub = exp.select(code).from_(view).where(code.is_(exp.null()).not_())
                 target = typed if numeric else c
                 add(f, "nomenclature", exp.and_(guard, exp.not_(target.isin(query=sub))))
-    violations = exp.func("concat_ws", literal(SEP), *tokens) if tokens else literal("")
+    # Each token is '' or 'rule:FIELD|' (never NULL), so plain concatenation means the same on every engine.
+    violations = exp.Concat(expressions=tokens, safe=True) if tokens else literal("")
     raw_cols = [col(h) for h in header]
     inner = exp.select(*raw_cols, exp.alias_(violations, "__violations", quoted=True)).from_(source)
     v = col("__violations", "v")

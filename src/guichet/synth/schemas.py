@@ -141,7 +141,8 @@ def pseudonymised(table: str, full: bool = False) -> dict[str, Any]:
     spec, src = TABLES[table], source(table)
     by_name = {f["name"]: f for f in src["fields"]}
     pk = [c for c in src.get("primaryKey", []) if c]
-    required = set(spec.required) | set(pk) | {i.column for i in spec.identifiers if i.kind != "quasi"}
+    # The ano pseudonym is empty where the own NIR is unknown (~3 %): only psa pseudonyms are required.
+    required = set(spec.required) | set(pk) | {i.column for i in spec.identifiers if i.kind == "psa"}
     cols = columns(table, full)
     schema: dict[str, Any] = {
         "name": table, "title": src.get("title", table), "produit": src.get("produit", ""),

@@ -58,7 +58,7 @@ def create_app(hub_config: HubConfig, env_db_url: str | None = None) -> FastAPI:
     )
     app.state.web = state
     for name in ROUTER_MODULES:
-        app.include_router(import_module(name).router)
+        import_module(name).router.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_error_handlers(app)
     app.add_middleware(WebHeaders)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -115,15 +115,34 @@ def current_context(request: Request) -> WebContext:
 Ctx = Annotated[WebContext, Depends(current_context)]
 
 
-class GuardedRouter(APIRouter):
+@dataclass(frozen=True)
+class RouteSpec:
+    path: str
+    endpoint: Callable[..., Any]
+    methods: tuple[str, ...]
+    permission: str
+    guard: Callable[..., Any]
+    options: dict[str, Any]
+
+
+class GuardedRouter:
+    """Records guarded routes; ``install(app)`` adds them to the app as plain routes (``app.routes`` then
+    lists every route with its guard, which is what the permission tests and probes enumerate)."""
+
+    def __init__(self) -> None:
+        self.specs: list[RouteSpec] = []
+
     def route_with(self, path: str, *, permission: str, methods: Sequence[str] = ("GET",),
                    resource: ResourceFn | None = None, nav: str | None = None, nav_order: int = 100,
                    authenticate: bool = True, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        guard = requires(permission, resource, authenticate)
+
         def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-            extra = dict(kwargs.pop("openapi_extra", None) or {})
+            options = dict(kwargs)
+            extra = dict(options.pop("openapi_extra", None) or {})
             extra["x-permission"] = permission
-            guard = Depends(requires(permission, resource, authenticate))
-            self.add_api_route(path, fn, methods=list(methods), dependencies=[guard], openapi_extra=extra, **kwargs)
+            options["openapi_extra"] = extra
+            self.specs.append(RouteSpec(path, fn, tuple(methods), permission, guard, options))
             if nav is not None:
                 NAV[:] = [n for n in NAV if n.path != path] + [NavEntry(path, nav, permission, nav_order)]
             return fn
@@ -143,3 +162,8 @@ class GuardedRouter(APIRouter):
         if not path.startswith("/api/"):
             raise RuntimeError(f"API route {path!r} must be under /api/")
         return self.route_with(path, permission=permission, methods=methods, **kwargs)
+
+    def install(self, app: FastAPI) -> None:
+        for spec in self.specs:
+            app.add_api_route(spec.path, spec.endpoint, methods=list(spec.methods),
+                              dependencies=[Depends(spec.guard)], **spec.options)

@@ -1,0 +1,127 @@
+"""Deterministic linkage along the key graph.
+
+1. *Nodes* are the (``psa`` pseudonym, rank) pairs of beneficiaries and claims — rows under a fictitious
+   NIR (``BEN_CDI_NIR`` ≠ ``00``) are not nodes: such a NIR covers anonymous care and is shared by design,
+   so its rows stay unlinked with the reason ``fictitious_nir``.
+2. Nodes sharing an ``ano`` pseudonym (the person's own NIR) are one person: components of that graph.
+3. Hospital stays whose return codes are all ``0`` link on the hospital pseudonym (a ``psa``, no rank):
+   one person → linked; several (same-sex twins share the pseudonym) → ``ambiguous_twins``, not guessed.
+4. Every other table gets its person through the key graph (``keygraph.PROPAGATION``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from guichet.engine import Engine
+from guichet.linkage import keygraph
+from guichet.linkage.components import components
+from guichet.linkage.prepare import PSEUDONYM
+from guichet.linkage.sqlkit import build, create_table
+from guichet.linkage.stable import assign
+
+LINKS_COLUMNS = "_table, _row, logical, person_id, method, confidence, reason"
+
+
+def _valid(col: str) -> str:
+    return f"({col} IS NOT NULL AND regexp_full_match({col}, :pseudonym))"
+
+
+def build_nodes(engine: Engine) -> None:
+    create_table(engine, "lk_nodes", f"""
+        SELECT psa, rng, row_number() OVER (ORDER BY psa, rng) - 1 AS node FROM (
+          SELECT psa, rng FROM lk_ben WHERE {_valid('psa')} AND NOT fict
+          UNION SELECT psa, rng FROM lk_claims WHERE {_valid('psa')} AND NOT fict)""",
+                 "linkage: nodes (psa, rank)", pseudonym=PSEUDONYM)
+    create_table(engine, "lk_ano_edges", f"""
+        SELECT DISTINCT n.node, b.ano FROM lk_ben AS b JOIN lk_nodes AS n ON n.psa = b.psa AND n.rng = b.rng
+        WHERE {_valid('b.ano')} AND NOT b.fict""", "linkage: ano edges", pseudonym=PSEUDONYM)
+
+
+def build_components(engine: Engine) -> None:
+    n_nodes = engine.fetch_all(build("SELECT count(*) FROM lk_nodes"), purpose="linkage: node count")[0][0]
+    edges = engine.execute(build("SELECT node, dense_rank() OVER (ORDER BY ano) - 1 AS ano_id FROM lk_ano_edges"),
+                           purpose="linkage: edges for components").fetchnumpy()
+    label = components(int(n_nodes), np.asarray(edges["node"]), np.asarray(edges["ano_id"]))
+    comp = pa.table({"node": pa.array(np.arange(n_nodes, dtype=np.int64)), "comp": pa.array(label)})
+    engine.con.register("lk_comp_arrow", comp)
+    create_table(engine, "lk_comp", "SELECT node, comp FROM lk_comp_arrow", "linkage: components")
+    engine.con.unregister("lk_comp_arrow")
+    create_table(engine, "lk_comp_keys", """
+        SELECT c.comp, 'psa_rank' AS kind, n.psa || ':' || n.rng AS key
+        FROM lk_nodes AS n JOIN lk_comp AS c ON c.node = n.node
+        UNION ALL
+        SELECT DISTINCT c.comp, 'ano' AS kind, e.ano AS key
+        FROM lk_ano_edges AS e JOIN lk_comp AS c ON c.node = e.node""", "linkage: component keys")
+
+
+def person_ids(engine: Engine, next_number: int) -> tuple[int, list[dict[str, str]]]:
+    """Assign stable ids; make ``lk_node_person(psa, rng, person_id, method)``."""
+    nxt, events = assign(engine, next_number)
+    create_table(engine, "lk_node_person", """
+        SELECT n.psa, n.rng, cp.person_id,
+               CASE WHEN s.nodes > 1 THEN 'ano' ELSE 'psa_rank' END AS method
+        FROM lk_nodes AS n JOIN lk_comp AS c ON c.node = n.node
+        JOIN lk_comp_person AS cp ON cp.comp = c.comp
+        JOIN (SELECT comp, count(*) AS nodes FROM lk_comp GROUP BY comp) AS s ON s.comp = c.comp""",
+                 "linkage: person of each node")
+    create_table(engine, "lk_psa_persons", """
+        SELECT psa, count(DISTINCT person_id) AS persons, min(person_id) AS person_id
+        FROM lk_node_person GROUP BY psa""", "linkage: persons per hospital pseudonym")
+    return nxt, events
+
+
+def anchor_links(engine: Engine) -> None:
+    """Row links of beneficiaries, claims and hospital stays (``lk_links``)."""
+    pid_join = "LEFT JOIN lk_node_person AS np ON np.psa = t.psa AND np.rng = t.rng"
+    why = f"""CASE WHEN t.fict THEN 'fictitious_nir' WHEN NOT {_valid('t.psa')} THEN 'invalid_pseudonym'
+                   WHEN np.person_id IS NULL THEN 'no_key' END"""
+    create_table(engine, "lk_links", f"""
+        SELECT t._table, t._row, 'IR_BEN_R' AS logical,
+               CASE WHEN NOT t.fict THEN np.person_id END AS person_id,
+               CASE WHEN NOT t.fict AND np.person_id IS NOT NULL THEN np.method END AS method,
+               CASE WHEN NOT t.fict AND np.person_id IS NOT NULL THEN 1.0 END AS confidence, {why} AS reason
+        FROM lk_ben AS t {pid_join}
+        UNION ALL
+        SELECT t._table, t._row, 'ER_PRS_F', CASE WHEN NOT t.fict THEN np.person_id END,
+               CASE WHEN NOT t.fict AND np.person_id IS NOT NULL THEN np.method END,
+               CASE WHEN NOT t.fict AND np.person_id IS NOT NULL THEN 1.0 END, {why}
+        FROM lk_claims AS t {pid_join}
+        UNION ALL
+        SELECT s._table, s._row, 'T_MCOaaC',
+               CASE WHEN s.ret_ok AND p.persons = 1 THEN p.person_id END,
+               CASE WHEN s.ret_ok AND p.persons = 1 THEN 'hospital_psa' END,
+               CASE WHEN s.ret_ok AND p.persons = 1 THEN 1.0 END,
+               CASE WHEN NOT s.ret_ok THEN 'return_code'
+                    WHEN NOT {_valid('s.psa')} THEN 'invalid_pseudonym'
+                    WHEN p.persons > 1 THEN 'ambiguous_twins'
+                    WHEN p.person_id IS NULL THEN 'no_key' END
+        FROM lk_stays AS s LEFT JOIN lk_psa_persons AS p ON p.psa = s.psa""",
+                 "linkage: anchor row links", pseudonym=PSEUDONYM)
+
+
+def propagate(engine: Engine, present: set[str]) -> None:
+    """Give every other table's rows the person of the row they join to (key graph)."""
+    for table in keygraph.propagation_order():
+        e = keygraph.propagation_edge(table)
+        if e is None or table not in present:
+            continue
+        yearly = table.startswith("T_") and e.target.startswith("T_")
+        src_cols = ", ".join(f"trim({s}) AS k{i}" for i, (s, _) in enumerate(e.columns))
+        tgt_cols = ", ".join(f"trim({t}) AS k{i}" for i, (_, t) in enumerate(e.columns))
+        on = " AND ".join(f"s.k{i} = t.k{i}" for i in range(len(e.columns)))
+        if yearly:
+            on += " AND s._year IS NOT DISTINCT FROM t._year"
+        create_table(engine, "lk_prop", f"""
+            SELECT s._table, s._row, :logical AS logical, t.person_id,
+                   CASE WHEN t.person_id IS NOT NULL THEN 'key_graph' END AS method, t.confidence,
+                   CASE WHEN t._row IS NULL THEN 'no_key' WHEN t.person_id IS NULL THEN t.reason END AS reason
+            FROM (SELECT _table, _row, _year, {src_cols} FROM raw_{table}) AS s
+            LEFT JOIN (SELECT r._year, {tgt_cols.replace('trim(', 'trim(r.')}, any_value(l.person_id) AS person_id,
+                              any_value(l.confidence) AS confidence, any_value(l.reason) AS reason,
+                              any_value(r._row) AS _row
+                       FROM raw_{e.target} AS r JOIN lk_links AS l ON l._table = r._table AND l._row = r._row
+                       GROUP BY ALL) AS t ON {on}""", f"linkage: {table} through the key graph", logical=table)
+        engine.execute(build(f"INSERT INTO lk_links SELECT {LINKS_COLUMNS} FROM lk_prop"),
+                       purpose=f"linkage: {table} links")

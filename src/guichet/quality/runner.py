@@ -195,7 +195,7 @@ class Runner:
             if self.row_limit:
                 found = self.engine.fetch_all(q.failing_rows(src.view, pred.copy(), self.row_limit),
                                               purpose=f"rows failing {c.id}")
-                rows = tuple(int(r[0]) for r in found)
+                rows = tuple(sorted(int(r[0]) for r in found))
                 truncated = failing > len(rows)
         return CheckResult(c.id, c.table, c.kind, c.category, c.subcategory, c.severity, c.threshold, total, failing,
                            decide(c, total, failing), seconds, c.description, "", rows, truncated)

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "guichet.cli.producer",
     "guichet.cli.deposit",
     "guichet.cli.catalogue",
+    "guichet.cli.quality",
     "guichet.cli.optout",
     "guichet.cli.serve",
 )

@@ -101,6 +101,11 @@ _TABLE: tuple[ActionSpec, ...] = (
     _a("deposit.rejections", "operator producer", "read_personal",
        "read a deposit's rejection report (identifier cells sealed to the producer)"),
     # --- quality -------------------------------------------------------------------------------------
+    _a("quality.run", "operator producer system", "change", "run a dataset version's quality checks and store the results and label"),
+    _a("quality.results", "operator producer researcher committee authority checker auditor", "read",
+       "read a version's quality results (failing row numbers: producers and operators only)"),
+    _a("quality.override", "operator", "decision", "publish a held version despite blocking failures, with a recorded reason"),
+    _a("quality.evaluate", "operator", "read", "score deposit and quality checks against a synthetic delivery's truth"),
     # --- linkage -------------------------------------------------------------------------------------
     # --- catalogue -----------------------------------------------------------------------------------
     _a("catalogue.versions", "operator producer researcher committee authority checker auditor system", "read",

@@ -35,8 +35,34 @@ def build_nodes(engine: Engine) -> None:
           UNION SELECT psa, rng FROM lk_claims WHERE {_valid('psa')} AND NOT fict)""",
                  "linkage: nodes (psa, rank)", pseudonym=PSEUDONYM)
     create_table(engine, "lk_ano_edges", f"""
-        SELECT DISTINCT n.node, b.ano FROM lk_ben AS b JOIN lk_nodes AS n ON n.psa = b.psa AND n.rng = b.rng
+        SELECT DISTINCT n.node, b.ano, 'ano' AS via FROM lk_ben AS b
+        JOIN lk_nodes AS n ON n.psa = b.psa AND n.rng = b.rng
         WHERE {_valid('b.ano')} AND NOT b.fict""", "linkage: ano edges", pseudonym=PSEUDONYM)
+    rights_change(engine)
+
+
+def rights_change(engine: Engine) -> None:
+    """A child insured on a parent's rights has a ``psa`` of the parent's NIR, often without their own NIR
+    recorded (no ``ano``); on their own rights, a new ``psa`` and an ``ano``. Such a node without ``ano``
+    joins the node with an ``ano`` that has the same sex, birth year and month, rank and residence
+    (commune) — only when each is the other's single candidate, never for twins, who share all of it."""
+    create_table(engine, "lk_node_attr", """
+        SELECT n.node, any_value(b.sex) AS sex, any_value(b.birth_year) AS birth_year,
+               any_value(b.birth_month) AS birth_month, any_value(b.res_dpt) AS res_dpt,
+               any_value(b.res_com) AS res_com, n.rng, n.psa,
+               bool_or(e.node IS NOT NULL) AS has_ano, any_value(e.ano) AS ano
+        FROM lk_nodes AS n JOIN lk_ben AS b ON b.psa = n.psa AND b.rng = n.rng AND NOT b.fict
+        LEFT JOIN lk_ano_edges AS e ON e.node = n.node
+        GROUP BY n.node, n.rng, n.psa""", "linkage: node attributes")
+    create_table(engine, "lk_rights_pairs", """
+        SELECT a.node AS a, b.node AS b, b.ano FROM lk_node_attr AS a JOIN lk_node_attr AS b
+          ON a.sex = b.sex AND a.birth_year = b.birth_year AND a.birth_month = b.birth_month
+         AND a.rng = b.rng AND a.res_dpt = b.res_dpt AND a.res_com = b.res_com AND a.psa <> b.psa
+        WHERE NOT a.has_ano AND b.has_ano
+        QUALIFY count(*) OVER (PARTITION BY a.node) = 1 AND count(*) OVER (PARTITION BY b.node) = 1""",
+                 "linkage: rights-change candidates")
+    engine.execute(build("INSERT INTO lk_ano_edges SELECT a, ano, 'rights_change' FROM lk_rights_pairs"),
+                   purpose="linkage: rights-change edges")
 
 
 def build_components(engine: Engine) -> None:
@@ -53,18 +79,22 @@ def build_components(engine: Engine) -> None:
         FROM lk_nodes AS n JOIN lk_comp AS c ON c.node = n.node
         UNION ALL
         SELECT DISTINCT c.comp, 'ano' AS kind, e.ano AS key
-        FROM lk_ano_edges AS e JOIN lk_comp AS c ON c.node = e.node""", "linkage: component keys")
+        FROM lk_ano_edges AS e JOIN lk_comp AS c ON c.node = e.node WHERE e.via = 'ano'""", "linkage: component keys")
 
 
 def person_ids(engine: Engine, next_number: int) -> tuple[int, list[dict[str, str]]]:
     """Assign stable ids; make ``lk_node_person(psa, rng, person_id, method)``."""
     nxt, events = assign(engine, next_number)
+    create_table(engine, "lk_comp_stats", """
+        SELECT c.comp, count(DISTINCT c.node) AS nodes, bool_or(coalesce(e.via = 'rights_change', false)) AS rights
+        FROM lk_comp AS c LEFT JOIN lk_ano_edges AS e ON e.node = c.node GROUP BY c.comp""",
+                 "linkage: component sizes")
     create_table(engine, "lk_node_person", """
         SELECT n.psa, n.rng, cp.person_id,
-               CASE WHEN s.nodes > 1 THEN 'ano' ELSE 'psa_rank' END AS method
+               CASE WHEN s.rights THEN 'rights_change' WHEN s.nodes > 1 THEN 'ano' ELSE 'psa_rank' END AS method
         FROM lk_nodes AS n JOIN lk_comp AS c ON c.node = n.node
         JOIN lk_comp_person AS cp ON cp.comp = c.comp
-        JOIN (SELECT comp, count(*) AS nodes FROM lk_comp GROUP BY comp) AS s ON s.comp = c.comp""",
+        JOIN lk_comp_stats AS s ON s.comp = c.comp""",
                  "linkage: person of each node")
     create_table(engine, "lk_psa_persons", """
         SELECT psa, count(DISTINCT person_id) AS persons, min(person_id) AS person_id
@@ -81,12 +111,12 @@ def anchor_links(engine: Engine) -> None:
         SELECT t._table, t._row, 'IR_BEN_R' AS logical,
                CASE WHEN NOT t.fict THEN np.person_id END AS person_id,
                CASE WHEN NOT t.fict AND np.person_id IS NOT NULL THEN np.method END AS method,
-               CASE WHEN NOT t.fict AND np.person_id IS NOT NULL THEN 1.0 END AS confidence, {why} AS reason
+               CASE WHEN NOT t.fict AND np.person_id IS NOT NULL THEN CASE WHEN np.method = 'rights_change' THEN 0.95 ELSE 1.0 END END AS confidence, {why} AS reason
         FROM lk_ben AS t {pid_join}
         UNION ALL
         SELECT t._table, t._row, 'ER_PRS_F', CASE WHEN NOT t.fict THEN np.person_id END,
                CASE WHEN NOT t.fict AND np.person_id IS NOT NULL THEN np.method END,
-               CASE WHEN NOT t.fict AND np.person_id IS NOT NULL THEN 1.0 END, {why}
+               CASE WHEN NOT t.fict AND np.person_id IS NOT NULL THEN CASE WHEN np.method = 'rights_change' THEN 0.95 ELSE 1.0 END END, {why}
         FROM lk_claims AS t {pid_join}
         UNION ALL
         SELECT s._table, s._row, 'T_MCOaaC',

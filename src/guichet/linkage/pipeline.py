@@ -125,10 +125,11 @@ def run(engine: Engine, inputs: RunInputs) -> RunOutcome:
 def _build_index(engine: Engine) -> None:
     create_table(engine, "lk_index", """
         SELECT k.kind, k.key, cp.person_id,
-               CASE WHEN k.kind = 'ano' OR s.nodes > 1 THEN 'ano' ELSE 'psa_rank' END AS method,
-               1.0 AS confidence
+               CASE WHEN s.rights THEN 'rights_change' WHEN k.kind = 'ano' OR s.nodes > 1 THEN 'ano'
+                    ELSE 'psa_rank' END AS method,
+               CASE WHEN s.rights THEN 0.95 ELSE 1.0 END AS confidence
         FROM lk_comp_keys AS k JOIN lk_comp_person AS cp ON cp.comp = k.comp
-        JOIN (SELECT comp, count(*) AS nodes FROM lk_comp GROUP BY comp) AS s ON s.comp = k.comp
+        JOIN lk_comp_stats AS s ON s.comp = k.comp
         UNION ALL
         SELECT DISTINCT 'hospital_psa', s.psa, CASE WHEN p.persons = 1 THEN p.person_id END,
                CASE WHEN p.persons = 1 THEN 'hospital_psa' ELSE 'ambiguous_twins' END,

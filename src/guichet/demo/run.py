@@ -123,6 +123,7 @@ COUNTERS: list[Callable[[Hub], dict[str, int]]] = [_counts]
 STAGE_MODULES: tuple[str, ...] = (
     "guichet.demo.delivery",  # synthetic delivery (Synthetic SNDS issue)
     # "guichet.demo.deposit",    pseudonymise as producer + deposit (Custodian / Deposit issues)
+    "guichet.demo.quality",  # quality checks, gating and override (Quality issue)
 )
 
 

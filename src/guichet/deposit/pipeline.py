@@ -29,7 +29,7 @@ from guichet.deposit.protection import FileKey, Protection
 from guichet.deposit.rules import SEP, IdentifierRole, ValidationPlan, build_plan, col
 from guichet.deposit.sealing import Sealer
 from guichet.deposit.structure import FileShape, NotATable, inspect_file
-from guichet.engine import Engine, SourceBinding, csv_source, literal, parquet_source
+from guichet.engine import Engine, EngineError, SourceBinding, csv_source, literal, parquet_source
 from guichet.schema import TableSchema
 
 SOURCE_FILE, SOURCE_ROW = "_source_file", "_source_row"
@@ -203,6 +203,9 @@ class TableStager:
         try:
             ordinal = self._pass1(job, plan, out, qwriter)
             malformed = self._malformed_rows(job, shape, ordinal)
+        except EngineError:
+            qwriter.close()
+            raise NotATable(job.path, "the CSV reader cannot split it into rows") from None
         except BaseException:
             qwriter.close()
             raise
@@ -280,8 +283,8 @@ class TableStager:
 
     def _empty_schema(self, job: TableJob, plan: ValidationPlan) -> pa.Schema:
         limited = plan.select.copy().limit(0)
-        table = self.engine.execute(limited, purpose=f"schema of {job.name}", record=False).to_arrow_table()
-        schema = table.drop_columns(["__violations", "__raw"]).schema
+        schema = self.engine.arrow_table(limited, purpose=f"schema of {job.name}").schema
+        schema = pa.schema([f for f in schema if f.name not in ("__violations", "__raw")])
         return schema.append(pa.field(SOURCE_FILE, pa.dictionary(pa.int32(), pa.string()))).append(
             pa.field(SOURCE_ROW, pa.int64()))
 
@@ -319,8 +322,8 @@ class TableStager:
         if found:
             last = passed + len(found)
             kinds = {k for k, _ in found.values()}
-            if last in found and (not shape.ends_with_newline or ("structure:unquoted_value" in kinds
-                                  and found[last][0] == "structure:unquoted_value")):
+            # The last row is cut when the file ends mid-row or inside a quoted field (odd quote count).
+            if last in found and (not shape.ends_with_newline or found[last][1].count('"') % 2 == 1):
                 raise NotATable(job.path, "truncated in the middle of a row", f"row {last}")
             if any(k.startswith("structure:invalid_encoding") for k in kinds):
                 raise NotATable(job.path, f"undecodable as {shape.encoding}", f"row {min(found)}")

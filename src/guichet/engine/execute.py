@@ -121,6 +121,17 @@ class Engine:
                 record: bool = True) -> duckdb.DuckDBPyConnection:
         return self._run(tree, purpose, record=record, timeout=timeout)
 
+    def arrow_table(self, tree: exp.Expression, *, purpose: str) -> pa.Table:
+        """A (small) result as one Arrow table, with its schema even when it has no rows."""
+        sql = tree.sql(dialect="duckdb")
+        try:
+            table = self.con.sql(sql).to_arrow_table()
+        except duckdb.Error as exc:
+            raise EngineError(f"engine: {purpose} failed ({type(exc).__name__})") from None
+        spark, error = to_spark(tree)
+        self.recorded.append(RecordedSql(purpose, sql, spark, error))
+        return table
+
     def fetch_all(self, tree: exp.Expression, *, purpose: str) -> list[tuple[Any, ...]]:
         return self._run(tree, purpose).fetchall()
 

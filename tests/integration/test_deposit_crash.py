@@ -1,0 +1,44 @@
+"""kill -9 at every step boundary of a deposit leaves the old state or the new one, never half; the next
+start (or doctor) rolls back the pending version and removes its files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from guichet.deposit.model import CRASH_POINTS
+from tests.conftest import make_hub, run_cli_process
+
+HEADER = "ID;V"
+
+
+@pytest.mark.parametrize("step", CRASH_POINTS)
+def test_crash_at_each_step_leaves_old_or_new(tmp_path: Path, step: str) -> None:
+    hub = make_hub(tmp_path)
+    home = str(hub.home)
+    hub.close()
+    schema = tmp_path / "s.json"
+    schema.write_text(json.dumps({"name": "T", "primaryKey": ["ID"],
+                                  "fields": [{"name": "ID", "type": "integer"}, {"name": "V", "type": "string"}]}))
+    old = tmp_path / "old.csv"
+    old.write_text(HEADER + "\n" + "\n".join(f"{i};a" for i in range(5)) + "\n")
+    new = tmp_path / "new.csv"
+    new.write_text(HEADER + "\n" + "\n".join(f"{i};b" for i in range(7)) + "\n")
+    base = ["deposit", "run", "--dataset", "T", "--schema", str(schema), "--home", home, "--json"]
+    assert run_cli_process([*base[:2], str(old), *base[2:]]).code == 0
+    crashed = run_cli_process([*base[:2], str(new), *base[2:], "--crash-at", step])
+    assert crashed.code == -9
+    versions = json.loads(run_cli_process(["catalogue", "versions", "T", "--home", home, "--json"]).stdout)
+    rows = [v["rows"] for v in versions]
+    assert rows in ([5], [5, 7]), rows  # old state, or old + complete new
+    doctor = run_cli_process(["doctor", "--home", home, "--json"])
+    assert doctor.code == 0, doctor.stderr
+    every = json.loads(run_cli_process(["catalogue", "versions", "T", "--all", "--home", home, "--json"]).stdout)
+    assert "pending" not in {v["status"] for v in every}
+    lake = Path(home) / "lake" / "T"
+    live = {f"v{v['version']:05d}" for v in versions}
+    assert {p.name for p in lake.iterdir() if p.name != ".lock"} == live  # no orphan, no staging left
+    again = run_cli_process([*base[:2], str(new), *base[2:]])
+    assert again.code == 0 and json.loads(again.stdout)["rows_accepted"] == 7

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "guichet.cli.deposit",
     "guichet.cli.catalogue",
     "guichet.cli.quality",
+    "guichet.cli.link",
     "guichet.cli.optout",
     "guichet.cli.serve",
 )

@@ -30,7 +30,7 @@ RotationApplier = Callable[[Hub, pa.Table], int]
 _APPLIERS: dict[str, RotationApplier] = {}
 
 # Modules that register appliers (imported before a rotation runs). Add yours with a one-line edit.
-ROTATION_MODULES: tuple[str, ...] = ("guichet.custodian.optout",)
+ROTATION_MODULES: tuple[str, ...] = ("guichet.custodian.optout", "guichet.linkage.rotation")
 
 
 def register_applier(name: str, fn: RotationApplier) -> None:

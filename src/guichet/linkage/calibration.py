@@ -10,6 +10,7 @@ identity and the report says so. The reliability curve (predicted vs observed pe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 EDGES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0000001)
@@ -54,7 +55,7 @@ class Calibration:
 
 def reliability(pairs: list[tuple[float, bool]]) -> list[Bin]:
     bins = []
-    for low, high in zip(EDGES, EDGES[1:], strict=False):
+    for low, high in pairwise(EDGES):
         inside = [(p, y) for p, y in pairs if low <= p < high]
         if inside:
             bins.append(Bin(low, high, len(inside), sum(p for p, _ in inside) / len(inside),

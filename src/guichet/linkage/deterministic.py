@@ -107,16 +107,18 @@ def anchor_links(engine: Engine) -> None:
     pid_join = "LEFT JOIN lk_node_person AS np ON np.psa = t.psa AND np.rng = t.rng"
     why = f"""CASE WHEN t.fict THEN 'fictitious_nir' WHEN NOT {_valid('t.psa')} THEN 'invalid_pseudonym'
                    WHEN np.person_id IS NULL THEN 'no_key' END"""
+    conf = """CASE WHEN NOT t.fict AND np.person_id IS NOT NULL
+                   THEN CASE WHEN np.method = 'rights_change' THEN 0.95 ELSE 1.0 END END"""
     create_table(engine, "lk_links", f"""
         SELECT t._table, t._row, 'IR_BEN_R' AS logical,
                CASE WHEN NOT t.fict THEN np.person_id END AS person_id,
                CASE WHEN NOT t.fict AND np.person_id IS NOT NULL THEN np.method END AS method,
-               CASE WHEN NOT t.fict AND np.person_id IS NOT NULL THEN CASE WHEN np.method = 'rights_change' THEN 0.95 ELSE 1.0 END END AS confidence, {why} AS reason
+               {conf} AS confidence, {why} AS reason
         FROM lk_ben AS t {pid_join}
         UNION ALL
         SELECT t._table, t._row, 'ER_PRS_F', CASE WHEN NOT t.fict THEN np.person_id END,
                CASE WHEN NOT t.fict AND np.person_id IS NOT NULL THEN np.method END,
-               CASE WHEN NOT t.fict AND np.person_id IS NOT NULL THEN CASE WHEN np.method = 'rights_change' THEN 0.95 ELSE 1.0 END END, {why}
+               {conf}, {why}
         FROM lk_claims AS t {pid_join}
         UNION ALL
         SELECT s._table, s._row, 'T_MCOaaC',

@@ -91,6 +91,18 @@ def run(engine: Engine, inputs: RunInputs) -> RunOutcome:
     d.apply_decisions(engine, settings, "lk_death_g")
     matched["guichet"] = int(scalar(engine, "SELECT count(*) FROM lk_death_g", "deaths: Guichet count") or 0)
     review = d.review_band(engine, settings)
+    create_table(engine, "lk_review", """
+        SELECT g.cert_table, g.cert_row, g.person_id, g.p, g.pc,
+               c.sex AS cert_sex, c.birth_year AS cert_birth_year, c.birth_month AS cert_birth_month,
+               c.res_com AS cert_residence, c.death_cert AS cert_death_date, c.place AS cert_place,
+               p.sex AS person_sex, p.birth_year AS person_birth_year, p.birth_month AS person_birth_month,
+               p.res_com AS person_residence, array_to_string(p.res_hist, ' ') AS person_residence_history,
+               p.death_claims AS person_death_date_claims, p.hosp_death AS person_hospital_death,
+               p.last_care AS person_last_care
+        FROM lk_death_g1_c AS g JOIN lk_dc AS c ON c.cert_table = g.cert_table AND c.cert_row = g.cert_row
+        JOIN lk_dp AS p ON p.person_id = g.person_id
+        WHERE g.pc >= :low AND g.pc < :high""", "deaths: review pairs with their evidence",
+                 low=settings.review_low, high=settings.review_high)
     create_table(engine, "lk_cert_links", """
         SELECT c._table, c._row, 'KI_CCI_R' AS logical, g.person_id, g.method, g.p AS confidence,
                CASE WHEN g.person_id IS NULL AND b.cert_row IS NOT NULL THEN 'uncertain'

@@ -8,7 +8,7 @@ synthetic truth), ``_row`` (its 1-based data row) and ``_year`` (the two-digit y
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +144,9 @@ def bind_sources(engine: Engine, sources: Sources) -> set[str]:
             else:
                 engine.bind(view, parquet_source([src.path], src.key_name),
                             SourceBinding(view, "parquet", src.label, {"key": src.key_name}))
+                if not src.columns:
+                    described = engine.fetch_all(exp.Describe(this=exp.to_table(view)), purpose=f"columns of {view}")
+                    src = replace(src, columns=tuple(str(r[0]) for r in described))
             selects.append(_file_select(src, view, NEEDED[logical]))
         union: exp.Expression = selects[0]
         for s in selects[1:]:

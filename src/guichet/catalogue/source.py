@@ -145,9 +145,13 @@ def _dico_joins(path: Path | None) -> dict[str, list[SourceJoin]]:
 
 
 def default_join_graph(schema_dir: Path) -> Path | None:
-    """schema-snds/schemas -> ../../derived/snds_join_graph_from_dico.csv when it is there."""
-    candidate = schema_dir.resolve().parent.parent / "derived" / JOIN_GRAPH_NAME
-    return candidate if candidate.is_file() else None
+    """The dico-snds join graph next to the schemas: ``../../derived/`` (the shared reference data's layout)
+    or ``../derived/`` (the copy the package ships), when it is there."""
+    here = schema_dir.resolve()
+    for candidate in (here.parent.parent / "derived" / JOIN_GRAPH_NAME, here.parent / "derived" / JOIN_GRAPH_NAME):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def read_schema_dir(root: Path, join_graph: Path | None = None) -> list[SourceProduct]:

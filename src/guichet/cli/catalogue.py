@@ -26,5 +26,9 @@ def versions(cli: Cli, dataset: str, include_all: bool) -> None:
         or f"No versions of {dataset}.")
 
 
+from guichet.cli.catalogue_commands import SUBCOMMANDS as _catalogue_commands  # noqa: E402
+
+for _command in _catalogue_commands:
+    catalogue_group.add_command(_command)
 catalogue_group.name = "catalogue"
 COMMANDS = [catalogue_group]

@@ -124,6 +124,7 @@ STAGE_MODULES: tuple[str, ...] = (
     "guichet.demo.delivery",  # synthetic delivery (Synthetic SNDS issue)
     # "guichet.demo.deposit",    pseudonymise as producer + deposit (Custodian / Deposit issues)
     "guichet.demo.quality",  # quality checks, gating and override (Quality issue)
+    "guichet.demo.catalogue",  # catalogue properties + SNDS dictionary, HealthDCAT-AP (Catalogue issue)
 )
 
 

@@ -1,0 +1,213 @@
+"""From entries to the validated HealthDCAT-AP graph: extras from published versions, SHACL, storage.
+
+An entry is validated when it is saved (``check_product``): a complete product whose graph has a SHACL
+violation goes back to draft with the violation as its problem. The catalogue graph is rebuilt from the
+complete products, validated as a whole, and stored only when it conforms (``publish``); the export and
+``/api/catalogue.ttl`` serve that stored graph, so nothing unvalidated is ever published.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from typing import Any
+
+from rdflib import Graph
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from guichet.catalogue.characterise import DEFAULT_THRESHOLD, Characterisation, characterise
+from guichet.catalogue.dcat import GraphBuilder, ProductExtras, build_graph, serialize
+from guichet.catalogue.model import ProductInfo, placeholder_in
+from guichet.catalogue.shacl import ValidationResult, validate
+from guichet.catalogue.store import now, product_info, refresh_status
+from guichet.catalogue.tables import CatalogueGraph, CatalogueProduct, CatalogueVersionNote
+from guichet.errors import Conflict
+from guichet.hub import Hub
+from guichet.schema.model import canonical_json
+
+GRAPH_KEY = "catalogue"
+
+
+def _published(session: Session, dataset: str) -> list[Any]:
+    from guichet.deposit.tables import DatasetVersion
+
+    return list(session.execute(select(DatasetVersion).where(DatasetVersion.dataset == dataset,
+                                                              DatasetVersion.status == "published")
+                                .order_by(DatasetVersion.version)).scalars())
+
+
+def datasets_of(product: ProductInfo) -> list[str]:
+    """The hub datasets holding a product's data: its tables' names, plus any listed in its properties."""
+    names = [t.name for t in product.tables]
+    return names + [d for d in product.properties.get("datasets", []) if d not in names]
+
+
+def characterisation(session: Session, hub: Hub, product: ProductInfo) -> tuple[Characterisation | None, int, list[str]]:
+    """(disclosure-safe characterisation, bytes of the published files, version labels) from published versions."""
+    threshold = int(product.properties.get("disclosure_threshold") or DEFAULT_THRESHOLD)
+    records = 0
+    found = False
+    size = 0
+    labels: list[str] = []
+    starts: list[str] = []
+    for dataset in datasets_of(product):
+        versions = _published(session, dataset)
+        if not versions:
+            continue
+        found = True
+        latest = versions[-1]
+        records += int(latest.rows_total or 0)
+        labels.append(f"{dataset} v{latest.version}")
+        starts.append(latest.created_at.date().isoformat() if latest.created_at else "")
+        for f in latest.files or []:
+            path = hub.home / str(f.get("path", ""))
+            if path.is_file():
+                size += path.stat().st_size
+    if not found:
+        return None, 0, []
+    return characterise(records, threshold=threshold, versions=len(labels)), size, labels
+
+
+def quality_of(hub: Hub, product: ProductInfo) -> tuple[str | None, str | None]:
+    """The product's quality label and public report address, when the quality stage offers them."""
+    try:
+        from guichet.quality import public_label  # type: ignore[attr-defined]
+    except ImportError:
+        return None, None
+    grades = []
+    for dataset in datasets_of(product):
+        try:
+            label = public_label(hub, dataset)
+        except Exception:  # noqa: BLE001 - a missing label must not break the catalogue
+            label = None
+        if label:
+            grades.append(str(getattr(label, "grade", label)))
+    if not grades:
+        return None, None
+    base = str(hub.config.properties.get("base_url", "")).rstrip("/")
+    return min(grades), f"{base}/catalogue/{product.id}#quality" if base else None
+
+
+def extras_for(session: Session, hub: Hub, product: ProductInfo) -> ProductExtras:
+    char, size, labels = characterisation(session, hub, product)
+    grade, report = quality_of(hub, product)
+    notes = [f"{n.dataset} v{n.version} {n.action}: {n.reason}" for n in session.execute(
+        select(CatalogueVersionNote).where(CatalogueVersionNote.dataset.in_(datasets_of(product)))).scalars()]
+    return ProductExtras(version="; ".join(labels) or None, version_notes="; ".join(notes) or None, byte_size=size,
+                         quality_grade=grade, quality_report_url=report, characterisation=char)
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(canonical_json([_plain(p) for p in parts])).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, ProductInfo):
+        return value.to_dict()
+    if isinstance(value, ProductExtras):
+        d = dataclasses.asdict(value)
+        d["characterisation"] = value.characterisation.to_dict() if value.characterisation else None
+        return d
+    return value
+
+
+def _without_tables(info: ProductInfo) -> ProductInfo:
+    return dataclasses.replace(info, tables=(), history=())
+
+
+def _cached(session: Session, key: str) -> CatalogueGraph | None:
+    return session.get(CatalogueGraph, key)
+
+
+def _remember(session: Session, key: str, digest: str, datasets: int = 1, turtle: str = "") -> None:
+    row = _cached(session, key)
+    if row is None:
+        session.add(CatalogueGraph(key=key, turtle=turtle, datasets=datasets, sha256=digest, validated_at=now()))
+    else:
+        row.turtle, row.datasets, row.sha256, row.validated_at = turtle, datasets, digest, now()
+
+
+def validate_dictionary(session: Session, props: dict[str, Any], info: ProductInfo) -> ValidationResult:
+    """Validate a product's CSVW dictionary (the bulk of its graph); skipped when it was validated as it is.
+
+    It depends only on the base address, the product's id and title and its tables, so a change of
+    publisher or contact does not revalidate thousands of columns."""
+    digest = _digest(props.get("base_url"), info.id, info.title, [t.to_dict() for t in info.tables])
+    key = f"csvw:{info.id}"
+    cached = _cached(session, key)
+    if cached is not None and cached.sha256 == digest:
+        return ValidationResult(True, ())
+    builder = GraphBuilder(props, info.updated_at)
+    builder.sample(info)
+    result = validate(builder.finish())
+    if result.conforms:
+        _remember(session, key, digest)
+    return result
+
+
+def validate_entries(session: Session, props: dict[str, Any], entries: list[tuple[ProductInfo, ProductExtras]],
+                     stamp: Any) -> ValidationResult:
+    """The catalogue and its datasets without their dictionaries, plus each dictionary (cached)."""
+    light = build_graph(props, [(_without_tables(i), e) for i, e in entries], stamp)
+    result = validate(light)
+    violations = list(result.violations)
+    for info, _extras in entries:
+        violations.extend(validate_dictionary(session, props, info).violations)
+    blocking = [v for v in violations if v.severity == "Violation"]
+    return ValidationResult(not blocking, tuple(violations))
+
+
+def check_product(session: Session, hub: Hub, product_id: str) -> ValidationResult | None:
+    """Recompute a product's status; validate its graph with SHACL when it is otherwise complete."""
+    row = session.get(CatalogueProduct, product_id)
+    assert row is not None
+    props = dict(hub.config.properties)
+    refresh_status(row, props)
+    if row.status != "complete":
+        return None
+    session.flush()
+    info = product_info(session, product_id)
+    result = validate_entries(session, props, [(info, extras_for(session, hub, info))], info.updated_at)
+    if not result.conforms:
+        refresh_status(row, props, [f"SHACL: {v.line()}" for v in result.violations if v.severity == "Violation"][:20])
+    return result
+
+
+def catalogue_graph(session: Session, hub: Hub) -> tuple[Graph, ValidationResult, int, str]:
+    """The full graph of the complete products, validated; (graph, result, datasets, inputs digest)."""
+    props = dict(hub.config.properties)
+    if "base_url" not in props:
+        raise Conflict("catalogue: hub property base_url is not set (guichet catalogue configure --set base_url=...)")
+    ids = [pid for pid, in session.execute(select(CatalogueProduct.id).where(CatalogueProduct.status == "complete")
+                                          .order_by(CatalogueProduct.id)).all()]
+    infos = [product_info(session, pid) for pid in ids]
+    entries = [(i, extras_for(session, hub, i)) for i in infos]
+    stamp = max((i.updated_at for i in infos), default=now())  # same entries -> same bytes
+    digest = _digest(props, [[i, e] for i, e in entries])
+    stored = _cached(session, GRAPH_KEY)
+    graph = build_graph(props, entries, stamp)
+    if stored is not None and stored.sha256 == digest:
+        return graph, ValidationResult(True, ()), len(ids), digest
+    return graph, validate_entries(session, props, entries, stamp), len(ids), digest
+
+
+def publish(session: Session, hub: Hub) -> tuple[str, ValidationResult, int]:
+    """Build the catalogue graph from the complete products, validate it, store it if it conforms."""
+    graph, result, datasets, digest = catalogue_graph(session, hub)
+    stored = _cached(session, GRAPH_KEY)
+    if stored is not None and stored.sha256 == digest:
+        return stored.turtle, result, datasets
+    turtle = serialize(graph, "ttl")
+    found = placeholder_in(turtle)
+    if found:
+        raise Conflict(f"catalogue export: placeholder value {found!r} in the graph; fix the entry before publishing")
+    if result.conforms:
+        _remember(session, GRAPH_KEY, digest, datasets, turtle)
+    return turtle, result, datasets
+
+
+def stored_graph(session: Session) -> CatalogueGraph | None:
+    return session.get(CatalogueGraph, GRAPH_KEY)

@@ -94,11 +94,8 @@ def inject(rng: np.random.Generator, rows: Rows, rate: float, end: dt.date) -> R
 def _take(rows: Rows, index: np.ndarray) -> Rows:
     """Rows at ``index`` where a repeated index is a copy: the copy is recorded as ``duplicate_row``."""
     second = np.r_[False, index[1:] == index[:-1]]
-    new_pos = {}
-    for pos, (old, is_copy) in enumerate(zip(index.tolist(), second.tolist(), strict=True)):
-        if not is_copy:
-            new_pos[old] = pos
-    defects = [(new_pos[r], c, d) for r, c, d in rows.defects]
+    new_pos = np.flatnonzero(~second)  # index is sorted: the k-th original lands at new_pos[k]
+    defects = [(int(new_pos[r]), c, d) for r, c, d in rows.defects]
     defects += [(int(pos), "", "duplicate_row") for pos in np.flatnonzero(second).tolist()]
     return Rows(rows.table, {k: v[index] for k, v in rows.cols.items()}, rows.person[index], rows.arrival[index],
                 None if rows.year is None else rows.year[index], None if rows.death is None else rows.death[index],

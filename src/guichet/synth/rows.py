@@ -44,8 +44,9 @@ class Rows:
 
     def take(self, index: np.ndarray) -> Rows:
         """The rows at ``index`` (in that order); defects follow their row."""
-        pos = {int(old): new for new, old in enumerate(index.tolist())}
-        defects = [(pos[r], c, d) for r, c, d in self.defects if r in pos]
+        inverse = np.full(self.n, -1, dtype=np.int64)
+        inverse[index] = np.arange(index.size)
+        defects = [(int(inverse[r]), c, d) for r, c, d in self.defects if inverse[r] >= 0]
         return Rows(self.table, {k: v[index] for k, v in self.cols.items()}, self.person[index],
                     self.arrival[index], None if self.year is None else self.year[index],
                     None if self.death is None else self.death[index], defects)

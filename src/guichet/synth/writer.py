@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import IO, Any
 
@@ -178,7 +179,7 @@ def _write_rows(rows: Rows, d: int, folder: str, pl: Plan, columns: list[str], f
         sel = np.flatnonzero(pl.delivery_of(rows.arrival) == d)
     if sel.size == 0:
         return
-    part = rows.take(sel)
+    part = rows if sel.size == rows.n else rows.take(sel)
     if part.year is None:
         groups = [(file_name(part.table, None), np.arange(part.n))]
     else:
@@ -192,8 +193,8 @@ def _write_rows(rows: Rows, d: int, folder: str, pl: Plan, columns: list[str], f
         base = o.rows
         o.rows += sub.n
         tname = _truth_name(folder, name)
-        numbers = range(base + 1, base + sub.n + 1)
-        persons_f.write("".join(f"{tname},{r},{p}\n" for r, p in zip(numbers, sub.person.tolist(), strict=True)))
+        numbers = map(str, range(base + 1, base + sub.n + 1))
+        persons_f.write("\n".join(map(",".join, zip(repeat(tname), numbers, map(str, sub.person.tolist())))) + "\n")
         for r, c, code in sorted(sub.defects):
             defects_f.write(f"{tname},{base + r + 1},{c},{code}\n")
             counts[code] = counts.get(code, 0) + 1

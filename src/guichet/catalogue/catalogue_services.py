@@ -237,11 +237,12 @@ def export_catalogue(unit: Unit, fmt: str = "ttl", fresh: bool = True) -> Export
         stored = stored_graph(unit.session)
         if stored is None:
             raise Conflict("catalogue: no validated graph yet (load schemas and configure the hub properties)")
+        if fmt == "ttl":
+            return ExportResult(fmt, stored.turtle, stored.datasets, ValidationResult(True, ()))
         from rdflib import Graph
 
         graph = Graph().parse(data=stored.turtle, format="turtle")
-        return ExportResult(fmt, stored.turtle if fmt == "ttl" else serialize(graph, fmt), stored.datasets,
-                            ValidationResult(True, ()))
+        return ExportResult(fmt, serialize(graph, fmt), stored.datasets, ValidationResult(True, ()))
     graph, result, datasets, digest = catalogue_graph(unit.session, unit.hub)
     stored = stored_graph(unit.session)
     if fmt == "ttl" and stored is not None and stored.sha256 == digest:

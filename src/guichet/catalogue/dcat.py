@@ -17,13 +17,15 @@ from typing import Any
 from urllib.parse import quote
 
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
-from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS, XSD
+from rdflib.namespace import DCTERMS, FOAF, RDF, RDFS, SKOS, XSD
 
 from guichet.catalogue.characterise import Characterisation
 from guichet.catalogue.model import LANGS, ProductInfo, pick
 
 VOCABULARIES = Path(__file__).parent / "vocabularies"
 
+# A plain namespace: rdflib's DCAT class predates DCAT 3 (dcat:version) and warns on its terms.
+DCAT = Namespace("http://www.w3.org/ns/dcat#")
 ADMS = Namespace("http://www.w3.org/ns/adms#")
 CSVW = Namespace("http://www.w3.org/ns/csvw#")
 DCATAP = Namespace("http://data.europa.eu/r5r/")

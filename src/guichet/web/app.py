@@ -29,6 +29,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "guichet.web.health",
     "guichet.web.pages",
     "guichet.web.api",
+    "guichet.catalogue.web",  # the catalogue's public pages and API (Catalogue issue)
 )
 
 

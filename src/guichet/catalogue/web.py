@@ -1,0 +1,192 @@
+"""The catalogue's pages and JSON API (public: the catalogue is the hub's front door).
+
+Registered in ``guichet.web.app.ROUTER_MODULES``. Every route declares its permission through the web
+foundation's ``GuardedRouter``; the catalogue's routes are public (listed in docs/permissions.md), and the
+services they call are the public ``catalogue.*`` queries, called for the signed-in account or for the
+anonymous public actor.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+from starlette.responses import HTMLResponse, Response
+
+from guichet.catalogue import catalogue_services as svc
+from guichet.catalogue.model import ProductInfo, pick
+from guichet.catalogue.source import nomenclature_values
+from guichet.governance import Actor
+from guichet.web.context import WebContext
+from guichet.web.errors import WebError
+from guichet.web.login import PUBLIC as PUBLIC_ACTOR
+from guichet.web.pages_base import add_template_dir, render
+from guichet.web.routing import PUBLIC, Ctx, GuardedRouter
+
+add_template_dir(Path(__file__).parent / "templates")
+router = GuardedRouter()
+LOCALES = Path(__file__).parent / "locales"
+TURTLE = "text/turtle; charset=utf-8"
+
+
+@cache
+def _messages(locale: str) -> dict[str, str]:
+    path = LOCALES / f"{locale}.json"
+    return json.loads((path if path.is_file() else LOCALES / "en.json").read_text(encoding="utf-8"))
+
+
+class CatalogueText:
+    """The catalogue's own messages (``locales/*.json``), in the page's language."""
+
+    def __init__(self, locale: str) -> None:
+        self.locale = locale
+
+    def __call__(self, key: str, **values: object) -> str:
+        text = _messages(self.locale).get(key) or _messages("en").get(key) or key
+        return text.format(**values) if values else text
+
+    def pick(self, text: dict[str, str] | None) -> str:
+        return pick(text, self.locale)
+
+
+def _actor(ctx: WebContext) -> Actor:
+    return ctx.actor or PUBLIC_ACTOR
+
+
+def _page(ctx: WebContext, template: str, **values: Any) -> HTMLResponse:
+    return render(ctx, template, ct=CatalogueText(ctx.locale), **values)
+
+
+# --- pages --------------------------------------------------------------------------------------------
+
+@router.page("/catalogue", permission=PUBLIC, summary="The catalogue: products, browse by theme and producer, search")
+def catalogue_page(ctx: Ctx, theme: str | None = Query(None, max_length=16),
+                   producer: str | None = Query(None, max_length=64)) -> HTMLResponse:
+    actor = _actor(ctx)
+    everything = svc.list_products(ctx.hub, actor)
+    shown = [p for p in everything if (not theme or theme in p.themes) and (not producer or p.producer == producer)]
+    themes = sorted({t for p in everything for t in p.themes})
+    producers = sorted({(p.producer, p.producer_label or p.producer) for p in everything if p.producer})
+    return _page(ctx, "catalogue.html", products=shown, themes=themes, producers=producers, theme=theme,
+                 producer=producer)
+
+
+@router.page("/catalogue/search", permission=PUBLIC, summary="Search the catalogue (accent-insensitive)")
+def search_page(ctx: Ctx, q: str = Query("", max_length=200)) -> HTMLResponse:
+    hits = svc.search_catalogue(ctx.hub, _actor(ctx), text=q, limit=100) if q.strip() else []
+    return _page(ctx, "search.html", q=q, hits=hits)
+
+
+@router.page("/catalogue/producers", permission=PUBLIC, summary="Directory of producers and their products")
+def producers_page(ctx: Ctx) -> HTMLResponse:
+    products = svc.list_products(ctx.hub, _actor(ctx))
+    directory: dict[str, dict[str, Any]] = {}
+    for p in products:
+        key = p.producer or "-"
+        entry = directory.setdefault(key, {"name": p.producer_label or p.producer or "—", "products": []})
+        entry["products"].append(p)
+    props = ctx.hub.config.properties
+    return _page(ctx, "producers.html", directory=sorted(directory.values(), key=lambda e: e["name"]),
+                 contact={"name": props.get("contact_name"), "email": props.get("contact_email"),
+                          "url": props.get("contact_url")})
+
+
+def _product(ctx: WebContext, product_id: str, with_variables: bool) -> ProductInfo:
+    return svc.show_product(ctx.hub, _actor(ctx), product_id=product_id, with_variables=with_variables)
+
+
+@router.page("/catalogue/{product_id}", permission=PUBLIC, summary="A product: description, coverage, quality, tables")
+def product_page(ctx: Ctx, product_id: str) -> HTMLResponse:
+    info = _product(ctx, product_id, with_variables=False)
+    details = _details(ctx, info)
+    return _page(ctx, "product.html", p=info, props=ctx.hub.config.properties, **details)
+
+
+def _details(ctx: WebContext, info: ProductInfo) -> dict[str, Any]:
+    from guichet.catalogue.publishing import extras_for
+    from guichet.catalogue.versions_notes import notes_for
+
+    with ctx.hub.store.read() as session:
+        extras = extras_for(session, ctx.hub, info)
+        notes = notes_for(session, [t.name for t in info.tables])
+    return {"extras": extras, "notes": notes}
+
+
+@router.page("/catalogue/{product_id}/dictionary", permission=PUBLIC,
+             summary="A product's data dictionary: every table's variables, types, code lists")
+def dictionary_page(ctx: Ctx, product_id: str) -> HTMLResponse:
+    info = _product(ctx, product_id, with_variables=True)
+    return _page(ctx, "dictionary.html", p=info, tables=info.tables, values=_values(info))
+
+
+@router.page("/catalogue/{product_id}/tables/{table}", permission=PUBLIC, summary="One table of a product")
+def table_page(ctx: Ctx, product_id: str, table: str) -> HTMLResponse:
+    info = _product(ctx, product_id, with_variables=True)
+    found = [t for t in info.tables if t.name == table]
+    if not found:
+        raise WebError(404, "not_found", f"product {product_id} has no table {table}", "error.not_found")
+    return _page(ctx, "dictionary.html", p=info, tables=found, values=_values(info))
+
+
+def _values(info: ProductInfo) -> dict[str, tuple[list[tuple[str, str]], int]]:
+    names = {v.nomenclature for t in info.tables for v in t.variables if v.nomenclature and v.nomenclature_shipped}
+    return {n: nomenclature_values(n, limit=12) for n in sorted(names)}
+
+
+# --- API ----------------------------------------------------------------------------------------------
+
+class HitOut(BaseModel):
+    kind: str
+    product: str
+    ref: str
+    title: str
+    snippet: str
+    score: float
+
+
+class SearchOut(BaseModel):
+    query: str
+    results: list[HitOut]
+
+
+@router.api("/api/search", permission=PUBLIC, response_model=SearchOut, tags=["catalogue"],
+            summary="Search products, tables and variables; accents and case do not matter")
+def api_search(ctx: Ctx, q: str = Query(..., min_length=1, max_length=200),
+               limit: int = Query(50, ge=1, le=100)) -> SearchOut:
+    hits = svc.search_catalogue(ctx.hub, _actor(ctx), text=q, limit=limit)
+    return SearchOut(query=q, results=[HitOut(**h.to_dict()) for h in hits])
+
+
+@router.api("/api/datasets", permission=PUBLIC, tags=["catalogue"],
+            summary="The catalogue's products (filter by theme, producer or status)")
+def api_datasets(ctx: Ctx, theme: str | None = Query(None, max_length=16), producer: str | None = Query(None, max_length=64),
+                 status: str | None = Query(None, pattern="^(draft|complete)$")) -> list[dict[str, Any]]:
+    return [p.to_dict() for p in svc.list_products(ctx.hub, _actor(ctx), theme=theme, producer=producer, status=status)]
+
+
+@router.api("/api/datasets/{product_id}", permission=PUBLIC, tags=["catalogue"],
+            summary="One product with its tables, dictionary, join keys, schema history and characterisation")
+def api_dataset(ctx: Ctx, product_id: str) -> dict[str, Any]:
+    info = _product(ctx, product_id, with_variables=True)
+    details = _details(ctx, info)
+    extras = details["extras"]
+    out = info.to_dict()
+    out["characterisation"] = extras.characterisation.to_dict() if extras.characterisation else None
+    out["versions"] = extras.version
+    out["quality"] = {"grade": extras.quality_grade, "report": extras.quality_report_url}
+    out["version_notes"] = details["notes"]
+    return out
+
+
+@router.api("/api/catalogue.ttl", permission=PUBLIC, tags=["catalogue"], response_class=Response,
+            responses={200: {"content": {"text/turtle": {}}, "description": "the last validated HealthDCAT-AP graph"}},
+            summary="The catalogue as HealthDCAT-AP (Turtle): the last graph that passed SHACL validation")
+async def api_catalogue_ttl(ctx: Ctx) -> Response:
+    actor = _actor(ctx)
+    result = await run_in_threadpool(lambda: svc.export_catalogue(ctx.hub, actor, fmt="ttl", fresh=False))
+    return Response(result.text, media_type=TURTLE)

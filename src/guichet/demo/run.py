@@ -122,8 +122,9 @@ COUNTERS: list[Callable[[Hub], dict[str, int]]] = [_counts]
 # The modules that register the later stages, in data-flow order. Each issue adds its module here.
 STAGE_MODULES: tuple[str, ...] = (
     "guichet.demo.delivery",  # synthetic delivery (Synthetic SNDS issue)
-    # "guichet.demo.deposit",    pseudonymise as producer + deposit (Custodian / Deposit issues)
+    "guichet.demo.deposit",  # pseudonymise as producer + deposit (Custodian / Deposit issues)
     "guichet.demo.quality",  # quality checks, gating and override (Quality issue)
+    "guichet.demo.linkage",  # person index, death certificates (Linkage issue)
     "guichet.demo.catalogue",  # catalogue properties + SNDS dictionary, HealthDCAT-AP (Catalogue issue)
 )
 

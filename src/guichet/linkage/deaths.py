@@ -185,6 +185,7 @@ def splink_model(engine: Engine, *, hub_evidence: bool, settings: DeathSettings,
                  threshold: float) -> SplinkLineage:
     """Train and predict; predictions land in ``out(cert_table, cert_row, person_id, p)``."""
     from splink import DuckDBAPI, Linker, SettingsCreator
+    from splink.internals.exceptions import EMTrainingException
 
     name = "guichet" if hub_evidence else "plain"
     lineage = SplinkLineage(model=name, seeds={"u_random_sampling": settings.seed})
@@ -207,8 +208,13 @@ def splink_model(engine: Engine, *, hub_evidence: bool, settings: DeathSettings,
                          db.register("lk_dc", table_name=f"b_certificates_{name}")], creator, log_level=None,
                         validate_settings=True)
         linker.training.estimate_u_using_random_sampling(max_pairs=settings.u_max_pairs, seed=settings.seed)
-        linker.training.estimate_parameters_using_expectation_maximisation(BLOCK_BIRTH)
-        linker.training.estimate_parameters_using_expectation_maximisation(BLOCK_DEATH)
+        for rule in (BLOCK_BIRTH, BLOCK_DEATH):
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(rule)
+            except EMTrainingException:
+                # too few pairs (a tiny delivery): that comparison keeps Splink's default m values
+                lineage.seeds.setdefault("em_skipped", 0)
+                lineage.seeds["em_skipped"] += 1
         predictions = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
         # persons are the first input, so the left side of every pair (checked, not assumed)
         create_table(engine, out, f"""

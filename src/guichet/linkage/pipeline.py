@@ -79,6 +79,11 @@ def run(engine: Engine, inputs: RunInputs) -> RunOutcome:
                                                threshold=settings.plain_threshold).to_dict()
         matched["baseline_b"] = int(scalar(engine, "SELECT count(DISTINCT (cert_table, cert_row)) FROM lk_death_b",
                                            "deaths: baseline B count") or 0)
+    else:
+        for name in ("lk_death_a", "lk_death_b"):
+            create_table(engine, name, "SELECT cast(NULL AS VARCHAR) AS cert_table, cast(NULL AS BIGINT) AS cert_row, "
+                         "cast(NULL AS VARCHAR) AS person_id, cast(NULL AS DOUBLE) AS p WHERE false",
+                         "deaths: baseline not run")
     lineage["guichet"] = d.splink_model(engine, hub_evidence=True, settings=settings, out="lk_death_g0",
                                         threshold=min(0.01, settings.review_low)).to_dict()
     d.one_to_one(engine, "lk_death_g0", "lk_death_g1", settings.max_rounds)

@@ -2,7 +2,8 @@
 
 Written with PyArrow (``pyarrow.parquet.encryption``: footer and every column under the file's data key,
 AES-GCM, magic ``PARE``); read by PyArrow, by DuckDB (``PRAGMA add_parquet_key`` then
-``read_parquet(path, encryption_config = {footer_key: 'name'})``) and by Spark (see ``spark.py``).
+``read_parquet(path, encryption_config = {footer_key: 'name'})``) and by Spark
+(``guichet.custodian.spark``: a small decryption factory compiled with javac).
 DuckDB cannot write such files with the extensions inside its wheel, and its ``force_mbedtls_unsafe``
 setting is not secure: it is never used.
 
@@ -33,7 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pyarrow.parquet.encryption as pe
 
-from guichet.errors import BadInput
+from guichet.errors import BadInput, Refused
 
 ENCRYPTED_MAGIC = b"PARE"
 KEY_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -117,11 +118,24 @@ def duckdb_register_key(conn: Any, name: str, key: bytes) -> None:
     _check_key(key)
     if not KEY_NAME_RE.match(name):
         raise BadInput(f"parquet key name {name!r}: must match {KEY_NAME_RE.pattern}")
+    _refuse_logged_connection(conn, name)
     encoded = base64.b64encode(bytes(key)).decode("ascii")  # [A-Za-z0-9+/=]: nothing to escape
     try:
         conn.execute(f"PRAGMA add_parquet_key('{name}', '{encoded}')")
     except Exception:  # noqa: BLE001 - the original message could quote the statement, hence the key
         raise BadInput(f"duckdb: could not register parquet key {name}") from None
+
+
+def _refuse_logged_connection(conn: Any, name: str) -> None:
+    """DuckDB keeps the text of every statement when its logger is on (``duckdb_logs``, type QueryLog) or
+    when ``log_query_path`` is set: the PRAGMA, hence the key, would be kept. Refuse such a connection."""
+    try:
+        logging_on, query_log = conn.execute(
+            "SELECT current_setting('enable_logging'), current_setting('log_query_path')").fetchone()
+    except Exception:  # noqa: BLE001 - cannot tell: do not risk it
+        raise Refused(f"duckdb: cannot check query logging before registering parquet key {name}") from None
+    if logging_on or query_log:
+        raise Refused(f"duckdb: query logging is on (enable_logging or log_query_path); parquet key {name} not registered")
 
 
 def duckdb_encryption_config(name: str) -> str:

@@ -1,4 +1,4 @@
-"""The portal in real headless Chromium: `guichet serve` as a subprocess over a demo hub, driven by
+"""The portal in real headless Chromium: `guichet serve` as a subprocess over a hub with one account per role, driven by
 Playwright. Sign in with password and TOTP, be refused another role's page, switch language, post a form
 without its CSRF token; axe-core on every page (0 serious or critical violations); screenshots kept in
 build/test-artifacts/web/."""
@@ -18,13 +18,18 @@ from pathlib import Path
 import pyotp
 import pytest
 
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, make_hub
+from tests.web_support import add_person
 
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = REPO / "build" / "test-artifacts" / "web"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
+
+DEMO_ACCOUNTS = {"operator": "operator", "producer": "cnam.producer", "researcher": "alice.researcher",
+                 "committee": "claire.committee", "authority": "arthur.authority", "checker": "olga.checker",
+                 "auditor": "victor.auditor"}
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() or not AXE.exists(),
                                 reason="needs /usr/bin/chromium and node_modules/axe-core (npm ci)")
@@ -63,14 +68,16 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
-    home = tmp_path_factory.mktemp("e2e") / "demo"
-    result = run_cli(["demo", "--home", str(home), "--persons", "50"])
-    assert result.code == 0, result.stderr
+    # A hub with one account per role, each with password and TOTP (what `guichet demo` makes, without
+    # the data stages, so that this tier depends on the web and accounts only).
+    root = tmp_path_factory.mktemp("e2e")
+    hub = make_hub(root)
+    home = hub.home
     accounts = {}
-    for line in (home / "demo-credentials.txt").read_text().splitlines():
-        if line and not line.startswith("#"):
-            username, role, password, secret = line.split("\t")
-            accounts[role] = Account(username, role, password, secret)
+    for role, username in DEMO_ACCOUNTS.items():
+        person = add_person(hub, username, role, password=f"{role}-password-e2e")
+        accounts[role] = Account(person.username, role, person.password, person.totp_secret)
+    hub.close()
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUICHET_")}
     server = subprocess.Popen([sys.executable, "-m", "guichet", "serve", "--home", str(home), "--port", str(port)],

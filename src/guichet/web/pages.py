@@ -139,7 +139,7 @@ def language(ctx: Ctx, locale: Annotated[str, Form(max_length=8)], next: Annotat
 # --- pages of signed-in people ------------------------------------------------------------------------
 
 @router.page("/", permission="web.home", nav="nav.home", nav_order=0, summary="Home: what each of your roles does here")
-def home(ctx: Ctx) -> HTMLResponse:
+async def home(ctx: Ctx) -> HTMLResponse:  # no I/O: rendered on the event loop, no thread hop
     assert ctx.actor is not None
     roles = [r for r in ROLES if r in ctx.actor.roles]
     return render(ctx, "home.html", roles=roles, today=utcnow())

@@ -22,6 +22,7 @@ class WebSettings:
     rate_limit_minutes: int = 15  # ...within this window
     default_locale: str = "fr"
     timezone: str = "Europe/Paris"  # dates are shown in this zone
+    threads: int = 8  # worker threads per process for database work (anyio's limiter)
 
 
 _KEYS: dict[str, type] = {
@@ -34,6 +35,7 @@ _KEYS: dict[str, type] = {
     "rate_limit_minutes": int,
     "default_locale": str,
     "timezone": str,
+    "threads": int,
 }
 
 

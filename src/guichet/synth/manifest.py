@@ -52,4 +52,4 @@ def dumps(manifest: dict[str, Any]) -> str:
 @lru_cache(maxsize=1)
 def json_schema() -> dict[str, Any]:
     text = resources.files("guichet.synth").joinpath("manifest.schema.json").read_text("utf-8")
-    return json.loads(text)  # type: ignore[no-any-return]
+    return json.loads(text)

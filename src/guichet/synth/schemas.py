@@ -109,7 +109,7 @@ _KEEP = ("name", "description", "type", "format", "nomenclature", "length")
 @lru_cache(maxsize=16)
 def source(table: str) -> dict[str, Any]:
     text = resources.files("guichet.synth").joinpath("schemas", "source", f"{table}.json").read_text("utf-8")
-    return json.loads(text)  # type: ignore[no-any-return]
+    return json.loads(text)
 
 
 def _field(f: dict[str, Any], required: bool) -> dict[str, Any]:

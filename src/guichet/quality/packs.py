@@ -54,7 +54,7 @@ COLUMN_COUNT = {"date_order": 2}
 KNOWN_KEYS = {"id", "kind", "columns", "category", "subcategory", "severity", "threshold", "description",
               "values", "pattern", "length", "min", "max", "value_kind", "sql", "ref", "death", "birth",
               "tolerance_days", "sentinels", "max_days", "min_ratio", "max_ratio", "flags_rows", "as_of",
-              "max_shift", "top", "keys", "reference"}
+              "max_shift", "top", "keys", "reference", "unit", "hospital"}
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,13 @@ def parse_rule(raw: Any, where: str, pack: str) -> Check:
         raise _fail(where, f"kind {kind} needs exactly {COLUMN_COUNT[kind]} columns (start, end)")
     if kind in ("value_in", "sentinel", "marker") and not isinstance(raw["values"], list):
         raise _fail(where, "values must be a list")
+    if "unit" in raw and (kind != "date_order" or raw["unit"] not in ("day", "month")):
+        raise _fail(where, "unit (day or month) applies to date_order only")
+    if "hospital" in raw:
+        h = raw["hospital"]
+        need = ("stays", "exits", "patient", "date", "link", "mode", "parent_key")
+        if kind != "after_death" or not isinstance(h, dict) or any(k not in h for k in need):
+            raise _fail(where, f"hospital (after_death only) needs {', '.join(need)}")
     if kind == "pattern":
         try:
             re.compile(str(raw["pattern"]))

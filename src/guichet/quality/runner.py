@@ -111,7 +111,7 @@ class Runner:
         table_checks = [c for c in applicable if c.kind in ("unique", "duplicate_row")]
         total, profile, scan = self._scan(src, row_checks, table_checks, results, flagged)
         for group in _cross_groups([c for c in applicable if c.kind in CROSS_KINDS]).values():
-            self._cross(src, refs[group[0].params["ref"]["table"]], group, results, flagged)
+            self._cross(src, refs[group[0].params["ref"]["table"]], group, results, flagged, refs)
         for c in applicable:
             if c.kind == "flow_volume":
                 results[c.id] = self._flow_volume(src, c, history or {}, profile)
@@ -220,12 +220,13 @@ class Runner:
 
     # -- cross-table ------------------------------------------------------------------------------------------
     def _cross(self, src: TableSource, parent: TableSource, group: list[Check], results: dict[str, CheckResult],
-               flagged: Flagged | None) -> None:
+               flagged: Flagged | None, refs: dict[str, TableSource] | None = None) -> None:
         first = group[0]
         ref_keys = list(first.params["ref"]["columns"])
         keys = list(first.params.get("keys") or first.columns)
         aggregates: dict[str, exp.Expression] = {}
         preds: list[exp.Expression] = []
+        hospital_deaths: list[tuple[str, tuple[exp.Select, str]]] = []
         for i, c in enumerate(group):
             present = exp.and_(*[q.col(k, "c").is_(exp.null()).not_() for k in keys])
             if c.kind == "foreign_key":
@@ -242,6 +243,12 @@ class Runner:
                 # every person under the key must be dead (twins share a hospital pseudonym)
                 everyone = exp.Count(this=exp.Star()).eq(exp.Count(this=valid.copy()))
                 aggregates[name] = exp.Case(ifs=[exp.If(this=everyone, true=exp.Max(this=valid))])
+                hospital = self._hospital_deaths(c, refs or {})
+                if hospital is not None and sentinels:
+                    aggregates[f"{name}_s"] = exp.Max(this=exp.Case(ifs=[exp.If(this=exp.In(
+                        this=death.copy(), expressions=[s.copy() for s in sentinels]), true=literal(1))],
+                        default=literal(0)))
+                    hospital_deaths.append((name, hospital))
                 days = exp.Interval(this=literal(str(int(c.params.get("tolerance_days", 0)))), unit=exp.var("DAY"))
                 event = q.as_date(q.col(c.columns[0], "c"))
                 preds.append(event > exp.paren(exp.Add(this=q.col(name, "p"), expression=days)))
@@ -252,6 +259,8 @@ class Runner:
         text = any(_base(src.column_types.get(k)) != _base(parent.column_types.get(r))
                    for k, r in zip(keys, ref_keys, strict=True))
         parent_q = q.parent_summary(parent.view, ref_keys, aggregates)
+        for name, (deaths, parent_key) in hospital_deaths:
+            parent_q = q.with_hospital_death(parent_q, name, deaths, parent_key)
         tree = q.cross_aggregate(src.view, parent_q, keys, ref_keys, preds, text)
         started = time.perf_counter()
         row = self.engine.fetch_all(tree, purpose=f"cross-table checks {src.dataset} -> {parent.dataset}")[0]
@@ -273,6 +282,24 @@ class Runner:
             results[c.id] = CheckResult(c.id, c.table, c.kind, c.category, c.subcategory, c.severity, c.threshold,
                                         total, failing, decide(c, total, failing), seconds, c.description,
                                         f"against {parent.dataset} v{parent.version}", rows, failing > len(rows))
+
+    def _hospital_deaths(self, c: Check, refs: dict[str, TableSource]) -> tuple[exp.Select, str] | None:
+        """Deaths in hospital (a stay ending with a death exit mode) by patient pseudonym, when the check
+        names them (``hospital``) and both hospital tables are published; else None."""
+        h = c.params.get("hospital")
+        if not isinstance(h, dict):
+            return None
+        stays, exits = refs.get(str(h.get("stays"))), refs.get(str(h.get("exits")))
+        if stays is None or exits is None:
+            return None
+        link = [str(x) for x in h.get("link", [])]
+        need_stays = [str(h["patient"]), str(h["date"]), *link]
+        need_exits = [str(h["mode"]), *link]
+        if any(x not in stays.column_types for x in need_stays) or any(x not in exits.column_types for x in need_exits):
+            return None
+        tree = q.hospital_deaths(stays.view, exits.view, str(h["patient"]), str(h["date"]), link, str(h["mode"]),
+                                 [str(v) for v in h.get("modes", ["9"])])
+        return tree, str(h["parent_key"])
 
     # -- over time --------------------------------------------------------------------------------------------
     def _flow_volume(self, src: TableSource, c: Check, history: dict[str, Any], profile: dict[str, Any]) -> CheckResult:

@@ -102,6 +102,8 @@ def row_failure(check: Check, *, nomenclature_views: dict[str, str] | None = Non
     if kind == "date_order":  # columns = (start, end): fails when end < start (+ tolerance days)
         vk = p.get("value_kind", "date")
         start, end = as_date(c[0], vk), as_date(c[1], vk)
+        if p.get("unit") == "month":  # a flow month (1st of the month) holds care of that whole month
+            start, end = (exp.DateTrunc(this=x, unit=exp.var("MONTH")) for x in (start, end))
         if p.get("max_days") is not None:  # the end may not come more than max_days after the start
             late = exp.DateDiff(this=exp.cast(end, "DATE"), expression=exp.cast(start, "DATE"), unit=exp.var("DAY"))
             return exp.or_(end < start, late > literal(int(p["max_days"])))
@@ -222,6 +224,28 @@ def parent_summary(parent: str, ref_keys: Sequence[str], aggregates: dict[str, e
     sel = [col(k) for k in ref_keys] + [exp.alias_(e, name) for name, e in aggregates.items()]
     return exp.select(*sel, exp.alias_(exp.true(), "__found")).from_(parent).where(
         keys_present(ref_keys)).group_by(*[col(k) for k in ref_keys])
+
+
+def hospital_deaths(stays: str, exits: str, patient: str, date: str, link: Sequence[str], mode: str,
+                    modes: Sequence[str]) -> exp.Select:
+    """One row per patient pseudonym who died in hospital: ``k`` the pseudonym, ``d`` the (latest) exit date
+    of a stay whose exit mode says death (PMSI ``SOR_MOD`` 9). Stays (``C``) join their exits (``B``)."""
+    on = exp.and_(*[col(x, "s").eq(col(x, "e")) for x in link])
+    dead = exp.In(this=exp.Trim(this=as_text(col(mode, "e"))), expressions=[literal(m) for m in modes])
+    return (exp.select(exp.alias_(col(patient, "s"), "k"), exp.alias_(exp.Max(this=as_date(col(date, "s"))), "d"))
+            .from_(exp.alias_(exp.to_table(stays), "s")).join(exp.alias_(exp.to_table(exits), "e"), on=on)
+            .where(exp.and_(dead, col(patient, "s").is_(exp.null()).not_())).group_by(col(patient, "s")))
+
+
+def with_hospital_death(parent_q: exp.Select, name: str, deaths: exp.Select, parent_key: str) -> exp.Select:
+    """The parent summary where the death date ``name`` is the sentinel (``{name}_s``: known dead, date
+    missing) completed by the hospital death of the same pseudonym."""
+    keep = [col(n, "ps") for n in parent_q.named_selects if n != name]
+    filled = exp.Coalesce(this=col(name, "ps"), expressions=[exp.Case(ifs=[exp.If(
+        this=col(f"{name}_s", "ps").eq(literal(1)), true=col("d", "hd"))])])
+    return (exp.select(*keep, exp.alias_(filled, name))
+            .from_(exp.alias_(exp.paren(parent_q), "ps"))
+            .join(exp.alias_(exp.paren(deaths), "hd"), on=col(parent_key, "ps").eq(col("k", "hd")), join_type="LEFT"))
 
 
 def join_condition(keys: Sequence[str], ref_keys: Sequence[str], text: bool = False) -> exp.Expression:

@@ -346,3 +346,19 @@ def test_unwritable_or_non_empty_out_is_refused(tmp_path: Path) -> None:
         assert list(tmp_path.glob("**/*.partial")) == []
     finally:
         locked.chmod(0o700)
+
+
+@pytest.mark.parametrize("persons", [1, 2, 7])
+def test_tiny_populations_and_full_columns(tmp_path: Path, persons: int) -> None:
+    out = tmp_path / "tiny"
+    r = run_cli(["synth", "--persons", str(persons), "--start", "2023-01-01", "--end", "2023-01-31", "--seed", "3",
+                 "--columns", "full", "--profile", "hard", "--out", str(out)])
+    assert r.code == 0, r.stderr
+    persons_truth, _ = _truth(out)
+    m = _manifest(out)
+    jsonschema.validate(m, json_schema())
+    for t in m["tables"]:
+        assert len(persons_truth[t["name"]]) == t["rows"]
+        header = (out / t["file"]).read_text().split("\n", 1)[0].split(";")
+        assert len(header) == len(json.loads((out / t["schema"]).read_text())["fields"])
+    assert len((out / "ER_PRS_F.csv").read_text().split("\n", 1)[0].split(";")) > 100  # every column

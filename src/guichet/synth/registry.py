@@ -21,6 +21,7 @@ from guichet.synth.rows import (
     month_of,
     pick,
     text,
+    three,
     two,
     year_of,
 )
@@ -61,7 +62,7 @@ def beneficiaries(rng: np.random.Generator, p: Persons, start: np.datetime64, en
         "BEN_NAI_ANN": text(year_of(birth)), "BEN_NAI_MOI": two(month_of(birth)), "BEN_SEX_COD": text(p.sex[who]),
         "BEN_DCD_DTE": np.where(kind == 2, "", dcd[who]),
         "BEN_RES_DPT": np.array(ref.departements, dtype=object)[p.dpt[who]],
-        "BEN_RES_COM": np.char.zfill(p.com[who].astype("U3"), 3), "BEN_DTE_INS": iso(ins),
+        "BEN_RES_COM": three(p.com[who]), "BEN_DTE_INS": iso(ins),
         "BEN_DTE_MAJ": iso(np.full(n, end)),
     }
     rows = Rows("IR_BEN_R", cols, p.key[who], np.full(n, REFERENTIAL), death=p.death[who])
@@ -148,8 +149,8 @@ def certificates(rng: np.random.Generator, p: Persons, start: np.datetime64, end
     cci_cols = {
         "DCD_IDT_ENC": ids, "FLX_PER_ANN": text(year_of(death)), "TRT_STA_COD": np.full(n, "1", dtype=object),
         "TYP_CER_COD": np.full(n, "1", dtype=object), "DCD_DPT_COD": dpts[res_dpt],
-        "DCD_COM_COD": np.char.zfill(rng.integers(1, 900, n).astype("U3"), 3),
-        "BEN_RES_DPT": dpts[res_dpt], "BEN_RES_COM": np.char.zfill(res_com.astype("U3"), 3),
+        "DCD_COM_COD": three(rng.integers(1, 900, n)),
+        "BEN_RES_DPT": dpts[res_dpt], "BEN_RES_COM": three(res_com),
         "BEN_DCD_DTE": iso(death), "DCD_LIE_COD": place, "BEN_NAI_ANN": text(year_of(birth)),
         "BEN_NAI_MOI": two(month), "BEN_SEX_COD": text(sex), "DCD_CIM_COD": cause,
     }

@@ -135,6 +135,16 @@ def two(values: np.ndarray) -> np.ndarray:
     return _two_lut()[values.astype(np.int64)]
 
 
+def three(values: np.ndarray) -> np.ndarray:
+    """Integers 0-999 as three digits (commune numbers)."""
+    return _three_lut()[values.astype(np.int64)]
+
+
+@lru_cache(maxsize=1)
+def _three_lut() -> np.ndarray:
+    return np.array([f"{i:03d}" for i in range(1000)], dtype=object)
+
+
 @lru_cache(maxsize=1)
 def _two_lut() -> np.ndarray:
     return np.array([f"{i:02d}" for i in range(100)], dtype=object)

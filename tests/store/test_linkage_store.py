@@ -59,7 +59,7 @@ def test_run_writes_encrypted_versions_and_decisions_apply(store_hub: Hub, tmp_p
     with store_hub.store.read() as s:
         actions = [a for (a,) in s.execute(select(AuditEvent.action).where(AuditEvent.action.like("linkage.%")))]
         runs = s.execute(select(LinkageRun.status)).scalars().all()
-    assert actions.count("linkage.run") == 2 and "linkage.review.decide" in actions
+    assert actions.count("linkage.run") == 2 and "linkage.review_decide" in actions
     assert runs == ["committed", "committed"]
 
 
@@ -70,7 +70,7 @@ def test_review_is_operator_only_and_views_are_audited(store_hub: Hub, tmp_path:
         linkage.run_linkage(store_hub, RESEARCHER, request=LinkRequest(tmp_path))
     assert linkage.review_list(store_hub, OPS) == []
     with store_hub.store.read() as s:
-        audited = s.execute(select(AuditEvent.outcome).where(AuditEvent.action == "linkage.review.list")).all()
+        audited = s.execute(select(AuditEvent.outcome).where(AuditEvent.action == "linkage.review_list")).all()
     assert sorted(o for (o,) in audited) == ["denied", "ok"]  # the refusal and the read, both audited
 
 

@@ -113,10 +113,10 @@ _TABLE: tuple[ActionSpec, ...] = (
     _a("linkage.report", "operator auditor", "read", "write the aggregate linkage report (HTML)"),
     _a("linkage.evaluate", "operator", "read", "score the latest linkage against a synthetic delivery's truth"),
     _a("linkage.export", "operator", "read_personal", "export every delivered row's person id (persons.csv)"),
-    _a("linkage.review.list", "operator", "read_personal", "list the clerical-review queue of uncertain death pairs"),
-    _a("linkage.review.view", "operator", "read_personal",
+    _a("linkage.review_list", "operator", "read_personal", "list the clerical-review queue of uncertain death pairs"),
+    _a("linkage.review_view", "operator", "read_personal",
        "view one uncertain pair's quasi-identifiers and evidence for a clerical decision"),
-    _a("linkage.review.decide", "operator", "change", "record a clerical decision (match or non-match) on a pair"),
+    _a("linkage.review_decide", "operator", "change", "record a clerical decision (match or non-match) on a pair"),
     # --- catalogue -----------------------------------------------------------------------------------
     _a("catalogue.versions", "operator producer researcher committee authority checker auditor system", "read",
        "list a dataset's versions (published ones, or all)"),

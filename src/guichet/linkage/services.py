@@ -70,14 +70,14 @@ def show_run(unit: Unit) -> dict[str, Any]:
         "persons", "links_by_method", "deaths_in", "deaths_matched", "match_rate", "review_queue")}}
 
 
-@query("linkage.review.list")
+@query("linkage.review_list")
 def review_list(unit: Unit, status: str = "open") -> list[dict[str, Any]]:
     pairs = rv.open_pairs(unit.session, status)
     unit.note(obj="linkage_review", pairs=len(pairs))
     return [p.to_dict() for p in pairs]
 
 
-@query("linkage.review.view")
+@query("linkage.review_view")
 def review_view(unit: Unit, pair_id: int) -> dict[str, Any]:
     """One pair, for a clerical decision: quasi-identifiers and evidence of both sides (audited)."""
     from guichet.linkage.review_detail import pair_detail
@@ -87,7 +87,7 @@ def review_view(unit: Unit, pair_id: int) -> dict[str, Any]:
     return {**rv.summary(pair).to_dict(), **pair_detail(unit.hub, pair)}
 
 
-@service("linkage.review.decide")
+@service("linkage.review_decide")
 def review_decide(unit: Unit, pair_id: int, decision: str, note: str | None = None) -> dict[str, Any]:
     rv.check_decision(decision)
     pair = rv.get_pair(unit.session, pair_id)

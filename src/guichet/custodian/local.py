@@ -99,20 +99,21 @@ class LocalCustodian:
     def _hub(self, values: pa.Array) -> pa.Array:
         if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
             raise BadInput("hub pseudonyms: values must be strings (level-1 pseudonyms)")
-        values = values.cast(pa.string())
-        passthrough = pc.or_(pc.equal(values, ""), pc.is_in(values, pa.array(nirs.MARKERS)))
-        passthrough = pc.fill_null(passthrough, False)
-        ok = pc.match_substring_regex(values, ps.PSEUDONYM_RE.pattern)
-        bad = pc.sum(pc.and_not(pc.fill_null(pc.invert(ok), False), passthrough)).as_py() or 0
-        if bad:
+        # Every check and every HMAC runs on the distinct values only (a person fills many rows).
+        encoded = pc.dictionary_encode(values.cast(pa.string()))
+        distinct, rows = encoded.dictionary, encoded.indices
+        passthrough = pc.or_(pc.equal(distinct, ""), pc.is_in(distinct, pa.array(nirs.MARKERS)))
+        ok = pc.match_substring_regex(distinct, ps.PSEUDONYM_RE.pattern)
+        wrong = pc.and_not(pc.invert(ok), passthrough)
+        if pc.any(wrong).as_py():
+            bad = pc.sum(wrong.take(rows)).as_py() or 0
             raise BadInput(f"hub pseudonyms: {bad} values are not level-1 pseudonyms, markers or empty")
         gen = self._generation()
-        key = self.keys.hub_key(gen)
-        hashed = ps.pseudonymise_column(key, ps.LABEL_HUB, values)
-        out = pc.if_else(passthrough, values, hashed)
-        fresh = pc.unique(values.filter(pc.fill_null(ok, False)))
-        self.correspondence.append(gen, fresh, ps.pseudonymise_column(key, ps.LABEL_HUB, fresh))
-        return out
+        fresh = distinct.filter(ok)
+        hashed = ps.pseudonymise_distinct(self.keys.hub_key(gen), ps.LABEL_HUB, fresh)
+        self.correspondence.append(gen, fresh, hashed)
+        answers = pc.if_else(passthrough, distinct, pc.replace_with_mask(distinct, ok, hashed))
+        return answers.take(rows)
 
     def _project(self, values: pa.Array, project: str) -> pa.Array:
         if not (pa.types.is_string(values.type) or pa.types.is_integer(values.type)):

@@ -54,7 +54,11 @@ def _as_str(col: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 def ano_column(key: bytes, nir: pa.Array) -> pa.Array:
     def fn(distinct: list[str]) -> pa.Array:
-        return pa.array([("" if v.strip() == "" else ps.level1_ano(key, v)) for v in distinct], pa.string())
+        messages: list[bytes | str] = []
+        for v in distinct:
+            message = ps.ano_message(v) if v.strip() else ""
+            messages.append(nirs.INVALID_NIR_KEY if message is None else message)
+        return ps.hmac_or_keep(key, ps.LABEL_ANO, messages)
     return ps.map_distinct(_as_str(nir), fn)
 
 
@@ -63,11 +67,11 @@ def psa_column(key: bytes, nir: pa.Array, birth: pa.Array, sex: pa.Array) -> pa.
     joined = pc.binary_join_element_wise(_as_str(nir), _as_str(birth), _as_str(sex), sep)
 
     def fn(distinct: list[str]) -> pa.Array:
-        out = []
+        messages: list[bytes | str] = []
         for v in distinct:
             n, b, s = v.split(sep)
-            out.append("" if n.strip() == "" else ps.level1_psa(key, n, b, s))
-        return pa.array(out, pa.string())
+            messages.append("" if n.strip() == "" else ps.psa_message(n, b, s))
+        return ps.hmac_or_keep(key, ps.LABEL_PSA, messages)
     return ps.map_distinct(joined, fn)
 
 

@@ -17,10 +17,13 @@ makes the vectorised path several times faster than hashing every row.
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
+import importlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -110,41 +113,130 @@ def project_pseudonym(key: bytes, person_id: str) -> str:
 
 
 # --- vectorised ---------------------------------------------------------------------------------------
+#
+# Measured (benchmarks/pseudonymise.py, one core): OpenSSL 3's one-shot ``hmac.digest`` spends most of its
+# ~1-3 µs per call setting the key up again. HMAC (RFC 2104) is H((K ^ opad) || H((K ^ ipad) || m)): the
+# two keyed states, with the domain label absorbed into the inner one, are computed once and *copied* per
+# value, which gives byte-identical digests for a fraction of the work (tests/unit/test_custodian_pure.py
+# compares them with ``hmac.digest``). CPython's own SHA-256 copies its state more cheaply than OpenSSL's
+# EVP context, so it is preferred when present. Base32 of the 85 bits kept is done with numpy over all
+# digests at once (``base64.b32encode`` is a Python loop in 3.11).
 
-def _encode_many(digests: Sequence[bytes]) -> pa.Array:
-    """17-character pseudonyms for many digests: one base32 call over the concatenated prefixes."""
-    n = len(digests)
-    if n == 0:
-        return pa.array([], pa.string())
-    blob = base64.b32encode(b"".join(digests))  # 15 bytes -> 24 characters, no padding
-    offsets = pa.py_buffer(np.arange(0, 24 * (n + 1), 24, dtype=np.int32).tobytes())
-    full = pa.StringArray.from_buffers(n, offsets, pa.py_buffer(blob))
-    return pc.utf8_slice_codeunits(full, 0, LENGTH)
+_B32_ALPHABET = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", dtype=np.uint8)
+_MAX_STRING_BYTES = 2**31 - 1  # pa.string() offsets are int32
+
+
+def _sha256_constructor() -> Callable[..., Any]:
+    for module in ("_sha2", "_sha256"):  # CPython >= 3.12, then 3.11
+        try:
+            return importlib.import_module(module).sha256
+        except (ImportError, AttributeError):
+            continue
+    return hashlib.sha256
+
+
+_SHA256 = _sha256_constructor()
+
+
+class KeyedHmac:
+    """HMAC-SHA-256 under one key and one domain label, for many messages (``label + value`` each)."""
+
+    def __init__(self, key: bytes, label: bytes = b"") -> None:
+        block = bytes(key) if len(key) <= 64 else hashlib.sha256(key).digest()
+        block = block.ljust(64, b"\x00")
+        self._inner = _SHA256(bytes(b ^ 0x36 for b in block) + label)
+        self._outer = _SHA256(bytes(b ^ 0x5C for b in block))
+
+    def digest(self, value: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(value)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+    def digests(self, values: Iterable[bytes]) -> bytes:
+        """The 32-byte digests of every value, concatenated (one buffer, no per-value slicing)."""
+        inner_copy, outer_copy = self._inner.copy, self._outer.copy
+        out: list[bytes] = []
+        append = out.append
+        for value in values:  # the hot loop: four C calls per value
+            inner = inner_copy()
+            inner.update(value)
+            outer = outer_copy()
+            outer.update(inner.digest())
+            append(outer.digest())
+        return b"".join(out)
+
+
+def encode_digests(blob: bytes, width: int = 32) -> pa.Array:
+    """``encode`` of every ``width``-byte digest in ``blob``, as one string array (numpy base32)."""
+    n = len(blob) // width
+    if n * LENGTH > _MAX_STRING_BYTES:
+        raise ValueError("too many pseudonyms for one string array; split the column")
+    raw = np.frombuffer(blob, dtype=np.uint8).reshape(n, width)[:, :11].astype(np.uint16)  # 88 bits >= 85
+    chars = np.empty((n, LENGTH), dtype=np.uint8)
+    for i in range(LENGTH):  # character i is bits 5i .. 5i+4 of the digest, big-endian
+        byte, bit = divmod(5 * i, 8)
+        pair = raw[:, byte] << 8
+        if byte + 1 < 11:
+            pair |= raw[:, byte + 1]
+        chars[:, i] = _B32_ALPHABET[(pair >> (11 - bit)) & 31]
+    offsets = np.arange(0, LENGTH * (n + 1), LENGTH, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(chars))
 
 
 def hmac_many(key: bytes, label: bytes, values: Sequence[bytes]) -> pa.Array:
-    digest = hmac.digest
-    return _encode_many([digest(key, label + v, "sha256")[:_DIGEST_BYTES] for v in values])
+    """``pseudonym(key, label, v)`` for every value, as a string array."""
+    return encode_digests(KeyedHmac(key, label).digests(values))
+
+
+def hmac_or_keep(key: bytes, label: bytes, items: Sequence[bytes | str]) -> pa.Array:
+    """Pseudonyms of the ``bytes`` items (messages); ``str`` items (markers, empty cells) are kept as they are."""
+    at = [i for i, item in enumerate(items) if isinstance(item, bytes)]
+    messages = [item for item in items if isinstance(item, bytes)]
+    hashed = hmac_many(key, label, messages).to_pylist() if messages else []
+    out = [item if isinstance(item, str) else "" for item in items]
+    for i, value in zip(at, hashed, strict=True):
+        out[i] = value
+    return pa.array(out, pa.string())
 
 
 def map_distinct(values: pa.Array | pa.ChunkedArray, fn: Callable[[list[str]], pa.Array]) -> pa.Array:
     """Apply ``fn`` to the distinct non-null values only, and spread the answers back over every row."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    if pa.types.is_large_string(values.type):
-        values = values.cast(pa.string())
+    values = _plain_strings(values)
     encoded = pc.dictionary_encode(values)
     dictionary = encoded.dictionary
     answers = fn(dictionary.to_pylist()) if len(dictionary) else pa.array([], pa.string())
     return answers.take(encoded.indices)
 
 
-def pseudonymise_column(key: bytes, label: bytes, values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """HMAC pseudonyms of a string column; nulls stay null, empty strings stay empty."""
-    def on_distinct(distinct: list[str]) -> pa.Array:
-        encoded = [v.encode("utf-8") for v in distinct]
-        out = hmac_many(key, label, encoded)
-        empties = pa.array([v == "" for v in distinct])
-        return pc.if_else(empties, pa.scalar("", pa.string()), out)
+def _plain_strings(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    if pa.types.is_large_string(values.type) or pa.types.is_string_view(values.type):
+        values = values.cast(pa.string())
+    return values
 
-    return map_distinct(values, on_distinct)
+
+def pseudonymise_distinct(key: bytes, label: bytes, distinct: pa.Array) -> pa.Array:
+    """Pseudonyms of string values (HMAC each one, so pass distinct values); nulls stay null, empty
+    strings stay empty."""
+    distinct = _plain_strings(distinct)
+    if len(distinct) == 0:
+        return pa.array([], pa.string())
+    messages = distinct.cast(pa.binary()).to_pylist()  # bytes straight from Arrow's buffer (UTF-8)
+    out = hmac_many(key, label, [m if m is not None else b"" for m in messages])
+    empty = pc.equal(distinct, "")
+    if distinct.null_count or pc.any(empty).as_py():
+        out = pc.if_else(empty, pa.scalar("", pa.string()), out)  # a null stays null through if_else
+    return out
+
+
+def pseudonymise_column(key: bytes, label: bytes, values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """HMAC pseudonyms of a string column; nulls stay null, empty strings stay empty.
+
+    The column is dictionary-encoded first (a person appears in many rows), only the distinct values are
+    hashed, and the answers are taken back over every row, in order.
+    """
+    encoded = pc.dictionary_encode(_plain_strings(values))
+    return pseudonymise_distinct(key, label, encoded.dictionary).take(encoded.indices)

@@ -27,7 +27,7 @@ SCHEMA = {
         {"name": "D2", "type": "date", "format": "%d%m%Y"},
         {"name": "TS", "type": "datetime", "format": "%d%b%Y:%H:%M:%S"},
         {"name": "YM", "type": "yearmonth"},
-        {"name": "AMT", "type": "number", "length": "5,2", "constraints": {"minimum": 0}},
+        {"name": "AMT", "type": "number", "length": "3,2", "constraints": {"minimum": 0}},
         {"name": "CODE", "type": "string", "constraints": {"pattern": "[A-Z]{2}", "enum": ["AB", "CD"]}},
         {"name": "REQ", "type": "string", "constraints": {"required": True, "maxLength": 4}},
     ],

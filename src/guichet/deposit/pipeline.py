@@ -73,9 +73,16 @@ class StagedTable:
         return dict(sorted(self.reasons.items()))
 
 
+# DuckDB 2.0.1 fails to decrypt (AES tag mismatch) any data page of an encrypted column chunk after the
+# first one. Until that is fixed, every column chunk holds ONE data page: row groups of at most 20,000 rows
+# (PyArrow's rows-per-page limit), no byte limit on pages, no dictionary fallback to a new page.
+ROW_GROUP = 20_000
+_ONE_PAGE = {"data_page_size": 1 << 30, "dictionary_pagesize_limit": 1 << 30}
+
+
 def _encrypted_writer(path: Path, schema: pa.Schema, key: FileKey) -> pq.ParquetWriter:
     props = pe.create_encryption_properties(footer_key=key.key)
-    return pq.ParquetWriter(str(path), schema, encryption_properties=props, compression="zstd")
+    return pq.ParquetWriter(str(path), schema, encryption_properties=props, compression="zstd", **_ONE_PAGE)
 
 
 def _decryption(key: FileKey) -> Any:
@@ -128,7 +135,7 @@ class QuarantineWriter:
 
     def flush(self) -> None:
         if self.rows[SOURCE_ROW]:
-            self.writer.write_table(pa.table(self.rows, schema=QUARANTINE_SCHEMA))
+            self.writer.write_table(pa.table(self.rows, schema=QUARANTINE_SCHEMA), row_group_size=ROW_GROUP)
             self.rows = {n: [] for n in QUARANTINE_SCHEMA.names}
 
     def renumber_current(self, remap: Callable[[np.ndarray], np.ndarray]) -> None:
@@ -141,7 +148,7 @@ class QuarantineWriter:
         table = table.set_column(table.schema.get_field_index(SOURCE_ROW), SOURCE_ROW, exact)
         path.unlink()
         self._open_part()
-        self.writer.write_table(table)
+        self.writer.write_table(table, row_group_size=ROW_GROUP)
 
     def close(self) -> None:
         self.flush()
@@ -267,7 +274,7 @@ class TableStager:
                 accepted = self._pseudonymise(job, accepted)
                 if writer is None:
                     writer = _encrypted_writer(out.data_file, accepted.schema, out.data_key)
-                writer.write_batch(accepted)
+                writer.write_batch(accepted, row_group_size=ROW_GROUP)
                 out.rows_accepted += accepted.num_rows
                 if accepted.num_rows != n:
                     self._quarantine_batch(batch, ok, rows, qwriter, out)
@@ -402,7 +409,7 @@ class TableStager:
             for batch in self.engine.batches(select, purpose=f"rewrite {out.job.name} without failing rows"):
                 if writer is None:
                     writer = _encrypted_writer(tmp, batch.schema, new_key)
-                writer.write_batch(batch)
+                writer.write_batch(batch, row_group_size=ROW_GROUP)
             if writer is None:
                 schema = pq.read_schema(out.data_file, decryption_properties=_decryption(out.data_key))
                 writer = _encrypted_writer(tmp, schema, new_key)

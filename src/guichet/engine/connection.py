@@ -39,7 +39,9 @@ def connect(settings: EngineSettings, spill: Path) -> duckdb.DuckDBPyConnection:
     }
     if settings.threads:
         config["threads"] = settings.threads
-    return duckdb.connect(":memory:", config=config)
+    con = duckdb.connect(":memory:", config=config)
+    con.execute("SET enable_progress_bar = false")  # stdout carries only the JSON answer
+    return con
 
 
 def remove_spill(spill: Path) -> None:

@@ -30,9 +30,9 @@ def _valid(col: str) -> str:
 
 def build_nodes(engine: Engine) -> None:
     create_table(engine, "lk_nodes", f"""
-        SELECT psa, rng, row_number() OVER (ORDER BY psa, rng) - 1 AS node FROM (
-          SELECT psa, rng FROM lk_ben WHERE {_valid('psa')} AND NOT fict
-          UNION SELECT psa, rng FROM lk_claims WHERE {_valid('psa')} AND NOT fict)""",
+        SELECT psa, rng, row_number() OVER () - 1 AS node FROM (
+          SELECT psa, rng FROM lk_ben WHERE NOT fict UNION SELECT psa, rng FROM lk_claims WHERE NOT fict)
+        WHERE {_valid('psa')}""",
                  "linkage: nodes (psa, rank)", pseudonym=PSEUDONYM)
     create_table(engine, "lk_ano_edges", f"""
         SELECT DISTINCT n.node, b.ano, 'ano' AS via FROM lk_ben AS b
@@ -105,8 +105,9 @@ def person_ids(engine: Engine, next_number: int) -> tuple[int, list[dict[str, st
 def anchor_links(engine: Engine) -> None:
     """Row links of beneficiaries, claims and hospital stays (``lk_links``)."""
     pid_join = "LEFT JOIN lk_node_person AS np ON np.psa = t.psa AND np.rng = t.rng"
-    why = f"""CASE WHEN t.fict THEN 'fictitious_nir' WHEN NOT {_valid('t.psa')} THEN 'invalid_pseudonym'
-                   WHEN np.person_id IS NULL THEN 'no_key' END"""
+    # the pattern is only tried on rows left without a person (a regex per row would cost a scan)
+    why = f"""CASE WHEN t.fict THEN 'fictitious_nir' WHEN np.person_id IS NOT NULL THEN NULL
+                   WHEN NOT {_valid('t.psa')} THEN 'invalid_pseudonym' ELSE 'no_key' END"""
     conf = """CASE WHEN NOT t.fict AND np.person_id IS NOT NULL
                    THEN CASE WHEN np.method = 'rights_change' THEN 0.95 ELSE 1.0 END END"""
     create_table(engine, "lk_links", f"""

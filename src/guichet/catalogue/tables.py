@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from guichet.store.models import Base
@@ -129,10 +129,10 @@ class CatalogueUpload(Base):
     dataset: Mapped[str] = mapped_column(String(128))
     product_id: Mapped[str | None] = mapped_column(String(64))
     filename: Mapped[str] = mapped_column(String(300))
-    size: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigInteger)  # deliveries may pass 2 GiB
     sha256: Mapped[str] = mapped_column(String(64))
     chunk_size: Mapped[int] = mapped_column(Integer)
-    received: Mapped[int] = mapped_column(Integer, default=0)
+    received: Mapped[int] = mapped_column(BigInteger, default=0)
     status: Mapped[str] = mapped_column(String(16), index=True)  # open received deposited failed cancelled
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # mode, identifiers, delimiter
     receipt: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -26,10 +26,13 @@ from guichet.web.context import WebContext
 from guichet.web.errors import WebError
 from guichet.web.login import PUBLIC as PUBLIC_ACTOR
 from guichet.web.pages_base import add_template_dir, render
-from guichet.web.routing import PUBLIC, Ctx, GuardedRouter
+from guichet.web.routing import NAV, PUBLIC, Ctx, GuardedRouter, NavEntry
 
 add_template_dir(Path(__file__).parent / "templates")
 router = GuardedRouter()
+# The catalogue's pages are public; its menu entry is shown to every signed-in account through the public
+# action they call (a route's own permission "public" is not an action of the table).
+NAV[:] = [n for n in NAV if n.path != "/catalogue"] + [NavEntry("/catalogue", "nav.catalogue", "catalogue.list", 5)]
 LOCALES = Path(__file__).parent / "locales"
 TURTLE = "text/turtle; charset=utf-8"
 
@@ -190,3 +193,8 @@ async def api_catalogue_ttl(ctx: Ctx) -> Response:
     actor = _actor(ctx)
     result = await run_in_threadpool(lambda: svc.export_catalogue(ctx.hub, actor, fmt="ttl", fresh=False))
     return Response(result.text, media_type=TURTLE)
+
+
+# The producers' channel and the linkage review pages add their routes to this router.
+from guichet.catalogue import web_deliveries as _deliveries  # noqa: E402,F401
+from guichet.catalogue import web_linkage as _linkage  # noqa: E402,F401

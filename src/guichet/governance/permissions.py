@@ -142,6 +142,8 @@ _TABLE: tuple[ActionSpec, ...] = (
     _a("delivery.list", "operator producer", "read", "list deliveries (a producer: only its own)"),
     _a("delivery.show", "operator producer", "read",
        "read a delivery's receipt and deposit result (a producer: only its own)"),
+    _a("delivery.report", "producer", "read_personal",
+       "download a delivery's rejection report, identifier cells sealed to the producer's key"),
     # --- web -----------------------------------------------------------------------------------------
     _a("web.home", "operator producer researcher committee authority checker auditor", "read",
        "see one's home page in the web portal"),

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "guichet.cli.producer",
     "guichet.cli.deposit",
     "guichet.cli.catalogue",
+    "guichet.cli.delivery",
     "guichet.cli.quality",
     "guichet.cli.link",
     "guichet.cli.optout",

@@ -152,3 +152,13 @@ def test_guichet_never_imports_pyspark() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUICHET_")}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr[-500:]
+
+
+def test_the_factory_can_be_built_ahead_of_first_use(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "guichet.custodian.spark", "--cache-dir", str(tmp_path / "c")],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-500:]
+    jar = Path(proc.stdout.strip())
+    assert jar.parent == tmp_path / "c" and jar.is_file()
+    with zipfile.ZipFile(jar) as zf:
+        assert FACTORY_CLASS.replace(".", "/") + ".class" in zf.namelist()

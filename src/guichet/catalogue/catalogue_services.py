@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from guichet.catalogue.dcat import serialize
 from guichet.catalogue.model import FREQUENCIES, ProductInfo, ProductSummary, placeholders
 from guichet.catalogue.properties import check_properties
-from guichet.catalogue.publishing import catalogue_graph, check_product, publish, stored_graph
+from guichet.catalogue.publishing import catalogue_graph, check_product, publish, publish_checked, stored_graph
 from guichet.catalogue.search import SearchHit, search
 from guichet.catalogue.shacl import ValidationResult
 from guichet.catalogue.source import default_join_graph, read_schema_dir
@@ -75,19 +75,29 @@ def _require_own(unit: Unit, product: CatalogueProduct, action: str) -> None:
         raise Refused(f"{action}: {unit.actor.username} is not of the producer of {product.id}")
 
 
-def _after_change(unit: Unit, product_ids: list[str]) -> tuple[list[str], dict[str, list[str]], int]:
-    complete, drafts, violations = [], {}, 0
-    for pid in product_ids:
-        result = check_product(unit.session, unit.hub, pid)
+def _after_change(unit: Unit, product_ids: list[str], one_by_one: bool = False
+                  ) -> tuple[list[str], dict[str, list[str]], int]:
+    """Statuses after a change. One entry saved on its own is validated on its own; many entries (a load, a
+    change of hub properties) are validated together, in one SHACL run of the catalogue graph."""
+    violations = 0
+    if one_by_one:
+        for pid in product_ids:
+            result = check_product(unit.session, unit.hub, pid)
+            if result is not None:
+                violations += sum(1 for v in result.violations if v.severity == "Violation")
+        if "base_url" in unit.hub.config.properties:
+            publish(unit.session, unit.hub)
+    else:
+        result = publish_checked(unit.session, unit.hub, product_ids)
         if result is not None:
-            violations += sum(1 for v in result.violations if v.severity == "Violation")
+            violations = sum(1 for v in result.violations if v.severity == "Violation")
+    complete, drafts = [], {}
+    for pid in product_ids:
         row = get_row(unit.session, pid)
         if row.status == "complete":
             complete.append(pid)
         else:
             drafts[pid] = list(row.problems or [])
-    if "base_url" in unit.hub.config.properties:
-        publish(unit.session, unit.hub)
     return complete, drafts, violations
 
 
@@ -148,7 +158,7 @@ def describe_product(unit: Unit, product_id: str, changes: dict[str, Any]) -> Pr
     row.updated_at = now()
     unit.session.flush()
     index_product(unit.session, product_id)
-    _after_change(unit, [product_id])
+    _after_change(unit, [product_id], one_by_one=True)
     unit.note(obj=f"product:{product_id}", fields=sorted(changes), status=row.status)
     return product_info(unit.session, product_id, with_variables=False)
 

@@ -1,9 +1,10 @@
 """From entries to the validated HealthDCAT-AP graph: extras from published versions, SHACL, storage.
 
-An entry is validated when it is saved (``check_product``): a complete product whose graph has a SHACL
-violation goes back to draft with the violation as its problem. The catalogue graph is rebuilt from the
-complete products, validated as a whole, and stored only when it conforms (``publish``); the export and
-``/api/catalogue.ttl`` serve that stored graph, so nothing unvalidated is ever published.
+An entry is validated when it is saved on its own (``check_product``): a complete product whose graph has a
+SHACL violation goes back to draft with the violation as its problem. A load of many entries validates them
+together, once (``publish_checked``). The catalogue graph is rebuilt from the complete products, validated
+as a whole, and stored only when it conforms (``publish``); the export and ``/api/catalogue.ttl`` serve that
+stored graph, so nothing unvalidated is ever published.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from guichet.catalogue.characterise import DEFAULT_THRESHOLD, Characterisation, characterise
-from guichet.catalogue.dcat import GraphBuilder, ProductExtras, build_graph, serialize
+from guichet.catalogue.dcat import ProductExtras, build_graph, serialize
 from guichet.catalogue.model import ProductInfo, placeholder_in
 from guichet.catalogue.shacl import ValidationResult, validate
 from guichet.catalogue.store import now, product_info, refresh_status
@@ -114,10 +115,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _without_tables(info: ProductInfo) -> ProductInfo:
-    return dataclasses.replace(info, tables=(), history=())
-
-
 def _cached(session: Session, key: str) -> CatalogueGraph | None:
     return session.get(CatalogueGraph, key)
 
@@ -130,34 +127,10 @@ def _remember(session: Session, key: str, digest: str, datasets: int = 1, turtle
         row.turtle, row.datasets, row.sha256, row.validated_at = turtle, datasets, digest, now()
 
 
-def validate_dictionary(session: Session, props: dict[str, Any], info: ProductInfo) -> ValidationResult:
-    """Validate a product's CSVW dictionary (the bulk of its graph); skipped when it was validated as it is.
-
-    It depends only on the base address, the product's id and title and its tables, so a change of
-    publisher or contact does not revalidate thousands of columns."""
-    digest = _digest(props.get("base_url"), info.id, info.title, [t.to_dict() for t in info.tables])
-    key = f"csvw:{info.id}"
-    cached = _cached(session, key)
-    if cached is not None and cached.sha256 == digest:
-        return ValidationResult(True, ())
-    builder = GraphBuilder(props, info.updated_at)
-    builder.sample(info)
-    result = validate(builder.finish())
-    if result.conforms:
-        _remember(session, key, digest)
-    return result
-
-
-def validate_entries(session: Session, props: dict[str, Any], entries: list[tuple[ProductInfo, ProductExtras]],
-                     stamp: Any) -> ValidationResult:
-    """The catalogue and its datasets without their dictionaries, plus each dictionary (cached)."""
-    light = build_graph(props, [(_without_tables(i), e) for i, e in entries], stamp)
-    result = validate(light)
-    violations = list(result.violations)
-    for info, _extras in entries:
-        violations.extend(validate_dictionary(session, props, info).violations)
-    blocking = [v for v in violations if v.severity == "Violation"]
-    return ValidationResult(not blocking, tuple(violations))
+def validate_entries(props: dict[str, Any], entries: list[tuple[ProductInfo, ProductExtras]], stamp: Any
+                     ) -> ValidationResult:
+    """One SHACL validation of the catalogue graph of ``entries``, dictionaries included."""
+    return validate(build_graph(props, entries, stamp))
 
 
 def check_product(session: Session, hub: Hub, product_id: str) -> ValidationResult | None:
@@ -170,7 +143,7 @@ def check_product(session: Session, hub: Hub, product_id: str) -> ValidationResu
         return None
     session.flush()
     info = product_info(session, product_id)
-    result = validate_entries(session, props, [(info, extras_for(session, hub, info))], info.updated_at)
+    result = validate_entries(props, [(info, extras_for(session, hub, info))], info.updated_at)
     if not result.conforms:
         refresh_status(row, props, [f"SHACL: {v.line()}" for v in result.violations if v.severity == "Violation"][:20])
     return result
@@ -191,7 +164,7 @@ def catalogue_graph(session: Session, hub: Hub) -> tuple[Graph, ValidationResult
     graph = build_graph(props, entries, stamp)
     if stored is not None and stored.sha256 == digest:
         return graph, ValidationResult(True, ()), len(ids), digest
-    return graph, validate_entries(session, props, entries, stamp), len(ids), digest
+    return graph, validate(graph), len(ids), digest
 
 
 def publish(session: Session, hub: Hub) -> tuple[str, ValidationResult, int]:
@@ -211,3 +184,25 @@ def publish(session: Session, hub: Hub) -> tuple[str, ValidationResult, int]:
 
 def stored_graph(session: Session) -> CatalogueGraph | None:
     return session.get(CatalogueGraph, GRAPH_KEY)
+
+
+def publish_checked(session: Session, hub: Hub, product_ids: list[str]) -> ValidationResult | None:
+    """After a change of many entries: recompute their status, then validate the catalogue graph *once*.
+
+    Only when that graph does not conform are the changed entries validated one by one, to send the faulty
+    ones back to draft, and the graph published again without them."""
+    props = dict(hub.config.properties)
+    for pid in product_ids:
+        row = session.get(CatalogueProduct, pid)
+        assert row is not None
+        refresh_status(row, props)
+    session.flush()
+    if "base_url" not in props:
+        return None
+    _turtle, result, _datasets = publish(session, hub)
+    if result.conforms:
+        return result
+    for pid in product_ids:
+        check_product(session, hub, pid)
+    session.flush()
+    return publish(session, hub)[1]

@@ -125,8 +125,11 @@ def parse_rule(raw: Any, where: str, pack: str) -> Check:
         sql = raw.get("sql")
         if not isinstance(sql, str):
             raise _fail(where, "a condition needs 'sql', a boolean expression")
-        columns = columns or list(condition_columns(sql))
-        parse_condition(sql, columns)
+        try:  # the condition's own message, prefixed with the pack, the table and the rule
+            columns = columns or list(condition_columns(sql))
+            parse_condition(sql, columns)
+        except BadInput as exc:
+            raise _fail(where, str(exc)) from None
     if kind == "nomenclature" and "reference" not in raw:
         raise _fail(where, "kind nomenclature in a pack needs 'reference' (a shipped code list)")
     for need in NEEDS.get(kind, ()):

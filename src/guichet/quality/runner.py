@@ -27,6 +27,7 @@ from guichet.schema import NomenclatureRef, TableSchema, resolve
 
 REFS = Path(__file__).parent / "refs"
 ROW_LIMIT = 1000  # failing row numbers kept per check
+INLINE_CODES = 64  # code lists up to this size are inlined as IN (...) literals in the one-scan query
 
 
 @dataclass
@@ -64,6 +65,7 @@ class Runner:
     def __init__(self, engine: Engine, *, row_limit: int | None = ROW_LIMIT) -> None:
         self.engine, self.row_limit = engine, row_limit
         self._noms: dict[str, str] = {}
+        self._codes: dict[str, Any] = {}
 
     # -- reference code lists ---------------------------------------------------------------------------------
     def nomenclature_view(self, check: Check) -> str | None:
@@ -100,26 +102,47 @@ class Runner:
             history: dict[str, Any] | None = None, flagged: Flagged | None = None) -> RunOutcome:
         refs = refs or {}
         results: dict[str, CheckResult] = {}
-        applicable: list[Check] = []
+        applicable = self.applicable(src, checks, refs, results)
+        total, profile, scan = self.single_table(src, applicable, results, flagged)
+        self.cross_table(src, applicable, refs, results, flagged)
+        self.over_time(src, applicable, history or {}, profile, results)
+        ordered = tuple(results[c.id] for c in checks if c.id in results)
+        profile["scan_seconds"] = round(scan, 4)
+        return RunOutcome(src.dataset, src.version, ordered, total, profile)
+
+    def applicable(self, src: TableSource, checks: Sequence[Check], refs: dict[str, TableSource],
+                   results: dict[str, CheckResult]) -> list[Check]:
+        """The checks that can run; the others get a ``not_applicable`` result saying why."""
+        out: list[Check] = []
         for c in checks:
             reason = self._not_applicable(src, c, refs)
             if reason:
                 results[c.id] = _na(c, reason)
             else:
-                applicable.append(c)
-        row_checks = [c for c in applicable if c.kind in ROW_KINDS]
-        table_checks = [c for c in applicable if c.kind in ("unique", "duplicate_row")]
-        total, profile, scan = self._scan(src, row_checks, table_checks, results, flagged)
-        for group in _cross_groups([c for c in applicable if c.kind in CROSS_KINDS]).values():
+                out.append(c)
+        return out
+
+    def single_table(self, src: TableSource, checks: Sequence[Check], results: dict[str, CheckResult],
+                     flagged: Flagged | None = None) -> tuple[int, dict[str, Any], float]:
+        """Row checks, uniqueness and completeness: one aggregate scan (+ uniqueness and long code lists)."""
+        row_checks = [c for c in checks if c.kind in ROW_KINDS]
+        table_checks = [c for c in checks if c.kind in ("unique", "duplicate_row")]
+        return self._scan(src, row_checks, table_checks, results, flagged)
+
+    def cross_table(self, src: TableSource, checks: Sequence[Check], refs: dict[str, TableSource],
+                    results: dict[str, CheckResult], flagged: Flagged | None = None) -> None:
+        """Foreign keys, no event after death, none before birth: one join per (parent, keys)."""
+        for group in _cross_groups([c for c in checks if c.kind in CROSS_KINDS]).values():
             self._cross(src, refs[group[0].params["ref"]["table"]], group, results, flagged, refs)
-        for c in applicable:
+
+    def over_time(self, src: TableSource, checks: Sequence[Check], history: dict[str, Any], profile: dict[str, Any],
+                  results: dict[str, CheckResult]) -> None:
+        """Rows per flow month and distribution drift against the dataset's history."""
+        for c in checks:
             if c.kind == "flow_volume":
-                results[c.id] = self._flow_volume(src, c, history or {}, profile)
+                results[c.id] = self._flow_volume(src, c, history, profile)
             elif c.kind == "drift":
-                results[c.id] = self._drift(src, c, history or {}, profile)
-        ordered = tuple(results[c.id] for c in checks if c.id in results)
-        profile["scan_seconds"] = round(scan, 4)
-        return RunOutcome(src.dataset, src.version, ordered, total, profile)
+                results[c.id] = self._drift(src, c, history, profile)
 
     def _not_applicable(self, src: TableSource, c: Check, refs: dict[str, TableSource]) -> str:
         if c.params.get("unavailable"):
@@ -147,26 +170,68 @@ class Runner:
     # -- one scan ---------------------------------------------------------------------------------------------
     def _scan(self, src: TableSource, row_checks: list[Check], table_checks: list[Check],
               results: dict[str, CheckResult], flagged: Flagged | None) -> tuple[int, dict[str, Any], float]:
+        row_checks = [self._inline_codes(c) for c in row_checks]
         preds = [q.row_failure(c, nomenclature_views=self._views_for(c)) for c in row_checks]
+        # long code lists: counted per distinct value in a query of their own, not joined row by row
+        apart = [i for i, c in enumerate(row_checks) if c.kind == "nomenclature" and "codes" not in c.params]
         keysets = [self._keys(src, c) for c in table_checks]
         columns = src.data_columns
-        tree = q.combined_aggregate(src.view, preds, keysets, columns)
+        folded = [p for i, p in enumerate(preds) if i not in apart]
+        tree = q.combined_aggregate(src.view, folded, [], columns)
         started = time.perf_counter()
         row = self.engine.fetch_all(tree, purpose=f"quality checks of {src.dataset} v{src.version}")[0]
+        counts: dict[int, int] = {}
+        for i in apart:
+            c = row_checks[i]
+            view = self.nomenclature_view(c)
+            assert view is not None  # applicable checks have their code list
+            found = self.engine.fetch_all(q.nomenclature_failures(src.view, c.columns[0], view,
+                                                                  bool(c.params.get("numeric"))),
+                                          purpose=f"codes of {c.id}")
+            counts[i] = int(found[0][0] or 0)
+        uniq: list[Any] = []
+        if table_checks:
+            uniq = list(self.engine.fetch_all(q.unique_counts(src.view, keysets),
+                                              purpose=f"uniqueness of {src.dataset} v{src.version}")[0])
         seconds = time.perf_counter() - started
         total = int(row[0])
         share = seconds / max(1, len(row_checks) + len(table_checks))
         at = 1
-        for c, pred in zip(row_checks, preds, strict=True):
-            failing = int(row[at])
-            at += 1
+        for i, (c, pred) in enumerate(zip(row_checks, preds, strict=True)):
+            if i in counts:
+                failing = counts[i]
+            else:
+                failing = int(row[at])
+                at += 1
             results[c.id] = self._result(src, c, total, failing, share, pred, flagged)
-        for c, keys in zip(table_checks, keysets, strict=True):
-            present, distinct = int(row[at]), int(row[at + 1])
-            at += 2
+        for j, (c, keys) in enumerate(zip(table_checks, keysets, strict=True)):
+            present, distinct = int(uniq[1 + 2 * j]), int(uniq[2 + 2 * j])
             results[c.id] = self._unique(src, c, keys, total, present, distinct, share, flagged)
         completeness = {name: int(row[at + i]) for i, name in enumerate(columns)}
         return total, {"rows": total, "completeness": completeness}, seconds
+
+    def _inline_codes(self, c: Check) -> Check:
+        """A nomenclature check whose code list is short (<= INLINE_CODES) carries the codes themselves."""
+        if c.kind != "nomenclature" or "codes" in c.params:
+            return c
+        view = self.nomenclature_view(c)
+        if view is None:
+            return c
+        if view not in self._codes:
+            rows = self.engine.fetch_all(exp.select(exp.Count(this=exp.Star())).from_(view),
+                                         purpose=f"size of code list {view}")
+            listed: tuple[list[Any], list[Any]] | None = None
+            if int(rows[0][0]) <= INLINE_CODES:
+                found = self.engine.fetch_all(exp.select("code", "code_num").from_(view).order_by("code"),
+                                              purpose=f"codes of {view}")
+                listed = ([r[0] for r in found if r[0] is not None], [r[1] for r in found if r[1] is not None])
+            self._codes[view] = listed
+        listed = self._codes[view]
+        if listed is None:
+            return c
+        if not c.params.get("numeric"):  # text codes: an IN list on trimmed text costs more than a GROUP BY
+            return c
+        return c.with_(params={**c.params, "codes": listed[1]})
 
     def _views_for(self, c: Check) -> dict[str, str] | None:
         if c.kind != "nomenclature":
@@ -258,20 +323,29 @@ class Runner:
                 preds.append(event < q.col(name, "p"))
         text = any(_base(src.column_types.get(k)) != _base(parent.column_types.get(r))
                    for k, r in zip(keys, ref_keys, strict=True))
-        parent_q = q.parent_summary(parent.view, ref_keys, aggregates)
+        keys_only = all(c.kind == "foreign_key" for c in group)  # then every check of the group is the same
+        parent_q = (q.key_set(parent.view, ref_keys, text) if keys_only
+                    else q.parent_summary(parent.view, ref_keys, aggregates))
         for name, (deaths, parent_key) in hospital_deaths:
             parent_q = q.with_hospital_death(parent_q, name, deaths, parent_key)
-        tree = q.cross_aggregate(src.view, parent_q, keys, ref_keys, preds, text)
+        tree = (q.fk_aggregate(src.view, parent_q, keys, text) if keys_only
+                else q.cross_aggregate(src.view, parent_q, keys, ref_keys, preds, text))
         started = time.perf_counter()
-        row = self.engine.fetch_all(tree, purpose=f"cross-table checks {src.dataset} -> {parent.dataset}")[0]
+        row = list(self.engine.fetch_all(tree, purpose=f"cross-table checks {src.dataset} -> {parent.dataset}")[0])
+        if keys_only:
+            row = [row[0]] + [row[1]] * len(group)
         seconds = (time.perf_counter() - started) / len(group)
         total = int(row[0])
         failing_any = any(int(v) for v in row[1:])
         found: list[tuple[Any, ...]] = []
         if failing_any and src.has_rows and (flagged is not None or self.row_limit):
             limit = None if flagged is not None else (self.row_limit or 0) * len(group)
-            found = self.engine.fetch_all(q.cross_rows(src.view, parent_q, keys, ref_keys, preds, limit, text),
+            rows_q = (q.fk_rows(src.view, parent_q, keys, text) if keys_only
+                      else q.cross_rows(src.view, parent_q, keys, ref_keys, preds, None, text))
+            found = self.engine.fetch_all(rows_q.limit(limit) if limit else rows_q,
                                           purpose=f"rows failing cross-table checks {src.dataset}")
+            if keys_only:
+                found = [(r[0], r[1], *([True] * len(group))) for r in found]
         for i, c in enumerate(group):
             failing = int(row[1 + i])
             mine = [r for r in found if r[2 + i]]
@@ -305,7 +379,7 @@ class Runner:
     def _flow_volume(self, src: TableSource, c: Check, history: dict[str, Any], profile: dict[str, Any]) -> CheckResult:
         started = time.perf_counter()
         found = self.engine.fetch_all(q.month_counts(src.view, c.columns[0]), purpose=f"rows per month {c.id}")
-        counts = {str(m): int(n) for m, n in found}
+        counts = {(m.strftime("%Y-%m") if hasattr(m, "strftime") else str(m)[:7]): int(n) for m, n in found}
         profile.setdefault("months", {})[c.columns[0]] = counts
         bad = flow_anomalies(counts, history.get("months", {}).get(c.columns[0], {}),
                              float(c.params.get("min_ratio", 0.5)), float(c.params.get("max_ratio", 2.0)))

@@ -34,5 +34,7 @@ def delivery(run: DemoRun) -> tuple[dict[str, Any], list[str]]:
     defects = sum(result.defects.values())
     lines = [f"delivery   {run.request.persons:,} synthetic people, {rows:,} rows in 9 SNDS tables, "
              f"care {DEMO_START}..{DEMO_END}",
-             f"           in the producer's folder {out} (clear NIRs; truth/ has {defects:,} planted defects)"]
+             # printed as the user named the home, so the output is the same wherever the demo runs
+             f"           in the producer's folder {producer_folder(run.request.home) / 'delivery'} "
+             f"(clear NIRs; truth/ has {defects:,} planted defects)"]
     return {"persons": run.request.persons, "rows": rows, "defects": defects, "seed": DEMO_SEED}, lines

@@ -1,0 +1,209 @@
+"""The catalogue, the producers' channel and the linkage review in real headless Chromium, on the web
+foundation's e2e fixtures (``guichet serve`` subprocess, sign-in helper, axe-core on every page): search with
+and without accents, a product, its dictionary and quality summary; a producer uploads a delivery, reads its
+receipt and rejection report, and `guichet delivery send` resumes through the API; an operator reviews a
+linkage pair. Screenshots in build/test-artifacts/web/."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import SHARED, make_hub
+from tests.e2e.test_web_browser import (  # the web foundation's fixtures and helpers
+    AXE,
+    CHROMIUM,
+    DEMO_ACCOUNTS,
+    Account,
+    Portal,
+    _axe,
+    _context,
+    _free_port,
+    _sign_in,
+    browser,  # noqa: F401 - a fixture
+)
+from tests.integration.test_catalogue_deliveries import delivery_zip
+from tests.web_support import add_person
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() or not AXE.exists(),
+                                reason="needs /usr/bin/chromium and node_modules/axe-core (npm ci)")
+
+
+def _serve(home: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GUICHET_")}
+    server = subprocess.Popen([sys.executable, "-m", "guichet", "serve", "--home", str(home), "--port", str(port)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=1) as r:  # noqa: S310 - local test server
+                if r.status == 200:
+                    return server, url
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    pytest.fail("guichet serve did not become ready")
+
+
+@pytest.fixture(scope="module")
+def hub_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Portal, Path, str]]:
+    """The web foundation's portal (one account per role), plus two catalogue products, the producer cnam
+    of the producer account's organisation, and one linkage run with a pair in the review queue."""
+    from guichet.catalogue import catalogue_services as catalogue
+    from guichet.demo.catalogue import DEMO_PROPERTIES
+    from guichet.deposit import services as deposits
+    from guichet.governance.actors import Actor, system_actor
+    from guichet.linkage import index as idx
+    from guichet.linkage import services as linkage
+    from guichet.linkage.run import LinkRequest
+    from guichet.linkage.tables import ReviewPair
+    from tests.spec.test_linkage_spec import delivery
+
+    root = tmp_path_factory.mktemp("e2e-catalogue")
+    hub = make_hub(root)
+    accounts = {}
+    for role, username in DEMO_ACCOUNTS.items():
+        person = add_person(hub, username, role, password=f"{role}-password-e2e")
+        accounts[role] = Account(person.username, role, person.password, person.totp_secret)
+    ops = Actor(hub.config.operator, frozenset({"operator"}), strong_auth=True)
+    schemas = root / "schemas"
+    for name in ("BENEFICIAIRE", "Causes de décès"):
+        shutil.copytree(SHARED / "data" / "snds" / "schema-snds" / "schemas" / name, schemas / name)
+    catalogue.configure(hub, ops, properties=DEMO_PROPERTIES)
+    catalogue.load_schemas(hub, ops, folder=schemas)
+    _info, private = deposits.add_producer(hub, system_actor(), name="cnam", org="Test org")
+    key = root / "cnam-private.pem"
+    key.write_text(private or "", encoding="utf-8")
+    key.chmod(0o600)
+    linkage.run_linkage(hub, ops, request=LinkRequest(delivery(root / "linkage"), compare_baselines=False))
+    run = idx.require_latest(hub)
+    review = idx.read_file(hub, run, "review").to_pylist()
+    with hub.store.write() as s:
+        if not s.execute(select(ReviewPair.id)).first() and review:
+            r = review[0]
+            s.add(ReviewPair(version=run.version, cert_table=r["cert_table"], cert_row=r["cert_row"],
+                             person_id=r["person_id"], probability=0.6, calibrated=0.55, status="open"))
+    hub.close()
+    server, url = _serve(hub.home)
+    try:
+        yield Portal(url, accounts, {}), root, url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_search_with_and_without_accents_product_dictionary_and_quality(hub_portal, browser) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    _portal, _root, url = hub_portal
+    ctx = _context(browser)
+    page = ctx.new_page()
+    page.goto(f"{url}/catalogue")
+    _axe(page, "c01-catalogue")
+    for query in ("décès", "DECES"):
+        page.goto(f"{url}/catalogue")
+        page.get_by_role("searchbox").first.fill(query) if page.get_by_role("searchbox").count() \
+            else page.locator("input[name=q]").first.fill(query)
+        page.locator("input[name=q]").first.press("Enter")
+        page.wait_for_url(f"{url}/catalogue/search?q=*")
+        assert page.locator("a[href='/catalogue/causes-de-deces']").count() >= 1, query
+    _axe(page, "c02-search")
+    page.locator("a[href='/catalogue/causes-de-deces']").first.click()
+    page.wait_for_url(f"{url}/catalogue/causes-de-deces")
+    assert page.locator("#quality").is_visible()
+    _axe(page, "c03-product")
+    page.goto(f"{url}/catalogue/beneficiaire")
+    page.get_by_role("link", name="IR_BEN_R").first.click() if page.get_by_role("link", name="IR_BEN_R").count() \
+        else page.goto(f"{url}/catalogue/beneficiaire/dictionary")
+    page.goto(f"{url}/catalogue/beneficiaire/dictionary")
+    assert "BEN_SEX_COD" in page.locator("main").inner_text()
+    _axe(page, "c04-dictionary")
+    ctx.close()
+
+
+def test_producer_uploads_a_delivery_and_reads_receipt_and_rejection_report(hub_portal, browser,  # type: ignore[no-untyped-def]  # noqa: F811
+                                                                           tmp_path: Path) -> None:
+    portal, root, url = hub_portal
+    data = delivery_zip(bad_rows=2)
+    zipped = tmp_path / "delivery.zip"
+    zipped.write_bytes(data)
+    ctx = _context(browser)
+    page = ctx.new_page()
+    _sign_in(page, portal, "producer")
+    page.get_by_role("navigation").get_by_role("link", name="Deliveries").click()
+    page.wait_for_url(f"{url}/deliveries")
+    _axe(page, "c05-deliveries")
+    page.locator("#file").set_input_files(str(zipped))
+    page.locator("#sha256").fill(hashlib.sha256(data).hexdigest())
+    page.get_by_role("button", name="Send and deposit").click()
+    page.wait_for_url(f"{url}/deliveries/dl*")
+    main = page.locator("main").inner_text()
+    assert hashlib.sha256(data).hexdigest() in main and "cnam.producer" in main
+    assert "Rejection report" in main and "BEN_NIR_PSA" in main and "open-report" in main
+    assert "not-a-pseudonym" not in main, "identifier cells stay sealed on the hub"
+    _axe(page, "c06-receipt-and-rejections")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download the sealed rejection report (JSON)").click()
+    report = tmp_path / "report.json"
+    download.value.save_as(str(report))
+    opened = subprocess.run([sys.executable, "-m", "guichet", "delivery", "open-report", str(report), "--key-file",
+                             str(root / "cnam-private.pem"), "--json"], capture_output=True, text=True)
+    assert opened.returncode == 0, opened.stderr
+    assert opened.stdout.count("not-a-pseudonym") == 2
+    ctx.close()
+
+
+def test_delivery_send_uses_the_resumable_api(hub_portal, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from guichet.accounts import services as accounts
+    from guichet.governance.actors import system_actor
+    from guichet.hub import open_hub
+
+    _portal, root, url = hub_portal
+    hub = open_hub(root / "hub" if (root / "hub").exists() else next(root.glob("*/guichet.toml")).parent, None)
+    token = accounts.issue_token(hub, system_actor(), username="cnam.producer", scopes=("api",)).token
+    hub.close()
+    token_file = tmp_path / "cnam.token"
+    token_file.write_text(token, encoding="utf-8")
+    token_file.chmod(0o600)
+    zipped = tmp_path / "again.zip"
+    zipped.write_bytes(delivery_zip(bad_rows=3))
+    sent = subprocess.run([sys.executable, "-m", "guichet", "delivery", "send", str(zipped), "--url", url,
+                           "--token-file", str(token_file), "--json"], capture_output=True, text=True)
+    assert sent.returncode == 1, sent.stderr  # it ran; rows were quarantined
+    assert '"status": "deposited"' in sent.stdout and '"rows_quarantined": 3' in sent.stdout
+
+
+def test_operator_reviews_a_linkage_pair(hub_portal, browser) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    portal, _root, url = hub_portal
+    ctx = _context(browser)
+    page = ctx.new_page()
+    _sign_in(page, portal, "operator")
+    page.get_by_role("navigation").get_by_role("link", name="Linkage review").click()
+    page.wait_for_url(f"{url}/linkage/review")
+    _axe(page, "c07-linkage-queue")
+    if page.locator("#queue tbody a").count() == 0:
+        ctx.close()
+        pytest.skip("the linkage run of the spec delivery sent no pair to clerical review (see the in-process "
+                    "test of the pair page)")
+    page.locator("#queue tbody a").first.click()
+    page.wait_for_url(f"{url}/linkage/review/*")
+    comparison = page.locator("#comparison").inner_text()
+    assert "Death certificate" in comparison
+    _axe(page, "c08-linkage-pair")
+    page.get_by_label("non-match").check()
+    page.get_by_label("Note (optional)").fill("different commune of birth")
+    page.get_by_role("button", name="Record the decision").click()
+    page.wait_for_url(f"{url}/linkage/review?decided=*")
+    assert "recorded" in page.locator("main").inner_text()
+    page.goto(f"{url}/linkage/review?status=non_match")
+    assert page.locator("#queue tbody tr").count() >= 1
+    ctx.close()

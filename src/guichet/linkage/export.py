@@ -7,11 +7,34 @@ import csv
 import os
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from guichet.errors import BadInput
 from guichet.hub import Hub
 from guichet.linkage import index as idx
+
+
+def _with_quarantined(table: pa.Table, delivered: dict[str, int]) -> pa.Table:
+    """Rows the deposit quarantined are not in the lake; list them too, without a person."""
+    if not delivered:
+        return table
+    seen: dict[str, set[int]] = {}
+    for t, r in zip(table.column("_table").to_pylist(), table.column("_row").to_pylist(), strict=True):
+        seen.setdefault(t, set()).add(int(r))
+    extra_t: list[str] = []
+    extra_r: list[int] = []
+    for label, n in delivered.items():
+        have = seen.get(label, set())
+        missing = [r for r in range(1, n + 1) if r not in have]
+        extra_t += [label] * len(missing)
+        extra_r += missing
+    if not extra_t:
+        return table
+    extra = pa.table({"_table": pa.array(extra_t, table.schema.field("_table").type),
+                      "_row": pa.array(extra_r, table.schema.field("_row").type),
+                      "person_id": pa.array([None] * len(extra_t), table.schema.field("person_id").type)})
+    return pa.concat_tables([table, extra])
 
 
 def export_persons(hub: Hub, out: Path) -> tuple[Path, int]:
@@ -21,6 +44,7 @@ def export_persons(hub: Hub, out: Path) -> tuple[Path, int]:
         raise BadInput(f"--out {out}: not a folder")
     out.mkdir(parents=True, exist_ok=True)
     table = idx.read_file(hub, run, "links", ["_table", "_row", "person_id"])
+    table = _with_quarantined(table, dict(run.summary.get("delivered", {})))
     table = table.take(pc.sort_indices(table, [("_table", "ascending"), ("_row", "ascending")]))
     target = out / "persons.csv"
     tmp = out / f".persons.csv.{os.getpid()}.tmp"

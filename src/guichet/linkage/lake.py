@@ -3,9 +3,14 @@ through ``catalogue.published_versions()``), its encrypted Parquet files bound w
 
 from __future__ import annotations
 
+import re
+
+from sqlalchemy import select
+
 from guichet.catalogue.versions import current_version, datasets
 from guichet.deposit.protection import protection_for
 from guichet.deposit.run import load_key
+from guichet.deposit.tables import DatasetVersion
 from guichet.engine import Engine
 from guichet.errors import NotFound
 from guichet.hub import Hub
@@ -33,7 +38,22 @@ def lake_sources(hub: Hub, engine: Engine) -> Sources:
             found.files.append(SourceFile(logical, dataset, "parquet", hub.home / str(f["path"]),
                                           tuple(version.columns), key_name=key.engine_name,
                                           row_column=SOURCE_ROW, label_column=SOURCE_FILE))
+    found.delivered = delivered_rows(hub, set(found.versions))
     if not found.files:
         raise NotFound("no published version of IR_BEN_R, ER_PRS_F, T_MCOaaC or KI_CCI_R to link "
                        "(guichet deposit run, then quality)")
     return found
+
+
+def delivered_rows(hub: Hub, names: set[str]) -> dict[str, int]:
+    """Rows each delivered file had (accepted + quarantined), by label: rows the deposit quarantined are
+    not in the lake, yet ``persons.csv`` lists every delivered row (unlinked, reason ``quarantined``)."""
+    out: dict[str, int] = {}
+    with hub.store.read() as s:
+        for dataset, input_file, rows_in in s.execute(
+                select(DatasetVersion.dataset, DatasetVersion.input_file, DatasetVersion.rows_in)
+                .where(DatasetVersion.status == "published")):
+            if dataset in names and input_file:
+                label = re.sub(r"\.csv$", "", str(input_file))
+                out[label] = max(out.get(label, 0), int(rows_in or 0))
+    return out

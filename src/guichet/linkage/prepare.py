@@ -49,7 +49,8 @@ def prepare(engine: Engine) -> None:
                {date_sql('EXE_SOI_DTD')} AS care_date,
                {_txt('BEN_RES_DPT')} AS res_dpt, {_txt('BEN_RES_COM')} AS res_com
         FROM raw_ER_PRS_F""", "linkage: claims")
-    ret_ok = " AND ".join(f"coalesce(trim({c}), '0') = '0'" for c in
+    # delivered as 0/1 text, or typed boolean in the lake (read as 'false'/'true')
+    ret_ok = " AND ".join(f"coalesce(trim({c}), '0') IN ('0', 'false')" for c in
                           ("NIR_RET", "NAI_RET", "SEX_RET", "SEJ_RET", "FHO_RET", "PMS_RET", "DAT_RET"))
     create_table(engine, "lk_stays", f"""
         SELECT c._table, c._row, c._year, {_txt('c.NIR_ANO_17')} AS psa,

@@ -66,7 +66,7 @@ def link(hub: Hub, actor: str, req: LinkRequest) -> LinkResult:
         bindings = [b.to_dict() for b in engine.bindings]
     summary = {**LinkResult(version, outcome).to_dict(), "unlinked": outcome.unlinked_by_reason,
                "rates": outcome.rates, "calibration": outcome.calibration.to_dict(),
-               "versions": sources.versions, "parameters": {k: v.get("parameters", {})
+               "versions": sources.versions, "delivered": sources.delivered, "parameters": {k: v.get("parameters", {})
                                                              for k, v in outcome.lineage.items()}}
     lineage = {"sql": recorded, "bindings": bindings, "splink": {k: {"seeds": v["seeds"], "sql": v["sql"]}
                                                                  for k, v in outcome.lineage.items()}}

@@ -61,6 +61,7 @@ class Sources:
     files: list[SourceFile] = field(default_factory=list)
     origin: str = ""  # "delivery DIR" or "lake"
     versions: dict[str, Any] = field(default_factory=dict)  # dataset -> version used (lake)
+    delivered: dict[str, int] = field(default_factory=dict)  # label -> rows delivered (lake: incl. quarantined)
 
     def logical_tables(self) -> set[str]:
         return {f.logical for f in self.files}
@@ -124,7 +125,12 @@ def _file_select(src: SourceFile, view: str, needed: tuple[str, ...]) -> exp.Sel
         cols.append(exp.alias_(exp.cast(exp.column(src.row_column), "BIGINT"), "_row"))
     else:
         cols.append(exp.alias_(exp.Window(this=exp.RowNumber()), "_row"))
-    cols.append(exp.alias_(literal(src.year) if src.year else exp.cast(exp.Null(), "VARCHAR"), "_year"))
+    if src.label_column:  # the lake: the year is in each row's source file name (T_MCO23C.csv)
+        year: exp.Expression = exp.func("nullif", exp.RegexpExtract(
+            this=label.copy(), expression=literal(r"T_[A-Z]{3}([0-9]{2})[A-Z]+$"), group=literal(1)), literal(""))
+    else:
+        year = literal(src.year) if src.year else exp.cast(exp.Null(), "VARCHAR")
+    cols.append(exp.alias_(year, "_year"))
     return exp.select(*cols).from_(view)
 
 
@@ -151,7 +157,11 @@ def bind_sources(engine: Engine, sources: Sources) -> set[str]:
         union: exp.Expression = selects[0]
         for s in selects[1:]:
             union = exp.union(union, s, distinct=False)
-        engine.execute(exp.Create(this=exp.to_table(f"raw_{logical}"), kind="VIEW", replace=True,
+        # Encrypted Parquet is read once into a temporary table (spill on the engine's tmpfs): DuckDB 2.0.1
+        # fails ("Computed AES tag differs") when one query scans encrypted files twice (a self-join, or
+        # two lake files joined on their row columns), so no linkage query scans the lake directly.
+        kind = "TABLE" if any(f.kind == "parquet" for f in files) else "VIEW"
+        engine.execute(exp.Create(this=exp.to_table(f"raw_{logical}"), kind=kind, replace=True,
                                   properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
                                   expression=union), purpose=f"linkage input {logical}")
     for logical, needed in NEEDED.items():  # absent tables: empty views, so the plan stays the same

@@ -192,8 +192,8 @@ def test_operator_reviews_a_linkage_pair(hub_portal, browser) -> None:  # type: 
     _axe(page, "c07-linkage-queue")
     if page.locator("#queue tbody a").count() == 0:
         ctx.close()
-        pytest.skip("the linkage run of the spec delivery sent no pair to clerical review (see the in-process "
-                    "test of the pair page)")
+        pytest.skip("the linkage run of the spec delivery sent no pair to clerical review (queue and decision: "
+                    "tests/integration/test_catalogue_linkage_review.py)")
     page.locator("#queue tbody a").first.click()
     page.wait_for_url(f"{url}/linkage/review/*")
     comparison = page.locator("#comparison").inner_text()

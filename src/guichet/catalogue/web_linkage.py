@@ -44,7 +44,7 @@ def queue_page(ctx: Ctx, status: str = "open", decided: int | None = None) -> HT
     assert ctx.actor is not None
     status = status if status in STATUSES else "open"
     pairs = linkage.review_list(ctx.hub, ctx.actor, status=status)
-    return _page(ctx, "linkage_queue.html", pairs=pairs, status=status, statuses=STATUSES, decided=decided)
+    return _page(ctx, "linkage_queue.html", pairs=pairs, chosen=status, statuses=STATUSES, decided=decided)
 
 
 @router.page("/linkage/review/{pair_id}", permission="linkage.review_view",

@@ -1,4 +1,5 @@
-"""Load benchmark of the web portal with wrk: /healthz and one signed-in page, 2 workers, 50 connections.
+"""Load benchmark of the web portal with wrk: /healthz, one signed-in page, a catalogue product page and the
+search API (public), 2 workers, 50 connections.
 
 For each database (PostgreSQL in a temporary database, then SQLite beside it), a fresh hub is made, an
 operator signs in through the real forms (password + TOTP) to get a session cookie, `guichet serve
@@ -83,6 +84,7 @@ def _make_hub(root: Path, db_url: str | None) -> tuple[Path, str]:
     init_hub(InitRequest(home=home, custodian_home=root / "custodian", mode="production", env_db_url=db_url))
     hub = open_hub(home, db_url)
     system = system_actor()
+    _load_catalogue(hub, root)
     password = secrets.token_urlsafe(16)
     accounts.set_password(hub, system, username=hub.config.operator, password=password)
     secret = accounts.enroll_totp(hub, system, username=hub.config.operator)
@@ -95,6 +97,23 @@ def _make_hub(root: Path, db_url: str | None) -> tuple[Path, str]:
         assert cookie and c.get(PAGE).status_code == 200
     hub.close()
     return home, cookie
+
+
+CATALOGUE_PATHS = ("/catalogue/beneficiaire", "/api/search?q=deces")  # a product page and the search API (public)
+
+
+def _load_catalogue(hub: object, root: Path) -> None:
+    """Two SNDS products of schema-snds in the hub's catalogue, for the product page and the search API."""
+    from guichet.catalogue import catalogue_services as catalogue
+    from guichet.demo.catalogue import DEMO_PROPERTIES, schema_folder
+    from guichet.governance.actors import Actor
+
+    ops = Actor("operator", frozenset({"operator"}), strong_auth=True)
+    folder = root / "schemas"
+    for name in ("BENEFICIAIRE", "Causes de décès"):
+        shutil.copytree(schema_folder() / name, folder / name)
+    catalogue.configure(hub, ops, properties=DEMO_PROPERTIES)
+    catalogue.load_schemas(hub, ops, folder=folder)
 
 
 def _serve(home: Path, db_url: str | None, port: int) -> subprocess.Popen[bytes]:
@@ -163,10 +182,10 @@ def main() -> None:
             servers[db] = (_serve(home, url, port), port, lua)
         for i in range(args.repeat):
             for db, (_proc, port, lua) in servers.items():  # alternate the databases
-                for path, script in (("/healthz", None), (PAGE, lua)):
+                for path, script in (("/healthz", None), (PAGE, lua), *((p, None) for p in CATALOGUE_PATHS)):
                     rps, p99, errors = _wrk(f"http://127.0.0.1:{port}{path}", args.duration, args.connections, script)
                     runs.append(Run(db, path, rps, p99, errors))
-                    print(f"run {i + 1}/{args.repeat} {db:<10} {path:<9} {rps:8.1f} req/s  p99 {p99:7.1f} ms  "
+                    print(f"run {i + 1}/{args.repeat} {db:<10} {path:<24} {rps:8.1f} req/s  p99 {p99:7.1f} ms  "
                           f"errors {errors}", flush=True)
     finally:
         for proc, _port, _lua in servers.values():
@@ -175,17 +194,17 @@ def main() -> None:
         _drop(pg_name)
         shutil.rmtree(root, ignore_errors=True)
     print(f"\nmedians ({args.repeat} run(s) of {args.duration} s, {args.connections} connections, 2 workers):")
-    print(f"{'database':<11}{'path':<10}{'req/s':>9}{'p99 ms':>9}{'errors':>8}  target")
+    print(f"{'database':<11}{'path':<25}{'req/s':>9}{'p99 ms':>9}{'errors':>8}  target")
     medians = {}
     for db in servers:
-        for path in ("/healthz", PAGE):
+        for path in ("/healthz", PAGE, *CATALOGUE_PATHS):
             sel = [r for r in runs if r.db == db and r.path == path]
             rps = statistics.median(r.requests_per_s for r in sel)
             p99 = statistics.median(r.p99_ms for r in sel)
             errors = sum(r.errors for r in sel)
             medians[(db, path)] = rps
             ok = errors == 0 and p99 <= TARGET_P99_MS and rps >= TARGET_RPS
-            print(f"{db:<11}{path:<10}{rps:9.1f}{p99:9.1f}{errors:8d}  {'met' if ok else 'MISSED'}"
+            print(f"{db:<11}{path:<25}{rps:9.1f}{p99:9.1f}{errors:8d}  {'met' if ok else 'MISSED'}"
                   f"{'' if db == 'postgresql' else ' (reported beside)'}")
     if "sqlite" in servers:
         for path in ("/healthz", PAGE):

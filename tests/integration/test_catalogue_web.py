@@ -83,3 +83,25 @@ def test_a_small_population_shows_no_exact_count(catalogue_hub: Hub, tmp_path: P
     page = c.get("/catalogue/beneficiaire").text
     assert "withheld" in page or "masqué" in page
     assert ">10<" not in page and ">9<" not in page
+
+
+def test_the_product_page_shows_the_quality_label_of_its_published_data(catalogue_hub: Hub) -> None:
+    from guichet.deposit import services as deposit
+    from guichet.deposit.model import DepositRequest, TableRequest
+    from guichet.quality.label import GRADES
+
+    sample = SNDS / "synthetic-snds" / "schemas" / "BENEFICIAIRE"
+    deposit.add_producer(catalogue_hub, OPERATOR, name="cnam", org="CNAM")
+    deposit.deposit(catalogue_hub, OPERATOR, request=DepositRequest(tables=(TableRequest(
+        name="IR_BEN_R", dataset="IR_BEN_R", file=sample / "IR_BEN_R.csv", schema_path=sample / "IR_BEN_R.json",
+        producer="cnam"),)))
+    from guichet.quality import services as quality
+
+    quality.run_quality(catalogue_hub, OPERATOR, dataset="IR_BEN_R")
+    c = _client(catalogue_hub)
+    data = c.get("/api/datasets/beneficiaire").json()["quality"]
+    [label] = data["datasets"]
+    assert label["dataset"] == "IR_BEN_R" and label["grade"] in GRADES and label["passed"] + label["failed"] > 0
+    assert data["grade"] == label["grade"]
+    page = c.get("/catalogue/beneficiaire", headers={"Accept-Language": "en"}).text
+    assert f"IR_BEN_R — {label['grade']}" in page and "failing_rows" not in page

@@ -70,29 +70,41 @@ def characterisation(session: Session, hub: Hub, product: ProductInfo) -> tuple[
     return characterise(records, threshold=threshold, versions=len(labels)), size, labels
 
 
-def quality_of(hub: Hub, product: ProductInfo) -> tuple[str | None, str | None]:
-    """The product's quality label and public report address, when the quality stage offers them."""
-    try:
-        from guichet.quality import public_label  # type: ignore[attr-defined]
-    except ImportError:
-        return None, None
-    grades = []
+def quality_labels(session: Session, product: ProductInfo) -> list[dict[str, Any]]:
+    """The quality label of each of the product's datasets, from the quality stage's run of its latest
+    published version: grade, what the next grade needs, and check counts (never failing row numbers)."""
+    from guichet.quality.store import load_run
+
+    out = []
     for dataset in datasets_of(product):
-        try:
-            label = public_label(hub, dataset)
-        except Exception:  # noqa: BLE001 - a missing label must not break the catalogue
-            label = None
-        if label:
-            grades.append(str(getattr(label, "grade", label)))
+        versions = _published(session, dataset)
+        if not versions:
+            continue
+        run = load_run(session, dataset, versions[-1].version)
+        if run is None or not run.label:
+            continue
+        statuses = [r["status"] for r in run.results]
+        out.append({"dataset": dataset, "version": run.version, "grade": run.label.get("grade"),
+                    "next_grade": run.label.get("next_grade"), "to_reach_next": list(run.label.get("to_reach_next", [])),
+                    "passed": statuses.count("pass"), "failed": statuses.count("fail"),
+                    "not_applicable": statuses.count("not_applicable")})
+    return out
+
+
+def quality_of(session: Session, hub: Hub, product: ProductInfo) -> tuple[str | None, str | None]:
+    """The product's quality label (the lowest grade of its datasets) and its public report address."""
+    from guichet.quality.label import GRADES
+
+    grades = [str(q["grade"]) for q in quality_labels(session, product) if q["grade"] in GRADES]
     if not grades:
         return None, None
     base = str(hub.config.properties.get("base_url", "")).rstrip("/")
-    return min(grades), f"{base}/catalogue/{product.id}#quality" if base else None
+    return min(grades, key=GRADES.index), f"{base}/catalogue/{product.id}#quality" if base else None
 
 
 def extras_for(session: Session, hub: Hub, product: ProductInfo) -> ProductExtras:
     char, size, labels = characterisation(session, hub, product)
-    grade, report = quality_of(hub, product)
+    grade, report = quality_of(session, hub, product)
     notes = [f"{n.dataset} v{n.version} {n.action}: {n.reason}" for n in session.execute(
         select(CatalogueVersionNote).where(CatalogueVersionNote.dataset.in_(datasets_of(product)))).scalars()]
     return ProductExtras(version="; ".join(labels) or None, version_notes="; ".join(notes) or None, byte_size=size,

@@ -111,13 +111,14 @@ def product_page(ctx: Ctx, product_id: str) -> HTMLResponse:
 
 
 def _details(ctx: WebContext, info: ProductInfo) -> dict[str, Any]:
-    from guichet.catalogue.publishing import extras_for
+    from guichet.catalogue.publishing import extras_for, quality_labels
     from guichet.catalogue.versions_notes import notes_for
 
     with ctx.hub.store.read() as session:
         extras = extras_for(session, ctx.hub, info)
         notes = notes_for(session, [t.name for t in info.tables])
-    return {"extras": extras, "notes": notes}
+        labels = quality_labels(session, info)
+    return {"extras": extras, "notes": notes, "labels": labels}
 
 
 @router.page("/catalogue/{product_id}/dictionary", permission=PUBLIC,
@@ -181,7 +182,7 @@ def api_dataset(ctx: Ctx, product_id: str) -> dict[str, Any]:
     out = info.to_dict()
     out["characterisation"] = extras.characterisation.to_dict() if extras.characterisation else None
     out["versions"] = extras.version
-    out["quality"] = {"grade": extras.quality_grade, "report": extras.quality_report_url}
+    out["quality"] = {"grade": extras.quality_grade, "report": extras.quality_report_url, "datasets": details["labels"]}
     out["version_notes"] = details["notes"]
     return out
 

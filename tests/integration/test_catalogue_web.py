@@ -32,6 +32,22 @@ def catalogue_hub(hub: Hub, tmp_path: Path) -> Hub:
     return hub
 
 
+def _deposit_published(hub: Hub, file: Path, schema: Path) -> None:
+    """Deposit IR_BEN_R and publish it: the synthetic sample's random values may be held by the quality gate,
+    which an operator overrides here (the catalogue shows published versions only)."""
+    from guichet.deposit import services as deposit
+    from guichet.deposit.model import DepositRequest, TableRequest
+    from guichet.quality import services as quality
+
+    deposit.add_producer(hub, OPERATOR, name="cnam", org="CNAM")
+    [result] = deposit.deposit(hub, OPERATOR, request=DepositRequest(tables=(TableRequest(
+        name="IR_BEN_R", dataset="IR_BEN_R", file=file, schema_path=schema, producer="cnam"),)))
+    if result.status == "held":
+        quality.override(hub, OPERATOR, dataset="IR_BEN_R", version=result.version,
+                         reason="synthetic test data, published to test the catalogue")
+    assert result.status in ("held", "published") and result.rows_quarantined == 0, result.quarantine_reasons
+
+
 def _client(hub: Hub) -> TestClient:
     from guichet.web import create_app
 
@@ -68,34 +84,29 @@ def test_catalogue_ttl_is_the_validated_graph_without_placeholders(catalogue_hub
 
 
 def test_a_small_population_shows_no_exact_count(catalogue_hub: Hub, tmp_path: Path) -> None:
-    from guichet.deposit import services as deposit
-    from guichet.deposit.model import DepositRequest, TableRequest
-
     sample = SNDS / "synthetic-snds" / "schemas" / "BENEFICIAIRE"
-    deposit.add_producer(catalogue_hub, OPERATOR, name="cnam", org="CNAM")
-    deposit.deposit(catalogue_hub, OPERATOR, request=DepositRequest(tables=(TableRequest(
-        name="IR_BEN_R", dataset="IR_BEN_R", file=sample / "IR_BEN_R.csv", schema_path=sample / "IR_BEN_R.json",
-        producer="cnam"),)))
+    _deposit_published(catalogue_hub, sample / "IR_BEN_R.csv", sample / "IR_BEN_R.json")  # 10 people
     c = _client(catalogue_hub)
     data = c.get("/api/datasets/beneficiaire").json()
     char = data["characterisation"]
-    assert char is not None and char["records"] is None and "records" in char["suppressed"]
+    assert char is not None and char["source"] == "data"  # measured on the published file
+    assert char["records"] is None and char["individuals"] is None and char["departements"] is None
+    assert char["age_p5"] is None and char["age_p95"] is None
+    assert {"records", "individuals", "departements"} <= set(char["suppressed"])
+    assert all(t["records"] is None and t["individuals"] is None for t in char["tables"])
     page = c.get("/catalogue/beneficiaire").text
     assert "withheld" in page or "masqué" in page
     assert ">10<" not in page and ">9<" not in page
+    ttl = c.get("/api/catalogue.ttl").text
+    assert "numberOfRecords" not in ttl and "numberOfUniqueIndividuals" not in ttl
 
 
 def test_the_product_page_shows_the_quality_label_of_its_published_data(catalogue_hub: Hub) -> None:
-    from guichet.deposit import services as deposit
-    from guichet.deposit.model import DepositRequest, TableRequest
+    from guichet.quality import services as quality
     from guichet.quality.label import GRADES
 
     sample = SNDS / "synthetic-snds" / "schemas" / "BENEFICIAIRE"
-    deposit.add_producer(catalogue_hub, OPERATOR, name="cnam", org="CNAM")
-    deposit.deposit(catalogue_hub, OPERATOR, request=DepositRequest(tables=(TableRequest(
-        name="IR_BEN_R", dataset="IR_BEN_R", file=sample / "IR_BEN_R.csv", schema_path=sample / "IR_BEN_R.json",
-        producer="cnam"),)))
-    from guichet.quality import services as quality
+    _deposit_published(catalogue_hub, sample / "IR_BEN_R.csv", sample / "IR_BEN_R.json")
 
     quality.run_quality(catalogue_hub, OPERATOR, dataset="IR_BEN_R")
     c = _client(catalogue_hub)
@@ -105,3 +116,55 @@ def test_the_product_page_shows_the_quality_label_of_its_published_data(catalogu
     assert data["grade"] == label["grade"]
     page = c.get("/catalogue/beneficiaire", headers={"Accept-Language": "en"}).text
     assert f"IR_BEN_R — {label['grade']}" in page and "failing_rows" not in page
+
+
+def _beneficiaries(path: Path, people: int, seed: int = 7) -> list[int]:
+    """A synthetic IR_BEN_R of ``people`` distinct persons (format of the synthetic-snds sample); their birth years."""
+    import csv
+    import random
+    import string
+
+    rng = random.Random(seed)
+    sample = SNDS / "synthetic-snds" / "schemas" / "BENEFICIAIRE" / "IR_BEN_R.csv"
+    with sample.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        header, template = list(reader.fieldnames or []), next(reader)
+    years = [rng.randint(1935, 2004) for _ in range(people)]
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=header)
+        w.writeheader()
+        for i, year in enumerate(years):
+            ids = {c: "".join(rng.choices(string.ascii_letters, k=17))
+                   for c in ("BEN_NIR_PSA", "BEN_NIR_ANO", "BEN_IDT_ANO", "ASS_NIR_ANO")}
+            w.writerow({**template, **ids, "BEN_RNG_GEM": "1",
+                        "BEN_NAI_ANN": str(year), "BEN_RES_DPT": ("075", "013", "069")[i % 3]})
+    return years
+
+
+def test_the_characterisation_is_measured_on_the_published_data(catalogue_hub: Hub, tmp_path: Path) -> None:
+    import datetime as dt
+
+    from guichet.catalogue.characterise import percentile
+
+    sample = SNDS / "synthetic-snds" / "schemas" / "BENEFICIAIRE"
+    years = _beneficiaries(tmp_path / "IR_BEN_R.csv", 57)
+    _deposit_published(catalogue_hub, tmp_path / "IR_BEN_R.csv", sample / "IR_BEN_R.json")
+    c = _client(catalogue_hub)
+    char = c.get("/api/datasets/beneficiaire").json()["characterisation"]
+    assert char["source"] == "data" and char["suppressed"] == []
+    assert char["records"] == 60 and char["individuals"] == 60  # 57 measured, published rounded to 10
+    ages = sorted(dt.date.today().year - y for y in years)  # a referential: age in the year of its deposit
+    assert (char["age_p5"], char["age_p95"]) == (percentile(ages, 5), percentile(ages, 95))
+    assert char["age_p5"] > min(ages) and char["age_p95"] < max(ages)  # never the extremes
+    assert char["departements"] == 3 and char["period_start"] is None  # no event date in the referential
+    [table] = char["tables"]
+    assert table["dataset"] == "IR_BEN_R" and table["individuals"] == 60 and table["source"] == "data"
+    page = c.get("/catalogue/beneficiaire", headers={"Accept-Language": "en"}).text
+    assert f"{char['age_p5']}–{char['age_p95']}" in page and ">57<" not in page and "57" not in page.split("</h1>")[1]
+    from guichet.catalogue.tables import CatalogueCharacterisation
+
+    with catalogue_hub.store.read() as s:  # measured once, exact figures kept apart from what is published
+        [row] = s.query(CatalogueCharacterisation).all()
+        assert row.figures["individuals"] == 57 and row.figures["columns"]["person"] == "BEN_NIR_PSA"
+    ttl = c.get("/api/catalogue.ttl").text
+    assert "numberOfUniqueIndividuals" in ttl and '"57"' not in ttl

@@ -188,6 +188,29 @@ def publish_catalogue(unit: Unit) -> dict[str, Any]:
     return {"datasets": datasets, **result.to_dict()}
 
 
+@service("catalogue.characterise", transactional=False)
+def characterise_data(unit: Unit, product_id: str | None = None) -> dict[str, Any]:
+    """Measure the latest published versions not measured yet (people, records, period, territory, ages) and
+    keep the exact figures; the catalogue publishes them rounded and suppressed. The graph is published again."""
+    from guichet.catalogue.measure import measure_version, remember
+    from guichet.catalogue.publishing import unmeasured
+
+    ids = [product_id] if product_id else [pid for pid, in unit.session.execute(select(CatalogueProduct.id)).all()]
+    todo = sorted({item for pid in ids for item in unmeasured(unit.session, product_info(unit.session, pid, False))})
+    unit.session.rollback()  # end the read transaction before the engine reads the store and the lake
+    measured = []
+    for dataset, version, year in todo:
+        figures = measure_version(unit.hub, dataset, version, year)
+        with unit.hub.store.write() as session:
+            remember(session, figures)
+        measured.append(f"{dataset} v{version}")
+    if measured and "base_url" in unit.hub.config.properties:
+        with unit.hub.store.write() as session:
+            publish(session, unit.hub)
+    unit.note(obj=f"product:{product_id}" if product_id else "catalogue:characterisation", versions=len(measured))
+    return {"measured": measured}
+
+
 @service("catalogue.review")
 def review_product(unit: Unit, product_id: str) -> ProductInfo:
     """Confirm that a product's description was reviewed (the yearly reminder starts again)."""

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from guichet.catalogue.characterise import DEFAULT_THRESHOLD, Characterisation, characterise
 from guichet.catalogue.dcat import ProductExtras, build_graph, serialize
 from guichet.catalogue.model import ProductInfo, placeholder_in
+from guichet.catalogue.profile import TableFigures
 from guichet.catalogue.shacl import ValidationResult, validate
 from guichet.catalogue.store import now, product_info, refresh_status
 from guichet.catalogue.tables import CatalogueGraph, CatalogueProduct, CatalogueVersionNote
@@ -44,30 +45,84 @@ def datasets_of(product: ProductInfo) -> list[str]:
     return names + [d for d in product.properties.get("datasets", []) if d not in names]
 
 
+def threshold_of(hub: Hub, product: ProductInfo) -> int:
+    """The source's minimum cell count: the product's ``disclosure_threshold``, else the hub's, else 11."""
+    value = product.properties.get("disclosure_threshold") or hub.config.properties.get("disclosure_threshold")
+    return int(value or DEFAULT_THRESHOLD)
+
+
+def unmeasured(session: Session, product: ProductInfo) -> list[tuple[str, int, int]]:
+    """(dataset, version, deposit year) of the latest published versions not measured yet."""
+    from guichet.catalogue.measure import cached
+
+    out = []
+    for dataset in datasets_of(product):
+        versions = _published(session, dataset)
+        if versions and versions[-1].files and cached(session, dataset, versions[-1].version) is None:
+            latest = versions[-1]
+            out.append((dataset, latest.version, (latest.created_at or now()).year))
+    return out
+
+
+def _table_char(figures: TableFigures | None, dataset: str, version: int, rows: int, threshold: int
+                ) -> Characterisation:
+    if figures is None:  # not measured yet: the version's row count only
+        return dataclasses.replace(characterise(rows, threshold=threshold, versions=1), dataset=dataset,
+                                   version=version)
+    ages = (figures.age_p5, figures.age_p95, figures.aged) if figures.age_p5 is not None else None
+    char = characterise(figures.records, figures.individuals, period=(figures.period_start, figures.period_end),
+                        versions=1, threshold=threshold, age_range=ages,  # type: ignore[arg-type]
+                        departements=figures.departements, source="data")
+    return dataclasses.replace(char, dataset=dataset, version=version)
+
+
+def _product_char(tables: list[tuple[Characterisation, TableFigures | None, int]], threshold: int) -> Characterisation:
+    """The product's figures from its tables' exact ones, rounded and suppressed once, at the end.
+
+    Records add up. People are not summed (the same person is in several tables): the product's count is its
+    largest table's, and its ages those of the table with the most people of known age; the period spans
+    every table's; the territory is the largest table's count of départements."""
+    measured = [f for _c, f, _rows in tables if f is not None]
+    records = sum(f.records if f is not None else rows for _c, f, rows in tables)
+    people = [f.individuals for f in measured if f.individuals is not None]
+    aged = max((f for f in measured if f.age_p5 is not None), key=lambda f: f.aged, default=None)
+    starts = [f.period_start for f in measured if f.period_start]
+    ends = [f.period_end for f in measured if f.period_end]
+    deps = [f.departements for f in measured if f.departements is not None]
+    char = characterise(records, max(people) if people else None,
+                        period=(min(starts) if starts else None, max(ends) if ends else None),
+                        versions=len(tables), threshold=threshold,
+                        age_range=(aged.age_p5, aged.age_p95, aged.aged) if aged else None,  # type: ignore[arg-type]
+                        departements=max(deps) if deps else None,
+                        source="data" if len(measured) == len(tables) else "metadata")
+    return dataclasses.replace(char, tables=tuple(c for c, _f, _rows in tables))
+
+
 def characterisation(session: Session, hub: Hub, product: ProductInfo) -> tuple[Characterisation | None, int, list[str]]:
-    """(disclosure-safe characterisation, bytes of the published files, version labels) from published versions."""
-    threshold = int(product.properties.get("disclosure_threshold") or DEFAULT_THRESHOLD)
-    records = 0
-    found = False
+    """(disclosure-safe characterisation, bytes of the published files, version labels) from published versions:
+    the figures measured on their data when there are (``catalogue.characterise``), else their row counts."""
+    from guichet.catalogue.measure import cached
+
+    threshold = threshold_of(hub, product)
     size = 0
     labels: list[str] = []
-    starts: list[str] = []
+    tables: list[tuple[Characterisation, TableFigures | None, int]] = []
     for dataset in datasets_of(product):
         versions = _published(session, dataset)
         if not versions:
             continue
-        found = True
         latest = versions[-1]
-        records += int(latest.rows_total or 0)
+        rows = int(latest.rows_total or 0)
+        figures = cached(session, dataset, latest.version)
+        tables.append((_table_char(figures, dataset, latest.version, rows, threshold), figures, rows))
         labels.append(f"{dataset} v{latest.version}")
-        starts.append(latest.created_at.date().isoformat() if latest.created_at else "")
         for f in latest.files or []:
             path = hub.home / str(f.get("path", ""))
             if path.is_file():
                 size += path.stat().st_size
-    if not found:
+    if not tables:
         return None, 0, []
-    return characterise(records, threshold=threshold, versions=len(labels)), size, labels
+    return _product_char(tables, threshold), size, labels
 
 
 def quality_labels(session: Session, product: ProductInfo) -> list[dict[str, Any]]:

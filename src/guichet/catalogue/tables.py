@@ -155,3 +155,17 @@ class CatalogueVersionNote(Base):
     replaced_by: Mapped[int | None] = mapped_column(Integer)
     by: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CatalogueCharacterisation(Base):
+    """Exact figures measured on one published dataset version (migration 0008). Never shown as they are:
+    ``characterise.characterise`` rounds and suppresses them for the pages, the API and the export."""
+
+    __tablename__ = "catalogue_characterisations"
+    __table_args__ = (UniqueConstraint("dataset", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(128), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # profile.TableFigures.to_dict()
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

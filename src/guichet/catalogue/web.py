@@ -9,6 +9,7 @@ anonymous public actor.
 from __future__ import annotations
 
 import json
+import logging
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,9 @@ from starlette.responses import HTMLResponse, Response
 from guichet.catalogue import catalogue_services as svc
 from guichet.catalogue.model import ProductInfo, pick
 from guichet.catalogue.source import nomenclature_values
+from guichet.errors import GuichetError
 from guichet.governance import Actor
+from guichet.governance.actors import system_actor
 from guichet.web.context import WebContext
 from guichet.web.errors import WebError
 from guichet.web.login import PUBLIC as PUBLIC_ACTOR
@@ -35,6 +38,7 @@ router = GuardedRouter()
 NAV[:] = [n for n in NAV if n.path != "/catalogue"] + [NavEntry("/catalogue", "nav.catalogue", "catalogue.list", 5)]
 LOCALES = Path(__file__).parent / "locales"
 TURTLE = "text/turtle; charset=utf-8"
+log = logging.getLogger(__name__)
 
 
 @cache
@@ -111,9 +115,16 @@ def product_page(ctx: Ctx, product_id: str) -> HTMLResponse:
 
 
 def _details(ctx: WebContext, info: ProductInfo) -> dict[str, Any]:
-    from guichet.catalogue.publishing import extras_for, quality_labels
+    from guichet.catalogue.publishing import extras_for, quality_labels, unmeasured
     from guichet.catalogue.versions_notes import notes_for
 
+    with ctx.hub.store.read() as session:
+        pending = unmeasured(session, info)
+    if pending:  # a version published since the last visit: measured once, as the hub itself
+        try:
+            svc.characterise_data(ctx.hub, system_actor(), product_id=info.id)
+        except GuichetError as exc:  # the page still shows the versions' row counts, rounded and suppressed
+            log.warning("catalogue: characterisation of %s not measured: %s", info.id, exc)
     with ctx.hub.store.read() as session:
         extras = extras_for(session, ctx.hub, info)
         notes = notes_for(session, [t.name for t in info.tables])

@@ -136,6 +136,8 @@ _TABLE: tuple[ActionSpec, ...] = (
     _a("catalogue.reminders", "operator producer", "read", "list products whose yearly description review is due"),
     _a("catalogue.retract", "operator producer", "change",
        "retract or supersede a published version, with a reason (a producer: only its own datasets)"),
+    _a("catalogue.characterise", "operator system", "change",
+       "measure published versions (people, records, period, territory, ages) for the disclosure-safe characterisation"),
     _a("delivery.open", "producer", "change", "open a resumable upload of a delivery file (size and SHA-256 declared)"),
     _a("delivery.upload", "producer", "change", "send one chunk of an open upload (resumable: any order, idempotent)"),
     _a("delivery.submit", "producer", "change", "deposit a completed upload and get its delivery receipt"),

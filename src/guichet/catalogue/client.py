@@ -73,4 +73,4 @@ def send(api: Api, path: Path, options: dict[str, Any], resume: str | None = Non
             advance(len(data))
     if d["status"] != "open":
         return d
-    return api.call("POST", f"/api/deliveries/{d['id']}/submit")  # type: ignore[no-any-return]
+    return api.call("POST", f"/api/deliveries/{d['id']}/submit")

@@ -186,8 +186,7 @@ async def upload_page(ctx: Ctx, file: Annotated[UploadFile, File()],
     opened = await run_in_threadpool(lambda: svc.open_delivery(ctx.hub, actor, request=req))
     for n in range(opened.chunks):
         data = await file.read(opened.chunk_size)
-        await run_in_threadpool(lambda n=n, data=data: svc.upload_chunk(ctx.hub, actor, delivery_id=opened.id,
-                                                                          number=n, data=data))
+        await run_in_threadpool(svc.upload_chunk, ctx.hub, actor, delivery_id=opened.id, number=n, data=data)
     await run_in_threadpool(lambda: svc.submit_delivery(ctx.hub, actor, delivery_id=opened.id))
     return _see_other(f"/deliveries/{opened.id}")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from guichet.cli.common import Cli, env, example, home_option, hub_command, json_option, pass_cli
+from guichet.cli.common import Cli, F, env, example, home_option, hub_command, json_option, pass_cli
 from guichet.config import load_config, resolve_home, write_private_file
 from guichet.custodian import custodian_for
 from guichet.custodian import escrow as escrow_mod
@@ -22,7 +22,7 @@ from guichet.custodian.local import LocalCustodian
 from guichet.errors import BadInput, Conflict
 
 
-def custodian_home_option(f):  # type: ignore[no-untyped-def]
+def custodian_home_option(f: F) -> F:
     return click.option("--custodian-home", "custodian_home", type=click.Path(path_type=Path), metavar="DIR",
                         help="The custodian's folder (default: the hub's configured custodian home).")(f)
 

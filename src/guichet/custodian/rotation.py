@@ -21,12 +21,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from importlib import import_module
+from typing import TypedDict
 
 import pyarrow as pa
 
 from guichet.hub import Hub
 
 RotationApplier = Callable[[Hub, pa.Table], int]
+
+
+class RotationResult(TypedDict):
+    """What a rotation reports: the new hub generation, the pairs mapped and what each applier rewrote."""
+
+    generation: int
+    pseudonyms: int
+    applied: dict[str, int]
+
+
 _APPLIERS: dict[str, RotationApplier] = {}
 
 # Modules that register appliers (imported before a rotation runs). Add yours with a one-line edit.

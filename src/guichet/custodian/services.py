@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from guichet.custodian import custodian_for
 from guichet.custodian import optout as register
-from guichet.custodian.rotation import apply_mapping
+from guichet.custodian.rotation import RotationResult, apply_mapping
 from guichet.custodian.tables import OptOut, OptOutPseudonym
 from guichet.errors import BadInput, NotFound
 from guichet.governance import Unit, query, service
@@ -67,7 +67,7 @@ def count_optouts(unit: Unit) -> dict[str, int]:
 
 
 @service("custodian.rotate", transactional=False)
-def rotate(unit: Unit) -> dict[str, object]:
+def rotate(unit: Unit) -> RotationResult:
     """Rotate hub pseudonyms: one-time mapping from the custodian, applied by every registered applier,
     then completed (or aborted if an applier fails). The mapping is never written anywhere."""
     custodian = custodian_for(unit.hub.config, caller=unit.actor.username)

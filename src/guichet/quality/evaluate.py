@@ -108,8 +108,8 @@ def evaluate_hub(hub: Hub, truth: Path) -> dict[str, Any]:
             totals[code] += 1
             hits[code] += t in failed_flow or t.rsplit("/", 1)[-1] in failed_flow
     defective_people: dict[str, set[str]] = defaultdict(set)
-    for (table, row) in defects:
-        key = persons.get((table, row))
+    for (table, number) in defects:
+        key = persons.get((table, number))
         if key:
             defective_people[key].add(table.rsplit("/", 1)[-1])
     false_pos = 0

@@ -145,9 +145,9 @@ def parse_rule(raw: Any, where: str, pack: str) -> Check:
         raise _fail(where, "unit (day or month) applies to date_order only")
     if "hospital" in raw:
         h = raw["hospital"]
-        need = ("stays", "exits", "patient", "date", "link", "mode", "parent_key")
-        if kind != "after_death" or not isinstance(h, dict) or any(k not in h for k in need):
-            raise _fail(where, f"hospital (after_death only) needs {', '.join(need)}")
+        hospital_keys = ("stays", "exits", "patient", "date", "link", "mode", "parent_key")
+        if kind != "after_death" or not isinstance(h, dict) or any(k not in h for k in hospital_keys):
+            raise _fail(where, f"hospital (after_death only) needs {', '.join(hospital_keys)}")
     if kind == "pattern":
         try:
             re.compile(str(raw["pattern"]))

@@ -247,7 +247,7 @@ class Runner:
             return src.data_columns
         return list(c.columns)
 
-    def _result(self, src: TableSource, c: Check, total: int, failing: int, seconds: float, pred: exp.Expression,
+    def _result(self, src: TableSource, c: Check, total: int, failing: int, seconds: float, pred: exp.Expr,
                 flagged: Flagged | None) -> CheckResult:
         rows: tuple[int, ...] = ()
         truncated = False
@@ -267,7 +267,8 @@ class Runner:
 
     def _unique(self, src: TableSource, c: Check, keys: list[str], total: int, present: int, distinct: int,
                 seconds: float, flagged: Flagged | None) -> CheckResult:
-        failing, rows = 0, ()
+        failing = 0
+        rows: tuple[int, ...] = ()
         truncated = False
         if distinct < present:  # maybe duplicates (or a hash collision): name them exactly
             started = time.perf_counter()
@@ -289,8 +290,8 @@ class Runner:
         first = group[0]
         ref_keys = list(first.params["ref"]["columns"])
         keys = list(first.params.get("keys") or first.columns)
-        aggregates: dict[str, exp.Expression] = {}
-        preds: list[exp.Expression] = []
+        aggregates: dict[str, exp.Expr] = {}
+        preds: list[exp.Expr] = []
         hospital_deaths: list[tuple[str, tuple[exp.Select, str]]] = []
         for i, c in enumerate(group):
             present = exp.and_(*[q.col(k, "c").is_(exp.null()).not_() for k in keys])

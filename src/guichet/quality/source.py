@@ -18,7 +18,7 @@ from guichet.schema import FieldSpec, TableSchema
 _CAST = {"integer": "BIGINT", "number": "DOUBLE", "year": "INT", "date": "DATE", "datetime": "TIMESTAMP"}
 
 
-def typed(f: FieldSpec, raw: exp.Expression) -> exp.Expression:
+def typed(f: FieldSpec, raw: exp.Expr) -> exp.Expr:
     cell = exp.func("nullif", exp.Trim(this=raw), exp.Literal.string(""))
     fmt = f.strptime_format
     if f.type in ("date", "datetime") and fmt and not f.is_partial_date:

@@ -10,7 +10,7 @@ name the rows. Cross-table checks that share a (child, parent, keys) join are ev
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlglot
@@ -24,7 +24,7 @@ SOURCE_FILE, SOURCE_ROW = "_source_file", "_source_row"
 INTERNAL = (SOURCE_FILE, SOURCE_ROW)
 
 
-class RowHash(exp.Expression, exp.Func):  # type: ignore[misc]
+class RowHash(exp.Expression, exp.Func):
     """``HASH(a, b, ...)``: DuckDB's 64-bit hash; Spark's ``hash`` has the same name and arguments."""
 
     arg_types = {"expressions": True}
@@ -36,11 +36,11 @@ def col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(exp.to_identifier(name, quoted=True), table=exp.to_identifier(table) if table else None)
 
 
-def as_text(e: exp.Expression) -> exp.Expression:
+def as_text(e: exp.Expr) -> exp.Expr:
     return exp.cast(e, "VARCHAR")
 
 
-def trimmed(e: exp.Expression) -> exp.Expression:
+def trimmed(e: exp.Expr) -> exp.Expr:
     """``TRIM(text)``, computed only for the rare cells that start or end with a space: DuckDB 2.0.1 evaluates
     TRIM on every row even inside FILTER and AND (measured ~7x the cost of a plain comparison), and CASE is
     the one construct it evaluates lazily. Same result as TRIM."""
@@ -49,17 +49,17 @@ def trimmed(e: exp.Expression) -> exp.Expression:
     return exp.Case(ifs=[exp.If(this=padded, true=exp.Trim(this=t.copy()))], default=t)
 
 
-def as_number(e: exp.Expression) -> exp.Expression:
+def as_number(e: exp.Expr) -> exp.Expr:
     return exp.TryCast(this=e, to=exp.DataType.build("DOUBLE"))
 
 
-def as_date(e: exp.Expression, kind: str = "date") -> exp.Expression:
+def as_date(e: exp.Expr, kind: str = "date") -> exp.Expr:
     if kind == "year":
         return exp.TryCast(this=e, to=exp.DataType.build("INT"))
     return exp.TryCast(this=e, to=exp.DataType.build("TIMESTAMP" if kind == "datetime" else "DATE"))
 
 
-def date_literal(value: Any) -> exp.Expression:
+def date_literal(value: Any) -> exp.Expr:
     day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
     return exp.cast(literal(day.isoformat()), "DATE")
 
@@ -71,7 +71,7 @@ def _is_numeric(values: Sequence[Any]) -> bool:
 # -- row predicates -----------------------------------------------------------------------------------------
 
 
-def row_failure(check: Check, *, nomenclature_views: dict[str, str] | None = None) -> exp.Expression:
+def row_failure(check: Check, *, nomenclature_views: dict[str, str] | None = None) -> exp.Condition:
     """The predicate that is true for a row failing ``check`` (NULL cells pass every check but not_null)."""
     p, c = check.params, [col(n) for n in check.columns]
     kind = check.kind
@@ -99,7 +99,7 @@ def row_failure(check: Check, *, nomenclature_views: dict[str, str] | None = Non
         vk = p.get("value_kind", "number")
         conv = (lambda v: date_literal(v)) if vk == "date" else literal
         target = as_date(c[0], vk) if vk in ("date", "datetime", "year") else as_number(c[0])
-        parts = []
+        parts: list[exp.Condition] = []
         if p.get("min") is not None:
             parts.append(target < conv(p["min"]))
         if p.get("max") is not None:
@@ -144,7 +144,7 @@ ALLOWED_NODES = {"Column", "Identifier", "Literal", "Boolean", "Null", "EQ", "NE
                  "Neg", "DataType", "Tuple", "Var", "Interval", "Case", "If", "Mod"} | ALLOWED_FUNCTIONS
 
 
-def parse_condition(sql: str, columns: Sequence[str]) -> exp.Expression:
+def parse_condition(sql: str, columns: Sequence[str]) -> exp.Expr:
     """A rule pack's ``condition``: a boolean SQL expression over the table's own columns only.
 
     Parsed by SQLGlot and checked node by node (no subqueries, no other tables, a short list of functions),
@@ -177,20 +177,20 @@ def condition_columns(sql: str) -> tuple[str, ...]:
 # -- one scan per table ---------------------------------------------------------------------------------------
 
 
-def key_hash(columns: Sequence[str], table: str | None = None) -> exp.Expression:
+def key_hash(columns: Sequence[str], table: str | None = None) -> exp.Expr:
     return RowHash(expressions=[col(c, table) for c in columns])
 
 
-def keys_present(columns: Sequence[str]) -> exp.Expression:
+def keys_present(columns: Sequence[str]) -> exp.Expr:
     return exp.and_(*[col(c).is_(exp.null()).not_() for c in columns])
 
 
-def combined_aggregate(view: str, predicates: Sequence[exp.Expression], unique_keys: Sequence[Sequence[str]],
+def combined_aggregate(view: str, predicates: Sequence[exp.Expr], unique_keys: Sequence[Sequence[str]],
                        completeness: Sequence[str]) -> exp.Select:
     """SELECT count(*), per check count(*) FILTER (WHERE fails), per key set count(non-null keys) and
     count(DISTINCT hash(keys)), per column count(column) — one scan of ``view``."""
     star = exp.Count(this=exp.Star())
-    selects: list[exp.Expression] = [star]
+    selects: list[exp.Expr] = [star]
     for i, pred in enumerate(predicates):
         selects.append(exp.alias_(exp.Filter(this=star.copy(), expression=exp.Where(this=pred)), f"f{i}"))
     for i, keys in enumerate(unique_keys):
@@ -219,7 +219,7 @@ def nomenclature_failures(view: str, column: str, code_view: str, numeric: bool)
 def unique_counts(view: str, unique_keys: Sequence[Sequence[str]]) -> exp.Select:
     """Per key set: rows with every key present, and distinct hashes of the keys among them. Its own pass:
     DuckDB 2.0.1 runs a DISTINCT aggregate beside many FILTERed counts far slower than the two apart."""
-    selects: list[exp.Expression] = [exp.Count(this=exp.Star())]
+    selects: list[exp.Expr] = [exp.Count(this=exp.Star())]
     for i, keys in enumerate(unique_keys):
         present = keys_present(keys)
         h = exp.Case(ifs=[exp.If(this=present.copy(), true=key_hash(keys))])
@@ -229,14 +229,14 @@ def unique_counts(view: str, unique_keys: Sequence[Sequence[str]]) -> exp.Select
     return exp.select(*selects).from_(view)
 
 
-def failing_rows(view: str, predicate: exp.Expression, limit: int | None) -> exp.Select:
+def failing_rows(view: str, predicate: exp.Expr, limit: int | None) -> exp.Select:
     """The first failing rows in file order. No ORDER BY with the LIMIT: DuckDB 2.0.1's top-N over encrypted
     Parquet fails its AES tag check (measured); lake files are written in row order and read in order."""
     q = exp.select(col(SOURCE_ROW)).from_(view).where(predicate)
     return q.limit(limit) if limit else q.order_by(col(SOURCE_ROW))
 
 
-def flagged_rows(view: str, predicates: Sequence[exp.Expression]) -> exp.Select:
+def flagged_rows(view: str, predicates: Sequence[exp.Expr]) -> exp.Select:
     """Every row failing at least one predicate, with one boolean per predicate (for evaluation)."""
     flags = [exp.alias_(exp.func("coalesce", exp.paren(p.copy()), exp.false()), f"f{i}")
              for i, p in enumerate(predicates)]
@@ -260,7 +260,7 @@ def duplicate_rows(view: str, keys: Sequence[str]) -> exp.Select:
 # -- cross-table: one join per (child, parent, keys) ----------------------------------------------------------
 
 
-def parent_summary(parent: str, ref_keys: Sequence[str], aggregates: dict[str, exp.Expression]) -> exp.Select:
+def parent_summary(parent: str, ref_keys: Sequence[str], aggregates: Mapping[str, exp.Expr]) -> exp.Select:
     """One row per parent key: the key and what the child checks need (death date, birth year...)."""
     sel = [col(k) for k in ref_keys] + [exp.alias_(e, name) for name, e in aggregates.items()]
     return exp.select(*sel, exp.alias_(exp.true(), "__found")).from_(parent).where(
@@ -289,7 +289,7 @@ def with_hospital_death(parent_q: exp.Select, name: str, deaths: exp.Select, par
             .join(exp.alias_(exp.paren(deaths), "hd"), on=col(parent_key, "ps").eq(col("k", "hd")), join_type="LEFT"))
 
 
-def join_condition(keys: Sequence[str], ref_keys: Sequence[str], text: bool = False) -> exp.Expression:
+def join_condition(keys: Sequence[str], ref_keys: Sequence[str], text: bool = False) -> exp.Expr:
     """Child ``c`` = parent ``p`` on the keys (as text when the two sides' types differ)."""
     pairs = [(col(a, "c"), col(b, "p")) for a, b in zip(keys, ref_keys, strict=True)]
     return exp.and_(*[(as_text(x).eq(as_text(y)) if text else x.eq(y)) for x, y in pairs])
@@ -305,7 +305,7 @@ def key_set(parent: str, ref_keys: Sequence[str], text: bool = False) -> exp.Sel
     return exp.select(exp.alias_(h, "h")).from_(parent).where(keys_present(ref_keys)).distinct()
 
 
-def child_hash(keys: Sequence[str], text: bool = False) -> exp.Expression:
+def child_hash(keys: Sequence[str], text: bool = False) -> exp.Expr:
     return RowHash(expressions=[as_text(col(k, "c")) if text else col(k, "c") for k in keys])
 
 
@@ -330,9 +330,9 @@ def fk_rows(child: str, parent_keys: exp.Select, keys: Sequence[str], text: bool
 
 
 def cross_aggregate(child: str, parent_q: exp.Select, keys: Sequence[str], ref_keys: Sequence[str],
-                    predicates: Sequence[exp.Expression], text: bool = False) -> exp.Select:
+                    predicates: Sequence[exp.Expr], text: bool = False) -> exp.Select:
     star = exp.Count(this=exp.Star())
-    sel: list[exp.Expression] = [star]
+    sel: list[exp.Expr] = [star]
     for i, pred in enumerate(predicates):
         sel.append(exp.alias_(exp.Filter(this=star.copy(), expression=exp.Where(this=pred)), f"f{i}"))
     return (exp.select(*sel).from_(exp.alias_(exp.to_table(child), "c"))
@@ -340,7 +340,7 @@ def cross_aggregate(child: str, parent_q: exp.Select, keys: Sequence[str], ref_k
 
 
 def cross_rows(child: str, parent_q: exp.Select, keys: Sequence[str], ref_keys: Sequence[str],
-               predicates: Sequence[exp.Expression], limit: int | None = None, text: bool = False) -> exp.Select:
+               predicates: Sequence[exp.Expr], limit: int | None = None, text: bool = False) -> exp.Select:
     flags = [exp.alias_(exp.func("coalesce", exp.paren(p.copy()), exp.false()), f"f{i}")
              for i, p in enumerate(predicates)]
     q = (exp.select(col(SOURCE_FILE, "c"), col(SOURCE_ROW, "c"), *flags).from_(exp.alias_(exp.to_table(child), "c"))
@@ -362,7 +362,7 @@ def month_counts(view: str, column: str, value_kind: str = "date") -> exp.Select
 
 
 def numeric_profile(view: str, columns: Sequence[str]) -> exp.Select:
-    sel: list[exp.Expression] = [exp.alias_(exp.Count(this=exp.Star()), "n")]
+    sel: list[exp.Expr] = [exp.alias_(exp.Count(this=exp.Star()), "n")]
     for i, c in enumerate(columns):
         x = as_number(col(c))
         sel += [exp.alias_(exp.Avg(this=x), f"m{i}"),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -110,7 +111,7 @@ def deterministic(rows: int, repeat: int) -> dict[str, Any]:
     """Claims of ``rows`` lines over rows/20 beneficiaries: our deterministic stage vs a bare join."""
     from guichet.engine import Engine, EngineSettings
     from guichet.linkage import deterministic as det
-    from guichet.linkage.sqlkit import create_table
+    from guichet.linkage.sqlkit import build, create_table
 
     people = max(rows // 20, 1)
     with Engine(EngineSettings(memory_limit="8GB")) as engine:
@@ -147,13 +148,20 @@ def deterministic(rows: int, repeat: int) -> dict[str, Any]:
             det.person_ids(engine, 1)
             det.anchor_links(engine)
 
-        bare_t, ours_t = [], []
-        for _ in range(repeat):
-            bare_t.append(timed(bare))
-            ours_t.append(timed(ours))
+        threads = engine.fetch_all(build("SELECT current_setting('threads')"), purpose="bench: threads")[0][0]
+        bare_t, ours_t, bare_c, ours_c = [], [], [], []
+        for _ in range(repeat):  # alternate; wall and CPU (both threads) of this process
+            for fn, wall, cpu in ((bare, bare_t, bare_c), (ours, ours_t, ours_c)):
+                c = time.process_time()
+                wall.append(timed(fn))
+                cpu.append(time.process_time() - c)
     b, o = statistics.median(bare_t), statistics.median(ours_t)
-    return {"claims_rows": rows, "bare_join_s": round(b, 2), "linkage_s": round(o, 2), "ratio": round(o / b, 2),
-            "rows_per_s": int(rows / o)}
+    bc, oc = statistics.median(bare_c), statistics.median(ours_c)
+    return {"claims_rows": rows, "threads": threads, "bare_join_s": round(b, 2), "linkage_s": round(o, 2),
+            "ratio": round(o / b, 2), "bare_join_cpu_s": round(bc, 2), "linkage_cpu_s": round(oc, 2),
+            "cpu_ratio": round(oc / bc, 2), "rows_per_s": int(rows / o),
+            "runs_s": {"bare": [round(x, 2) for x in bare_t], "linkage": [round(x, 2) for x in ours_t]},
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
 def febrl4() -> dict[str, Any]:
@@ -228,8 +236,11 @@ def main() -> None:
     if "deterministic" not in skip:
         r = deterministic(args.claims_rows, args.repeat)
         result["deterministic"] = r
-        print(f"\n== deterministic linkage, {r['claims_rows']:,} claim rows ==\n  bare join {r['bare_join_s']} s, "
-              f"linkage {r['linkage_s']} s, ratio {r['ratio']} (target <= 2), {r['rows_per_s']:,} rows/s", flush=True)
+        print(f"\n== deterministic linkage, {r['claims_rows']:,} claim rows, {r['threads']} threads ==\n"
+              f"  medians: bare join {r['bare_join_s']} s, linkage {r['linkage_s']} s, ratio {r['ratio']} "
+              f"(target <= 2), {r['rows_per_s']:,} rows/s\n  CPU: bare join {r['bare_join_cpu_s']} s, linkage "
+              f"{r['linkage_cpu_s']} s, ratio {r['cpu_ratio']}\n  runs: {r['runs_s']}; load average at the end "
+              f"{r['load_average']}", flush=True)
     if "febrl4" not in skip:
         r = febrl4()
         result["febrl4"] = r

@@ -112,3 +112,35 @@ def test_bad_input_is_one_line_exit_2(linked_hub, tmp_path: Path) -> None:
                     "--mode", "development"]).code == 0
     res = run_cli(["link", "export", "--home", str(fresh), "--out", str(tmp_path / "o")])
     assert res.code == 2 and "link run" in res.stderr
+
+
+def test_two_deliveries_keep_their_folder_in_persons_csv(tmp_path: Path) -> None:
+    """``--deliveries 2``: per-delivery manifests; persons.csv names rows as the truth does
+    (``delivery-02/ER_PRS_F``), every delivered row once, and a person keeps one id across deliveries."""
+    home, clear, level1, key = tmp_path / "hub", tmp_path / "clear", tmp_path / "level1", tmp_path / "snds.key"
+    assert run_cli(["init", "--home", str(home), "--custodian-home", str(tmp_path / "cust"),
+                    "--mode", "development", "--json"]).code == 0
+    assert run_cli(["synth", "--persons", "400", "--start", "2023-01-01", "--end", "2023-12-31", "--seed", "9",
+                    "--deliveries", "2", "--out", str(clear)]).code == 0
+    assert run_cli(["custodian", "domain-key", "--home", str(home), "--domain", "snds", "--out", str(key)]).code == 0
+    level1.mkdir()
+    for d in ("delivery-01", "delivery-02"):
+        res = run_cli(["producer", "pseudonymise", str(clear / d), "--manifest", str(clear / d / "manifest.toml"),
+                       "--key-file", str(key), "--out", str(level1 / d), "--json"])
+        assert res.code == 0, res.stderr
+    res = run_cli(["link", "run", "--home", str(home), "--delivery", str(level1), "--no-baselines", "--json"])
+    assert res.code == 0, res.stderr
+    assert run_cli(["link", "export", "--home", str(home), "--out", str(tmp_path / "out")]).code == 0
+    with open(tmp_path / "out" / "persons.csv", newline="") as fh:
+        mine = {(r["table"], int(r["row_number"])): r["person_id"] for r in csv.DictReader(fh)}
+    with open(clear / "truth" / "persons.csv", newline="") as fh:
+        truth = {(r["table"], int(r["row_number"])): r["person_key"] for r in csv.DictReader(fh)}
+    assert {t for t, _ in truth} >= {"delivery-01/ER_PRS_F", "delivery-02/ER_PRS_F", "delivery-02/IR_BEN_R"}
+    assert mine.keys() == truth.keys()
+    # the same beneficiary row in both deliveries' referential: one person id
+    same = [r for (t, r) in truth if t == "delivery-01/IR_BEN_R" and ("delivery-02/IR_BEN_R", r) in truth
+            and truth[("delivery-01/IR_BEN_R", r)] == truth[("delivery-02/IR_BEN_R", r)]
+            and mine[("delivery-01/IR_BEN_R", r)]]
+    assert same
+    agree = sum(mine[("delivery-01/IR_BEN_R", r)] == mine[("delivery-02/IR_BEN_R", r)] for r in same)
+    assert agree / len(same) >= 0.99

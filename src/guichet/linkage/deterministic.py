@@ -22,6 +22,7 @@ from guichet.linkage.sqlkit import build, create_table
 from guichet.linkage.stable import assign
 
 LINKS_COLUMNS = "_table, _row, logical, person_id, method, confidence, reason"
+LINKS_TABLE = "lk_row_links"  # where later stages insert their row links (``lk_links`` is a view)
 
 
 def _valid(col: str) -> str:
@@ -29,9 +30,18 @@ def _valid(col: str) -> str:
 
 
 def build_nodes(engine: Engine) -> None:
+    """Nodes without a DISTINCT over the claims: the beneficiaries' keys (a small table), then only the
+    claims' keys no beneficiary holds — an anti-join probing the beneficiaries' keys, whose result (claims
+    under an unknown key) is small enough to be made distinct cheaply."""
+    create_table(engine, "lk_ben_keys", "SELECT DISTINCT psa, rng FROM lk_ben WHERE NOT fict AND psa IS NOT NULL",
+                 "linkage: beneficiaries' keys")
     create_table(engine, "lk_nodes", f"""
         SELECT psa, rng, row_number() OVER () - 1 AS node FROM (
-          SELECT psa, rng FROM lk_ben WHERE NOT fict UNION SELECT psa, rng FROM lk_claims WHERE NOT fict)
+          SELECT psa, rng FROM lk_ben_keys
+          UNION ALL
+          SELECT DISTINCT c.psa, c.rng FROM lk_claims AS c
+          ANTI JOIN lk_ben_keys AS b ON b.psa = c.psa AND b.rng = c.rng
+          WHERE NOT c.fict AND c.psa IS NOT NULL)
         WHERE {_valid('psa')}""",
                  "linkage: nodes (psa, rank)", pseudonym=PSEUDONYM)
     create_table(engine, "lk_ano_edges", f"""
@@ -66,14 +76,27 @@ def rights_change(engine: Engine) -> None:
 
 
 def build_components(engine: Engine) -> None:
+    """Components (``lk_comp``: node → comp) and their sizes and rights-change flag (``lk_comp_stats``),
+    both computed in numpy from the edges (no count-distinct over the nodes in SQL)."""
     n_nodes = engine.fetch_all(build("SELECT count(*) FROM lk_nodes"), purpose="linkage: node count")[0][0]
-    edges = engine.execute(build("SELECT node, dense_rank() OVER (ORDER BY ano) - 1 AS ano_id FROM lk_ano_edges"),
+    edges = engine.execute(build("SELECT node, dense_rank() OVER (ORDER BY ano) - 1 AS ano_id, "
+                                 "via = 'rights_change' AS rights FROM lk_ano_edges"),
                            purpose="linkage: edges for components").fetchnumpy()
-    label = components(int(n_nodes), np.asarray(edges["node"]), np.asarray(edges["ano_id"]))
-    comp = pa.table({"node": pa.array(np.arange(n_nodes, dtype=np.int64)), "comp": pa.array(label)})
-    engine.con.register("lk_comp_arrow", comp)
+    edge_node = np.asarray(edges["node"], dtype=np.int64)
+    label = components(int(n_nodes), edge_node, np.asarray(edges["ano_id"]))
+    sizes = np.bincount(label, minlength=int(n_nodes))
+    rights = np.zeros(int(n_nodes), dtype=bool)
+    rights[label[edge_node[np.asarray(edges["rights"], dtype=bool)]]] = True
+    comps = np.flatnonzero(sizes)
+    engine.con.register("lk_comp_arrow", pa.table({"node": pa.array(np.arange(n_nodes, dtype=np.int64)),
+                                                   "comp": pa.array(label)}))
     create_table(engine, "lk_comp", "SELECT node, comp FROM lk_comp_arrow", "linkage: components")
     engine.con.unregister("lk_comp_arrow")
+    engine.con.register("lk_comp_stats_arrow", pa.table({"comp": pa.array(comps), "nodes": pa.array(sizes[comps]),
+                                                         "rights": pa.array(rights[comps])}))
+    create_table(engine, "lk_comp_stats", "SELECT comp, nodes, rights FROM lk_comp_stats_arrow",
+                 "linkage: component sizes")
+    engine.con.unregister("lk_comp_stats_arrow")
     create_table(engine, "lk_comp_keys", """
         SELECT c.comp, 'psa_rank' AS kind, n.psa || ':' || n.rng AS key
         FROM lk_nodes AS n JOIN lk_comp AS c ON c.node = n.node
@@ -85,10 +108,6 @@ def build_components(engine: Engine) -> None:
 def person_ids(engine: Engine, next_number: int) -> tuple[int, list[dict[str, str]]]:
     """Assign stable ids; make ``lk_node_person(psa, rng, person_id, method)``."""
     nxt, events = assign(engine, next_number)
-    create_table(engine, "lk_comp_stats", """
-        SELECT c.comp, count(DISTINCT c.node) AS nodes, bool_or(coalesce(e.via = 'rights_change', false)) AS rights
-        FROM lk_comp AS c LEFT JOIN lk_ano_edges AS e ON e.node = c.node GROUP BY c.comp""",
-                 "linkage: component sizes")
     create_table(engine, "lk_node_person", """
         SELECT n.psa, n.rng, cp.person_id,
                CASE WHEN s.rights THEN 'rights_change' WHEN s.nodes > 1 THEN 'ano' ELSE 'psa_rank' END AS method
@@ -103,24 +122,21 @@ def person_ids(engine: Engine, next_number: int) -> tuple[int, list[dict[str, st
 
 
 def anchor_links(engine: Engine) -> None:
-    """Row links of beneficiaries, claims and hospital stays (``lk_links``)."""
+    """Row links of beneficiaries, claims and hospital stays: ``lk_links``, a view over ``lk_claim_links``
+    (the claims: one join to the node persons, only the columns that vary materialised) and
+    ``lk_row_links`` (every other table; later stages insert into it, see ``LINKS_TABLE``)."""
     pid_join = "LEFT JOIN lk_node_person AS np ON np.psa = t.psa AND np.rng = t.rng"
     # the pattern is only tried on rows left without a person (a regex per row would cost a scan)
     why = f"""CASE WHEN t.fict THEN 'fictitious_nir' WHEN np.person_id IS NOT NULL THEN NULL
                    WHEN NOT {_valid('t.psa')} THEN 'invalid_pseudonym' ELSE 'no_key' END"""
-    conf = """CASE WHEN NOT t.fict AND np.person_id IS NOT NULL
-                   THEN CASE WHEN np.method = 'rights_change' THEN 0.95 ELSE 1.0 END END"""
-    create_table(engine, "lk_links", f"""
+    create_table(engine, "lk_row_links", f"""
         SELECT t._table, t._row, 'IR_BEN_R' AS logical,
                CASE WHEN NOT t.fict THEN np.person_id END AS person_id,
                CASE WHEN NOT t.fict AND np.person_id IS NOT NULL THEN np.method END AS method,
-               {conf} AS confidence, {why} AS reason
+               CASE WHEN NOT t.fict AND np.person_id IS NOT NULL
+                    THEN CASE WHEN np.method = 'rights_change' THEN 0.95 ELSE 1.0 END END AS confidence,
+               {why} AS reason
         FROM lk_ben AS t {pid_join}
-        UNION ALL
-        SELECT t._table, t._row, 'ER_PRS_F', CASE WHEN NOT t.fict THEN np.person_id END,
-               CASE WHEN NOT t.fict AND np.person_id IS NOT NULL THEN np.method END,
-               {conf}, {why}
-        FROM lk_claims AS t {pid_join}
         UNION ALL
         SELECT s._table, s._row, 'T_MCOaaC',
                CASE WHEN s.ret_ok AND p.persons = 1 THEN p.person_id END,
@@ -131,7 +147,21 @@ def anchor_links(engine: Engine) -> None:
                     WHEN p.persons > 1 THEN 'ambiguous_twins'
                     WHEN p.person_id IS NULL THEN 'no_key' END
         FROM lk_stays AS s LEFT JOIN lk_psa_persons AS p ON p.psa = s.psa""",
-                 "linkage: anchor row links", pseudonym=PSEUDONYM)
+                 "linkage: anchor row links (beneficiaries, stays)", pseudonym=PSEUDONYM)
+    # fictitious NIRs never join (their keys are no node); method and confidence follow from the person
+    create_table(engine, "lk_claim_links", f"""
+        SELECT t._table, t._row, np.person_id, np.method, {why} AS reason
+        FROM lk_claims AS t LEFT JOIN lk_node_person AS np
+          ON np.psa = t.psa AND np.rng = t.rng AND NOT t.fict""",
+                 "linkage: claim row links", pseudonym=PSEUDONYM)
+    engine.execute(build(f"""
+        CREATE OR REPLACE TEMP VIEW lk_links AS
+        SELECT {LINKS_COLUMNS} FROM lk_row_links
+        UNION ALL
+        SELECT _table, _row, 'ER_PRS_F' AS logical, person_id, method,
+               CASE WHEN method = 'rights_change' THEN 0.95 WHEN method IS NOT NULL THEN 1.0 END AS confidence,
+               reason
+        FROM lk_claim_links"""), purpose="linkage: row links (view)")
 
 
 def propagate(engine: Engine, present: set[str]) -> None:
@@ -156,5 +186,5 @@ def propagate(engine: Engine, present: set[str]) -> None:
                               any_value(r._row) AS _row
                        FROM raw_{e.target} AS r JOIN lk_links AS l ON l._table = r._table AND l._row = r._row
                        GROUP BY ALL) AS t ON {on}""", f"linkage: {table} through the key graph", logical=table)
-        engine.execute(build(f"INSERT INTO lk_links SELECT {LINKS_COLUMNS} FROM lk_prop"),
+        engine.execute(build(f"INSERT INTO {LINKS_TABLE} SELECT {LINKS_COLUMNS} FROM lk_prop"),
                        purpose=f"linkage: {table} links")

@@ -117,7 +117,7 @@ def run(engine: Engine, inputs: RunInputs) -> RunOutcome:
         LEFT JOIN (SELECT DISTINCT cert_table, cert_row FROM lk_death_g1_c WHERE pc >= :low) AS b
           ON b.cert_table = c._table AND b.cert_row = c._row""", "deaths: certificate links",
                  low=settings.review_low)
-    engine.execute(d.build(f"INSERT INTO lk_links SELECT {det.LINKS_COLUMNS} FROM lk_cert_links"),
+    engine.execute(d.build(f"INSERT INTO {det.LINKS_TABLE} SELECT {det.LINKS_COLUMNS} FROM lk_cert_links"),
                    purpose="deaths: certificate links")
     det.propagate(engine, present)
     _build_index(engine)

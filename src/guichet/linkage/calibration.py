@@ -64,13 +64,14 @@ def reliability(pairs: list[tuple[float, bool]]) -> list[Bin]:
 
 
 def _pava(values: list[float], weights: list[int]) -> list[float]:
-    blocks = [[v, float(w), 1] for v, w in zip(values, weights, strict=True)]
+    # each block: (mean value, total weight, how many values it pools)
+    blocks: list[tuple[float, float, int]] = [(v, float(w), 1) for v, w in zip(values, weights, strict=True)]
     i = 0
     while i < len(blocks) - 1:
         if blocks[i][0] > blocks[i + 1][0]:
             a, b = blocks[i], blocks[i + 1]
             w = a[1] + b[1]
-            blocks[i] = [(a[0] * a[1] + b[0] * b[1]) / w, w, a[2] + b[2]]
+            blocks[i] = ((a[0] * a[1] + b[0] * b[1]) / w, w, a[2] + b[2])
             del blocks[i + 1]
             i = max(i - 1, 0)
         else:

@@ -134,7 +134,7 @@ def comparisons(hub_evidence: bool) -> list[Any]:
     import splink.comparison_library as cl
 
     days = "abs(datediff('day', {a}, death_cert_r))"
-    res_levels = [_level("res_com_l IS NULL OR res_com_r IS NULL", "residence unknown", True),
+    res_levels: list[Any] = [_level("res_com_l IS NULL OR res_com_r IS NULL", "residence unknown", True),
                   _level("res_com_l = res_com_r", "same commune")]
     if hub_evidence:
         res_levels.append(_level("list_contains(res_hist_l, res_com_r)", "a commune of the residence history"))
@@ -195,7 +195,7 @@ def splink_model(engine: Engine, *, hub_evidence: bool, settings: DeathSettings,
         create_table(engine, out, "SELECT cast(NULL AS VARCHAR) AS cert_table, cast(NULL AS BIGINT) AS cert_row, "
                      "cast(NULL AS VARCHAR) AS person_id, cast(NULL AS DOUBLE) AS p WHERE false", "deaths: empty")
         return lineage
-    blocking = [BLOCK_BIRTH, BLOCK_DEATH] + ([BLOCK_HOSP] if hub_evidence else [])
+    blocking: list[Any] = [BLOCK_BIRTH, BLOCK_DEATH] + ([BLOCK_HOSP] if hub_evidence else [])
     creator = SettingsCreator(
         link_type="link_only", unique_id_column_name="uid", comparisons=comparisons(hub_evidence),
         blocking_rules_to_generate_predictions=blocking,

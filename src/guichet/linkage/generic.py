@@ -4,6 +4,7 @@ the same machinery as the death matching, for any pair of tables — smoke-teste
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from guichet.engine import Engine
 from guichet.linkage.splinkrun import SplinkLineage, capture_sql
@@ -30,9 +31,9 @@ def link_two_tables(engine: Engine, spec: GenericSpec) -> list[tuple[str, str, f
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
     from splink.internals.exceptions import EMTrainingException
 
-    comps = [cl.JaroWinklerAtThresholds(c, [0.92, 0.8]) for c in spec.fuzzy]
+    comps: list[Any] = [cl.JaroWinklerAtThresholds(c, [0.92, 0.8]) for c in spec.fuzzy]
     comps += [cl.ExactMatch(c) for c in spec.exact]
-    rules = [block_on(*cols) for cols in spec.blocking]
+    rules: list[Any] = [block_on(*cols) for cols in spec.blocking]
     settings = SettingsCreator(link_type="link_only", unique_id_column_name=spec.id_column, comparisons=comps,
                                blocking_rules_to_generate_predictions=rules, retain_matching_columns=False)
     spec.lineage.seeds["u_random_sampling"] = spec.seed

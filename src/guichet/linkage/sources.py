@@ -109,14 +109,14 @@ def delivery_sources(folder: Path) -> Sources:
 
 
 def _file_select(src: SourceFile, view: str, needed: tuple[str, ...]) -> exp.Select:
-    cols: list[exp.Expression] = []
+    cols: list[exp.Expr] = []
     present = set(src.columns)
     for name in needed:
-        value: exp.Expression = (exp.cast(exp.column(name, quoted=True), "VARCHAR") if name in present
+        value: exp.Expr = (exp.cast(exp.column(name, quoted=True), "VARCHAR") if name in present
                                  else exp.cast(exp.Null(), "VARCHAR"))
         cols.append(exp.alias_(value, name, quoted=True))
     if src.label_column:
-        label: exp.Expression = exp.func("regexp_replace", exp.cast(exp.column(src.label_column), "VARCHAR"),
+        label: exp.Expr = exp.func("regexp_replace", exp.cast(exp.column(src.label_column), "VARCHAR"),
                                          literal(r"\.csv$"), literal(""))
     else:
         label = literal(src.label)
@@ -126,7 +126,7 @@ def _file_select(src: SourceFile, view: str, needed: tuple[str, ...]) -> exp.Sel
     else:
         cols.append(exp.alias_(exp.Window(this=exp.RowNumber()), "_row"))
     if src.label_column:  # the lake: the year is in each row's source file name (T_MCO23C.csv)
-        year: exp.Expression = exp.func("nullif", exp.RegexpExtract(
+        year: exp.Expr = exp.func("nullif", exp.RegexpExtract(
             this=label.copy(), expression=literal(r"T_[A-Z]{3}([0-9]{2})[A-Z]+$"), group=literal(1)), literal(""))
     else:
         year = literal(src.year) if src.year else exp.cast(exp.Null(), "VARCHAR")

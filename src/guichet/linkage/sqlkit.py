@@ -15,7 +15,7 @@ from guichet.engine import Engine, literal
 
 
 @lru_cache(maxsize=512)
-def _parse(text: str) -> exp.Expression:
+def _parse(text: str) -> exp.Expr:
     return sqlglot.parse_one(text, read="duckdb")
 
 

@@ -8,6 +8,7 @@ medians are printed with the targets (0 errors, p99 <= 300 ms, >= 250 requests/s
 
     .venv/bin/python benchmarks/web.py                   # 60 s per run, 3 runs each (~13 minutes)
     .venv/bin/python benchmarks/web.py --duration 10 --repeat 1   # a quick look
+    .venv/bin/python benchmarks/web.py --paths /healthz / --session-cache-seconds 0   # no session cache
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def parse_wrk(output: str) -> tuple[float, float, int]:
     return rps, _ms(*p99.groups()) if p99 else float("nan"), errors  # type: ignore[misc]
 
 
-def _make_hub(root: Path, db_url: str | None) -> tuple[Path, str]:
+def _make_hub(root: Path, db_url: str | None, properties: dict[str, object] | None = None) -> tuple[Path, str]:
     """A hub with one operator (password + TOTP); returns its home and a signed-in session cookie."""
     import pyotp
     from fastapi.testclient import TestClient
@@ -82,6 +83,10 @@ def _make_hub(root: Path, db_url: str | None) -> tuple[Path, str]:
 
     home = root / "hub"
     init_hub(InitRequest(home=home, custodian_home=root / "custodian", mode="production", env_db_url=db_url))
+    if properties:
+        from guichet.config import load_config, save_config
+
+        save_config(load_config(home).with_properties(**properties))
     hub = open_hub(home, db_url)
     system = system_actor()
     _load_catalogue(hub, root)
@@ -164,6 +169,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per database and endpoint (default 3)")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    parser.add_argument("--paths", nargs="+", metavar="PATH",
+                        help="only these of the measured paths (e.g. --paths /healthz /)")
+    parser.add_argument("--session-cache-seconds", type=int, default=None,
+                        help="the hubs' web_session_cache_seconds (default: the portal's, 1; 0: every request "
+                             "looks its session up in the database)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found (apt-get install wrk)")
@@ -175,7 +185,9 @@ def main() -> None:
         dbs = {"postgresql": pg_url} if args.no_sqlite else {"postgresql": pg_url, "sqlite": None}
         for db, url in dbs.items():
             (root / db).mkdir()
-            home, cookie = _make_hub(root / db, url)
+            props = ({"web_session_cache_seconds": args.session_cache_seconds}
+                     if args.session_cache_seconds is not None else None)
+            home, cookie = _make_hub(root / db, url, props)
             lua = root / db / "cookie.lua"
             lua.write_text(f'wrk.headers["Cookie"] = "guichet_session={cookie}"\n', encoding="utf-8")
             port = _free_port()
@@ -183,6 +195,8 @@ def main() -> None:
         for i in range(args.repeat):
             for db, (_proc, port, lua) in servers.items():  # alternate the databases
                 for path, script in (("/healthz", None), (PAGE, lua), *((p, None) for p in CATALOGUE_PATHS)):
+                    if args.paths and path not in args.paths:
+                        continue
                     rps, p99, errors = _wrk(f"http://127.0.0.1:{port}{path}", args.duration, args.connections, script)
                     runs.append(Run(db, path, rps, p99, errors))
                     print(f"run {i + 1}/{args.repeat} {db:<10} {path:<24} {rps:8.1f} req/s  p99 {p99:7.1f} ms  "
@@ -199,6 +213,8 @@ def main() -> None:
     for db in servers:
         for path in ("/healthz", PAGE, *CATALOGUE_PATHS):
             sel = [r for r in runs if r.db == db and r.path == path]
+            if not sel:
+                continue
             rps = statistics.median(r.requests_per_s for r in sel)
             p99 = statistics.median(r.p99_ms for r in sel)
             errors = sum(r.errors for r in sel)
@@ -208,7 +224,9 @@ def main() -> None:
                   f"{'' if db == 'postgresql' else ' (reported beside)'}")
     if "sqlite" in servers:
         for path in ("/healthz", PAGE):
-            print(f"ratio postgresql/sqlite {path}: {medians[('postgresql', path)] / medians[('sqlite', path)]:.2f}")
+            if ("postgresql", path) in medians and ("sqlite", path) in medians:
+                print(f"ratio postgresql/sqlite {path}: "
+                      f"{medians[('postgresql', path)] / medians[('sqlite', path)]:.2f}")
 
 
 if __name__ == "__main__":

@@ -259,3 +259,62 @@ def test_keyboard_reaches_the_sign_in_form_through_the_skip_link(portal: Portal,
     page.keyboard.press("Enter")
     page.wait_for_url(f"{portal.url}/")
     ctx.close()
+
+
+def test_self_service_password_second_factor_and_sessions(portal: Portal, browser) -> None:  # type: ignore[no-untyped-def]
+    # The committee member changes the password, then the authenticator app, then signs out everywhere.
+    account = portal.accounts["committee"]
+    other = _context(browser)
+    other_page = other.new_page()
+    _sign_in(other_page, portal, "committee")  # a second session, on "another device"
+    ctx = _context(browser)
+    page = ctx.new_page()
+    _sign_in(page, portal, "committee")
+    page.goto(f"{portal.url}/account")
+    page.get_by_role("link", name="Change my password").click()
+    page.wait_for_url(f"{portal.url}/account/password")
+    _axe(page, "14-password")
+    page.get_by_label("Current password").fill("not the password")
+    page.get_by_label("New password", exact=True).fill("committee-new-password-e2e")
+    page.get_by_label("New password, again").fill("committee-new-password-e2e")
+    page.get_by_role("button", name="Change my password").click()
+    assert page.get_by_role("alert").inner_text().startswith("The current password is wrong")
+    _axe(page, "15-password-refused")
+    page.get_by_label("Current password").fill(account.password)
+    page.get_by_label("New password", exact=True).fill("committee-new-password-e2e")
+    page.get_by_label("New password, again").fill("committee-new-password-e2e")
+    page.get_by_role("button", name="Change my password").click()
+    page.wait_for_url(f"{portal.url}/account?done=password&ended=1")
+    assert "Sessions ended elsewhere: 1" in page.get_by_role("status").inner_text()
+    assert other_page.goto(f"{portal.url}/").status == 401, "the other device was signed out"
+    other.close()
+    portal.accounts["committee"] = Account(account.username, "committee", "committee-new-password-e2e",
+                                           account.secret)
+
+    page.get_by_role("link", name="Change my authenticator app").click()
+    page.wait_for_url(f"{portal.url}/account/totp")
+    assert page.get_by_role("img", name="QR code of the new key for your authenticator app").is_visible()
+    _axe(page, "16-totp")
+    key = page.locator("#totp-key").inner_text().replace(" ", "")
+    page.get_by_label("Current password").fill("committee-new-password-e2e")
+    page.get_by_label("Code of your current app").fill(portal.code(account.username))
+    page.get_by_label("Code of the new app").fill(pyotp.TOTP(key).now())
+    page.get_by_role("button", name="Use the new app").click()
+    page.wait_for_url(f"{portal.url}/account?done=totp&ended=0")
+    portal.accounts["committee"] = Account(account.username, "committee", "committee-new-password-e2e", key)
+    portal.used_steps[account.username] = int(time.time()) // 30  # the new app's code just used
+
+    page.get_by_role("link", name="My open sessions").click()
+    page.wait_for_url(f"{portal.url}/account/sessions")
+    assert page.get_by_role("cell", name="this session").is_visible()
+    _axe(page, "17-sessions")
+    page.get_by_role("button", name="Sign out everywhere").click()
+    page.wait_for_url(f"{portal.url}/login")
+    assert page.goto(f"{portal.url}/account").status == 401
+    _sign_in(page, portal, "committee")  # the new password and the new app sign in
+    page.goto(f"{portal.url}/account/sessions")
+    page.get_by_role("button", name="Français").click()
+    page.wait_for_url(f"{portal.url}/account/sessions")
+    assert page.get_by_role("heading", level=1).inner_text() == "Mes sessions ouvertes"
+    _axe(page, "18-sessions-fr")
+    ctx.close()

@@ -204,6 +204,17 @@ def test_sign_out_ends_the_session_in_the_database(web_hub: Hub, people: dict[st
         assert thief.get("/").status_code == 401
 
 
+def test_sign_out_takes_effect_at_once_on_the_worker_despite_its_session_cache(web_hub: Hub,
+                                                                              people: dict[str, Person]) -> None:
+    with client_for(web_hub, web_session_cache_seconds=3600) as c:  # a cache that would hide it for an hour
+        sign_in(c, people["researcher"])
+        assert c.get("/").status_code == 200 and c.get("/").status_code == 200  # the second from the cache
+        copy = c.cookies.get("guichet_session") or ""
+        assert c.post("/logout", data={"csrf_token": csrf_of(c.get("/").text)}).status_code == 200
+        c.cookies.set("guichet_session", copy)  # the same session in another tab
+        assert c.get("/").status_code == 401
+
+
 def _probe(c: TestClient, method: str, path: str) -> int:
     url = path.replace("{username}", "adam.auditor")  # someone else
     body = {"json": {"locale": "fr"}} if path == "/api/me/locale" else {}

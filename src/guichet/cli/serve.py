@@ -46,7 +46,7 @@ def serve(cli: Cli, host: str, port: int, workers: int, access_log: bool) -> Non
     if workers == 1:
         from guichet.web import create_app
 
-        uvicorn.run(create_app(config, db_url), **common)  # type: ignore[arg-type]
+        uvicorn.run(create_app(config, db_url, serving=True), **common)  # type: ignore[arg-type]
         return
     os.environ[SERVE_HOME_ENV] = str(home)
     if db_url:

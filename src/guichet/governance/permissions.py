@@ -154,6 +154,11 @@ _TABLE: tuple[ActionSpec, ...] = (
     _a("web.logout", "self", "change", "sign out: close one's own web session"),
     _a("web.locale", "self", "change", "choose one's own interface language"),
     _a("web.lockouts", "operator auditor", "read", "see which accounts are locked after failed logins"),
+    _a("web.password", "self", "change", "change one's own password (the current one required; other sessions end)"),
+    _a("web.totp", "self", "change",
+       "replace one's own second factor (current password, a code of the old and one of the new authenticator)"),
+    _a("web.sessions", "self", "read", "list one's own open web sessions"),
+    _a("web.logout_all", "self", "change", "sign out one's other web sessions, or all of them"),
 )
 
 ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in _TABLE}

@@ -7,24 +7,24 @@ factor (``strong_auth``), tokens do not.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import select
+from fastapi.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from guichet.accounts.auth import authenticate_token, aware
+from guichet.accounts.auth import authenticate_token
 from guichet.config import HubConfig
 from guichet.errors import Refused
 from guichet.governance import Actor
 from guichet.hub import Hub
-from guichet.store.models import Organisation, User, UserRole
 from guichet.web.i18n import Translator, negotiate
 from guichet.web.login import utcnow
 from guichet.web.security import Keys, new_secret, session_id
+from guichet.web.sessions import SessionCache, SessionUser, lookup_session
 from guichet.web.settings import LOCALES, WebSettings
-from guichet.web.tables import WebSession
 
 SESSION_COOKIE = "guichet_session"
 PENDING_COOKIE = "guichet_pending"  # between the password and the second-factor steps
@@ -41,6 +41,7 @@ class WebState:
     config: HubConfig
     settings: WebSettings
     keys: Keys
+    sessions: SessionCache
 
 
 @dataclass
@@ -78,56 +79,51 @@ class WebContext:
         self.cookies.append((name, "", {"max_age": 0, "httponly": True}))
 
 
-@dataclass(frozen=True)
-class SessionUser:
-    actor: Actor
-    locale: str | None
-    display_name: str | None
-
-
-def session_user(hub: Hub, secret: str, now: datetime) -> SessionUser | None:
-    """The account behind a session secret, if the session is open and the account enabled.
-
-    One query of plain columns (a row per role): this runs on every request, so no ORM objects.
-    """
-    stmt = (
-        select(User.id, User.username, User.disabled, User.locale, User.display_name, Organisation.name,
-               WebSession.revoked_at, WebSession.expires_at, UserRole.role)
-        .select_from(WebSession)
-        .join(User, User.id == WebSession.user_id)
-        .join(Organisation, Organisation.id == User.org_id)
-        .outerjoin(UserRole, UserRole.user_id == User.id)
-        .where(WebSession.id == session_id(secret))
-    )
-    with hub.store.engine.connect() as conn:
-        rows = conn.execute(stmt).all()
-    if not rows:
-        return None
-    user_id, username, disabled, locale, display, org, revoked, expires, _ = rows[0]
-    if revoked is not None or aware(expires) <= now or disabled:
-        return None
-    actor = Actor(username=username, roles=frozenset(r.role for r in rows if r.role), user_id=user_id, org=org,
-                  channel="web", strong_auth=True)
-    return SessionUser(actor, locale, display)
-
-
-def _from_session(state: WebState, request: Request, now: datetime) -> tuple[SessionUser | None, str | None, bool]:
+def _session_secret(state: WebState, request: Request, now: datetime) -> tuple[str | None, bool]:
+    """The session secret of a validly signed, not idle cookie, and whether its idle clock needs moving."""
     payload = state.keys.unsign("session", request.cookies.get(SESSION_COOKIE))
     if payload is None or not isinstance(payload.get("s"), str) or not isinstance(payload.get("seen"), int):
-        return None, None, False
+        return None, False
     idle = now.timestamp() - payload["seen"]
     if idle > state.settings.idle_minutes * 60 or idle < -300:
-        return None, None, False
-    user = session_user(state.hub, payload["s"], now)
-    return user, payload["s"] if user else None, idle > REFRESH_SECONDS
+        return None, False
+    return payload["s"], idle > REFRESH_SECONDS
+
+
+async def _session_user(state: WebState, secret: str, now: datetime) -> SessionUser | None:
+    """From this worker's cache when fresh (no thread hop, no database), else from a lookup in a thread.
+
+    Concurrent requests of one session share one lookup: when an answer expires under load, the requests
+    waiting on it make one query, not one each (measured: a burst of 25 lookups a second per worker).
+    """
+    sessions = state.sessions
+    sid = session_id(secret)
+    user = sessions.get(sid, now)
+    if user is not None:
+        return user
+    pending = sessions.inflight.get(sid)
+    if pending is None:
+        generation = sessions.generation
+
+        async def lookup() -> SessionUser | None:
+            found = await run_in_threadpool(lookup_session, state.hub, sid, now)
+            if found is not None:
+                sessions.put(sid, found, generation)
+            return found
+
+        pending = asyncio.ensure_future(lookup())
+        sessions.inflight[sid] = pending
+        pending.add_done_callback(lambda done: sessions.inflight.pop(sid, None)
+                                  if sessions.inflight.get(sid) is done else None)
+    return await asyncio.shield(pending)
 
 
 def session_cookie(state: WebState, secret: str, now: datetime) -> str:
     return state.keys.sign("session", {"s": secret, "seen": int(now.timestamp())})
 
 
-def build_context(state: WebState, request: Request) -> WebContext:
-    """Authenticate the request (cookie or bearer token) and choose its language. Runs in a worker thread."""
+async def build_context(state: WebState, request: Request) -> WebContext:
+    """Authenticate the request (cookie or bearer token) and choose its language."""
     now = utcnow()
     header = request.headers.get("authorization", "")
     actor: Actor | None = None
@@ -136,13 +132,17 @@ def build_context(state: WebState, request: Request) -> WebContext:
     refresh = False
     if header.lower().startswith("bearer "):
         try:
-            actor = authenticate_token(state.hub, header[7:].strip(), scope="api", channel="api")
+            actor = await run_in_threadpool(lambda: authenticate_token(state.hub, header[7:].strip(), scope="api",
+                                                                       channel="api"))
             via = "token"
         except Refused as exc:
             raise TokenRefused(exc.message) from None
     else:
-        user, secret, refresh = _from_session(state, request, now)
-        if user is not None:
+        secret, refresh = _session_secret(state, request, now)
+        user = await _session_user(state, secret, now) if secret is not None else None
+        if user is None:
+            secret = None
+        else:
             actor, via, user_locale, display = user.actor, "session", user.locale, user.display_name
     cookie_locale = request.cookies.get(LANG_COOKIE)
     locale = (user_locale if user_locale in LOCALES else None) or (

@@ -23,4 +23,4 @@ def app() -> FastAPI:
     home = os.environ.get(SERVE_HOME_ENV)
     if not home:
         raise RuntimeError(f"{SERVE_HOME_ENV} is not set: start the portal with 'guichet serve'")
-    return create_app(load_config(Path(home)), os.environ.get(SERVE_DB_URL_ENV) or None)
+    return create_app(load_config(Path(home)), os.environ.get(SERVE_DB_URL_ENV) or None, serving=True)

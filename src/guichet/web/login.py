@@ -15,6 +15,7 @@ from argon2.exceptions import Argon2Error
 from sqlalchemy import func, select
 
 from guichet.accounts.auth import aware, password_hasher
+from guichet.accounts.services import MIN_PASSWORD
 from guichet.governance.actors import Actor
 from guichet.hub import Hub
 from guichet.store.models import User
@@ -24,6 +25,7 @@ from guichet.web.tables import LoginAttempt
 # Who signs in: nobody yet. The permission table lets "public" attempt a login, nothing more.
 PUBLIC = Actor(username="anonymous", roles=frozenset({"public"}), channel="web")
 TOTP_PERIOD = 30
+MAX_PASSWORD = 1024  # the sign-in form's limit too
 # A hash of a random password, verified against when the account does not exist, so that an unknown
 # name takes as long to refuse as a wrong password (no account enumeration by timing).
 _DUMMY_HASH = password_hasher.hash("guichet-no-such-account-placeholder")
@@ -60,6 +62,17 @@ def password_matches(stored: str | None, password: str) -> bool:
         return password_hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
     except Argon2Error:
         return False
+
+
+def password_problem(new: str, current: str | None = None) -> str | None:
+    """Why a new password is refused (one line naming the rule), or None."""
+    if len(new) < MIN_PASSWORD:
+        return f"new password: at least {MIN_PASSWORD} characters"
+    if len(new) > MAX_PASSWORD:
+        return f"new password: at most {MAX_PASSWORD} characters"
+    if current is not None and new == current:
+        return "new password: the same as the current one"
+    return None
 
 
 def is_locked(user: User, now: datetime) -> bool:

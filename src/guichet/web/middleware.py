@@ -9,6 +9,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from guichet.web.context import PRE_COOKIE, SESSION_COOKIE, WebContext
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 # No inline scripts or styles anywhere, nothing from another origin: the hub may run offline.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
@@ -54,6 +56,10 @@ class WebHeaders:
                 if not static:
                     headers.append((b"cache-control", b"no-store"))
                 ctx: WebContext | None = state.get("ctx")
+                if ctx is not None and scope["method"] not in SAFE_METHODS:
+                    # Whatever this request changed (a sign-out, a password, an account) is committed by
+                    # now: this worker forgets its cached sessions before the answer leaves.
+                    ctx.state.sessions.invalidate()
                 if ctx is not None and ctx.cookies:
                     secure = ctx.secure()
                     for name, value, opts in ctx.cookies:

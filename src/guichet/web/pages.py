@@ -147,10 +147,11 @@ async def home(ctx: Ctx) -> HTMLResponse:  # no I/O: rendered on the event loop,
 
 @router.page("/account", permission="user.show", resource=own_account, nav="nav.account", nav_order=90,
              summary="Your account and your language")
-def account(ctx: Ctx) -> HTMLResponse:
+def account(ctx: Ctx, done: str | None = None, ended: int = 0) -> HTMLResponse:
     assert ctx.actor is not None
     info = accounts.show_user(ctx.hub, ctx.actor, username=ctx.actor.username)
-    return render(ctx, "account.html", info=info)
+    return render(ctx, "account.html", info=info, done=done if done in ("password", "totp") else None,
+                  ended=max(ended, 0))
 
 
 @router.page("/accounts", permission="user.list", nav="nav.accounts", nav_order=20,

@@ -83,7 +83,7 @@ def requires(permission: str, resource: ResourceFn | None = None, authenticate: 
                 raise RuntimeError("a route without authentication must be read-only")
             return None
         state: WebState = request.app.state.web
-        ctx = await run_in_threadpool(build_context, state, request)
+        ctx = await build_context(state, request)
         request.state.ctx = ctx
         if permission != PUBLIC:
             if ctx.actor is None:
@@ -107,7 +107,8 @@ def requires(permission: str, resource: ResourceFn | None = None, authenticate: 
     return guard
 
 
-def current_context(request: Request) -> WebContext:
+async def current_context(request: Request) -> WebContext:
+    # async: FastAPI runs a plain ``def`` dependency in a worker thread, a hop per request for nothing.
     ctx: WebContext = request.state.ctx
     return ctx
 

@@ -12,6 +12,7 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 
@@ -30,7 +31,7 @@ class Keys:
     root: bytes
 
     def derive(self, label: str) -> bytes:
-        return hmac.new(self.root, f"guichet-web:{label}".encode(), hashlib.sha256).digest()
+        return _derive(self.root, label)
 
     def sign(self, purpose: str, payload: dict[str, Any]) -> str:
         body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
@@ -61,6 +62,12 @@ class Keys:
     def client_hash(self, address: str) -> str:
         """A keyed hash of a client address: enough to count attempts, useless to find the person."""
         return hmac.new(self.derive("client"), address.encode(), hashlib.sha256).hexdigest()
+
+
+@lru_cache(maxsize=64)
+def _derive(root: bytes, label: str) -> bytes:
+    # Derived once per purpose: signing and checking run on every request.
+    return hmac.new(root, f"guichet-web:{label}".encode(), hashlib.sha256).digest()
 
 
 def new_secret() -> str:

@@ -23,6 +23,7 @@ class WebSettings:
     default_locale: str = "fr"
     timezone: str = "Europe/Paris"  # dates are shown in this zone
     threads: int = 8  # worker threads per process for database work (anyio's limiter)
+    session_cache_seconds: int = 1  # a worker trusts its last lookup of a session this long (0: never)
 
 
 _KEYS: dict[str, type] = {
@@ -36,7 +37,9 @@ _KEYS: dict[str, type] = {
     "default_locale": str,
     "timezone": str,
     "threads": int,
+    "session_cache_seconds": int,
 }
+_MAY_BE_ZERO = frozenset({"session_cache_seconds"})
 
 
 def web_settings(config: HubConfig) -> WebSettings:
@@ -49,8 +52,9 @@ def web_settings(config: HubConfig) -> WebSettings:
         value = config.properties[prop]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise BadInput(f"guichet.toml: properties.{prop} must be a {kind.__name__}")
-        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
-            raise BadInput(f"guichet.toml: properties.{prop} must be at least 1")
+        least = 0 if key in _MAY_BE_ZERO else 1
+        if isinstance(value, int) and not isinstance(value, bool) and value < least:
+            raise BadInput(f"guichet.toml: properties.{prop} must be at least {least}")
         values[key] = value
     settings = WebSettings(**values)
     if settings.default_locale not in LOCALES:

@@ -1,21 +1,31 @@
-"""Deposit throughput against its floor and against ``frictionless validate``.
+"""Deposit throughput against its floor and against ``frictionless validate``; peak memory.
 
-    .venv/bin/python benchmarks/deposit.py --rows 5000000          # the issue's target size
-    .venv/bin/python benchmarks/deposit.py --quick                  # 300k rows, a couple of minutes
+    .venv/bin/python benchmarks/deposit.py                      # the issue's size: 5M rows of ER_PRS_F
+    .venv/bin/python benchmarks/deposit.py --quick              # 300k rows, a couple of minutes
+    .venv/bin/python benchmarks/deposit.py --rows 1000000 --repeat 5
 
-Floor: DuckDB ``read_csv`` of the same file into Arrow batches written by PyArrow's encrypted Parquet
-writer. Subject: ``deposit run`` (validation, quarantine, hub pseudonyms, encryption, versioning) on a
-fresh hub each time. Runs alternate, 3 times each; medians, rows/s and the ratio are printed (target
->= 0.4). ``frictionless validate`` (dev extra, when installed) runs on a 200k-row sample (target >= 25x).
-Peak memory is the maximum RSS of the subject's process (target < 2 GB).
+The file: ``guichet synth --columns full`` (every schema-snds column of ER_PRS_F, 123 of them, the
+generator's defects included: ~1 % of rows fail a rule), as many persons as needed for ``--rows`` claim
+lines, then pseudonymised at level 1 as a producer does (psa pseudonyms from NIR + birth date + sex, the
+NIR column removed), streamed batch by batch and written as CSV by DuckDB (cells quoted only when needed).
+It is cached under ``--cache`` (default /tmp/guichet-bench-deposit) since making 5M rows takes minutes.
+
+Floor: DuckDB ``read_csv`` of the same file (every column as text) into Arrow batches written by PyArrow's
+encrypted Parquet writer with the hub's settings (``guichet.custodian.parquet.encrypted_writer``: the
+only configuration whose files DuckDB 2.0.1 can read back). Subject: ``guichet deposit run`` in its own
+process on a fresh hub (validation of every rule, quarantine sealed to the producer, hub pseudonyms by the
+custodian, encryption, versioning, lineage). Runs alternate, ``--repeat`` times each (>= 3); medians,
+rows/s and the ratio are printed (target >= 0.4). ``frictionless validate`` (pinned in the dev extra) runs
+on a ``--sample``-row head of the file (target: deposit >= 25x its rows/s). Peak memory is the maximum
+resident set of the deposit's process, from ``wait4`` (target < 2 GB whatever the size).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -24,79 +34,116 @@ import tempfile
 import time
 from pathlib import Path
 
-SCHEMA = Path("/work/shared/data/snds/synthetic-snds/schemas/DCIR/ER_PRS_F.json")
-SAMPLE = SCHEMA.with_suffix(".csv")
-B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+GUICHET = [sys.executable, "-m", "guichet"]
+LINES_PER_PERSON = 18.0  # ER_PRS_F lines per person and year in synth's standard profile (measured: ~18.5)
+QUASI = ("BEN_SEX_COD", "BEN_NAI_ANN", "BEN_RES_DPT")
 
 
-def make_file(path: Path, rows: int, schema: dict) -> None:
-    """An ER_PRS_F file with all its columns: the synthetic-snds sample rows (valid for the schema)
-    repeated, with a unique claim number so that the 9-column primary key stays unique."""
-    import csv
+def make_file(out: Path, rows: int, seed: int) -> Path:
+    """A level-1 ER_PRS_F delivery of exactly ``rows`` rows (see the module's docstring); returns its schema."""
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
 
-    with SAMPLE.open(newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader)
-        templates = list(reader)
-    key, psa = header.index("DCT_ORD_NUM"), header.index("BEN_NIR_PSA")
-    fields = {f["name"]: f for f in schema["fields"]}
-    for row in templates:  # the samples are semantically random: make them valid, as a producer's rows are
-        for j, name in enumerate(header):
-            c = fields[name].get("constraints") or {}
-            if row[j] and c.get("minLength") and len(row[j]) < c["minLength"]:
-                row[j] = row[j].ljust(int(c["minLength"]), "0")
-            if row[j] and "maximum" in c and fields[name]["type"] in ("integer", "number"):
-                if float(row[j]) > float(c["maximum"]):
-                    row[j] = str(c.get("minimum", 0))
-    with path.open("w", newline="") as out:
-        out.write(";".join(header) + "\n")
-        for i in range(rows):
-            row = list(templates[i % len(templates)])
-            row[key] = str(i)
-            row[psa] = "".join(B32[(i * 7 + k * 13) % 32] for k in range(17))  # a level-1 pseudonym shape
-            out.write(";".join(row) + "\n")
+    from guichet.custodian.producer import psa_column
+
+    work = out.parent / f".synth-{rows}-{seed}"
+    shutil.rmtree(work, ignore_errors=True)
+    persons = math.ceil(rows / LINES_PER_PERSON * 1.03) + 10
+    subprocess.run([*GUICHET, "synth", "--persons", str(persons), "--start", "2023-01-01", "--end", "2023-12-31",
+                    "--seed", str(seed), "--columns", "full", "--out", str(work), "--json"],
+                   check=True, capture_output=True)
+    clear = work / "ER_PRS_F.csv"
+    key = bytes(range(32))  # the producers' level-1 domain key (any fixed key: the hub only re-keys it)
+    header = clear.open(encoding="utf-8").readline().rstrip("\n").split(";")
+    wanted = {f["name"] for f in json.loads((work / "schemas" / "ER_PRS_F.json").read_text())["fields"]}
+    keep = [h for h in header if h == "BEN_NIR_OUV" or h in wanted]  # as the producer's manifest says
+    names = ["BEN_NIR_PSA" if h == "BEN_NIR_OUV" else h for h in keep]
+    reader = pacsv.open_csv(clear, read_options=pacsv.ReadOptions(block_size=64 << 20),
+                            parse_options=pacsv.ParseOptions(delimiter=";"),
+                            convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header}))
+    schema = pa.schema([(n, pa.string()) for n in names])
+
+    def level1():
+        left = rows
+        for batch in reader:
+            if left <= 0:
+                break
+            batch = batch.slice(0, left)
+            left -= batch.num_rows
+            psa = psa_column(key, batch.column("BEN_NIR_OUV"), batch.column("BEN_NAI_DTE"),
+                             batch.column("BEN_SEX_COD"))
+            cols = [psa if h == "BEN_NIR_OUV" else batch.column(h) for h in keep]
+            yield pa.RecordBatch.from_arrays(cols, schema=schema)
+        if left > 0:
+            raise SystemExit(f"synth made {rows - left} rows, fewer than {rows}: raise LINES_PER_PERSON's margin")
+
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    con.register("level1", pa.RecordBatchReader.from_batches(schema, level1()))
+    tmp = out.with_suffix(".tmp")
+    con.execute(f"COPY level1 TO '{tmp}' (FORMAT csv, DELIMITER ';', HEADER)")
+    con.close()
+    os.replace(tmp, out)
+    target = out.with_name("ER_PRS_F.json")
+    shutil.copyfile(work / "schemas" / "ER_PRS_F.json", target)
+    shutil.rmtree(work, ignore_errors=True)
+    return target
 
 
 def floor(path: Path, cols: list[str]) -> float:
+    """Seconds for DuckDB read_csv -> Arrow batches -> PyArrow encrypted writer (hub settings), own process."""
     code = f"""
-import duckdb, os, pyarrow.parquet as pq, pyarrow.parquet.encryption as pe, time, tempfile
-t=time.perf_counter()
-con=duckdb.connect(config={{'autoinstall_known_extensions':False,'autoload_known_extensions':False}})
+import os, tempfile, time, duckdb
+from pathlib import Path
+from guichet.custodian.parquet import encrypted_writer
+t = time.perf_counter()
+con = duckdb.connect(config={{'autoinstall_known_extensions': False, 'autoload_known_extensions': False}})
 con.execute('SET enable_progress_bar = false')
-cols={{c:'VARCHAR' for c in {cols!r}}}
-r=con.sql("select * from read_csv('{path}', header=true, delim=';', columns="+repr(cols)+", auto_detect=false)").to_arrow_reader(122880)
-out=tempfile.mktemp(suffix='.parquet')
-w=None
+cols = {{c: 'VARCHAR' for c in {cols!r}}}
+r = con.sql("select * from read_csv('{path}', header=true, delim=';', columns=" + repr(cols) +
+            ", auto_detect=false)").to_arrow_reader(122880)
+out = Path(tempfile.mktemp(suffix='.parquet'))
+w = None
 for b in r:
-    if w is None: w=pq.ParquetWriter(out,b.schema,encryption_properties=pe.create_encryption_properties(footer_key=os.urandom(32)),compression='zstd')
+    if w is None:
+        w = encrypted_writer(out, b.schema, os.urandom(32))
     w.write_batch(b)
-w.close(); os.unlink(out)
-print(time.perf_counter()-t)
+w.close(); out.unlink()
+print(time.perf_counter() - t)
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    return float(out.split()[-1])
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(done.stdout.split()[-1])
 
 
-def subject(path: Path, work: Path) -> tuple[float, int]:
+def subject(path: Path, schema: Path, work: Path, gate: bool) -> tuple[float, int, dict]:
+    """Seconds, peak RSS (bytes) and JSON answer of one ``guichet deposit run`` on a fresh hub."""
+    from guichet.config import load_config, save_config
+
     home = work / f"hub{time.time_ns()}"
-    guichet = [sys.executable, "-m", "guichet"]
-    subprocess.run([*guichet, "init", "--home", str(home), "--mode", "development"], check=True, capture_output=True)
-    t = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    proc = subprocess.run([*guichet, "deposit", "run", str(path), "--dataset", "ER_PRS_F", "--schema", str(SCHEMA),
-                           "--identifiers", "BEN_NIR_PSA:psa", "--home", str(home), "--json"],
-                          capture_output=True, text=True)
-    seconds = time.perf_counter() - t
-    if proc.returncode not in (0, 1):
-        raise SystemExit(proc.stderr)
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run([*GUICHET, "init", "--home", str(home), "--mode", "development"], check=True, capture_output=True)
+    save_config(load_config(home).with_properties(quality_gate=gate))
+    ids = ["--identifiers", "BEN_NIR_PSA:psa"]
+    for q in QUASI:
+        ids += ["--identifiers", f"{q}:quasi"]
+    out = work / "answer.json"
+    started = time.perf_counter()
+    with out.open("w") as fh:
+        proc = subprocess.Popen([*GUICHET, "deposit", "run", str(path), "--dataset", "ER_PRS_F", "--schema",
+                                 str(schema), *ids, "--home", str(home), "--json"], stdout=fh,
+                                stderr=subprocess.PIPE)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if code not in (0, 1):
+        raise SystemExit(f"deposit failed ({code}): {err}")
+    answer = json.loads(out.read_text())
     shutil.rmtree(home, ignore_errors=True)
     shutil.rmtree(Path(str(home) + "-custodian"), ignore_errors=True)
-    json.loads(proc.stdout)
-    return seconds, max(rss, before)
+    return seconds, usage.ru_maxrss * 1024, answer
 
 
-def frictionless(path: Path, rows: int, work: Path) -> float | None:
+def frictionless(path: Path, schema: Path, rows: int, work: Path) -> tuple[float, str] | None:
     exe = Path(sys.executable).with_name("frictionless")
     if not exe.exists():
         return None
@@ -106,47 +153,78 @@ def frictionless(path: Path, rows: int, work: Path) -> float | None:
             if i > rows:
                 break
             dst.write(line)
-    schema = work / "schema.json"
-    schema.write_text(SCHEMA.read_text())
-    t = time.perf_counter()
-    subprocess.run([str(exe), "validate", str(sample), "--schema", str(schema)], capture_output=True)
-    return time.perf_counter() - t
+    raw = json.loads(schema.read_text())
+    raw.pop("foreignKeys", None)  # frictionless would look for the referenced resources
+    raw["name"] = raw["name"].lower()  # frictionless 5 accepts only lower-case resource names
+    plain = work / "schema.json"
+    plain.write_text(json.dumps(raw))
+    started = time.perf_counter()
+    done = subprocess.run([str(exe), "validate", str(sample), "--schema", str(plain), "--dialect",
+                           json.dumps({"delimiter": ";"}), "--json"], capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    try:
+        report = json.loads(done.stdout)
+        tasks = report.get("tasks") or [{}]
+        stats = tasks[0].get("stats", {})
+        summary = f"valid={report.get('valid')}, rows={stats.get('rows')}, errors={stats.get('errors')}"
+    except ValueError:
+        summary = f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1:] or ''}"
+    return seconds, summary
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=5_000_000)
-    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="300k rows")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--sample", type=int, default=200_000, help="rows given to frictionless validate")
+    ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--with-gate", action="store_true",
+                    help="keep the quality gate on (the deposit then also runs every quality check: "
+                         "benchmarks/quality.py measures those; off by default here)")
+    ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "guichet-bench-deposit")
     args = ap.parse_args()
     rows = 300_000 if args.quick else args.rows
-    schema = json.loads(SCHEMA.read_text())
+    args.cache.mkdir(parents=True, exist_ok=True)
+    folder = args.cache / f"{rows}-{args.seed}"
+    folder.mkdir(exist_ok=True)
+    data = folder / "ER_PRS_F.csv"
+    if not data.exists():
+        t = time.perf_counter()
+        make_file(data, rows, args.seed)
+        print(f"made {data} in {time.perf_counter() - t:.0f} s (cached for the next runs)")
+    schema = data.with_name("ER_PRS_F.json")
+    cols = [f["name"] for f in json.loads(schema.read_text())["fields"]]
+    print(f"ER_PRS_F: {rows:,} rows x {len(cols)} columns, {data.stat().st_size / 1e6:,.0f} MB "
+          f"(synth --columns full, level-1 pseudonyms)")
     work = Path(tempfile.mkdtemp(prefix="guichet-bench-"))
     try:
-        data = work / "ER_PRS_F.csv"
-        make_file(data, rows, schema)
-        cols = [f["name"] for f in schema["fields"]]
-        print(f"{rows:,} rows x {len(cols)} columns, {data.stat().st_size / 1e6:.0f} MB")
-        base, subj, rss = [], [], 0
-        for _ in range(args.repeat):
+        base, subj, rss, answer = [], [], 0, {}
+        for i in range(max(args.repeat, 1)):
             base.append(floor(data, cols))
-            s, r = subject(data, work)
+            s, r, answer = subject(data, schema, work, args.with_gate)
             subj.append(s)
             rss = max(rss, r)
+            print(f"  run {i + 1}: floor {base[-1]:.2f} s, deposit {s:.2f} s, deposit peak RSS {r / 2**20:,.0f} MiB",
+                  flush=True)
         b, s = statistics.median(base), statistics.median(subj)
-        print(f"floor   (DuckDB read + PyArrow encrypted write): {b:7.2f} s  {rows / b:12,.0f} rows/s")
-        print(f"deposit (validate + quarantine + hub ids + encrypt + version): {s:7.2f} s  {rows / s:12,.0f} rows/s")
-        print(f"ratio deposit/floor: {b / s:.2f} (target >= 0.4); peak RSS of deposit: {rss / 1024:.0f} MB")
-        n = min(200_000, rows)
-        ft = frictionless(data, n, work)
-        if ft is None:
-            print("frictionless: not installed (pip install the dev extra) - skipped")
+        print(f"quality gate: {'on' if args.with_gate else 'off (quality_gate = false)'}; status {answer['status']}")
+        print(f"deposit answer: rows_in {answer['rows_in']:,}, accepted {answer['rows_accepted']:,}, "
+              f"quarantined {answer['rows_quarantined']:,} {answer['quarantine_reasons']}")
+        print(f"floor   (DuckDB read_csv + PyArrow encrypted write): {b:8.2f} s {rows / b:12,.0f} rows/s")
+        print(f"deposit (validate, quarantine, hub pseudonyms, encrypt, version): {s:8.2f} s {rows / s:12,.0f} rows/s")
+        print(f"ratio deposit/floor: {b / s:.2f} (target >= 0.4); deposit peak RSS {rss / 2**20:,.0f} MiB "
+              "(target < 2048)")
+        n = min(args.sample, rows)
+        found = frictionless(data, schema, n, work)
+        if found is None:
+            print("frictionless: not installed (pip install -e '.[dev]') - skipped")
         else:
-            print(f"frictionless validate on {n:,} rows: {ft:.1f} s {n / ft:,.0f} rows/s; "
+            ft, summary = found
+            print(f"frictionless validate on {n:,} rows: {ft:.1f} s {n / ft:,.0f} rows/s ({summary}); "
                   f"ratio deposit/frictionless: {(rows / s) / (n / ft):.1f} (target >= 25)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        os.environ.pop("_", None)
 
 
 if __name__ == "__main__":

@@ -55,9 +55,39 @@ def decryption_properties(key: bytes) -> pe.FileDecryptionProperties:
     return pe.create_decryption_properties(footer_key=bytes(key))
 
 
+# DuckDB 2.0.1 cannot decrypt an encrypted column chunk that holds more than one data page ("Computed AES
+# tag differs from read AES tag": it gets the page ordinal of the AES-GCM additional data wrong after the
+# first page; duckdb/duckdb#18524). PyArrow cuts pages at 1 MiB or 20,000 rows and falls back from a
+# dictionary to plain pages at 1 MiB of dictionary, so its default files fail as soon as a row group has
+# more than ~20k rows. Measured (tests/spec/test_encrypted_parquet_pages.py): with the three limits
+# below lifted, every column chunk is ONE page whatever the row group's size, and DuckDB reads files of
+# 122,880-row (and 1M-row) groups; any single limit left at its default breaks it again. Row groups are
+# capped (a page is one allocation of the whole chunk, and Parquet page sizes are 32-bit).
+ONE_PAGE_PER_CHUNK: dict[str, int] = {
+    "data_page_size": 1 << 30,
+    "dictionary_pagesize_limit": 1 << 30,
+    "max_rows_per_page": 1 << 30,
+}
+ROW_GROUP_ROWS = 122_880  # DuckDB's own row-group size: 60 vectors of 2,048 rows
+
+
+class EncryptedParquetWriter(pq.ParquetWriter):
+    """A ``ParquetWriter`` whose row groups are at most ``ROW_GROUP_ROWS`` rows, one page per column chunk."""
+
+    def write_table(self, table: pa.Table, row_group_size: int | None = None) -> None:
+        super().write_table(table, row_group_size=min(row_group_size or ROW_GROUP_ROWS, ROW_GROUP_ROWS))
+
+
 def encrypted_writer(path: Path, schema: pa.Schema, key: bytes, **kwargs: Any) -> pq.ParquetWriter:
-    """A ``ParquetWriter`` that encrypts (use as a context manager; write batches as they come)."""
-    return pq.ParquetWriter(str(path), schema, encryption_properties=encryption_properties(key), **kwargs)
+    """A ``ParquetWriter`` that encrypts (use as a context manager; write batches as they come).
+
+    Files are written so that DuckDB 2.0.1 can read them back (one data page per column chunk, see
+    ``ONE_PAGE_PER_CHUNK``): the page limits cannot be overridden; compression defaults to zstd."""
+    if set(kwargs) & set(ONE_PAGE_PER_CHUNK):
+        raise ValueError("encrypted_writer: page limits are fixed (DuckDB reads one page per chunk only)")
+    kwargs.setdefault("compression", "zstd")
+    return EncryptedParquetWriter(str(path), schema, encryption_properties=encryption_properties(key),
+                                  **ONE_PAGE_PER_CHUNK, **kwargs)
 
 
 def write_encrypted_parquet(data: pa.Table | Iterable[pa.RecordBatch], path: Path, key: bytes,

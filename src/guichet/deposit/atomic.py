@@ -128,8 +128,10 @@ def _recover_dataset(hub: Hub, dataset: str) -> tuple[int, int]:
             if v.status == "pending":
                 v.status, v.finished_at = "rolled_back", now()
                 rolled += 1
-        keep = {version_dirname(v.version) for v in rows if v.status in LIVE}
-    for base in (lake_dir(hub, dataset), quarantine_dir(hub, dataset)):
+        keep_lake = {version_dirname(v.version) for v in rows if v.status in LIVE}
+        # a rejected version keeps its quarantine: the producer's rejection report reads it
+        keep_quarantine = keep_lake | {version_dirname(v.version) for v in rows if v.status == "rejected"}
+    for base, keep in ((lake_dir(hub, dataset), keep_lake), (quarantine_dir(hub, dataset), keep_quarantine)):
         if not base.is_dir():
             continue
         for child in base.iterdir():

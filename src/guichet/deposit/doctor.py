@@ -4,6 +4,7 @@ quarantine (until the scheduler of the "Permits" issue exists)."""
 from __future__ import annotations
 
 from guichet.deposit.atomic import purge_quarantine, recover
+from guichet.engine.connection import remove_stale_spills
 from guichet.hub import Hub
 from guichet.lifecycle.doctor import DoctorItem, doctor_check
 
@@ -30,3 +31,12 @@ def check_quarantine_retention(hub: Hub) -> DoctorItem:
     if purged:
         return DoctorItem("quarantine retention", "repaired", f"purged {purged} quarantine(s) older than {days} days")
     return DoctorItem("quarantine retention", "ok", f"nothing older than {days} days")
+
+
+@doctor_check
+def check_engine_spills(hub: Hub) -> DoctorItem:
+    removed = remove_stale_spills()
+    if removed:
+        return DoctorItem("engine spill folders", "repaired",
+                          f"removed {removed} spill folder(s) left by processes that died")
+    return DoctorItem("engine spill folders", "ok", "none left by a dead process")

@@ -9,7 +9,7 @@ from typing import Any
 from guichet.deposit.rules import IdentifierRole
 
 STATUSES = ("pending", "published", "held", "rejected", "rolled_back")
-CRASH_POINTS = ("pending", "first_batch", "pass1_done", "staged", "renamed", "committed")
+CRASH_POINTS = ("pending", "first_batch", "pass1_done", "staged", "renamed", "committed", "gated")
 
 
 @dataclass(frozen=True)

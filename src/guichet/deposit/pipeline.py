@@ -25,6 +25,8 @@ import pyarrow.parquet as pq
 import pyarrow.parquet.encryption as pe
 from sqlglot import exp
 
+from guichet.custodian.parquet import encrypted_writer
+from guichet.deposit.duplicates import DuplicateFinder, cells_as_text
 from guichet.deposit.protection import FileKey, Protection
 from guichet.deposit.rules import SEP, IdentifierRole, ValidationPlan, build_plan, col
 from guichet.deposit.sealing import Sealer
@@ -73,16 +75,10 @@ class StagedTable:
         return dict(sorted(self.reasons.items()))
 
 
-# DuckDB 2.0.1 fails to decrypt (AES tag mismatch) any data page of an encrypted column chunk after the
-# first one. Until that is fixed, every column chunk holds ONE data page: row groups of at most 20,000 rows
-# (PyArrow's rows-per-page limit), no byte limit on pages, no dictionary fallback to a new page.
-ROW_GROUP = 20_000
-_ONE_PAGE = {"data_page_size": 1 << 30, "dictionary_pagesize_limit": 1 << 30}
-
-
+# Every encrypted file goes through the custodian's shared writer: it writes one data page per column chunk,
+# the only layout DuckDB 2.0.1 can decrypt (docs/deposit.md, "Encrypted Parquet and DuckDB 2.0.1").
 def _encrypted_writer(path: Path, schema: pa.Schema, key: FileKey) -> pq.ParquetWriter:
-    props = pe.create_encryption_properties(footer_key=key.key)
-    return pq.ParquetWriter(str(path), schema, encryption_properties=props, compression="zstd", **_ONE_PAGE)
+    return encrypted_writer(path, schema, key.key)
 
 
 def _decryption(key: FileKey) -> Any:
@@ -135,7 +131,7 @@ class QuarantineWriter:
 
     def flush(self) -> None:
         if self.rows[SOURCE_ROW]:
-            self.writer.write_table(pa.table(self.rows, schema=QUARANTINE_SCHEMA), row_group_size=ROW_GROUP)
+            self.writer.write_table(pa.table(self.rows, schema=QUARANTINE_SCHEMA))
             self.rows = {n: [] for n in QUARANTINE_SCHEMA.names}
 
     def renumber_current(self, remap: Callable[[np.ndarray], np.ndarray]) -> None:
@@ -148,7 +144,7 @@ class QuarantineWriter:
         table = table.set_column(table.schema.get_field_index(SOURCE_ROW), SOURCE_ROW, exact)
         path.unlink()
         self._open_part()
-        self.writer.write_table(table, row_group_size=ROW_GROUP)
+        self.writer.write_table(table)
 
     def close(self) -> None:
         self.flush()
@@ -187,6 +183,7 @@ class TableStager:
 
     def __init__(self, engine: Engine, protection: Protection, index: int, crash: CrashHook) -> None:
         self.engine, self.protection, self.index, self.crash = engine, protection, index, crash
+        self.duplicates: DuplicateFinder | None = None
 
     def stage(self, job: TableJob, shape: FileShape, staging: Path, quarantine: Path, producer_pem: str,
               references: dict[str, Reference]) -> StagedTable:
@@ -229,17 +226,47 @@ class TableStager:
         view = f"stg_{self.index}"
         self.engine.bind(view, parquet_source([out.data_file], out.data_key.engine_name),
                          SourceBinding(view, "parquet", out.data_file.name, {"key_id": out.data_key.key_id}))
-        bad = self._key_checks(job, plan, view, references, out)
-        if bad or malformed:
-            self._rescan_bad(job, shape, plan, bad, qwriter, remap, out)
-            self._rewrite(view, out, set(bad), malformed)
+        held = self.duplicates.held_table() if self.duplicates else None
+        checked = view
+        if held is not None:  # the key checks see the staged rows and the held-back candidates together
+            held_hub = self._pseudonymise(job, held)
+            self.engine.con.register(f"held_{self.index}", held_hub)
+            checked = f"chk_{self.index}"
+            union = exp.union(exp.select("*").from_(view), exp.select("*").from_(f"held_{self.index}"),
+                              distinct=False)
+            self.engine.execute(exp.Create(this=exp.to_table(checked), kind="VIEW", replace=True, expression=union,
+                                           properties=exp.Properties(expressions=[exp.TemporaryProperty()])),
+                                purpose=f"staged rows and held-back duplicates of {job.name}", record=False)
+        bad = self._key_checks(job, plan, checked, references, out)
+        held_rows = set(held.column(SOURCE_ROW).to_pylist()) if held is not None else set()
+        staged_bad = {r: v for r, v in bad.items() if r not in held_rows}
+        returned = held_rows - set(bad)  # hash collisions: not duplicates after all, back to the lake
+        if held is not None:
+            self._quarantine_held(held, bad, shape, qwriter, remap, out)
+        if staged_bad or malformed or returned:
+            self._rescan_bad(job, shape, plan, staged_bad, qwriter, remap, out)
+            extra = None
+            if returned:
+                keep = pc.is_in(held_hub.column(SOURCE_ROW), pa.array(sorted(returned), pa.int64()))
+                extra = held_hub.filter(keep)
+            self._rewrite(view, out, set(staged_bad), malformed, extra)
         qwriter.close()
         out.quarantine_parts = qwriter.parts
         out.rows_in = rows_in
         out.rows_quarantined = qwriter.count
-        out.rows_accepted -= len(bad)  # rows written in pass 1, less those the key checks took out
+        # rows written in pass 1, less those the key checks took out, plus held-back rows given back
+        out.rows_accepted += len(returned) - len(staged_bad)
         out.view = view
         return out
+
+    def _quarantine_held(self, held: pa.Table, bad: dict[int, str], shape: FileShape, qwriter: QuarantineWriter,
+                         remap: Callable[[np.ndarray], np.ndarray], out: StagedTable) -> None:
+        """Held-back duplicates: quarantined with their typed cells written back as text."""
+        rows = held.column(SOURCE_ROW).to_pylist()
+        for i, r in enumerate(rows):
+            if r in bad:
+                qwriter.add(int(remap(np.array([r - 1]))[0]), bad[r], cells_as_text(held, shape.header, i))
+                out.reasons.update({t.split(":", 1)[0] for t in bad[r].split(SEP)})
 
     def _bind_nomenclatures(self, plan: ValidationPlan) -> None:
         for view, nom in plan.nomenclatures.items():
@@ -260,23 +287,29 @@ class TableStager:
         assert out.data_file is not None and out.data_key is not None
         writer: pq.ParquetWriter | None = None
         ordinal = 0
+        self.duplicates = DuplicateFinder(len(plan.unique_keys)) if plan.unique_keys else None
         try:
             for batch in self.engine.batches(plan.select, purpose=f"validate {job.name}"):
                 n = batch.num_rows
-                viol = batch.column("__violations")
-                ok = pc.fill_null(pc.equal(viol, ""), False)
-                data = batch.drop_columns(["__violations", "__raw"])
+                ok = pc.invert(batch.column("__bad"))
+                data = batch.drop_columns([c for c in batch.schema.names if c.startswith("__")])
                 rows = pa.array(np.arange(ordinal + 1, ordinal + n + 1, dtype=np.int64))
                 data = data.append_column(SOURCE_FILE, pa.DictionaryArray.from_arrays(
                     pa.array(np.zeros(n, dtype=np.int32)), pa.array([job.source_label])))
                 data = data.append_column(SOURCE_ROW, rows)
-                accepted = data.filter(ok)
+                keep = ok
+                if self.duplicates is not None:
+                    candidates = self.duplicates.candidates(batch)
+                    if candidates.any():
+                        self.duplicates.hold(data.filter(pa.array(candidates)))
+                        keep = pc.and_(ok, pa.array(~candidates))
+                accepted = data.filter(keep)
                 accepted = self._pseudonymise(job, accepted)
                 if writer is None:
                     writer = _encrypted_writer(out.data_file, accepted.schema, out.data_key)
-                writer.write_batch(accepted, row_group_size=ROW_GROUP)
+                writer.write_batch(accepted)
                 out.rows_accepted += accepted.num_rows
-                if accepted.num_rows != n:
+                if not pc.all(ok).as_py():
                     self._quarantine_batch(batch, ok, rows, qwriter, out)
                 ordinal += n
                 if ordinal == n:
@@ -291,7 +324,7 @@ class TableStager:
     def _empty_schema(self, job: TableJob, plan: ValidationPlan) -> pa.Schema:
         limited = plan.select.copy().limit(0)
         schema = self.engine.arrow_table(limited, purpose=f"schema of {job.name}").schema
-        schema = pa.schema([f for f in schema if f.name not in ("__violations", "__raw")])
+        schema = pa.schema([f for f in schema if not f.name.startswith("__")])
         return schema.append(pa.field(SOURCE_FILE, pa.dictionary(pa.int32(), pa.string()))).append(
             pa.field(SOURCE_ROW, pa.int64()))
 
@@ -390,7 +423,8 @@ class TableStager:
             if pos >= len(wanted):
                 break
 
-    def _rewrite(self, view: str, out: StagedTable, bad: set[int], malformed: dict[int, tuple[str, str]]) -> None:
+    def _rewrite(self, view: str, out: StagedTable, bad: set[int], malformed: dict[int, tuple[str, str]],
+                 extra: pa.Table | None = None) -> None:
         """Write the staged file again without the rows that failed key checks, with exact row numbers."""
         assert out.data_file is not None and out.data_key is not None
         shifts = sorted(r - i for i, r in enumerate(sorted(malformed), start=1))
@@ -400,8 +434,13 @@ class TableStager:
             exp.column("s") <= col(SOURCE_ROW, "t") - literal(1))
         exact = exp.alias_(col(SOURCE_ROW, "t") + exp.paren(exp.Subquery(this=count)), SOURCE_ROW, quoted=True)
         keep = exp.not_(col(SOURCE_ROW, "t").isin(query=exp.select("r").from_(f"bad_{self.index}")))
+        rows: exp.Expression = exp.to_table(view)
+        if extra is not None and extra.num_rows:
+            self.engine.con.register(f"extra_{self.index}", extra)
+            rows = exp.paren(exp.union(exp.select("*").from_(view), exp.select("*").from_(f"extra_{self.index}"),
+                                       distinct=False))
         select = (exp.select(exp.Star(**{"except": [col(SOURCE_ROW)]}), exact)
-                  .from_(exp.alias_(exp.to_table(view), "t")).where(keep))
+                  .from_(exp.alias_(rows, "t")).where(keep))
         tmp = out.data_file.with_suffix(".rewrite.parquet")
         new_key = self.protection.new_file_key()
         writer: pq.ParquetWriter | None = None
@@ -409,7 +448,7 @@ class TableStager:
             for batch in self.engine.batches(select, purpose=f"rewrite {out.job.name} without failing rows"):
                 if writer is None:
                     writer = _encrypted_writer(tmp, batch.schema, new_key)
-                writer.write_batch(batch, row_group_size=ROW_GROUP)
+                writer.write_batch(batch)
             if writer is None:
                 schema = pq.read_schema(out.data_file, decryption_properties=_decryption(out.data_key))
                 writer = _encrypted_writer(tmp, schema, new_key)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from guichet.deposit.model import DepositRequest, DepositResult, TableRequest
 from guichet.deposit.pipeline import Reference, StagedTable, TableJob, TableStager, inspect
 from guichet.deposit.protection import FileKey, Protection, protection_for
 from guichet.deposit.sealing import new_key_pair
+from guichet.deposit.status import change_status, quarantine_policy
 from guichet.deposit.structure import FileShape, NotATable
 from guichet.deposit.tables import DatasetVersion, Producer, SchemaVersion
 from guichet.engine import Engine, SourceBinding, parquet_source
@@ -35,6 +38,8 @@ from guichet.errors import BadInput, Conflict, Refused
 from guichet.governance.actors import Actor
 from guichet.hub import Hub
 from guichet.schema import TableSchema, breaking_changes, load_schema, parse_schema
+
+log = logging.getLogger("guichet.deposit")
 
 
 @dataclass
@@ -49,6 +54,8 @@ class Prepared:
     staged: StagedTable | None = None
     unchanged: DepositResult | None = None
     deposit_id: str = ""
+    status: str = "pending"
+    failure: str | None = None  # --partial: why this table was left out
 
 
 def _producer_key(hub: Hub, actor: Actor, name: str | None) -> str:
@@ -196,11 +203,11 @@ def run_deposit(hub: Hub, actor: Actor, request: DepositRequest) -> list[Deposit
             failures.append(DepositResult("", req.dataset, None, "rejected", 0, 0, 0, {}, "", error=exc.message))
     datasets = [p.job.dataset for p in prepared]
     with dataset_locks(hub, datasets):
-        results = _deposit_locked(hub, request, protection, _order(prepared))
+        results = _deposit_locked(hub, actor, request, protection, _order(prepared))
     return results + failures
 
 
-def _deposit_locked(hub: Hub, request: DepositRequest, protection: Protection,
+def _deposit_locked(hub: Hub, actor: Actor, request: DepositRequest, protection: Protection,
                     prepared: list[Prepared]) -> list[DepositResult]:
     delivery_id = "dl" + secrets.token_hex(8) if request.delivery else None
     todo = []
@@ -214,6 +221,10 @@ def _deposit_locked(hub: Hub, request: DepositRequest, protection: Protection,
         crash_point(request.crash_at, "pending")
         try:
             _stage_all(hub, protection, todo, request)
+            failed = [p for p in todo if p.failure]
+            if failed:
+                _roll_back(hub, failed)
+                todo = [p for p in todo if not p.failure]
             crash_point(request.crash_at, "staged")
             _rename(hub, todo)
             crash_point(request.crash_at, "renamed")
@@ -222,7 +233,65 @@ def _deposit_locked(hub: Hub, request: DepositRequest, protection: Protection,
             _roll_back(hub, todo)
             raise
         crash_point(request.crash_at, "committed")
-    return [p.unchanged or _result(p) for p in prepared]
+        _decide(hub, actor, todo)
+        crash_point(request.crash_at, "gated")
+    return [p.unchanged or (_failure(p) if p.failure else _result(p)) for p in prepared]
+
+
+def _failure(p: Prepared) -> DepositResult:
+    return DepositResult(p.deposit_id, p.job.dataset, None, "rejected", 0, 0, 0, {}, p.shape.sha256, error=p.failure)
+
+
+def _decide(hub: Hub, actor: Actor, todo: list[Prepared]) -> None:
+    """Committed versions are ``held`` (complete, invisible); publish each one unless the quarantine-rate
+    policy holds or rejects it or a blocking quality check fails. All tables of a delivery are committed
+    before any is checked, so cross-table checks see their siblings."""
+    for p in todo:
+        st = p.staged
+        assert st is not None and p.version is not None
+        verdict = quarantine_policy(hub.config.properties, p.job.dataset).verdict(st.rows_in, st.rows_quarantined)
+        if verdict is not None:
+            why = f"quarantine rate {st.rows_quarantined}/{st.rows_in} above the hub's maximum"
+            if verdict == "rejected":
+                with hub.store.write() as s:
+                    row = change_status(s, p.job.dataset, p.version, "rejected", why=why)
+                    row.files = []
+                shutil.rmtree(lake_dir(hub, p.job.dataset) / version_dirname(p.version), ignore_errors=True)
+            p.status = verdict
+            continue
+        p.status = _gate(hub, actor, p.job.dataset, p.version)
+
+
+def _note_held(hub: Hub, dataset: str, version: int, why: str) -> None:
+    with hub.store.write() as s:
+        row = s.execute(select(DatasetVersion).where(DatasetVersion.dataset == dataset,
+                                                     DatasetVersion.version == version)).scalar_one()
+        history = [*(row.lineage or {}).get("status_history", []), {"from": "held", "to": "held", "why": why}]
+        row.lineage = {**(row.lineage or {}), "status_history": history}
+
+
+def _gate(hub: Hub, actor: Actor, dataset: str, version: int) -> str:
+    """``published`` when the version passes its blocking quality checks (or gating is off), else ``held``."""
+    if not bool(hub.config.properties.get("quality_gate", True)):
+        why = "quality gate turned off (quality_gate = false)"
+    else:
+        from guichet.quality import gate
+
+        try:
+            result = gate(hub, actor, dataset, version)
+        except Exception as exc:  # noqa: BLE001 - whatever fails, the version stays held (complete, invisible)
+            log.warning("deposit: quality gate of %s v%s failed: %s", dataset, version, type(exc).__name__)
+            _note_held(hub, dataset, version, f"quality gate could not run ({type(exc).__name__}); "
+                                              "run 'guichet quality run' again")
+            return "held"
+        if result.blocking_failed:
+            failed = [r.id for r in result.outcome.failed if r.severity == "blocking"]
+            _note_held(hub, dataset, version, f"blocking quality failure(s): {', '.join(failed[:10])}")
+            return "held"
+        why = "no blocking quality failure"
+    with hub.store.write() as s:
+        change_status(s, dataset, version, "published", why=why, expected=("held",))
+    return "published"
 
 
 def _register_pending(hub: Hub, todo: list[Prepared], request: DepositRequest, delivery_id: str | None) -> None:
@@ -258,7 +327,13 @@ def _stage_all(hub: Hub, protection: Protection, todo: list[Prepared], request: 
                     if ref is not None:
                         references[fk.resource] = ref
             stager = TableStager(engine, protection, i, lambda step: crash_point(request.crash_at, step))
-            p.staged = stager.stage(p.job, p.shape, staging, qstaging, p.producer_pem, references)
+            try:
+                p.staged = stager.stage(p.job, p.shape, staging, qstaging, p.producer_pem, references)
+            except NotATable as exc:
+                if not request.partial:
+                    raise
+                p.failure = exc.message  # --partial: this table only is left out; the others go on
+                continue
             references[p.job.name] = Reference(p.staged.view, p.job.schema.field_names)
             if p.staged.rows_in != p.staged.rows_accepted + p.staged.rows_quarantined:
                 raise RuntimeError("accounting does not balance")  # pragma: no cover - by construction
@@ -266,7 +341,8 @@ def _stage_all(hub: Hub, protection: Protection, todo: list[Prepared], request: 
         lineage_sql = [r.to_dict() for r in engine.recorded]
         bindings = [b.to_dict() for b in engine.bindings]
     for p in todo:
-        assert p.staged is not None
+        if p.staged is None:
+            continue
         p.staged_lineage = {  # type: ignore[attr-defined]
             "input_sha256": p.shape.sha256, "input_file": p.job.source_label, "input_bytes": p.shape.size,
             "encoding": p.shape.encoding, "delimiter": p.shape.delimiter,
@@ -311,7 +387,7 @@ def _commit(hub: Hub, todo: list[Prepared], request: DepositRequest) -> None:
                           "deposit_id": p.deposit_id, "source": p.job.source_label})
             row = s.get(DatasetVersion, p.version_row_id)
             assert row is not None
-            row.status = "published"
+            row.status = "held"  # complete and invisible until _decide publishes it
             row.rows_in, row.rows_accepted, row.rows_quarantined = st.rows_in, st.rows_accepted, st.rows_quarantined
             row.rows_total = sum(int(f["rows"]) for f in files)
             row.quarantine_reasons = st.reasons_by_rule()
@@ -329,8 +405,6 @@ def _commit(hub: Hub, todo: list[Prepared], request: DepositRequest) -> None:
 
 
 def _roll_back(hub: Hub, todo: list[Prepared]) -> None:
-    import shutil
-
     for p in todo:
         if p.deposit_id:
             for base in (lake_dir(hub, p.job.dataset), quarantine_dir(hub, p.job.dataset)):
@@ -349,7 +423,7 @@ def _result(p: Prepared) -> DepositResult:
     st = p.staged
     assert st is not None
     na = [c for c in st.checks if c["status"] != "applied" and c["rule"] != "length"]
-    return DepositResult(p.deposit_id, p.job.dataset, p.version, "published", st.rows_in, st.rows_accepted,
+    return DepositResult(p.deposit_id, p.job.dataset, p.version, p.status, st.rows_in, st.rows_accepted,
                          st.rows_quarantined, st.reasons_by_rule(), p.shape.sha256, checks_not_applicable=na)
 
 

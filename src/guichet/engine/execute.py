@@ -147,7 +147,8 @@ class Engine:
             yield from reader
         except duckdb.InterruptException:
             raise Unavailable(f"engine: {purpose}: interrupted after the time limit") from None
-        except duckdb.Error as exc:
+        except (duckdb.Error, pa.ArrowException, OSError) as exc:  # a DuckDB error met mid-stream reaches
+            # Python through the Arrow stream, as an OSError
             log.warning("engine: %s failed: %s", purpose, type(exc).__name__)
             raise EngineError(f"engine: {purpose} failed ({type(exc).__name__})") from None
         finally:
@@ -180,6 +181,15 @@ class Engine:
             spark, error = to_spark(tree)
             self.recorded.append(RecordedSql(purpose, sql, spark, error, round(seconds, 3)))
         return cursor
+
+
+class RowHash(exp.Expression, exp.Func):
+    """``hash(a, b, ...)``: a 64-bit hash in DuckDB, Murmur3 (32-bit) in Spark — both engines have it under
+    this name. Only ever used as a hint (duplicate candidates), never as an identity."""
+
+    arg_types = {"expressions": True}
+    is_var_len_args = True
+    _sql_names = ["HASH"]
 
 
 def literal(value: Any) -> exp.Expression:

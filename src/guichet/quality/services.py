@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from guichet.deposit.status import change_status
 from guichet.deposit.tables import DatasetVersion
 from guichet.errors import BadInput, Conflict, NotFound
 from guichet.governance import Unit, query, service
@@ -58,7 +59,7 @@ def override(unit: Unit, dataset: str, version: int, reason: str) -> dict[str, A
     failed = [r["id"] for r in (run.results if run else []) if r["status"] == "fail" and r["severity"] == "blocking"]
     unit.session.add(QualityOverride(dataset=dataset, version=version, actor=unit.actor.username,
                                      reason=reason.strip(), failed_checks=failed, created_at=now()))
-    row.status = "published"
+    change_status(unit.session, dataset, version, "published", why="quality override", expected=("held",))
     unit.note(obj=f"dataset:{dataset}:v{version}", reason=reason.strip(), overridden=len(failed))
     return {"dataset": dataset, "version": version, "status": "published", "overridden_checks": failed}
 

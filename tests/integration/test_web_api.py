@@ -215,6 +215,32 @@ def test_sign_out_takes_effect_at_once_on_the_worker_despite_its_session_cache(w
         assert c.get("/").status_code == 401
 
 
+def test_an_account_disabled_in_the_portal_is_refused_at_once_on_the_worker(web_hub: Hub,
+                                                                           people: dict[str, Person]) -> None:
+    with client_for(web_hub, web_session_cache_seconds=3600) as c:
+        sign_in(c, people["researcher"])
+        assert c.get("/").status_code == 200 and c.get("/").status_code == 200  # the second from the cache
+        rita = c.cookies.get("guichet_session") or ""
+        c.cookies.clear()
+        sign_in(c, people["operator"])
+        operator = c.cookies.get("guichet_session") or ""
+        token = csrf_of(c.get("/accounts").text)
+        own = c.post(f"/accounts/{people['operator'].username}/disable", data={"csrf_token": token})
+        assert own.status_code == 403, "not one's own account (separation of duties)"
+        r = c.post("/accounts/rita.researcher/disable", data={"csrf_token": token}, follow_redirects=False)
+        assert r.status_code == 303
+        assert "Account rita.researcher disabled" in c.get(r.headers["location"], headers={"Accept-Language": "en"}).text
+        c.cookies.clear()
+        c.cookies.set("guichet_session", rita)
+        assert c.get("/").status_code == 401, "refused at once despite an hour-long cache"
+        c.cookies.clear()
+        c.cookies.set("guichet_session", operator)
+        r = c.post("/accounts/rita.researcher/enable", data={"csrf_token": token}, follow_redirects=False)
+        assert r.status_code == 303
+        assert "Account rita.researcher enabled again" in c.get(r.headers["location"],
+                                                                headers={"Accept-Language": "en"}).text
+
+
 def _probe(c: TestClient, method: str, path: str) -> int:
     url = path.replace("{username}", "adam.auditor")  # someone else
     body = {"json": {"locale": "fr"}} if path == "/api/me/locale" else {}

@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import Form
 from fastapi.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from guichet.accounts import services as accounts
 from guichet.audit import services as audit_services
-from guichet.governance import ROLES
+from guichet.governance import ROLES, Actor, Resource, authorize
 from guichet.web import services as web
 from guichet.web.context import LANG_COOKIE, PENDING_COOKIE, SESSION_COOKIE, WebContext, session_cookie
 from guichet.web.errors import WebError
@@ -156,15 +157,16 @@ def account(ctx: Ctx, done: str | None = None, ended: int = 0) -> HTMLResponse:
 
 @router.page("/accounts", permission="user.list", nav="nav.accounts", nav_order=20,
              summary="Accounts, their roles and locks (operators, auditors)")
-def accounts_page(ctx: Ctx, unlocked: str | None = None) -> HTMLResponse:
+def accounts_page(ctx: Ctx, unlocked: str | None = None, changed: str | None = None) -> HTMLResponse:
     assert ctx.actor is not None
     users = accounts.list_users(ctx.hub, ctx.actor)
     locks = web.lockouts(ctx.hub, ctx.actor)
-    from guichet.governance import authorize
-
     can_unlock = bool(authorize(ctx.actor, "user.unlock"))
-    shown = unlocked if unlocked in {u.username for u in users} else None
-    return render(ctx, "accounts.html", users=users, locks=locks, can_unlock=can_unlock, unlocked=shown)
+    can_disable = bool(authorize(ctx.actor, "user.disable"))
+    names = {u.username for u in users}
+    return render(ctx, "accounts.html", users=users, locks=locks, can_unlock=can_unlock, can_disable=can_disable,
+                  unlocked=unlocked if unlocked in names else None,
+                  changed=next((u for u in users if u.username == changed), None))
 
 
 @router.page("/accounts/{username}/unlock", permission="user.unlock", methods=("POST",),
@@ -174,6 +176,28 @@ def unlock(ctx: Ctx, username: str) -> Response:
     assert ctx.actor is not None
     info = accounts.unlock_user(ctx.hub, ctx.actor, username=username)
     return _see_other(f"/accounts?unlocked={info.username}")
+
+
+def _named_user(request: Request, _actor: Actor) -> Resource:
+    username = request.path_params.get("username", "")
+    return Resource("user", username, owner=username)
+
+
+@router.page("/accounts/{username}/disable", permission="user.disable", methods=("POST",), resource=_named_user,
+             summary="Disable an account (its tokens are revoked, its sessions end at once on this worker)",
+             responses={303: {"description": "back to the accounts"}})
+def disable(ctx: Ctx, username: str) -> Response:
+    assert ctx.actor is not None
+    info = accounts.disable_user(ctx.hub, ctx.actor, username=username, reason="disabled in the portal")
+    return _see_other(f"/accounts?changed={info.username}")
+
+
+@router.page("/accounts/{username}/enable", permission="user.enable", methods=("POST",),
+             summary="Enable a disabled account again", responses={303: {"description": "back to the accounts"}})
+def enable(ctx: Ctx, username: str) -> Response:
+    assert ctx.actor is not None
+    info = accounts.enable_user(ctx.hub, ctx.actor, username=username)
+    return _see_other(f"/accounts?changed={info.username}")
 
 
 @router.page("/audit", permission="audit.verify", nav="nav.audit", nav_order=30,

@@ -108,3 +108,23 @@ def test_concurrent_appends_keep_one_chain(store_hub: Hub) -> None:
         seqs = list(s.execute(select(AuditEvent.seq).order_by(AuditEvent.seq)).scalars())
     assert seqs == list(range(1, len(seqs) + 1))
     assert report.mirror_events == report.events == len(seqs)
+
+
+def test_disabling_ends_portal_sessions_so_re_enabling_revives_none(store_hub: Hub) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from guichet.web.tables import WebSession
+
+    info = accounts.add_user(store_hub, OP, username="dora", roles=["researcher"], org="Lab")
+    assert info.username == "dora"
+    now = datetime.now(UTC)
+    with store_hub.store.write() as s:
+        from guichet.store.models import User
+
+        uid = s.execute(select(User.id).where(User.username == "dora")).scalar_one()
+        s.add(WebSession(id="a" * 64, user_id=uid, created_at=now, expires_at=now + timedelta(hours=1)))
+    accounts.disable_user(store_hub, OP, username="dora")
+    accounts.enable_user(store_hub, OP, username="dora")
+    with store_hub.store.read() as s:
+        row = s.get(WebSession, "a" * 64)
+        assert row is not None and row.revoked_at is not None

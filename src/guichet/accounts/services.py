@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import secrets
 from datetime import timedelta
+from importlib import import_module
 
 import pyotp
 from sqlalchemy import select
@@ -17,6 +18,10 @@ from guichet.governance import ROLES, Resource, Unit, query, service
 from guichet.store.models import ApiToken, Organisation, User, UserRole
 
 TOKEN_SCOPES = ("cli", "api")
+# Modules holding other credentials of an account (portal sessions...): each exposes
+# ``revoke_user_sessions(session, user_id, now) -> int``, called when the account is disabled, so that
+# re-enabling an account never revives what was open before. Imported lazily: accounts sit below them.
+CREDENTIAL_MODULES: tuple[str, ...] = ("guichet.web.tables",)
 DEFAULT_TOKEN_DAYS = 90
 
 
@@ -94,7 +99,10 @@ def disable_user(unit: Unit, username: str, reason: str | None = None) -> UserIn
     for tok in unit.session.execute(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))).scalars():
         tok.revoked_at = now()
         revoked += 1
-    unit.note(reason=reason, tokens_revoked=revoked)
+    sessions = 0
+    for name in CREDENTIAL_MODULES:
+        sessions += import_module(name).revoke_user_sessions(unit.session, user.id, now())
+    unit.note(reason=reason, tokens_revoked=revoked, sessions_ended=sessions)
     return _info(user)
 
 

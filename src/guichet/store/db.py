@@ -48,14 +48,15 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
 class Store:
     """The metadata database of one hub."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int = 10) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             self.engine = _sqlite_engine(url, immediate=False)
             self.write_engine = _sqlite_engine(url, immediate=True)
         else:
-            self.engine = create_engine(url, pool_pre_ping=True)
+            # The web app runs up to ``web_threads`` database users per worker: keep the pool above that.
+            self.engine = create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=2 * pool_size)
             self.write_engine = self.engine
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)

@@ -118,5 +118,5 @@ class HubSetting(Base):
 
 
 Index("ix_audit_events_object", AuditEvent.object)
-from guichet.web import tables as _web_tables  # noqa: E402,F401
 from guichet.custodian import tables as _custodian_tables  # noqa: E402,F401
+from guichet.web import tables as _web_tables  # noqa: E402,F401

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from guichet.store.models import Base
 
@@ -36,3 +36,13 @@ class LoginAttempt(Base):
 
 
 Index("ix_web_login_attempts_client_at", LoginAttempt.client, LoginAttempt.at)
+
+
+def revoke_user_sessions(session: Session, user_id: int, now: datetime) -> int:
+    """End every open portal session of an account (called when the account is disabled)."""
+    rows = session.execute(select(WebSession).where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None)))
+    count = 0
+    for row in rows.scalars():
+        row.revoked_at = now
+        count += 1
+    return count

@@ -23,6 +23,26 @@ def _inside(base: Path, rel: Any, where: str) -> Path:
     return path
 
 
+def _series_prefix(folder: Path, base: Path, delivery: object) -> str:
+    """``delivery-NN/`` for a delivery of a series deposited from its own folder, so that every row keeps
+    the name it has in the producer's layout (``delivery-02/ER_PRS_F``), as the synthetic truth names it."""
+    if base.resolve() != folder.resolve() or not isinstance(delivery, dict):
+        return ""
+    seq, total = delivery.get("sequence"), delivery.get("of")
+    if isinstance(seq, int) and isinstance(total, int) and total > 1:
+        return f"delivery-{seq:02d}/"
+    return ""
+
+
+def _label(folder: Path, file: Path, prefix: str) -> str:
+    """A row's source label: the file's path under the deposited folder, without ``.csv``."""
+    try:
+        rel = file.resolve().relative_to(folder.resolve())
+    except ValueError:
+        rel = Path(file.name)
+    return prefix + rel.with_suffix("").as_posix()
+
+
 def read_manifest(folder: Path, manifest: Path) -> tuple[str | None, list[TableRequest]]:
     try:
         raw = tomllib.loads(manifest.read_text(encoding="utf-8"))
@@ -33,6 +53,7 @@ def read_manifest(folder: Path, manifest: Path) -> tuple[str | None, list[TableR
     if raw.get("format") != "guichet-delivery/1":
         raise BadInput(f"{manifest}: format must be 'guichet-delivery/1'")
     base = manifest.parent
+    prefix = _series_prefix(folder, base, raw.get("delivery"))
     tables = raw.get("tables")
     if not isinstance(tables, list) or not tables:
         raise BadInput(f"{manifest}: no [[tables]]")
@@ -56,7 +77,7 @@ def read_manifest(folder: Path, manifest: Path) -> tuple[str | None, list[TableR
             schema_path=_inside(base, t.get("schema"), where + ".schema"),
             producer=t.get("producer"), identifiers=tuple(roles), delimiter=t.get("delimiter"),
             encoding=t.get("encoding"), expected_rows=t.get("rows"), expected_sha256=t.get("sha256"),
-            label=str(Path(t["file"]).with_suffix("")) if isinstance(t.get("file"), str) else name,
+            label=_label(folder, file, prefix) if isinstance(t.get("file"), str) else name,
         ))
     datasets = [r.dataset for r in out]
     if len(set(datasets)) != len(datasets):

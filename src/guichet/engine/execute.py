@@ -11,7 +11,6 @@ Keys reach DuckDB through ``add_parquet_key``, which is neither logged nor recor
 
 from __future__ import annotations
 
-import base64
 import logging
 import re
 import threading
@@ -27,11 +26,10 @@ import sqlglot
 from sqlglot import exp
 
 from guichet.engine.connection import EngineSettings, connect, remove_spill, spill_directory
-from guichet.errors import BadInput, Unavailable
+from guichet.errors import BadInput, GuichetError, Unavailable
 
 log = logging.getLogger("guichet.engine")
 _KEY_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
-_B64 = re.compile(r"^[A-Za-z0-9+/=]+$")
 
 
 @dataclass(frozen=True)
@@ -96,15 +94,15 @@ class Engine:
 
     # -- keys: never logged, never recorded ------------------------------------------------------------
     def add_parquet_key(self, name: str, key: bytes) -> None:
+        """Register a Parquet key through the custodian's one registration path (never logged or recorded;
+        refused on a connection whose DuckDB query logging would keep the statement)."""
+        from guichet.custodian.parquet import duckdb_register_key
+
         if not _KEY_NAME.match(name) or len(key) not in (16, 24, 32):
             raise ValueError("a Parquet key needs a plain name and 16, 24 or 32 bytes")
-        encoded = base64.b64encode(key).decode("ascii")
-        if not _B64.match(encoded):  # pragma: no cover - base64 output, checked for the record
-            raise ValueError("bad key encoding")
         try:
-            # PRAGMA statements cannot take prepared parameters; both parts are validated above.
-            self.con.execute(f"PRAGMA add_parquet_key('{name}', '{encoded}')")
-        except duckdb.Error:
+            duckdb_register_key(self.con, name, key)
+        except GuichetError:
             raise Unavailable("the engine refused an encryption key") from None
 
     # -- sources -----------------------------------------------------------------------------------------

@@ -159,8 +159,11 @@ def frictionless(path: Path, schema: Path, rows: int, work: Path) -> tuple[float
     plain = work / "schema.json"
     plain.write_text(json.dumps(raw))
     started = time.perf_counter()
-    done = subprocess.run([str(exe), "validate", str(sample), "--schema", str(plain), "--dialect",
-                           json.dumps({"delimiter": ";"}), "--json"], capture_output=True, text=True)
+    # relative paths (frictionless refuses paths outside its working folder); no error limit, so that every
+    # row is validated
+    done = subprocess.run([str(exe), "validate", sample.name, "--schema", plain.name, "--dialect",
+                           json.dumps({"delimiter": ";"}), "--limit-errors", "1000000000", "--json"],
+                          capture_output=True, text=True, cwd=work)
     seconds = time.perf_counter() - started
     try:
         report = json.loads(done.stdout)

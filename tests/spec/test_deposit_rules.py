@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlglot import exp
 
 from guichet.catalogue.versions import current_version
 from guichet.deposit import services as deposits
@@ -144,3 +145,29 @@ def test_idempotent_append_replace_and_spark_transpilation(hub: Hub, tmp_path: P
     statements = [st for lin in lineages for st in lin.get("sql", [])]
     assert statements and check_recorded(statements) == []
     assert all(lin["schema_sha256"] and lin["input_sha256"] and lin["code_version"] for lin in lineages)
+
+
+@pytest.mark.parametrize("cap", [None, 1])
+def test_duplicates_in_file_order_whether_held_back_or_rewritten(hub: Hub, tmp_path: Path, monkeypatch,
+                                                                  cap: int | None) -> None:
+    """The second and later occurrences of a key are quarantined, with exact row numbers, both on the fast
+    path (held back while streaming) and past the hold-back cap (exact check, then rewrite)."""
+    if cap is not None:
+        monkeypatch.setattr("guichet.deposit.duplicates.DEFAULT_CAP", cap)
+    ids = [1, 2, 1, 3, 2, 1, 4]
+    rows = [GOOD.format(id=i, ym="202001") for i in ids]
+    rows.insert(3, "9;1;123")  # a malformed row shifts the numbering of the rows after it
+    f, s = write(tmp_path, rows)
+    r = deposit(hub, f, s)
+    assert (r.rows_in, r.rows_accepted, r.rows_quarantined) == (8, 4, 4)
+    got = rejected(hub, r)
+    assert {k: v for k, v in got.items() if not v[0].startswith("structure")} == {
+        3: ["primary_key:ID"], 6: ["primary_key:ID"], 7: ["primary_key:ID"]}
+    from guichet.engine import Engine
+    from guichet.quality.lake import open_version
+
+    with Engine() as engine:
+        src = open_version(hub, engine, "T", r.version)
+        kept = engine.fetch_all(exp.select("ID", "_source_row").from_(src.view).order_by("_source_row"),
+                                purpose="read back")
+    assert kept == [(1, 1), (2, 2), (3, 5), (4, 8)]

@@ -8,7 +8,8 @@ hashes — so a hash collision can only cost a rewrite, never a wrong answer. Pa
 made mostly of duplicates), detection stops: later duplicates are caught by the same exact check and
 removed by the rewrite path, which is slower but bounded in memory.
 
-Memory: 8 bytes per distinct key (40 MB for 5M rows) plus the candidates (at most ``cap`` rows).
+Memory: 8 bytes per distinct key (40 MB for 5M rows), at most ``MAX_SEEN_KEYS`` of them, plus the candidates
+(at most ``cap`` rows): bounded whatever the file's size.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 DEFAULT_CAP = 100_000
+MAX_SEEN_KEYS = 16_000_000  # 128 MB of hashes: past it (a very large file), the exact check alone finds duplicates
 
 
 def key_column(j: int) -> str:
@@ -25,9 +27,9 @@ def key_column(j: int) -> str:
 
 
 class DuplicateFinder:
-    def __init__(self, keys: int, cap: int = DEFAULT_CAP) -> None:
+    def __init__(self, keys: int, cap: int | None = None) -> None:
         self.seen = [np.empty(0, dtype=np.uint64) for _ in range(keys)]
-        self.cap, self.count, self.overflow = cap, 0, False
+        self.cap, self.count, self.overflow = DEFAULT_CAP if cap is None else cap, 0, False
         self.held: list[pa.RecordBatch] = []
 
     def candidates(self, batch: pa.RecordBatch) -> np.ndarray:
@@ -51,8 +53,9 @@ class DuplicateFinder:
             new = np.unique(values[~before])
             self.seen[j] = np.insert(seen, np.searchsorted(seen, new), new)
         self.count += int(mask.sum())
-        if self.count >= self.cap:
+        if self.count >= self.cap or max(len(seen) for seen in self.seen) > MAX_SEEN_KEYS:
             self.overflow = True
+            self.seen = [np.empty(0, dtype=np.uint64) for _ in self.seen]
         return mask
 
     def hold(self, rows: pa.RecordBatch) -> None:

@@ -31,6 +31,7 @@ from guichet.deposit.protection import FileKey, Protection
 from guichet.deposit.rules import SEP, IdentifierRole, ValidationPlan, build_plan, col
 from guichet.deposit.sealing import Sealer
 from guichet.deposit.structure import FileShape, NotATable, inspect_file
+from guichet.deposit.writer import BackgroundWriter
 from guichet.engine import Engine, EngineError, SourceBinding, csv_source, literal, parquet_source
 from guichet.schema import TableSchema
 
@@ -285,7 +286,8 @@ class TableStager:
 
     def _pass1(self, job: TableJob, plan: ValidationPlan, out: StagedTable, qwriter: QuarantineWriter) -> int:
         assert out.data_file is not None and out.data_key is not None
-        writer: pq.ParquetWriter | None = None
+        data_file, data_key = out.data_file, out.data_key
+        writer = BackgroundWriter(lambda schema: _encrypted_writer(data_file, schema, data_key))
         ordinal = 0
         self.duplicates = DuplicateFinder(len(plan.unique_keys)) if plan.unique_keys else None
         try:
@@ -303,22 +305,18 @@ class TableStager:
                     if candidates.any():
                         self.duplicates.hold(data.filter(pa.array(candidates)))
                         keep = pc.and_(ok, pa.array(~candidates))
-                accepted = data.filter(keep)
-                accepted = self._pseudonymise(job, accepted)
-                if writer is None:
-                    writer = _encrypted_writer(out.data_file, accepted.schema, out.data_key)
-                writer.write_batch(accepted)
+                accepted = self._pseudonymise(job, data.filter(keep))
+                writer.write(accepted)
                 out.rows_accepted += accepted.num_rows
                 if not pc.all(ok).as_py():
                     self._quarantine_batch(batch, ok, rows, qwriter, out)
                 ordinal += n
                 if ordinal == n:
                     self.crash("first_batch")
-            if writer is None:
-                writer = _encrypted_writer(out.data_file, self._empty_schema(job, plan), out.data_key)
-        finally:
-            if writer is not None:
-                writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        writer.close(lambda: self._empty_schema(job, plan))
         return ordinal
 
     def _empty_schema(self, job: TableJob, plan: ValidationPlan) -> pa.Schema:
@@ -439,7 +437,7 @@ class TableStager:
             self.engine.con.register(f"extra_{self.index}", extra)
             rows = exp.paren(exp.union(exp.select("*").from_(view), exp.select("*").from_(f"extra_{self.index}"),
                                        distinct=False))
-        select = (exp.select(exp.Star(**{"except": [col(SOURCE_ROW)]}), exact)
+        select = (exp.select(exp.Star(except_=[col(SOURCE_ROW)]), exact)
                   .from_(exp.alias_(rows, "t")).where(keep))
         tmp = out.data_file.with_suffix(".rewrite.parquet")
         new_key = self.protection.new_file_key()

@@ -27,7 +27,6 @@ from guichet.config import (
     write_private_file,
 )
 from guichet.custodian import init_custodian_home
-from guichet.custodian import init_custodian_home
 from guichet.errors import BadInput, Conflict
 from guichet.governance.actors import system_actor
 from guichet.hub import Hub, create_secret
@@ -169,7 +168,6 @@ def init_hub(req: InitRequest) -> InitResult:
         for name in HUB_FOLDERS:
             undo.mkdir(home / name, 0o700 if name == "secrets" else 0o755)
         undo.mkdir(custodian_home, 0o700)
-        init_custodian_home(custodian_home)
         init_custodian_home(custodian_home)
         create_secret(cfg)
         save_config(cfg)

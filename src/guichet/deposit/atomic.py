@@ -26,6 +26,8 @@ from guichet.hub import Hub
 
 DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 LIVE = ("published", "held")
+# Lake folders other stages own (the linkage stage's person index): no dataset may take their names.
+RESERVED = frozenset({"linkage"})
 
 
 def now() -> datetime:
@@ -35,6 +37,8 @@ def now() -> datetime:
 def check_dataset_name(name: str) -> str:
     if not DATASET_NAME.match(name) or ".." in name:
         raise BadInput(f"--dataset {name!r}: letters, digits, '_', '-' and '.' only")
+    if name.lower() in RESERVED:
+        raise BadInput(f"--dataset {name!r}: reserved for the hub's own data (lake/{name.lower()}/)")
     return name
 
 
@@ -100,12 +104,11 @@ def recover(hub: Hub, held: set[str] | None = None) -> tuple[int, int]:
     business only if it is mid-deposit; recovery is called before a deposit starts its work).
     """
     rolled = removed = 0
+    # Only the deposit's own datasets: other stages keep folders in the lake too (lake/linkage/ holds the
+    # person index), and a folder no version row names is not the deposit's to remove. A deposit records its
+    # pending row before it creates any folder, so a crashed deposit is always named here.
     with hub.store.read() as s:
-        pending = s.execute(select(DatasetVersion.dataset).where(DatasetVersion.status == "pending")).scalars().all()
-    names = set(pending)
-    for base in (hub.config.folder("lake"), hub.config.folder("quarantine")):
-        if base.is_dir():
-            names.update(p.name for p in base.iterdir() if p.is_dir())
+        names = set(s.execute(select(DatasetVersion.dataset).distinct()).scalars().all())
     for dataset in sorted(names):
         own = held is not None and dataset in held
         fh = None if own else _try_lock(hub, dataset)

@@ -102,5 +102,5 @@ def schema_checks(table: str, schema: TableSchema, column_types: dict[str, str],
         if datasets is not None and fk.resource in datasets and all(c in column_types for c in fk.fields):
             out.append(_blocking(f"{table}.foreign_key.{'+'.join(fk.fields)}", table, "foreign_key", "conformance",
                                  "relational", fk.fields, f"{' + '.join(fk.fields)} exists in {fk.resource}",
-                                 ref_table=fk.resource, ref_columns=list(fk.ref_fields)))
+                                 ref={"table": fk.resource, "columns": list(fk.ref_fields)}))
     return out

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from guichet.catalogue.model import placeholder_in
 from guichet.catalogue.store import now
 from guichet.catalogue.tables import CatalogueVersionNote
+from guichet.deposit.status import change_status
 from guichet.errors import BadInput, Conflict, NotFound, Refused
 from guichet.governance import Unit
 
@@ -47,7 +48,7 @@ def record_note(unit: Unit, dataset: str, version: int, reason: str, replaced_by
             raise BadInput(f"--replaced-by: dataset {dataset} has no later published version {replaced_by}")
         action = "superseded"
     else:
-        v.status = "held"
+        change_status(s, dataset, version, "held", why=f"retracted by the producer: {reason}", expected=("published",))
     at = now()
     s.add(CatalogueVersionNote(dataset=dataset, version=version, action=action, reason=reason, replaced_by=replaced_by,
                                by=unit.actor.username, at=at))

@@ -55,11 +55,11 @@ def col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(exp.to_identifier(name, quoted=True), table=table)
 
 
-def matches(value: exp.Expression, regex: str) -> exp.Expression:
+def matches(value: exp.Expr, regex: str) -> exp.Expr:
     return exp.RegexpLike(this=value, expression=literal(regex))
 
 
-def typed_expr(f: FieldSpec, c: exp.Expression) -> exp.Expression:
+def typed_expr(f: FieldSpec, c: exp.Expr) -> exp.Expr:
     """The cell as its Table Schema type (NULL when it does not have that type).
 
     Casts, not regular expressions: a regex per cell costs ~1 µs, which on 100+ columns is most of a
@@ -94,7 +94,7 @@ def typed_expr(f: FieldSpec, c: exp.Expression) -> exp.Expression:
     return c
 
 
-def _bound(f: FieldSpec, value: Any) -> exp.Expression | None:
+def _bound(f: FieldSpec, value: Any) -> exp.Expr | None:
     if f.type in NUMERIC_TYPES:
         return literal(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else (
             exp.TryCast(this=literal(str(value)), to=exp.DataType.build("DOUBLE")))
@@ -105,7 +105,7 @@ def _bound(f: FieldSpec, value: Any) -> exp.Expression | None:
     return None
 
 
-def _length_rule(f: FieldSpec, c: exp.Expression) -> exp.Expression | str:
+def _length_rule(f: FieldSpec, c: exp.Expr) -> exp.Expr | str:
     """schema-snds ``length``: characters of a string, digits of an integer, integer digits ``p`` of a
     number written ``"p,s"``."""
     assert f.length is not None
@@ -144,12 +144,12 @@ def build_plan(schema: TableSchema, source: str, header: tuple[str, ...],
     """
     checks: list[Check] = []
     noms: dict[str, Nomenclature] = {}
-    preds: list[tuple[str, str, exp.Expression]] = []  # (rule, field, predicate)
-    typed_cols: list[exp.Expression] = []
-    member_cols: list[exp.Expression] = []
+    preds: list[tuple[str, str, exp.Expr]] = []  # (rule, field, predicate)
+    typed_cols: list[exp.Expr] = []
+    member_cols: list[exp.Expr] = []
     pk = set(schema.primary_key)
 
-    def add(f: FieldSpec, rule: str, predicate: exp.Expression) -> None:
+    def add(f: FieldSpec, rule: str, predicate: exp.Expr) -> None:
         preds.append((rule, f.name, predicate))
         checks.append(Check(f.name, rule, "applied"))
 
@@ -157,13 +157,13 @@ def build_plan(schema: TableSchema, source: str, header: tuple[str, ...],
         c = col(f.name)
         typed_cols.append(exp.alias_(typed_expr(f, c), f"__t{i}", quoted=True))
         typed = col(f"__t{i}")
-        missing = c.is_(exp.null())
+        missing: exp.Expr = c.is_(exp.null())
         extra_missing = [v for v in schema.missing_values if v != ""]
         if extra_missing:
             missing = exp.or_(missing, c.isin(*[literal(v) for v in extra_missing]))
         present = exp.not_(exp.paren(missing))
         role = identifiers.get(f.name)
-        guard: exp.Expression = present
+        guard: exp.Expr = present
         if role is not None and role.state == "level1":
             marker = c.eq(literal(INVALID_NIR_MARKER))
             add(f, "invalid_nir_key", marker)
@@ -178,8 +178,8 @@ def build_plan(schema: TableSchema, source: str, header: tuple[str, ...],
             add(f, "pattern", exp.and_(guard, exp.not_(matches(c, f"^(?:{f.pattern})$"))))
         if f.enum is not None:
             values = [literal(v) if f.type in NUMERIC_TYPES else literal(str(v)) for v in f.enum]
-            target = typed if f.type in NUMERIC_TYPES else c
-            add(f, "enum", exp.and_(guard, exp.not_(target.isin(*values))))
+            enum_target: exp.Expr = typed if f.type in NUMERIC_TYPES else c
+            add(f, "enum", exp.and_(guard, exp.not_(enum_target.isin(*values))))
         for rule, value, op in (("minimum", f.minimum, exp.LT), ("maximum", f.maximum, exp.GT)):
             if value is None:
                 continue
@@ -209,7 +209,7 @@ def build_plan(schema: TableSchema, source: str, header: tuple[str, ...],
                 numeric = f.type in NUMERIC_TYPES
                 code = col("code_num" if numeric else "code")
                 sub = exp.select(code).from_(view).where(code.is_(exp.null()).not_())
-                target = typed_expr(f, c) if numeric else c
+                target: exp.Expr = typed_expr(f, c) if numeric else c
                 member_cols.append(exp.alias_(target.isin(query=sub), f"__in{i}", quoted=True))
                 add(f, "nomenclature", exp.and_(guard, exp.not_(col(f"__in{i}"))))
     raw_cols = [col(h) for h in header]
@@ -221,7 +221,7 @@ def build_plan(schema: TableSchema, source: str, header: tuple[str, ...],
     tokens = [exp.case().when(p, literal(f"{rule}:{name}{SEP}")).else_(literal("")) for rule, name, p in preds]
     violations = exp.Concat(expressions=tokens, safe=True) if tokens else literal("")
     flagged = col("__bad", "v")
-    outs: list[exp.Expression] = [exp.alias_(col(f"__t{i}", "v"), f.name, quoted=True)
+    outs: list[exp.Expr] = [exp.alias_(col(f"__t{i}", "v"), f.name, quoted=True)
                                   for i, f in enumerate(schema.fields)]
     outs.append(exp.alias_(flagged, "__bad", quoted=True))
     outs.append(exp.alias_(exp.case().when(flagged, violations), "__violations", quoted=True))

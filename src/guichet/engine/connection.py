@@ -77,7 +77,7 @@ def remove_stale_spills(base: Path | None = None) -> int:
 
 
 def connect(settings: EngineSettings, spill: Path) -> duckdb.DuckDBPyConnection:
-    config: dict[str, str | bool | int] = {
+    config: dict[str, str | bool | int | float | list[str]] = {
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
         "allow_community_extensions": False,

@@ -101,7 +101,8 @@ _TABLE: tuple[ActionSpec, ...] = (
     _a("deposit.rejections", "operator producer", "read_personal",
        "read a deposit's rejection report (identifier cells sealed to the producer)"),
     # --- quality -------------------------------------------------------------------------------------
-    _a("quality.run", "operator producer system", "change", "run a dataset version's quality checks and store the results and label"),
+    _a("quality.run", "operator producer system", "change",
+       "run a dataset version's quality checks and store the results and label"),
     _a("quality.results", "operator producer researcher committee authority checker auditor", "read",
        "read a version's quality results (failing row numbers: producers and operators only)"),
     _a("quality.override", "operator", "decision", "publish a held version despite blocking failures, with a recorded reason"),

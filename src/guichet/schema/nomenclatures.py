@@ -52,7 +52,8 @@ def resolve(ref: NomenclatureRef) -> Nomenclature | None:
     if described is None:
         return None
     desc, version = described
-    fields = [f for f in desc.get("fields", []) if isinstance(f, dict)]  # type: ignore[union-attr]
+    raw_fields = desc.get("fields", []) if isinstance(desc, dict) else []
+    fields = [f for f in raw_fields if isinstance(f, dict)] if isinstance(raw_fields, list) else []
     by_name = {str(f.get("name")): f for f in fields}
     column = ref.column
     if column is None or column not in by_name:

@@ -46,7 +46,7 @@ def deposit(run: DemoRun) -> tuple[dict[str, Any], list[str]]:
     lines = [f"deposit    producers cnam, atih, cepidc registered; delivery pseudonymised at the producer "
              f"(level 1) in {level1.name}",
              f"           {len(results)} tables deposited: {rows_in:,} rows in, {accepted:,} accepted, "
-             f"{quarantined:,} quarantined (encrypted Parquet in lake/, versions: guichet catalogue versions T)"]
+             f"{quarantined:,} quarantined (encrypted Parquet in lake/; versions: guichet catalogue versions ER_PRS_F --all)"]
     part = {"tables": len(results), "rows_in": rows_in, "rows_accepted": accepted, "rows_quarantined": quarantined,
             "datasets": {r.dataset: {"version": r.version, "rows_accepted": r.rows_accepted,
                                      "rows_quarantined": r.rows_quarantined} for r in results}}

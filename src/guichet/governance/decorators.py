@@ -29,6 +29,7 @@ from guichet.hub import Hub
 
 P = ParamSpec("P")
 R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass
@@ -126,18 +127,19 @@ def service(action: str, *, resource: ResourceFn | None = None, transactional: b
             complete_mirror(hub.store, hub.audit_dir)
             return result
 
-        run.__guichet_action__ = action  # type: ignore[attr-defined]
-        run.__guichet_kind__ = "service"  # type: ignore[attr-defined]
-        _register(action, run)
-        return run
+        return _register(action, "service", run)
 
     return decorate
 
 
-def _register(action: str, fn: Callable[..., Any]) -> None:
+def _register(action: str, kind: str, fn: F) -> F:
+    """Mark ``fn`` as the declared service of ``action`` (the governance test looks for the mark)."""
     if action in SERVICES and SERVICES[action].__qualname__ != fn.__qualname__:
         raise RuntimeError(f"two services for action {action!r}: {SERVICES[action].__qualname__} and {fn.__qualname__}")
+    fn.__guichet_action__ = action  # type: ignore[attr-defined]
+    fn.__guichet_kind__ = kind  # type: ignore[attr-defined]
     SERVICES[action] = fn
+    return fn
 
 
 def query(action: str, *, resource: ResourceFn | None = None) -> Callable[
@@ -161,9 +163,6 @@ def query(action: str, *, resource: ResourceFn | None = None) -> Callable[
                 complete_mirror(hub.store, hub.audit_dir)
             return result
 
-        run.__guichet_action__ = action  # type: ignore[attr-defined]
-        run.__guichet_kind__ = "query"  # type: ignore[attr-defined]
-        _register(action, run)
-        return run
+        return _register(action, "query", run)
 
     return decorate

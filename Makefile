@@ -25,7 +25,7 @@ install: $(VENV)/.core
 install-dev: $(VENV)/.dev
 
 demo: $(VENV)/.core
-	rm -rf $(DEMO_HOME) $(DEMO_HOME)-custodian
+	rm -rf $(DEMO_HOME) $(DEMO_HOME)-custodian $(DEMO_HOME)-producer
 	$(VENV)/bin/guichet demo --home $(DEMO_HOME)
 
 test: $(VENV)/.dev
@@ -36,4 +36,4 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) build $(DEMO_HOME) $(DEMO_HOME)-custodian
+	rm -rf $(VENV) build $(DEMO_HOME) $(DEMO_HOME)-custodian $(DEMO_HOME)-producer

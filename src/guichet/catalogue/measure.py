@@ -1,8 +1,8 @@
 """Measuring published versions (DuckDB on the encrypted lake) and caching the exact figures.
 
-The lake is opened with the quality stage's opener and its DuckDB settings (``lake_safe``): DuckDB 2.0.1
-misreads PyArrow-encrypted Parquet when it reads a column chunk selectively, and the quality code knows
-which optimisers to turn off. Figures are measured once per published version and kept in
+The lake is opened with the quality stage's opener on an engine connection, which turns off the optimisers
+that make DuckDB 2.0.1 misread PyArrow-encrypted Parquet (``guichet.engine.connection``).
+Figures are measured once per published version and kept in
 ``catalogue_characterisations``; a new version is measured the first time the catalogue shows it (or
 when ``catalogue.characterise`` runs), and published only through ``characterise.characterise``.
 """
@@ -22,10 +22,8 @@ from guichet.hub import Hub
 def measure_version(hub: Hub, dataset: str, version: int, created_year: int) -> TableFigures:
     """Exact figures of one version, from its files (reads the version's files once)."""
     from guichet.quality.lake import open_version
-    from guichet.quality.store import lake_safe
 
     with Engine() as engine:
-        lake_safe(engine)
         src = open_version(hub, engine, dataset, version, view="char_src")
         plan = plan_profile(dataset, list(src.column_types))
         engine.execute(stage_rows(plan, src.view), purpose=f"characterise {dataset} v{version}: rows", record=False)

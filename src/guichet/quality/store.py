@@ -55,20 +55,6 @@ class StoredRun:
                                                                               for r in self.results]}
 
 
-# DuckDB 2.0.1 fails its AES-GCM tag check ("Computed AES tag differs") when it reads an encrypted Parquet
-# column chunk selectively: a filter pushed into the scan, a top-N (ORDER BY ... LIMIT), a join's dynamic
-# filter or statistics-based pruning (reproduced in docs/quality.md). Quality reads whole columns anyway, so these
-# optimisers are turned off on its own connections; results are unchanged, only where the filtering happens.
-LAKE_SAFE_OPTIMIZERS = "filter_pushdown,top_n,join_filter_pushdown,statistics_propagation"
-
-
-def lake_safe(engine: Engine) -> None:
-    """Turn off the optimisers that make DuckDB 2.0.1 misread encrypted Parquet (see LAKE_SAFE_OPTIMIZERS)."""
-    setting = exp.Set(expressions=[exp.SetItem(this=exp.EQ(this=exp.column("disabled_optimizers"),
-                                                            expression=exp.Literal.string(LAKE_SAFE_OPTIMIZERS)))])
-    engine.execute(setting, purpose="quality: optimisers safe for encrypted Parquet", record=False)
-
-
 def reference_date(engine: Engine, refs: dict[str, TableSource], today: dt.date) -> dt.date:
     """'The future' for birth years: after the year following the latest care date of the claims, or today.
 
@@ -111,8 +97,8 @@ def open_with_refs(hub: Hub, engine: Engine, dataset: str, version: int | None
 
 def execute_run(hub: Hub, dataset: str, version: int | None, history: dict[str, Any],
                 flagged: Flagged | None = None) -> tuple[RunOutcome, dict[str, Any]]:
+    # every engine connection already turns off the optimisers that misread encrypted Parquet
     with Engine() as engine:
-        lake_safe(engine)
         src, refs, checks, as_of = open_with_refs(hub, engine, dataset, version)
         outcome = Runner(engine).run(src, checks, refs=refs, history=history, flagged=flagged)
     outcome.profile["as_of"] = as_of.isoformat()

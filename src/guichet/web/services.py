@@ -53,6 +53,16 @@ def _refuse(unit: Unit, user: User, policy: LoginPolicy, now: datetime, why: str
     return LoginResult("locked" if locked else "refused", locked_until=user.locked_until if locked else None)
 
 
+def _locked(unit: Unit, user: User, client: str, factor: str, now: datetime) -> LoginResult | None:
+    """Refuse (and count the attempt) while the account is locked; a lock whose time is over is cleared."""
+    clear_expired_lock(user, now)
+    if not is_locked(user, now):
+        return None
+    unit.note(result="locked", rule="account locked")
+    _attempt(unit, client, factor, False, now)
+    return LoginResult("locked", locked_until=user.locked_until)
+
+
 @service("web.login")
 def check_password(unit: Unit, username: str, password: str, client: str, policy: LoginPolicy) -> LoginResult:
     """First step: the password. Counts a failure against the account; never says which part was wrong."""
@@ -65,11 +75,9 @@ def check_password(unit: Unit, username: str, password: str, client: str, policy
         _attempt(unit, client, "password", False, now)
         return LoginResult("refused")
     unit.note(obj=f"user:{username}")
-    clear_expired_lock(user, now)
-    if is_locked(user, now):
-        unit.note(result="locked", rule="account locked")
-        _attempt(unit, client, "password", False, now)
-        return LoginResult("locked", locked_until=user.locked_until)
+    locked = _locked(unit, user, client, "password", now)
+    if locked is not None:
+        return locked
     if not password_matches(user.password_hash, password):
         _attempt(unit, client, "password", False, now)
         return _refuse(unit, user, policy, now, "wrong password")
@@ -95,11 +103,9 @@ def check_second_factor(unit: Unit, username: str, code: str, client: str, polic
         _attempt(unit, client, "totp", False, now)
         return LoginResult("refused")
     unit.note(obj=f"user:{username}")
-    clear_expired_lock(user, now)
-    if is_locked(user, now):
-        unit.note(result="locked", rule="account locked")
-        _attempt(unit, client, "totp", False, now)
-        return LoginResult("locked", locked_until=user.locked_until)
+    locked = _locked(unit, user, client, "totp", now)
+    if locked is not None:
+        return locked
     step = totp_step(unit.hub.unseal(user.totp_secret), code, now)
     if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
         _attempt(unit, client, "totp", False, now)

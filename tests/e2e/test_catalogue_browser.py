@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import SHARED, make_hub
+from tests.conftest import SHARED, make_hub, run_cli
 from tests.e2e.test_web_browser import (  # the web foundation's fixtures and helpers
     AXE,
     CHROMIUM,
@@ -59,16 +59,14 @@ def _serve(home: Path) -> tuple[subprocess.Popen[bytes], str]:
 @pytest.fixture(scope="module")
 def hub_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Portal, Path, str]]:
     """The web foundation's portal (one account per role), plus two catalogue products, the producer cnam
-    of the producer account's organisation, and one linkage run with a pair in the review queue."""
+    of the producer account's organisation, and one linkage run with pairs in the review queue."""
     from guichet.catalogue import catalogue_services as catalogue
     from guichet.demo.catalogue import DEMO_PROPERTIES
     from guichet.deposit import services as deposits
     from guichet.governance.actors import Actor, system_actor
-    from guichet.linkage import index as idx
     from guichet.linkage import services as linkage
     from guichet.linkage.run import LinkRequest
     from guichet.linkage.tables import ReviewPair
-    from tests.spec.test_linkage_spec import delivery
 
     root = tmp_path_factory.mktemp("e2e-catalogue")
     hub = make_hub(root)
@@ -86,14 +84,10 @@ def hub_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Porta
     key = root / "cnam-private.pem"
     key.write_text(private or "", encoding="utf-8")
     key.chmod(0o600)
-    linkage.run_linkage(hub, ops, request=LinkRequest(delivery(root / "linkage"), compare_baselines=False))
-    run = idx.require_latest(hub)
-    review = idx.read_file(hub, run, "review").to_pylist()
-    with hub.store.write() as s:
-        if not s.execute(select(ReviewPair.id)).first() and review:
-            r = review[0]
-            s.add(ReviewPair(version=run.version, cert_table=r["cert_table"], cert_row=r["cert_row"],
-                             person_id=r["person_id"], probability=0.6, calibrated=0.55, status="open"))
+    linkage.run_linkage(hub, ops, request=LinkRequest(_review_delivery(root, hub.home), compare_baselines=False))
+    with hub.store.read() as s:
+        assert s.execute(select(ReviewPair.id).where(ReviewPair.status == "open")).first(), \
+            "the synthetic delivery must put pairs in the clerical-review band"
     hub.close()
     server, url = _serve(hub.home)
     try:
@@ -101,6 +95,19 @@ def hub_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Porta
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def _review_delivery(root: Path, home: Path) -> Path:
+    """A pseudonymised synthetic delivery whose linkage puts death certificates in the clerical-review band
+    (0.2-0.9): 4,000 people, the ``hard`` noise profile, seed 21 (3 pairs in the band; the linkage is
+    seeded, so the same pairs every run)."""
+    clear, level1, key = root / "synth", root / "level1", root / "snds.key"
+    assert run_cli(["synth", "--persons", "4000", "--start", "2023-01-01", "--end", "2023-12-31", "--seed", "21",
+                    "--profile", "hard", "--out", str(clear), "--json"]).code == 0
+    assert run_cli(["custodian", "domain-key", "--home", str(home), "--domain", "snds", "--out", str(key)]).code == 0
+    assert run_cli(["producer", "pseudonymise", str(clear), "--manifest", str(clear / "manifest.toml"),
+                    "--key-file", str(key), "--out", str(level1), "--json"]).code == 0
+    return level1
 
 
 def test_search_with_and_without_accents_product_dictionary_and_quality(hub_portal, browser) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
@@ -183,6 +190,10 @@ def test_delivery_send_uses_the_resumable_api(hub_portal, tmp_path: Path) -> Non
 
 
 def test_operator_reviews_a_linkage_pair(hub_portal, browser) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    from guichet.hub import open_hub
+    from guichet.linkage.tables import ReviewPair
+    from guichet.store.models import AuditEvent
+
     portal, _root, url = hub_portal
     ctx = _context(browser)
     page = ctx.new_page()
@@ -190,20 +201,52 @@ def test_operator_reviews_a_linkage_pair(hub_portal, browser) -> None:  # type: 
     page.get_by_role("navigation").get_by_role("link", name="Linkage review").click()
     page.wait_for_url(f"{url}/linkage/review")
     _axe(page, "c07-linkage-queue")
-    if page.locator("#queue tbody a").count() == 0:
-        ctx.close()
-        pytest.skip("the linkage run of the spec delivery sent no pair to clerical review (queue and decision: "
-                    "tests/integration/test_catalogue_linkage_review.py)")
+    assert page.locator("#queue tbody a").count() >= 1, "the fixture's linkage run puts pairs in the queue"
     page.locator("#queue tbody a").first.click()
     page.wait_for_url(f"{url}/linkage/review/*")
+    pair_id = int(page.url.rsplit("/", 1)[1])
     comparison = page.locator("#comparison").inner_text()
     assert "Death certificate" in comparison
+    for field in ("sex", "birth_year", "residence"):  # the certificate and the person side by side
+        assert field in comparison, field
     _axe(page, "c08-linkage-pair")
     page.get_by_label("non-match").check()
     page.get_by_label("Note (optional)").fill("different commune of birth")
     page.get_by_role("button", name="Record the decision").click()
-    page.wait_for_url(f"{url}/linkage/review?decided=*")
+    page.wait_for_url(f"{url}/linkage/review?decided={pair_id}")
     assert "recorded" in page.locator("main").inner_text()
     page.goto(f"{url}/linkage/review?status=non_match")
-    assert page.locator("#queue tbody tr").count() >= 1
+    assert page.locator(f"#queue tbody a[href='/linkage/review/{pair_id}']").count() == 1
     ctx.close()
+
+    # another role is refused the queue and the pair, and cannot decide
+    ctx = _context(browser)
+    page = ctx.new_page()
+    _sign_in(page, portal, "researcher")
+    assert page.get_by_role("navigation").get_by_role("link", name="Linkage review").count() == 0
+    for path in ("/linkage/review", f"/linkage/review/{pair_id}"):
+        response = page.goto(f"{url}{path}")
+        assert response is not None and response.status == 403, path
+    tokens = page.locator("input[name=csrf_token]")
+    csrf = (tokens.first.get_attribute("value") if tokens.count() else None) or ""
+    refused = page.request.post(f"{url}/linkage/review/{pair_id}", form={"decision": "match", "csrf_token": csrf})
+    assert refused.status == 403
+    ctx.close()
+
+    # the decision is stored, and the view, the decision and the refusals are in the audit trail
+    hub = open_hub(_root / "hub", None)
+    try:
+        with hub.store.read() as s:
+            pair = s.get(ReviewPair, pair_id)
+            assert pair is not None and pair.status == "non_match"
+            assert pair.decided_by == portal.accounts["operator"].username
+            events = s.execute(select(AuditEvent.action, AuditEvent.actor, AuditEvent.outcome, AuditEvent.object)
+                               .where(AuditEvent.action.like("linkage.review%"))).all()
+    finally:
+        hub.close()
+    operator, researcher = portal.accounts["operator"].username, portal.accounts["researcher"].username
+    assert ("linkage.review_view", operator, "ok") in {(a, who, out) for a, who, out, _o in events}
+    decided = [e for e in events if e[0] == "linkage.review_decide" and e[1] == operator and e[2] == "ok"]
+    assert len(decided) == 1 and str(pair_id) in (decided[0][3] or "")
+    assert {("linkage.review_list", "denied"), ("linkage.review_view", "denied"), ("linkage.review_decide", "denied")} \
+        <= {(a, out) for a, who, out, _o in events if who == researcher}

@@ -143,10 +143,7 @@ def deterministic(rows: int, repeat: int) -> dict[str, Any]:
                 JOIN lk_ben AS b ON b.psa = c.psa AND b.rng = c.rng""", "bench: bare join")
 
         def ours() -> None:
-            det.build_nodes(engine)
-            det.build_components(engine)
-            det.person_ids(engine, 1)
-            det.anchor_links(engine)
+            det.link(engine, 1)
 
         threads = engine.fetch_all(build("SELECT current_setting('threads')"), purpose="bench: threads")[0][0]
         bare_t, ours_t, bare_c, ours_c = [], [], [], []

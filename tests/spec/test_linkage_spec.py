@@ -142,6 +142,32 @@ def test_claims_only_key_gets_a_person(linked) -> None:
     assert outcome.persons == 7  # X, C, twin 1, twin 2, D, G, PZ — and no fictitious person
 
 
+def test_a_hash_collision_in_the_node_anti_join_is_caught_and_redone_exactly(
+        linked, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Claims' keys no beneficiary holds are found by hash; a colliding key (here: every key, through a
+    hint that is the same for all) would leave its claims without a person, which ``link`` sees and redoes."""
+    from guichet.linkage import deterministic as det
+
+    _, outcome, got = linked
+    calls: list[bool] = []
+    build = det.build_nodes
+
+    def spy(engine: Engine, *, exact: bool = False) -> None:
+        calls.append(exact)
+        build(engine, exact=exact)
+
+    monkeypatch.setattr(det, "KEY_HINT", "length({t}psa)")
+    monkeypatch.setattr(det, "build_nodes", spy)
+    with Engine() as engine:
+        again = run(engine, RunInputs(delivery_sources(delivery(tmp_path / "d")), compare_baselines=False))
+        redone = links(engine)
+    assert calls == [False, True]
+    assert redone[("ER_PRS_F", 5)][0] is not None and redone[("ER_PRS_F", 5)][2] is None
+    assert again.persons == outcome.persons
+    assert {k: v[:2] for k, v in redone.items() if k[0] in ("IR_BEN_R", "ER_PRS_F")} == \
+        {k: v[:2] for k, v in got.items() if k[0] in ("IR_BEN_R", "ER_PRS_F")}
+
+
 def test_every_row_is_accounted(linked) -> None:
     _, _, got = linked
     expected = len(BEN) + len(PRS) + len(PHA) + len(C) + len(B) + len(KI) + len(ECD) - 1

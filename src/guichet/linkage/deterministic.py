@@ -13,41 +13,54 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from guichet.engine import Engine
 from guichet.linkage import keygraph
 from guichet.linkage.components import components
 from guichet.linkage.prepare import PSEUDONYM
-from guichet.linkage.sqlkit import build, create_table
+from guichet.linkage.sqlkit import build, create_table, scalar
 from guichet.linkage.stable import assign
 
 LINKS_COLUMNS = "_table, _row, logical, person_id, method, confidence, reason"
 LINKS_TABLE = "lk_row_links"  # where later stages insert their row links (``lk_links`` is a view)
+KEY_HINT = "hash({t}psa, {t}rng)"  # a node key's 64-bit hash, only ever a hint (see build_nodes)
 
 
 def _valid(col: str) -> str:
     return f"({col} IS NOT NULL AND regexp_full_match({col}, :pseudonym))"
 
 
-def build_nodes(engine: Engine) -> None:
-    """Nodes without a DISTINCT over the claims: the beneficiaries' keys (a small table), then only the
-    claims' keys no beneficiary holds — an anti-join probing the beneficiaries' keys, whose result (claims
-    under an unknown key) is small enough to be made distinct cheaply."""
-    create_table(engine, "lk_ben_keys", "SELECT DISTINCT psa, rng FROM lk_ben WHERE NOT fict AND psa IS NOT NULL",
-                 "linkage: beneficiaries' keys")
-    create_table(engine, "lk_nodes", f"""
-        SELECT psa, rng, row_number() OVER () - 1 AS node FROM (
-          SELECT psa, rng FROM lk_ben_keys
-          UNION ALL
+def build_nodes(engine: Engine, *, exact: bool = False) -> None:
+    """Nodes, with one grouped pass over the beneficiaries and one anti-join over the claims:
+
+    - ``lk_ben_nodes``: the beneficiaries' keys (valid ``psa``, rank) with their attributes and the list of
+      their valid ``ano`` pseudonyms (what rights-change matching and the ``ano`` edges need);
+    - ``lk_claim_nodes``: the claims' keys no beneficiary holds. The anti-join probes the 64-bit hashes of
+      the beneficiaries' keys (integers, not 17-character strings): a key whose hash no beneficiary's key has
+      is surely not theirs; a key colliding with one would be missed, which ``link`` detects (a claim with a
+      valid key and no person) and then redoes with ``exact=True`` (the anti-join on the keys themselves);
+    - ``lk_nodes(node, psa, rng)``: both, numbered by their row id (no window over the rows)."""
+    create_table(engine, "lk_ben_nodes", f"""
+        SELECT psa, rng, any_value(sex) AS sex, any_value(birth_year) AS birth_year,
+               any_value(birth_month) AS birth_month, any_value(res_dpt) AS res_dpt, any_value(res_com) AS res_com,
+               list(DISTINCT ano) FILTER (WHERE {_valid('ano')}) AS anos
+        FROM lk_ben WHERE NOT fict AND psa IS NOT NULL GROUP BY psa, rng HAVING {_valid('psa')}""",
+                 "linkage: beneficiaries' nodes", pseudonym=PSEUDONYM)
+    unknown = ("ANTI JOIN lk_ben_nodes AS b ON b.psa = c.psa AND b.rng = c.rng WHERE" if exact else
+               f"WHERE {KEY_HINT.format(t='c.')} NOT IN (SELECT {KEY_HINT.format(t='')} FROM lk_ben_nodes) AND")
+    create_table(engine, "lk_claim_nodes", f"""
+        SELECT psa, rng FROM (
           SELECT DISTINCT c.psa, c.rng FROM lk_claims AS c
-          ANTI JOIN lk_ben_keys AS b ON b.psa = c.psa AND b.rng = c.rng
-          WHERE NOT c.fict AND c.psa IS NOT NULL)
-        WHERE {_valid('psa')}""",
-                 "linkage: nodes (psa, rank)", pseudonym=PSEUDONYM)
-    create_table(engine, "lk_ano_edges", f"""
-        SELECT DISTINCT n.node, b.ano, 'ano' AS via FROM lk_ben AS b
-        JOIN lk_nodes AS n ON n.psa = b.psa AND n.rng = b.rng
-        WHERE {_valid('b.ano')} AND NOT b.fict""", "linkage: ano edges", pseudonym=PSEUDONYM)
+          {unknown} NOT c.fict AND c.psa IS NOT NULL)
+        WHERE {_valid('psa')}""", "linkage: claims' nodes no beneficiary holds", pseudonym=PSEUDONYM)
+    n_ben = int(scalar(engine, "SELECT count(*) FROM lk_ben_nodes", "linkage: beneficiaries' node count") or 0)
+    create_table(engine, "lk_nodes", """
+        SELECT rowid AS node, psa, rng FROM lk_ben_nodes
+        UNION ALL SELECT :n_ben + rowid, psa, rng FROM lk_claim_nodes""", "linkage: nodes (psa, rank)", n_ben=n_ben)
+    create_table(engine, "lk_ano_edges", """
+        SELECT node, ano, 'ano' AS via FROM (SELECT rowid AS node, unnest(anos) AS ano FROM lk_ben_nodes)""",
+                 "linkage: ano edges")
     rights_change(engine)
 
 
@@ -56,16 +69,12 @@ def rights_change(engine: Engine) -> None:
     recorded (no ``ano``); on their own rights, a new ``psa`` and an ``ano``. Such a node without ``ano``
     joins the node with an ``ano`` that has the same sex, birth year and month, rank and residence
     (commune) — only when each is the other's single candidate, never for twins, who share all of it."""
-    create_table(engine, "lk_node_attr", """
-        SELECT n.node, any_value(b.sex) AS sex, any_value(b.birth_year) AS birth_year,
-               any_value(b.birth_month) AS birth_month, any_value(b.res_dpt) AS res_dpt,
-               any_value(b.res_com) AS res_com, n.rng, n.psa,
-               bool_or(e.node IS NOT NULL) AS has_ano, any_value(e.ano) AS ano
-        FROM lk_nodes AS n JOIN lk_ben AS b ON b.psa = n.psa AND b.rng = n.rng AND NOT b.fict
-        LEFT JOIN lk_ano_edges AS e ON e.node = n.node
-        GROUP BY n.node, n.rng, n.psa""", "linkage: node attributes")
     create_table(engine, "lk_rights_pairs", """
-        SELECT a.node AS a, b.node AS b, b.ano FROM lk_node_attr AS a JOIN lk_node_attr AS b
+        WITH attr AS (
+          SELECT rowid AS node, psa, rng, sex, birth_year, birth_month, res_dpt, res_com,
+                 coalesce(len(anos), 0) > 0 AS has_ano, anos[1] AS ano
+          FROM lk_ben_nodes)
+        SELECT a.node AS a, b.node AS b, b.ano FROM attr AS a JOIN attr AS b
           ON a.sex = b.sex AND a.birth_year = b.birth_year AND a.birth_month = b.birth_month
          AND a.rng = b.rng AND a.res_dpt = b.res_dpt AND a.res_com = b.res_com AND a.psa <> b.psa
         WHERE NOT a.has_ano AND b.has_ano
@@ -75,59 +84,91 @@ def rights_change(engine: Engine) -> None:
                    purpose="linkage: rights-change edges")
 
 
+def _fetch(engine: Engine, sql: str, purpose: str) -> pa.Table:
+    return engine.arrow_table(build(sql), purpose=purpose)
+
+
+def _register_table(engine: Engine, name: str, table: pa.Table, purpose: str) -> None:
+    engine.con.register(name + "_arrow", table)
+    create_table(engine, name, f"SELECT * FROM {name}_arrow", purpose)
+    engine.con.unregister(name + "_arrow")
+
+
 def build_components(engine: Engine) -> None:
-    """Components (``lk_comp``: node → comp) and their sizes and rights-change flag (``lk_comp_stats``),
-    both computed in numpy from the edges (no count-distinct over the nodes in SQL)."""
-    n_nodes = engine.fetch_all(build("SELECT count(*) FROM lk_nodes"), purpose="linkage: node count")[0][0]
-    edges = engine.execute(build("SELECT node, dense_rank() OVER (ORDER BY ano) - 1 AS ano_id, "
-                                 "via = 'rights_change' AS rights FROM lk_ano_edges"),
-                           purpose="linkage: edges for components").fetchnumpy()
-    edge_node = np.asarray(edges["node"], dtype=np.int64)
-    label = components(int(n_nodes), edge_node, np.asarray(edges["ano_id"]))
-    sizes = np.bincount(label, minlength=int(n_nodes))
-    rights = np.zeros(int(n_nodes), dtype=bool)
-    rights[label[edge_node[np.asarray(edges["rights"], dtype=bool)]]] = True
+    """Components in numpy, from the edges: ``lk_comp(node, comp)`` and ``lk_comp_stats(comp, nodes, rights,
+    rank)``. The edges come sorted by ``ano`` (DuckDB sorts), so that an ``ano`` is numbered where it differs
+    from the previous one (no window, no string hashing in Python). ``rank`` orders the components by their
+    smallest key (``ano:<ano>`` before ``psa_rank:<psa>:<rank>``), the order in which new person ids are
+    numbered (``stable``); ``lk_comp_keys`` (every key as text, for the index) is a view."""
+    n_nodes = int(scalar(engine, "SELECT count(*) FROM lk_nodes", "linkage: node count") or 0)
+    edges = _fetch(engine, "SELECT node, ano, via = 'rights_change' AS rights FROM lk_ano_edges ORDER BY ano, node",
+                   "linkage: edges for components (sorted by ano)")
+    edge_node = np.asarray(edges["node"].to_numpy(), dtype=np.int64)
+    rights_edge = np.asarray(edges["rights"].to_numpy(zero_copy_only=False), dtype=bool)
+    ano = edges["ano"].combine_chunks() if edges.num_rows else pa.array([], pa.string())
+    new_ano = np.ones(len(ano), dtype=bool)
+    if len(ano) > 1:
+        new_ano[1:] = np.asarray(pc.not_equal(ano[1:], ano[:-1]).to_numpy(zero_copy_only=False), dtype=bool)
+    ano_id = np.cumsum(new_ano, dtype=np.int64) - 1
+    label = components(n_nodes, edge_node, ano_id)
+    sizes = np.bincount(label, minlength=n_nodes)
+    rights = np.zeros(n_nodes, dtype=bool)
+    rights[label[edge_node[rights_edge]]] = True
+    # order of the components by their smallest key: every 'ano:' key sorts before every 'psa_rank:' key;
+    # psa pseudonyms have a fixed width, so (psa, rank as text) sorts as 'psa:rank' does
+    by_psa = engine.execute(build("SELECT node FROM lk_nodes ORDER BY psa, CAST(rng AS VARCHAR)"),
+                            purpose="linkage: nodes in key order").fetchnumpy()
+    key_nodes = np.concatenate([edge_node[~rights_edge], np.asarray(by_psa["node"], dtype=np.int64)])
+    first = np.full(n_nodes, key_nodes.size, dtype=np.int64)
+    np.minimum.at(first, label[key_nodes], np.arange(key_nodes.size, dtype=np.int64))
     comps = np.flatnonzero(sizes)
-    engine.con.register("lk_comp_arrow", pa.table({"node": pa.array(np.arange(n_nodes, dtype=np.int64)),
-                                                   "comp": pa.array(label)}))
-    create_table(engine, "lk_comp", "SELECT node, comp FROM lk_comp_arrow", "linkage: components")
-    engine.con.unregister("lk_comp_arrow")
-    engine.con.register("lk_comp_stats_arrow", pa.table({"comp": pa.array(comps), "nodes": pa.array(sizes[comps]),
-                                                         "rights": pa.array(rights[comps])}))
-    create_table(engine, "lk_comp_stats", "SELECT comp, nodes, rights FROM lk_comp_stats_arrow",
-                 "linkage: component sizes")
-    engine.con.unregister("lk_comp_stats_arrow")
-    create_table(engine, "lk_comp_keys", """
+    # first[comps] are distinct positions: rank = how many components start before (no sort)
+    starts = np.zeros(key_nodes.size + 1, dtype=np.int64)
+    starts[first[comps]] = 1
+    rank = np.cumsum(starts)[first[comps]] - 1
+    _register_table(engine, "lk_comp", pa.table({"node": pa.array(np.arange(n_nodes, dtype=np.int64)),
+                                                 "comp": pa.array(label)}), "linkage: components")
+    _register_table(engine, "lk_comp_stats", pa.table({"comp": pa.array(comps), "nodes": pa.array(sizes[comps]),
+                                                       "rights": pa.array(rights[comps]), "rank": pa.array(rank)}),
+                    "linkage: component sizes and order")
+    engine.execute(build("""
+        CREATE OR REPLACE TEMP VIEW lk_comp_keys AS
         SELECT c.comp, 'psa_rank' AS kind, n.psa || ':' || n.rng AS key
         FROM lk_nodes AS n JOIN lk_comp AS c ON c.node = n.node
         UNION ALL
         SELECT DISTINCT c.comp, 'ano' AS kind, e.ano AS key
-        FROM lk_ano_edges AS e JOIN lk_comp AS c ON c.node = e.node WHERE e.via = 'ano'""", "linkage: component keys")
+        FROM lk_ano_edges AS e JOIN lk_comp AS c ON c.node = e.node WHERE e.via = 'ano'"""),
+                   purpose="linkage: component keys (view)")
+
+
+METHOD_CODES = ("psa_rank", "ano", "rights_change")  # lk_claim_links.method_code → method
 
 
 def person_ids(engine: Engine, next_number: int) -> tuple[int, list[dict[str, str]]]:
-    """Assign stable ids; make ``lk_node_person(psa, rng, person_id, method)``."""
+    """Assign stable ids; make ``lk_node_person(node, psa, rng, person_no, person_id, method, method_code)``."""
     nxt, events = assign(engine, next_number)
     create_table(engine, "lk_node_person", """
-        SELECT n.psa, n.rng, cp.person_id,
-               CASE WHEN s.rights THEN 'rights_change' WHEN s.nodes > 1 THEN 'ano' ELSE 'psa_rank' END AS method
+        SELECT n.node, n.psa, n.rng, cp.person_no, cp.person_id,
+               CASE WHEN s.rights THEN 'rights_change' WHEN s.nodes > 1 THEN 'ano' ELSE 'psa_rank' END AS method,
+               CAST(CASE WHEN s.rights THEN 2 WHEN s.nodes > 1 THEN 1 ELSE 0 END AS UTINYINT) AS method_code
         FROM lk_nodes AS n JOIN lk_comp AS c ON c.node = n.node
         JOIN lk_comp_person AS cp ON cp.comp = c.comp
         JOIN lk_comp_stats AS s ON s.comp = c.comp""",
                  "linkage: person of each node")
     create_table(engine, "lk_psa_persons", """
-        SELECT psa, count(DISTINCT person_id) AS persons, min(person_id) AS person_id
+        SELECT psa, count(DISTINCT person_no) AS persons, min(person_id) AS person_id
         FROM lk_node_person GROUP BY psa""", "linkage: persons per hospital pseudonym")
     return nxt, events
 
 
 def anchor_links(engine: Engine) -> None:
     """Row links of beneficiaries, claims and hospital stays: ``lk_links``, a view over ``lk_claim_links``
-    (the claims: one join to the node persons, only the columns that vary materialised) and
-    ``lk_row_links`` (every other table; later stages insert into it, see ``LINKS_TABLE``)."""
+    (the claims: one join to the node persons; person number and method code materialised as integers, the
+    ``P``-id text and the method name made by the view) and ``lk_row_links`` (every other table; later
+    stages insert into it, see ``LINKS_TABLE``)."""
     pid_join = "LEFT JOIN lk_node_person AS np ON np.psa = t.psa AND np.rng = t.rng"
     # the pattern is only tried on rows left without a person (a regex per row would cost a scan)
-    why = f"""CASE WHEN t.fict THEN 'fictitious_nir' WHEN np.person_id IS NOT NULL THEN NULL
+    why = f"""CASE WHEN t.fict THEN 'fictitious_nir' WHEN np.person_no IS NOT NULL THEN NULL
                    WHEN NOT {_valid('t.psa')} THEN 'invalid_pseudonym' ELSE 'no_key' END"""
     create_table(engine, "lk_row_links", f"""
         SELECT t._table, t._row, 'IR_BEN_R' AS logical,
@@ -150,7 +191,7 @@ def anchor_links(engine: Engine) -> None:
                  "linkage: anchor row links (beneficiaries, stays)", pseudonym=PSEUDONYM)
     # fictitious NIRs never join (their keys are no node); method and confidence follow from the person
     create_table(engine, "lk_claim_links", f"""
-        SELECT t._table, t._row, np.person_id, np.method, {why} AS reason
+        SELECT t._table, t._row, np.person_no, np.method_code, {why} AS reason
         FROM lk_claims AS t LEFT JOIN lk_node_person AS np
           ON np.psa = t.psa AND np.rng = t.rng AND NOT t.fict""",
                  "linkage: claim row links", pseudonym=PSEUDONYM)
@@ -158,10 +199,32 @@ def anchor_links(engine: Engine) -> None:
         CREATE OR REPLACE TEMP VIEW lk_links AS
         SELECT {LINKS_COLUMNS} FROM lk_row_links
         UNION ALL
-        SELECT _table, _row, 'ER_PRS_F' AS logical, person_id, method,
-               CASE WHEN method = 'rights_change' THEN 0.95 WHEN method IS NOT NULL THEN 1.0 END AS confidence,
+        SELECT _table, _row, 'ER_PRS_F' AS logical, 'P' || lpad(CAST(person_no AS VARCHAR), 10, '0') AS person_id,
+               CASE method_code WHEN 0 THEN 'psa_rank' WHEN 1 THEN 'ano' WHEN 2 THEN 'rights_change' END AS method,
+               CASE WHEN method_code = 2 THEN 0.95 WHEN method_code IS NOT NULL THEN 1.0 END AS confidence,
                reason
         FROM lk_claim_links"""), purpose="linkage: row links (view)")
+
+
+def missed_claim_keys(engine: Engine) -> int:
+    """Claims with a valid key and no person: impossible unless the hashed anti-join of ``build_nodes`` met a
+    64-bit collision (every valid key not held by a beneficiary is a node of its own)."""
+    return int(scalar(engine, "SELECT count(*) FROM lk_claim_links WHERE reason = 'no_key'",
+                      "linkage: claims whose key was missed") or 0)
+
+
+def link(engine: Engine, next_number: int) -> tuple[int, list[dict[str, str]]]:
+    """Nodes → components → stable ids → anchor row links; redone with the exact anti-join if the hashed
+    one missed a key (see ``build_nodes``). Returns the next free id number and the merge/split events."""
+    exact = False
+    while True:
+        build_nodes(engine, exact=exact)
+        build_components(engine)
+        nxt, events = person_ids(engine, next_number)
+        anchor_links(engine)
+        if exact or missed_claim_keys(engine) == 0:
+            return nxt, events
+        exact = True
 
 
 def propagate(engine: Engine, present: set[str]) -> None:

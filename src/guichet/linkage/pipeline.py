@@ -64,10 +64,7 @@ def run(engine: Engine, inputs: RunInputs) -> RunOutcome:
               else INDEX_SCHEMA.empty_table())
     _register(engine, "lk_decisions", inputs.decisions if inputs.decisions is not None
               else DECISIONS_SCHEMA.empty_table())
-    det.build_nodes(engine)
-    det.build_components(engine)
-    next_number, events = det.person_ids(engine, inputs.next_number)
-    det.anchor_links(engine)
+    next_number, events = det.link(engine, inputs.next_number)
     lineage: dict[str, Any] = {}
     settings = inputs.settings
     d.build_features(engine)

@@ -11,7 +11,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from guichet.engine import Engine, literal
+from guichet.engine import Engine, RowHash, literal
 
 
 @lru_cache(maxsize=512)
@@ -36,6 +36,8 @@ def build(text: str, **params: Any) -> exp.Expression:
     def bind(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Placeholder) and node.name in params:
             return _value(params[node.name])
+        if isinstance(node, exp.Anonymous) and node.name.lower() == "hash":  # a hint only (RowHash)
+            return RowHash(expressions=node.expressions)
         return node
 
     return tree.transform(bind)

@@ -4,6 +4,7 @@ the validated Turtle, and no exact count for a product with a small population."
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from guichet.demo.catalogue import DEMO_PROPERTIES
 from guichet.governance import Actor
 from guichet.hub import Hub
 from tests.conftest import SHARED
+from tests.web_support import csrf_of
 
 SNDS = SHARED / "data" / "snds"
 OPERATOR = Actor("operator", frozenset({"operator"}), strong_auth=True)
@@ -168,3 +170,56 @@ def test_the_characterisation_is_measured_on_the_published_data(catalogue_hub: H
         assert row.figures["individuals"] == 57 and row.figures["columns"]["person"] == "BEN_NIR_PSA"
     ttl = c.get("/api/catalogue.ttl").text
     assert "numberOfUniqueIndividuals" in ttl and '"57"' not in ttl
+
+
+def _cached_client(hub: Hub, seconds: int) -> TestClient:
+    from guichet.config import save_config
+    from guichet.web import create_app
+
+    config = hub.config.with_properties(web_catalogue_cache_seconds=seconds)
+    save_config(config)
+    return TestClient(create_app(config))
+
+
+def _retitle(hub: Hub, title: str) -> None:
+    """A change made outside this app (as the CLI or another worker would)."""
+    svc.describe_product(hub, OPERATOR, product_id="beneficiaire", changes={"title": {"fr": title, "en": title}})
+
+
+def test_cached_pages_follow_the_hubs_revision_within_the_documented_bound(catalogue_hub: Hub) -> None:
+    # A cache trusted for an hour: a change elsewhere is not seen until this worker reads the revision again,
+    # which any state-changing request made to it forces (here the public language form).
+    with _cached_client(catalogue_hub, 3600) as c:
+        c.headers["Accept-Language"] = "en"
+        assert "Bénéficiaires renommés" not in c.get("/catalogue/beneficiaire").text
+        for path in ("/catalogue/beneficiaire", "/api/datasets/beneficiaire", "/catalogue/beneficiaire/dictionary"):
+            assert c.get(path).status_code == 200
+        _retitle(catalogue_hub, "Bénéficiaires renommés")
+        assert "Bénéficiaires renommés" not in c.get("/catalogue/beneficiaire").text  # kept: the bound is 1 h
+        page = c.get("/catalogue")
+        c.post("/language", data={"locale": "en", "csrf_token": csrf_of(page.text), "next": "/catalogue"})
+        assert "Bénéficiaires renommés" in c.get("/catalogue/beneficiaire").text
+        assert c.get("/api/datasets/beneficiaire").json()["title"]["en"] == "Bénéficiaires renommés"
+        assert "renomm" in c.get("/api/search", params={"q": "renommes"}).text
+    # The default (1 s): a change elsewhere shows within a second, with no request in between.
+    with _cached_client(catalogue_hub, 1) as c:
+        assert "Deuxième titre" not in c.get("/catalogue/beneficiaire").text
+        _retitle(catalogue_hub, "Deuxième titre")
+        time.sleep(1.1)
+        assert "Deuxième titre" in c.get("/catalogue/beneficiaire").text
+    # Off: every request reads the database.
+    with _cached_client(catalogue_hub, 0) as c:
+        c.get("/catalogue/beneficiaire")
+        _retitle(catalogue_hub, "Troisième titre")
+        assert "Troisième titre" in c.get("/catalogue/beneficiaire").text
+        assert "catalogue" not in c.app.state.web.caches or not c.app.state.web.caches["catalogue"].enabled
+
+
+def test_search_answers_are_kept_per_normalised_query(catalogue_hub: Hub) -> None:
+    with _cached_client(catalogue_hub, 3600) as c:
+        first = c.get("/api/search", params={"q": "Décès"}).json()["results"]
+        cache = c.app.state.web.caches["catalogue"]
+        misses = cache.misses
+        for q in ("deces", "  DÉCÈS "):
+            assert c.get("/api/search", params={"q": q}).json()["results"] == first
+        assert cache.misses == misses and cache.hits >= 2

@@ -3,16 +3,18 @@
 Registered in ``guichet.web.app.ROUTER_MODULES``. Every route declares its permission through the web
 foundation's ``GuardedRouter``; the catalogue's routes are public (listed in docs/permissions.md), and the
 services they call are the public ``catalogue.*`` queries, called for the signed-in account or for the
-anonymous public actor.
+anonymous public actor. What they return is kept per worker while the hub's revision stays the same
+(``guichet.catalogue.webcache``); pages are rendered for each request.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Hashable
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Query
 from fastapi.concurrency import run_in_threadpool
@@ -21,9 +23,11 @@ from starlette.responses import HTMLResponse, Response
 
 from guichet.catalogue import catalogue_services as svc
 from guichet.catalogue.model import ProductInfo, pick
+from guichet.catalogue.search import words
 from guichet.catalogue.source import nomenclature_values
+from guichet.catalogue.webcache import CatalogueCache
 from guichet.errors import GuichetError
-from guichet.governance import Actor
+from guichet.governance import Actor, authorize
 from guichet.governance.actors import system_actor
 from guichet.web.context import WebContext
 from guichet.web.errors import WebError
@@ -69,13 +73,32 @@ def _page(ctx: WebContext, template: str, **values: Any) -> HTMLResponse:
     return render(ctx, template, ct=CatalogueText(ctx.locale), **values)
 
 
+T = TypeVar("T")
+
+
+def catalogue_cache(ctx: WebContext) -> CatalogueCache:
+    cache = ctx.state.caches.get("catalogue")
+    if cache is None:
+        cache = ctx.state.caches["catalogue"] = CatalogueCache(ctx.hub, ctx.state.settings.catalogue_cache_seconds)
+    return cache
+
+
+async def _cached(ctx: WebContext, action: str, key: Hashable, compute: Callable[[], T]) -> T:
+    """``compute()`` (which calls the ``action`` query as the viewer) or its answer kept at the hub's revision.
+
+    The answer does not depend on the viewer (public reads); the viewer's permission is checked on every
+    request all the same: one refused goes through ``compute`` itself, whose query refuses and audits."""
+    if not authorize(_actor(ctx), action):
+        return await run_in_threadpool(compute)
+    return await catalogue_cache(ctx).get(key, compute)
+
+
 # --- pages --------------------------------------------------------------------------------------------
 
 @router.page("/catalogue", permission=PUBLIC, summary="The catalogue: products, browse by theme and producer, search")
-def catalogue_page(ctx: Ctx, theme: str | None = Query(None, max_length=16),
-                   producer: str | None = Query(None, max_length=64)) -> HTMLResponse:
-    actor = _actor(ctx)
-    everything = svc.list_products(ctx.hub, actor)
+async def catalogue_page(ctx: Ctx, theme: str | None = Query(None, max_length=16),
+                         producer: str | None = Query(None, max_length=64)) -> HTMLResponse:
+    everything = await _products(ctx)
     shown = [p for p in everything if (not theme or theme in p.themes) and (not producer or p.producer == producer)]
     themes = sorted({t for p in everything for t in p.themes})
     producers = sorted({(p.producer, p.producer_label or p.producer) for p in everything if p.producer})
@@ -84,14 +107,28 @@ def catalogue_page(ctx: Ctx, theme: str | None = Query(None, max_length=16),
 
 
 @router.page("/catalogue/search", permission=PUBLIC, summary="Search the catalogue (accent-insensitive)")
-def search_page(ctx: Ctx, q: str = Query("", max_length=200)) -> HTMLResponse:
-    hits = svc.search_catalogue(ctx.hub, _actor(ctx), text=q, limit=100) if q.strip() else []
+async def search_page(ctx: Ctx, q: str = Query("", max_length=200)) -> HTMLResponse:
+    hits = await _search(ctx, q, 100) if q.strip() else []
     return _page(ctx, "search.html", q=q, hits=hits)
 
 
+def _search(ctx: WebContext, q: str, limit: int) -> Any:
+    """Search hits, kept per normalised query (the folded words: 'Décès' and 'deces ' share an entry)."""
+    actor = _actor(ctx)
+    return _cached(ctx, "catalogue.search", ("search", tuple(words(q)), limit),
+                   lambda: svc.search_catalogue(ctx.hub, actor, text=q, limit=limit))
+
+
+def _products(ctx: WebContext, theme: str | None = None, producer: str | None = None,
+              status: str | None = None) -> Any:
+    actor = _actor(ctx)
+    return _cached(ctx, "catalogue.list", ("list", theme, producer, status),
+                   lambda: svc.list_products(ctx.hub, actor, theme=theme, producer=producer, status=status))
+
+
 @router.page("/catalogue/producers", permission=PUBLIC, summary="Directory of producers and their products")
-def producers_page(ctx: Ctx) -> HTMLResponse:
-    products = svc.list_products(ctx.hub, _actor(ctx))
+async def producers_page(ctx: Ctx) -> HTMLResponse:
+    products = await _products(ctx)
     directory: dict[str, dict[str, Any]] = {}
     for p in products:
         key = p.producer or "-"
@@ -108,10 +145,14 @@ def _product(ctx: WebContext, product_id: str, with_variables: bool) -> ProductI
 
 
 @router.page("/catalogue/{product_id}", permission=PUBLIC, summary="A product: description, coverage, quality, tables")
-def product_page(ctx: Ctx, product_id: str) -> HTMLResponse:
-    info = _product(ctx, product_id, with_variables=False)
-    details = _details(ctx, info)
+async def product_page(ctx: Ctx, product_id: str) -> HTMLResponse:
+    info, details = await _cached(ctx, "catalogue.show", ("page", product_id),
+                                  lambda: _with_details(ctx, _product(ctx, product_id, with_variables=False)))
     return _page(ctx, "product.html", p=info, props=ctx.hub.config.properties, **details)
+
+
+def _with_details(ctx: WebContext, info: ProductInfo) -> tuple[ProductInfo, dict[str, Any]]:
+    return info, _details(ctx, info)
 
 
 def _details(ctx: WebContext, info: ProductInfo) -> dict[str, Any]:
@@ -134,18 +175,26 @@ def _details(ctx: WebContext, info: ProductInfo) -> dict[str, Any]:
 
 @router.page("/catalogue/{product_id}/dictionary", permission=PUBLIC,
              summary="A product's data dictionary: every table's variables, types, code lists")
-def dictionary_page(ctx: Ctx, product_id: str) -> HTMLResponse:
-    info = _product(ctx, product_id, with_variables=True)
-    return _page(ctx, "dictionary.html", p=info, tables=info.tables, values=_values(info))
+async def dictionary_page(ctx: Ctx, product_id: str) -> HTMLResponse:
+    info, values = await _dictionary(ctx, product_id)
+    return _page(ctx, "dictionary.html", p=info, tables=info.tables, values=values)
+
+
+def _dictionary(ctx: WebContext, product_id: str) -> Any:
+    def compute() -> tuple[ProductInfo, dict[str, tuple[list[tuple[str, str]], int]]]:
+        info = _product(ctx, product_id, with_variables=True)
+        return info, _values(info)
+
+    return _cached(ctx, "catalogue.show", ("dictionary", product_id), compute)
 
 
 @router.page("/catalogue/{product_id}/tables/{table}", permission=PUBLIC, summary="One table of a product")
-def table_page(ctx: Ctx, product_id: str, table: str) -> HTMLResponse:
-    info = _product(ctx, product_id, with_variables=True)
+async def table_page(ctx: Ctx, product_id: str, table: str) -> HTMLResponse:
+    info, values = await _dictionary(ctx, product_id)
     found = [t for t in info.tables if t.name == table]
     if not found:
         raise WebError(404, "not_found", f"product {product_id} has no table {table}", "error.not_found")
-    return _page(ctx, "dictionary.html", p=info, tables=found, values=_values(info))
+    return _page(ctx, "dictionary.html", p=info, tables=found, values=values)
 
 
 def _values(info: ProductInfo) -> dict[str, tuple[list[tuple[str, str]], int]]:
@@ -171,24 +220,25 @@ class SearchOut(BaseModel):
 
 @router.api("/api/search", permission=PUBLIC, response_model=SearchOut, tags=["catalogue"],
             summary="Search products, tables and variables; accents and case do not matter")
-def api_search(ctx: Ctx, q: str = Query(..., min_length=1, max_length=200),
-               limit: int = Query(50, ge=1, le=100)) -> SearchOut:
-    hits = svc.search_catalogue(ctx.hub, _actor(ctx), text=q, limit=limit)
+async def api_search(ctx: Ctx, q: str = Query(..., min_length=1, max_length=200),
+                     limit: int = Query(50, ge=1, le=100)) -> SearchOut:
+    hits = await _search(ctx, q, limit)
     return SearchOut(query=q, results=[HitOut(**h.to_dict()) for h in hits])
 
 
 @router.api("/api/datasets", permission=PUBLIC, tags=["catalogue"],
             summary="The catalogue's products (filter by theme, producer or status)")
-def api_datasets(ctx: Ctx, theme: str | None = Query(None, max_length=16), producer: str | None = Query(None, max_length=64),
-                 status: str | None = Query(None, pattern="^(draft|complete)$")) -> list[dict[str, Any]]:
-    return [p.to_dict() for p in svc.list_products(ctx.hub, _actor(ctx), theme=theme, producer=producer, status=status)]
+async def api_datasets(ctx: Ctx, theme: str | None = Query(None, max_length=16),
+                       producer: str | None = Query(None, max_length=64),
+                       status: str | None = Query(None, pattern="^(draft|complete)$")) -> list[dict[str, Any]]:
+    return [p.to_dict() for p in await _products(ctx, theme, producer, status)]
 
 
 @router.api("/api/datasets/{product_id}", permission=PUBLIC, tags=["catalogue"],
             summary="One product with its tables, dictionary, join keys, schema history and characterisation")
-def api_dataset(ctx: Ctx, product_id: str) -> dict[str, Any]:
-    info = _product(ctx, product_id, with_variables=True)
-    details = _details(ctx, info)
+async def api_dataset(ctx: Ctx, product_id: str) -> dict[str, Any]:
+    info, details = await _cached(ctx, "catalogue.show", ("dataset", product_id),
+                                  lambda: _with_details(ctx, _product(ctx, product_id, with_variables=True)))
     extras = details["extras"]
     out = info.to_dict()
     out["characterisation"] = extras.characterisation.to_dict() if extras.characterisation else None

@@ -42,6 +42,9 @@ class WebState:
     settings: WebSettings
     keys: Keys
     sessions: SessionCache
+    # Other per-worker caches (e.g. the catalogue's), by name; each has ``invalidate()``, called with the
+    # session cache's on every state-changing request.
+    caches: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -60,6 +60,8 @@ class WebHeaders:
                     # Whatever this request changed (a sign-out, a password, an account) is committed by
                     # now: this worker forgets its cached sessions before the answer leaves.
                     ctx.state.sessions.invalidate()
+                    for cache in ctx.state.caches.values():
+                        cache.invalidate()
                 if ctx is not None and ctx.cookies:
                     secure = ctx.secure()
                     for name, value, opts in ctx.cookies:

@@ -24,6 +24,7 @@ class WebSettings:
     timezone: str = "Europe/Paris"  # dates are shown in this zone
     threads: int = 8  # worker threads per process for database work (anyio's limiter)
     session_cache_seconds: int = 1  # a worker trusts its last lookup of a session this long (0: never)
+    catalogue_cache_seconds: int = 1  # a worker trusts its last read of the hub's revision this long (0: no cache)
 
 
 _KEYS: dict[str, type] = {
@@ -38,8 +39,9 @@ _KEYS: dict[str, type] = {
     "timezone": str,
     "threads": int,
     "session_cache_seconds": int,
+    "catalogue_cache_seconds": int,
 }
-_MAY_BE_ZERO = frozenset({"session_cache_seconds"})
+_MAY_BE_ZERO = frozenset({"session_cache_seconds", "catalogue_cache_seconds"})
 
 
 def web_settings(config: HubConfig) -> WebSettings:

@@ -179,12 +179,35 @@ def inspect(job: TableJob) -> FileShape:
     return shape
 
 
+FLAGGED_ROWS = 50_000  # flagged rows kept (raw cells) before their rules are computed and they are quarantined
+
+
+class FlaggedRows:
+    """Rows pass 1 flagged (row number, raw cells), kept until their rule tokens are computed."""
+
+    def __init__(self) -> None:
+        self.rows: list[pa.Array] = []
+        self.raw: list[pa.Array] = []
+        self.count = 0
+
+    def add(self, rows: pa.Array, raw: pa.Array) -> None:
+        self.rows.append(rows)
+        self.raw.append(raw)
+        self.count += len(rows)
+
+    def take(self) -> tuple[pa.Array, pa.Array]:
+        rows, raw = pa.concat_arrays(self.rows), pa.concat_arrays(self.raw)
+        self.rows, self.raw, self.count = [], [], 0
+        return rows, raw
+
+
 class TableStager:
     """Stages one table inside a deposit's engine."""
 
     def __init__(self, engine: Engine, protection: Protection, index: int, crash: CrashHook) -> None:
         self.engine, self.protection, self.index, self.crash = engine, protection, index, crash
         self.duplicates: DuplicateFinder | None = None
+        self._violations_recorded = False
 
     def stage(self, job: TableJob, shape: FileShape, staging: Path, quarantine: Path, producer_pem: str,
               references: dict[str, Reference]) -> StagedTable:
@@ -290,6 +313,7 @@ class TableStager:
         writer = BackgroundWriter(lambda schema: _encrypted_writer(data_file, schema, data_key))
         ordinal = 0
         self.duplicates = DuplicateFinder(len(plan.unique_keys)) if plan.unique_keys else None
+        flagged = FlaggedRows()
         try:
             for batch in self.engine.batches(plan.select, purpose=f"validate {job.name}"):
                 n = batch.num_rows
@@ -309,10 +333,13 @@ class TableStager:
                 writer.write(accepted)
                 out.rows_accepted += accepted.num_rows
                 if not pc.all(ok).as_py():
-                    self._quarantine_batch(batch, ok, rows, qwriter, out)
+                    flagged.add(pc.filter(rows, failing := pc.invert(ok)), pc.filter(batch.column("__raw"), failing))
+                    if flagged.count >= FLAGGED_ROWS:
+                        self._quarantine_flagged(job, plan, flagged, qwriter, out)
                 ordinal += n
                 if ordinal == n:
                     self.crash("first_batch")
+            self._quarantine_flagged(job, plan, flagged, qwriter, out)
         except BaseException:
             writer.abort()
             raise
@@ -334,15 +361,26 @@ class TableStager:
                 table = table.set_column(i, name, hub_ids)
         return table
 
-    def _quarantine_batch(self, batch: pa.RecordBatch, ok: pa.Array, rows: pa.Array, qwriter: QuarantineWriter,
-                          out: StagedTable) -> None:
-        failing = pc.invert(ok)
-        viol = pc.filter(batch.column("__violations"), failing).to_pylist()
-        raw = pc.filter(batch.column("__raw"), failing).to_pylist()
-        nums = pc.filter(rows, failing).to_pylist()
-        for row, rules, cells in zip(nums, viol, raw, strict=True):
-            rules = SEP.join(t for t in (rules or "structure:unknown").split(SEP) if t)
-            qwriter.add(row, rules, cells)
+    def _quarantine_flagged(self, job: TableJob, plan: ValidationPlan, flagged: FlaggedRows,
+                            qwriter: QuarantineWriter, out: StagedTable) -> None:
+        """The rule tokens of the rows pass 1 flagged, by one statement over those rows; then quarantine them."""
+        if not flagged.count or plan.violations is None:
+            return
+        nums, raw = flagged.take()
+        n, width = len(nums), len(plan.columns)
+        cells = raw.flatten()  # every flagged row holds one cell per column of the file, in the file's order
+        table = pa.table({**{h: cells.take(pa.array(np.arange(j, n * width, width, dtype=np.int64)))
+                             for j, h in enumerate(plan.columns)}, SOURCE_ROW: nums})
+        self.engine.con.register(plan.flagged_view, table)
+        try:
+            found = dict(self.engine.execute(plan.violations, purpose=f"rules failed by flagged rows of {job.name}",
+                                             record=not self._violations_recorded).fetchall())
+        finally:
+            self.engine.con.unregister(plan.flagged_view)
+        self._violations_recorded = True
+        for row, row_cells in zip(nums.to_pylist(), raw.to_pylist(), strict=True):
+            rules = SEP.join(t for t in (found.get(row) or "structure:unknown").split(SEP) if t)
+            qwriter.add(row, rules, row_cells)
             out.reasons.update({t.split(":", 1)[0] for t in rules.split(SEP)})
 
     def _malformed_rows(self, job: TableJob, shape: FileShape, passed: int) -> dict[int, tuple[str, str]]:

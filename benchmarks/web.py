@@ -9,6 +9,7 @@ medians are printed with the targets (0 errors, p99 <= 300 ms, >= 250 requests/s
     .venv/bin/python benchmarks/web.py                   # 60 s per run, 3 runs each (~13 minutes)
     .venv/bin/python benchmarks/web.py --duration 10 --repeat 1   # a quick look
     .venv/bin/python benchmarks/web.py --paths /healthz / --session-cache-seconds 0   # no session cache
+    .venv/bin/python benchmarks/web.py --catalogue-cache-seconds 0   # catalogue answers read from the database
 """
 
 from __future__ import annotations
@@ -174,6 +175,9 @@ def main() -> None:
     parser.add_argument("--session-cache-seconds", type=int, default=None,
                         help="the hubs' web_session_cache_seconds (default: the portal's, 1; 0: every request "
                              "looks its session up in the database)")
+    parser.add_argument("--catalogue-cache-seconds", type=int, default=None,
+                        help="the hubs' web_catalogue_cache_seconds (default: the portal's, 1; 0: every catalogue "
+                             "request reads the database, as before the cache)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found (apt-get install wrk)")
@@ -185,9 +189,12 @@ def main() -> None:
         dbs = {"postgresql": pg_url} if args.no_sqlite else {"postgresql": pg_url, "sqlite": None}
         for db, url in dbs.items():
             (root / db).mkdir()
-            props = ({"web_session_cache_seconds": args.session_cache_seconds}
-                     if args.session_cache_seconds is not None else None)
-            home, cookie = _make_hub(root / db, url, props)
+            props: dict[str, object] = {}
+            if args.session_cache_seconds is not None:
+                props["web_session_cache_seconds"] = args.session_cache_seconds
+            if args.catalogue_cache_seconds is not None:
+                props["web_catalogue_cache_seconds"] = args.catalogue_cache_seconds
+            home, cookie = _make_hub(root / db, url, props or None)
             lua = root / db / "cookie.lua"
             lua.write_text(f'wrk.headers["Cookie"] = "guichet_session={cookie}"\n', encoding="utf-8")
             port = _free_port()
@@ -200,7 +207,7 @@ def main() -> None:
                     rps, p99, errors = _wrk(f"http://127.0.0.1:{port}{path}", args.duration, args.connections, script)
                     runs.append(Run(db, path, rps, p99, errors))
                     print(f"run {i + 1}/{args.repeat} {db:<10} {path:<24} {rps:8.1f} req/s  p99 {p99:7.1f} ms  "
-                          f"errors {errors}", flush=True)
+                          f"errors {errors}  load {os.getloadavg()[0]:.1f}", flush=True)
     finally:
         for proc, _port, _lua in servers.values():
             proc.terminate()

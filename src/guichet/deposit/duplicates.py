@@ -26,9 +26,39 @@ def key_column(j: int) -> str:
     return f"__k{j}"
 
 
+class SeenKeys:
+    """A set of 64-bit hashes as a few sorted runs whose sizes at least double from the newest to the oldest
+    (merged like a binary counter): a batch's lookup is one binary search per run, and each hash is merged
+    O(log n) times over the file — where keeping one sorted array meant copying all of it for every batch."""
+
+    def __init__(self) -> None:
+        self.runs: list[np.ndarray] = []
+        self.size = 0
+
+    def contains(self, values: np.ndarray) -> np.ndarray:
+        found = np.zeros(len(values), dtype=bool)
+        for run in self.runs:
+            pos = np.searchsorted(run, values)
+            np.minimum(pos, len(run) - 1, out=pos)
+            found |= run[pos] == values
+        return found
+
+    def add(self, new: np.ndarray) -> None:
+        """Add sorted hashes that are not in the set yet."""
+        if not len(new):
+            return
+        self.runs.append(new)
+        self.size += len(new)
+        while len(self.runs) > 1 and len(self.runs[-2]) <= 2 * len(self.runs[-1]):
+            last = self.runs.pop()
+            merged = np.concatenate((self.runs.pop(), last))
+            merged.sort(kind="stable")  # two sorted runs: a linear merge
+            self.runs.append(merged)
+
+
 class DuplicateFinder:
     def __init__(self, keys: int, cap: int | None = None) -> None:
-        self.seen = [np.empty(0, dtype=np.uint64) for _ in range(keys)]
+        self.seen = [SeenKeys() for _ in range(keys)]
         self.cap, self.count, self.overflow = DEFAULT_CAP if cap is None else cap, 0, False
         self.held: list[pa.RecordBatch] = []
 
@@ -39,23 +69,24 @@ class DuplicateFinder:
             return mask
         for j, seen in enumerate(self.seen):
             hashes = batch.column(key_column(j))
-            valid = np.asarray(pc.is_valid(hashes))
-            rows = np.nonzero(valid)[0]
-            if not len(rows):
+            if hashes.null_count == len(hashes):
                 continue
-            values = np.asarray(pc.fill_null(hashes, 0).cast(pa.uint64()))[rows]
-            within = np.ones(len(values), dtype=bool)
-            within[np.unique(values, return_index=True)[1]] = False  # first occurrence in the batch
-            pos = np.searchsorted(seen, values)
-            before = (pos < len(seen)) & (seen[np.minimum(pos, max(len(seen) - 1, 0))] == values) if len(seen) \
-                else np.zeros(len(values), dtype=bool)
-            mask[rows[within | before]] = True
-            new = np.unique(values[~before])
-            self.seen[j] = np.insert(seen, np.searchsorted(seen, new), new)
+            rows = np.flatnonzero(np.asarray(hashes.is_valid())) if hashes.null_count else None
+            values = np.asarray(pc.fill_null(hashes, 0).cast(pa.uint64()))
+            if rows is not None:
+                values = values[rows]
+            order = np.argsort(values, kind="stable")  # equal hashes keep the file's order: the first is first
+            ordered = values[order]
+            repeat = np.zeros(len(ordered), dtype=bool)
+            repeat[1:] = ordered[1:] == ordered[:-1]  # a later occurrence within the batch
+            marked = repeat | seen.contains(ordered)
+            hit = order[marked]
+            mask[hit if rows is None else rows[hit]] = True
+            seen.add(ordered[~marked])
         self.count += int(mask.sum())
-        if self.count >= self.cap or max(len(seen) for seen in self.seen) > MAX_SEEN_KEYS:
+        if self.count >= self.cap or max(seen.size for seen in self.seen) > MAX_SEEN_KEYS:
             self.overflow = True
-            self.seen = [np.empty(0, dtype=np.uint64) for _ in self.seen]
+            self.seen = [SeenKeys() for _ in self.seen]
         return mask
 
     def hold(self, rows: pa.RecordBatch) -> None:
@@ -66,12 +97,14 @@ class DuplicateFinder:
         return pa.Table.from_batches(self.held) if self.held else None
 
 
-def cells_as_text(table: pa.Table, header: tuple[str, ...], i: int) -> list[str | None]:
-    """Row ``i``'s cells in the file's column order, typed values written back as text (ISO dates)."""
-    out: list[str | None] = []
-    for name in header:
-        value = table.column(name)[i].as_py()
-        out.append(None if value is None else value if isinstance(value, str) else
-                   ("true" if value else "false") if isinstance(value, bool) else
-                   value.isoformat() if hasattr(value, "isoformat") else str(value))
-    return out
+def cells_as_text(table: pa.Table, header: tuple[str, ...], rows: list[int]) -> list[list[str | None]]:
+    """The cells of ``rows`` in the file's column order, typed values written back as text (ISO dates)."""
+    picked = table.take(pa.array(rows, pa.int64()))
+    columns = [[_as_text(v) for v in picked.column(name).to_pylist()] for name in header]
+    return [list(cells) for cells in zip(*columns, strict=True)] if columns else [[] for _ in rows]
+
+
+def _as_text(value: object) -> str | None:
+    return (None if value is None else value if isinstance(value, str) else
+            ("true" if value else "false") if isinstance(value, bool) else
+            value.isoformat() if hasattr(value, "isoformat") else str(value))

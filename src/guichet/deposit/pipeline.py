@@ -31,7 +31,7 @@ from guichet.deposit.protection import FileKey, Protection
 from guichet.deposit.rules import SEP, IdentifierRole, ValidationPlan, build_plan, col
 from guichet.deposit.sealing import Sealer
 from guichet.deposit.structure import FileShape, NotATable, inspect_file
-from guichet.deposit.writer import BackgroundWriter
+from guichet.deposit.writer import BackgroundWriter, Replacement
 from guichet.engine import Engine, EngineError, SourceBinding, csv_source, literal, parquet_source
 from guichet.schema import TableSchema
 
@@ -261,7 +261,12 @@ class TableStager:
             self.engine.execute(exp.Create(this=exp.to_table(checked), kind="VIEW", replace=True, expression=union,
                                            properties=exp.Properties(expressions=[exp.TemporaryProperty()])),
                                 purpose=f"staged rows and held-back duplicates of {job.name}", record=False)
-        bad = self._key_checks(job, plan, checked, references, out)
+        # Unless the finder gave up (a file of mostly duplicates), every later occurrence of a key is a held-back
+        # candidate: the exact check then only looks at the keys the candidates hold.
+        among = None
+        if self.duplicates is not None and not self.duplicates.overflow:
+            among = f"held_{self.index}" if held is not None else ""
+        bad = self._key_checks(job, plan, checked, references, out, among)
         held_rows = set(held.column(SOURCE_ROW).to_pylist()) if held is not None else set()
         staged_bad = {r: v for r, v in bad.items() if r not in held_rows}
         returned = held_rows - set(bad)  # hash collisions: not duplicates after all, back to the lake
@@ -286,11 +291,14 @@ class TableStager:
     def _quarantine_held(self, held: pa.Table, bad: dict[int, str], shape: FileShape, qwriter: QuarantineWriter,
                          remap: Callable[[np.ndarray], np.ndarray], out: StagedTable) -> None:
         """Held-back duplicates: quarantined with their typed cells written back as text."""
-        rows = held.column(SOURCE_ROW).to_pylist()
-        for i, r in enumerate(rows):
-            if r in bad:
-                qwriter.add(int(remap(np.array([r - 1]))[0]), bad[r], cells_as_text(held, shape.header, i))
-                out.reasons.update({t.split(":", 1)[0] for t in bad[r].split(SEP)})
+        picked = [(i, r) for i, r in enumerate(held.column(SOURCE_ROW).to_pylist()) if r in bad]
+        if not picked:
+            return
+        exact = remap(np.array([r - 1 for _, r in picked], dtype=np.int64)).tolist()
+        texts = cells_as_text(held, shape.header, [i for i, _ in picked])
+        for (_, r), row, cells in zip(picked, exact, texts, strict=True):
+            qwriter.add(int(row), bad[r], cells)
+            out.reasons.update({t.split(":", 1)[0] for t in bad[r].split(SEP)})
 
     def _bind_nomenclatures(self, plan: ValidationPlan) -> None:
         for view, nom in plan.nomenclatures.items():
@@ -329,9 +337,9 @@ class TableStager:
                     if candidates.any():
                         self.duplicates.hold(data.filter(pa.array(candidates)))
                         keep = pc.and_(ok, pa.array(~candidates))
-                accepted = self._pseudonymise(job, data.filter(keep))
-                writer.write(accepted)
-                out.rows_accepted += accepted.num_rows
+                # the writer's thread filters the batch (a copy of every column) and puts the hub pseudonyms in
+                writer.write(data, keep, self._hub_columns(job, data, keep))
+                out.rows_accepted += int(pc.sum(keep).as_py() or 0)
                 if not pc.all(ok).as_py():
                     flagged.add(pc.filter(rows, failing := pc.invert(ok)), pc.filter(batch.column("__raw"), failing))
                     if flagged.count >= FLAGGED_ROWS:
@@ -353,13 +361,20 @@ class TableStager:
         return schema.append(pa.field(SOURCE_FILE, pa.dictionary(pa.int32(), pa.string()))).append(
             pa.field(SOURCE_ROW, pa.int64()))
 
-    def _pseudonymise(self, job: TableJob, table: pa.RecordBatch) -> pa.RecordBatch:
+    def _pseudonymise(self, job: TableJob, table: Any) -> Any:
+        for i, name, hub_ids in self._hub_columns(job, table):
+            table = table.set_column(i, name, hub_ids)
+        return table
+
+    def _hub_columns(self, job: TableJob, table: Any, keep: pa.Array | None = None) -> list[Replacement]:
+        """(index, name, hub pseudonyms) of each level-1 identifier column of ``table``'s rows (``keep``'s)."""
+        out: list[Replacement] = []
         for name, role in job.identifiers.items():
             if role.state == "level1" and role.kind in ("psa", "ano"):
                 i = table.schema.get_field_index(name)
-                hub_ids = self.protection.to_hub_pseudonyms(table.column(i), role.kind, f"deposit:{job.dataset}")
-                table = table.set_column(i, name, hub_ids)
-        return table
+                values = table.column(i) if keep is None else table.column(i).filter(keep)
+                out.append((i, name, self.protection.to_hub_pseudonyms(values, role.kind, f"deposit:{job.dataset}")))
+        return out
 
     def _quarantine_flagged(self, job: TableJob, plan: ValidationPlan, flagged: FlaggedRows,
                             qwriter: QuarantineWriter, out: StagedTable) -> None:
@@ -406,18 +421,29 @@ class TableStager:
         return found
 
     def _key_checks(self, job: TableJob, plan: ValidationPlan, view: str, references: dict[str, Reference],
-                    out: StagedTable) -> dict[int, str]:
+                    out: StagedTable, among: str | None = None) -> dict[int, str]:
+        """Rows failing a key check: {row: 'rule:FIELD|...'}. ``among``: the view of the held-back duplicate
+        candidates, when every duplicate is known to be among them ('' when there are none): the uniqueness
+        checks then rank only the rows whose key one of them holds."""
         bad: dict[int, list[str]] = {}
         row = col(SOURCE_ROW)
         for rule, keys in plan.unique_keys:
-            not_null = exp.and_(*[col(k).is_(exp.null()).not_() for k in keys])
-            rank = exp.Window(this=exp.RowNumber(), partition_by=[col(k) for k in keys], order=exp.Order(
-                expressions=[exp.Ordered(this=row)]))
-            inner = exp.select(row, exp.alias_(rank, "__rank")).from_(view).where(not_null)
+            out.checks.append({"field": "+".join(keys), "rule": rule, "status": "applied"})
+            if among == "":
+                continue  # no two accepted rows share a key hash: no duplicate
+            s = exp.to_table(view, alias="s")
+            not_null = exp.and_(*[col(k, "s").is_(exp.null()).not_() for k in keys])
+            if among:
+                same = exp.and_(*[col(k, "h").eq(col(k, "s")) for k in keys])
+                not_null = exp.and_(not_null, exp.Exists(
+                    this=exp.select(literal(1)).from_(exp.to_table(among, alias="h")).where(same)))
+            rank = exp.Window(this=exp.RowNumber(), partition_by=[col(k, "s") for k in keys], order=exp.Order(
+                expressions=[exp.Ordered(this=col(SOURCE_ROW, "s"))]))
+            inner = exp.select(exp.alias_(col(SOURCE_ROW, "s"), SOURCE_ROW, quoted=True),
+                               exp.alias_(rank, "__rank")).from_(s).where(not_null)
             q = exp.select(row).from_(exp.alias_(exp.paren(inner), "u")).where(exp.column("__rank") > literal(1))
             for (r,) in self.engine.fetch_all(q, purpose=f"{rule} of {job.name} ({', '.join(keys)})"):
                 bad.setdefault(int(r), []).append(f"{rule}:{'+'.join(keys)}")
-            out.checks.append({"field": "+".join(keys), "rule": rule, "status": "applied"})
         for fk in job.schema.foreign_keys:
             ref = references.get(fk.resource)
             label = "+".join(fk.fields)

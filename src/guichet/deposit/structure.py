@@ -54,8 +54,15 @@ class FileShape:
     ends_with_newline: bool
 
 
-def _line_of(data_before: int, newlines: int) -> str:
-    return f"line {newlines + 1}, byte {data_before}"
+def _line_of(path: Path, offset: int) -> str:
+    """Where byte ``offset`` is, as "line N, byte B" (the file is read again up to it: only on the error path,
+    so that the pass over a valid file counts no line ends)."""
+    newlines, seen = 0, 0
+    with path.open("rb") as fh:
+        while seen < offset and (chunk := fh.read(min(CHUNK, offset - seen))):
+            newlines += chunk.count(b"\n")
+            seen += len(chunk)
+    return f"line {newlines + 1}, byte {offset}"
 
 
 def inspect_file(path: Path, *, encoding: str | None = None, delimiter: str | None = None) -> FileShape:
@@ -66,8 +73,8 @@ def inspect_file(path: Path, *, encoding: str | None = None, delimiter: str | No
         raise NotATable(path, "cannot be opened") from None
     sha = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
-    utf8_ok, first, size, newlines, last = True, b"", 0, 0, b""
-    bad_at: str | None = None
+    utf8_ok, first, size, last = True, b"", 0, b""
+    bad_offset: int | None = None  # the first byte that is not UTF-8 (None: at the end of the file)
     with handle:
         while chunk := handle.read(CHUNK):
             if not first:
@@ -77,28 +84,27 @@ def inspect_file(path: Path, *, encoding: str | None = None, delimiter: str | No
                         raise NotATable(path, f"the file holds {what}, not delimited text", "byte 0")
             nul = chunk.find(b"\x00")
             if nul >= 0:
-                raise NotATable(path, "binary content (a NUL byte)",
-                                _line_of(size + nul, newlines + chunk.count(b"\n", 0, nul)))
+                raise NotATable(path, "binary content (a NUL byte)", _line_of(path, size + nul))
             sha.update(chunk)
-            if utf8_ok:
+            # ASCII (checked ~30x faster than decoded) is UTF-8 when no multi-byte sequence is pending
+            if utf8_ok and not (chunk.isascii() and not decoder.getstate()[0]):
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError as exc:
-                    utf8_ok = False
-                    bad_at = _line_of(size + exc.start, newlines + chunk.count(b"\n", 0, exc.start))
-            newlines += chunk.count(b"\n")
+                    utf8_ok, bad_offset = False, size + exc.start
             size += len(chunk)
             last = chunk[-1:]
     if utf8_ok:
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            utf8_ok, bad_at = False, f"end of file, byte {size}"
+            utf8_ok = False
     if size == 0 or not first.strip(b"\xef\xbb\xbf \r\n\t"):
         raise NotATable(path, "the file is empty")
     bom = first.startswith(codecs.BOM_UTF8)
     if encoding == "utf-8" and not utf8_ok:
-        raise NotATable(path, "not valid UTF-8 as its schema says", bad_at)
+        raise NotATable(path, "not valid UTF-8 as its schema says",
+                        f"end of file, byte {size}" if bad_offset is None else _line_of(path, bad_offset))
     if encoding is None:
         encoding = "utf-8" if utf8_ok else "latin-1"
     if encoding == "latin-1" and bom:

@@ -3,7 +3,8 @@
 DuckDB's streaming result computes a batch only when it is asked for the next one, so a loop that writes
 each batch before asking for the next leaves the engine idle while PyArrow compresses and encrypts. Both
 release the GIL; with a bounded queue (two batches: memory stays bounded) the writing overlaps the next
-batch's validation. The first error on the writing side is raised on the caller's side.
+batch's validation. Filtering out the rejected rows (a copy of every column) is done here too. The first error
+on the writing side is raised on the caller's side.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 _DONE = object()
+Replacement = tuple[int, str, pa.Array]  # (column index, name, the column's values for the kept rows)
 
 
 class BackgroundWriter:
@@ -36,17 +38,23 @@ class BackgroundWriter:
             if self._error is not None:
                 continue  # drain: the caller learns of the error at its next put or at close
             try:
+                batch, keep, replace = item
+                if keep is not None:
+                    batch = batch.filter(keep)
+                for i, name, values in replace:
+                    batch = batch.set_column(i, name, values)
                 if self._writer is None:
-                    self._writer = self._open(item.schema)
-                if item.num_rows:
-                    self._writer.write_batch(item)
+                    self._writer = self._open(batch.schema)
+                if batch.num_rows:
+                    self._writer.write_batch(batch)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
                 self._error = exc
 
-    def write(self, batch: pa.RecordBatch) -> None:
+    def write(self, batch: pa.RecordBatch, keep: pa.Array | None = None, replace: list[Replacement] | None = None) -> None:
+        """Write ``batch``'s rows where ``keep`` holds (all when None), columns replaced as ``replace`` says."""
         if self._error is not None:
             raise self._error
-        self._queue.put(batch)
+        self._queue.put((batch, keep, replace or []))
 
     def close(self, empty_schema: Callable[[], pa.Schema]) -> None:
         """Wait for every batch to be written and close the file (with ``empty_schema()`` if none came)."""

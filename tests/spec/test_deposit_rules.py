@@ -171,3 +171,14 @@ def test_duplicates_in_file_order_whether_held_back_or_rewritten(hub: Hub, tmp_p
         kept = engine.fetch_all(exp.select("ID", "_source_row").from_(src.view).order_by("_source_row"),
                                 purpose="read back")
     assert kept == [(1, 1), (2, 2), (3, 5), (4, 8)]
+
+
+def test_flagged_rows_quarantined_in_several_rounds_while_streaming(hub: Hub, tmp_path: Path, monkeypatch) -> None:
+    """Past FLAGGED_ROWS flagged rows, their rules are computed while the validation query still streams (on a
+    connection of their own: DuckDB refuses a second statement on a connection with an open result)."""
+    monkeypatch.setattr("guichet.deposit.pipeline.FLAGGED_ROWS", 2)
+    rows = [GOOD.format(id=i, ym="202013" if i % 2 else "202001") for i in range(1, 12)]
+    f, s = write(tmp_path, rows)
+    r = deposit(hub, f, s)
+    assert (r.rows_in, r.rows_accepted, r.rows_quarantined) == (11, 5, 6)
+    assert rejected(hub, r) == {i: ["type:YM"] for i in range(1, 12, 2)}

@@ -208,6 +208,7 @@ class TableStager:
         self.engine, self.protection, self.index, self.crash = engine, protection, index, crash
         self.duplicates: DuplicateFinder | None = None
         self._violations_recorded = False
+        self._side: Engine | None = None  # a connection of its own for flagged rows met while the main query streams
 
     def stage(self, job: TableJob, shape: FileShape, staging: Path, quarantine: Path, producer_pem: str,
               references: dict[str, Reference]) -> StagedTable:
@@ -300,7 +301,8 @@ class TableStager:
             qwriter.add(int(row), bad[r], cells)
             out.reasons.update({t.split(":", 1)[0] for t in bad[r].split(SEP)})
 
-    def _bind_nomenclatures(self, plan: ValidationPlan) -> None:
+    def _bind_nomenclatures(self, plan: ValidationPlan, engine: Engine | None = None) -> None:
+        engine = engine or self.engine
         for view, nom in plan.nomenclatures.items():
             source = csv_source(nom.path, columns=_nom_columns(nom.path), delimiter=";", encoding="utf-8",
                                 store_rejects=False)
@@ -310,8 +312,8 @@ class TableStager:
                              ).from_(source).distinct()
             create = exp.Create(this=exp.to_table(view), kind="TABLE", replace=True,
                                 properties=exp.Properties(expressions=[exp.TemporaryProperty()]), expression=sel)
-            self.engine.execute(create, purpose=f"load nomenclature {nom.name} {nom.version}", record=False)
-            self.engine.bindings.append(SourceBinding(view, "nomenclature", nom.path.name,
+            engine.execute(create, purpose=f"load nomenclature {nom.name} {nom.version}", record=False)
+            engine.bindings.append(SourceBinding(view, "nomenclature", nom.path.name,
                                                       {"name": nom.name, "version": nom.version,
                                                        "column": nom.code_column}))
 
@@ -342,17 +344,29 @@ class TableStager:
                 out.rows_accepted += int(pc.sum(keep).as_py() or 0)
                 if not pc.all(ok).as_py():
                     flagged.add(pc.filter(rows, failing := pc.invert(ok)), pc.filter(batch.column("__raw"), failing))
-                    if flagged.count >= FLAGGED_ROWS:
-                        self._quarantine_flagged(job, plan, flagged, qwriter, out)
+                    if flagged.count >= FLAGGED_ROWS:  # bounded memory: their rules now, on a side connection
+                        self._quarantine_flagged(job, plan, flagged, qwriter, out, self._side_engine(plan))
                 ordinal += n
                 if ordinal == n:
                     self.crash("first_batch")
-            self._quarantine_flagged(job, plan, flagged, qwriter, out)
+            self._quarantine_flagged(job, plan, flagged, qwriter, out, self.engine)  # the stream is drained
         except BaseException:
             writer.abort()
             raise
+        finally:
+            if self._side is not None:
+                self._side.close()
+                self._side = None
         writer.close(lambda: self._empty_schema(job, plan))
         return ordinal
+
+    def _side_engine(self, plan: ValidationPlan) -> Engine:
+        """A second connection, with the nomenclatures, for statements while the main query's result is open
+        (DuckDB refuses a statement on a connection whose result is not drained)."""
+        if self._side is None:
+            self._side = Engine(self.engine.settings)
+            self._bind_nomenclatures(plan, self._side)
+        return self._side
 
     def _empty_schema(self, job: TableJob, plan: ValidationPlan) -> pa.Schema:
         limited = plan.select.copy().limit(0)
@@ -377,7 +391,7 @@ class TableStager:
         return out
 
     def _quarantine_flagged(self, job: TableJob, plan: ValidationPlan, flagged: FlaggedRows,
-                            qwriter: QuarantineWriter, out: StagedTable) -> None:
+                            qwriter: QuarantineWriter, out: StagedTable, engine: Engine) -> None:
         """The rule tokens of the rows pass 1 flagged, by one statement over those rows; then quarantine them."""
         if not flagged.count or plan.violations is None:
             return
@@ -386,17 +400,22 @@ class TableStager:
         cells = raw.flatten()  # every flagged row holds one cell per column of the file, in the file's order
         table = pa.table({**{h: cells.take(pa.array(np.arange(j, n * width, width, dtype=np.int64)))
                              for j, h in enumerate(plan.columns)}, SOURCE_ROW: nums})
-        self.engine.con.register(plan.flagged_view, table)
+        engine.con.register(plan.flagged_view, table)
         try:
-            found = dict(self.engine.execute(plan.violations, purpose=f"rules failed by flagged rows of {job.name}",
-                                             record=not self._violations_recorded).fetchall())
+            found = dict(engine.execute(plan.violations, purpose=f"rules failed by flagged rows of {job.name}",
+                                        record=not self._violations_recorded).fetchall())
         finally:
-            self.engine.con.unregister(plan.flagged_view)
+            engine.con.unregister(plan.flagged_view)
+        if engine is not self.engine:  # the lineage keeps every statement of the deposit
+            self.engine.recorded.extend(engine.recorded)
+            engine.recorded.clear()
         self._violations_recorded = True
-        for row, row_cells in zip(nums.to_pylist(), raw.to_pylist(), strict=True):
-            rules = SEP.join(t for t in (found.get(row) or "structure:unknown").split(SEP) if t)
-            qwriter.add(row, rules, row_cells)
-            out.reasons.update({t.split(":", 1)[0] for t in rules.split(SEP)})
+        for start in range(0, n, 5_000):  # as Python objects a slice at a time (memory)
+            piece = slice(start, start + 5_000)
+            for row, row_cells in zip(nums[piece].to_pylist(), raw[piece].to_pylist(), strict=True):
+                rules = SEP.join(t for t in (found.get(row) or "structure:unknown").split(SEP) if t)
+                qwriter.add(row, rules, row_cells)
+                out.reasons.update({t.split(":", 1)[0] for t in rules.split(SEP)})
 
     def _malformed_rows(self, job: TableJob, shape: FileShape, passed: int) -> dict[int, tuple[str, str]]:
         """Rows DuckDB's reader could not split into the schema's columns: {row: (rule, raw line)}."""

@@ -76,6 +76,11 @@ def deaths(persons: int, profile: str, repeat: int, work: Path, seed: int) -> di
         methods = ev.evaluate_deaths(engine, {"baseline_a": "lk_death_a", "baseline_b": "lk_death_b",
                                               "guichet": "lk_death_g"})
         several = ev.several_psa_one_person(engine)
+        # the timed methods read lk_dp, lk_dc and the claims file: free the row-level tables first (at 1M
+        # persons they are most of the memory, and spilled beyond the engine's limit)
+        for name in ("ev_rows", "truth_persons", "truth_defects", "lk_claim_links", "lk_row_links", "lk_prop",
+                     "lk_claims", "lk_index", "lk_person_ben", "lk_cert_links"):
+            engine.execute(build(f"DROP TABLE IF EXISTS {name}"), purpose="bench: free memory")
 
         def scan() -> None:
             engine.fetch_all(build("SELECT count(*), sum(hash(BEN_NIR_PSA)), sum(hash(EXE_SOI_DTD)), "
@@ -93,11 +98,14 @@ def deaths(persons: int, profile: str, repeat: int, work: Path, seed: int) -> di
             d.baseline_a(engine)
 
         times: dict[str, list[float]] = {"scan": [], "baseline_a": [], "baseline_b": [], "guichet": []}
-        for _ in range(repeat):  # alternate
+        print(f"  {profile}: full run {full:.0f} s; evaluated; timing {repeat} alternating runs", flush=True)
+        for i in range(repeat):  # alternate
             times["baseline_b"].append(timed(plain))
             times["guichet"].append(timed(guichet))
             times["scan"].append(timed(scan))
             times["baseline_a"].append(timed(baseline_a))
+            print(f"    run {i + 1}: " + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in times.items())
+                  + f" (load {os.getloadavg()[0]:.1f})", flush=True)
         create_table(engine, "bench_noop", "SELECT 1 AS x", "bench")
         _ = det
     med = {k: statistics.median(v) for k, v in times.items()}

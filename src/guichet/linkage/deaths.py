@@ -60,14 +60,14 @@ def build_features(engine: Engine) -> None:
                  arg_max(res_dpt || ':' || res_com, _row) AS res_com,
                  max(death_date) AS death_claims
           FROM lk_person_ben GROUP BY person_id),
-        care AS (
-          SELECT l.person_id, max(c.care_date) AS last_care,
+        care AS (  -- a claim's person is its node's (as in lk_claim_links): no join over the row links
+          SELECT np.person_id, max(c.care_date) AS last_care,
                  list(DISTINCT c.res_dpt || ':' || c.res_com) AS hist
-          FROM lk_claims AS c JOIN lk_links AS l ON l._table = c._table AND l._row = c._row
-          WHERE l.person_id IS NOT NULL GROUP BY l.person_id),
+          FROM lk_claims AS c JOIN lk_node_person AS np ON np.psa = c.psa AND np.rng = c.rng
+          WHERE NOT c.fict GROUP BY np.person_id),
         hosp AS (
           SELECT l.person_id, max(s.exit_date) AS hosp_death
-          FROM lk_stays AS s JOIN lk_links AS l ON l._table = s._table AND l._row = s._row
+          FROM lk_stays AS s JOIN lk_row_links AS l ON l._table = s._table AND l._row = s._row
           WHERE l.person_id IS NOT NULL AND s.exit_mode = '9' GROUP BY l.person_id)
         SELECT 'p' || ben.person_id AS uid, ben.person_id, ben.sex, ben.birth_year, ben.birth_month,
                ben.res_dpt, ben.res_com,

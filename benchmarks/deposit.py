@@ -14,10 +14,11 @@ Floor: DuckDB ``read_csv`` of the same file (every column as text) into Arrow ba
 encrypted Parquet writer with the hub's settings (``guichet.custodian.parquet.encrypted_writer``: the
 only configuration whose files DuckDB 2.0.1 can read back). Subject: ``guichet deposit run`` in its own
 process on a fresh hub (validation of every rule, quarantine sealed to the producer, hub pseudonyms by the
-custodian, encryption, versioning, lineage). Runs alternate, ``--repeat`` times each (>= 3); medians,
-rows/s and the ratio are printed (target >= 0.4). ``frictionless validate`` (pinned in the dev extra) runs
-on a ``--sample``-row head of the file (target: deposit >= 25x its rows/s). Peak memory is the maximum
-resident set of the deposit's process, from ``wait4`` (target < 2 GB whatever the size).
+custodian, encryption, versioning, lineage). ``frictionless validate`` (pinned in the dev extra) runs on a
+``--sample``-row head of the file (target: deposit >= 25x its rows/s). The three alternate (floor, deposit,
+frictionless), ``--repeat`` times each (>= 3); medians, rows/s, the ratios (target >= 0.4 against the floor)
+and each process's CPU time (user + system) are printed. Peak memory is the maximum resident set of the
+deposit's process, from ``wait4`` (target < 2 GB whatever the size).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -90,8 +92,14 @@ def make_file(out: Path, rows: int, seed: int) -> Path:
     return target
 
 
-def floor(path: Path, cols: list[str]) -> float:
-    """Seconds for DuckDB read_csv -> Arrow batches -> PyArrow encrypted writer (hub settings), own process."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def floor(path: Path, cols: list[str]) -> tuple[float, float]:
+    """Seconds (wall, CPU) for DuckDB read_csv -> Arrow batches -> PyArrow encrypted writer (hub settings), own
+    process."""
     code = f"""
 import os, tempfile, time, duckdb
 from pathlib import Path
@@ -111,12 +119,13 @@ for b in r:
 w.close(); out.unlink()
 print(time.perf_counter() - t)
 """
+    cpu = _children_cpu()
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return float(done.stdout.split()[-1])
+    return float(done.stdout.split()[-1]), _children_cpu() - cpu
 
 
-def subject(path: Path, schema: Path, work: Path, gate: bool) -> tuple[float, int, dict]:
-    """Seconds, peak RSS (bytes) and JSON answer of one ``guichet deposit run`` on a fresh hub."""
+def subject(path: Path, schema: Path, work: Path, gate: bool) -> tuple[float, float, int, dict]:
+    """Seconds (wall, CPU), peak RSS (bytes) and JSON answer of one ``guichet deposit run`` on a fresh hub."""
     from guichet.config import load_config, save_config
 
     home = work / f"hub{time.time_ns()}"
@@ -140,13 +149,13 @@ def subject(path: Path, schema: Path, work: Path, gate: bool) -> tuple[float, in
     answer = json.loads(out.read_text())
     shutil.rmtree(home, ignore_errors=True)
     shutil.rmtree(Path(str(home) + "-custodian"), ignore_errors=True)
-    return seconds, usage.ru_maxrss * 1024, answer
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, answer
 
 
-def frictionless(path: Path, schema: Path, rows: int, work: Path) -> tuple[float, str] | None:
-    exe = Path(sys.executable).with_name("frictionless")
-    if not exe.exists():
-        return None
+def frictionless_sample(path: Path, schema: Path, rows: int, work: Path) -> bool:
+    """Write the ``rows``-row head of the file and its schema for frictionless; False when it is not installed."""
+    if not Path(sys.executable).with_name("frictionless").exists():
+        return False
     sample = work / "sample.csv"
     with path.open() as src, sample.open("w") as dst:
         for i, line in enumerate(src):
@@ -156,15 +165,22 @@ def frictionless(path: Path, schema: Path, rows: int, work: Path) -> tuple[float
     raw = json.loads(schema.read_text())
     raw.pop("foreignKeys", None)  # frictionless would look for the referenced resources
     raw["name"] = raw["name"].lower()  # frictionless 5 accepts only lower-case resource names
-    plain = work / "schema.json"
-    plain.write_text(json.dumps(raw))
+    (work / "schema.json").write_text(json.dumps(raw))
+    return True
+
+
+def frictionless(work: Path) -> tuple[float, float, str]:
+    """Seconds (wall, CPU) and summary of ``frictionless validate`` on the sample."""
+    exe = Path(sys.executable).with_name("frictionless")
+    cpu = _children_cpu()
     started = time.perf_counter()
     # relative paths (frictionless refuses paths outside its working folder); no error limit, so that every
     # row is validated
-    done = subprocess.run([str(exe), "validate", sample.name, "--schema", plain.name, "--dialect",
+    done = subprocess.run([str(exe), "validate", "sample.csv", "--schema", "schema.json", "--dialect",
                            json.dumps({"delimiter": ";"}), "--limit-errors", "1000000000", "--json"],
                           capture_output=True, text=True, cwd=work)
     seconds = time.perf_counter() - started
+    cpu = _children_cpu() - cpu
     try:
         report = json.loads(done.stdout)
         tasks = report.get("tasks") or [{}]
@@ -172,7 +188,7 @@ def frictionless(path: Path, schema: Path, rows: int, work: Path) -> tuple[float
         summary = f"valid={report.get('valid')}, rows={stats.get('rows')}, errors={stats.get('errors')}"
     except ValueError:
         summary = f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1:] or ''}"
-    return seconds, summary
+    return seconds, cpu, summary
 
 
 def main() -> None:
@@ -201,31 +217,47 @@ def main() -> None:
     print(f"ER_PRS_F: {rows:,} rows x {len(cols)} columns, {data.stat().st_size / 1e6:,.0f} MB "
           f"(synth --columns full, level-1 pseudonyms)")
     work = Path(tempfile.mkdtemp(prefix="guichet-bench-"))
+    n = min(args.sample, rows)
     try:
-        base, subj, rss, answer = [], [], 0, {}
+        has_fl = frictionless_sample(data, schema, n, work)
+        base, base_cpu, subj, subj_cpu, fl, fl_cpu, rss, answer, summary = [], [], [], [], [], [], 0, {}, ""
+        # the three alternate, so that each ratio compares runs made under the same load (the machine is shared)
         for i in range(max(args.repeat, 1)):
-            base.append(floor(data, cols))
-            s, r, answer = subject(data, schema, work, args.with_gate)
+            b, bc = floor(data, cols)
+            base.append(b)
+            base_cpu.append(bc)
+            s, sc, r, answer = subject(data, schema, work, args.with_gate)
             subj.append(s)
+            subj_cpu.append(sc)
             rss = max(rss, r)
-            print(f"  run {i + 1}: floor {base[-1]:.2f} s, deposit {s:.2f} s, deposit peak RSS {r / 2**20:,.0f} MiB",
-                  flush=True)
+            line = (f"  run {i + 1}: floor {b:.2f} s (CPU {bc:.1f} s), deposit {s:.2f} s (CPU {sc:.1f} s), "
+                    f"deposit peak RSS {r / 2**20:,.0f} MiB")
+            if has_fl:
+                f, fc, summary = frictionless(work)
+                fl.append(f)
+                fl_cpu.append(fc)
+                line += f", frictionless {f:.1f} s (CPU {fc:.1f} s)"
+            print(line + f"; load {os.getloadavg()[0]:.1f}", flush=True)
         b, s = statistics.median(base), statistics.median(subj)
+        bc, sc = statistics.median(base_cpu), statistics.median(subj_cpu)
         print(f"quality gate: {'on' if args.with_gate else 'off (quality_gate = false)'}; status {answer['status']}")
         print(f"deposit answer: rows_in {answer['rows_in']:,}, accepted {answer['rows_accepted']:,}, "
               f"quarantined {answer['rows_quarantined']:,} {answer['quarantine_reasons']}")
-        print(f"floor   (DuckDB read_csv + PyArrow encrypted write): {b:8.2f} s {rows / b:12,.0f} rows/s")
-        print(f"deposit (validate, quarantine, hub pseudonyms, encrypt, version): {s:8.2f} s {rows / s:12,.0f} rows/s")
+        print("medians:")
+        print(f"floor   (DuckDB read_csv + PyArrow encrypted write): {b:8.2f} s {rows / b:12,.0f} rows/s "
+              f"(CPU {bc:.1f} s)")
+        print(f"deposit (validate, quarantine, hub pseudonyms, encrypt, version): {s:8.2f} s {rows / s:12,.0f} rows/s "
+              f"(CPU {sc:.1f} s)")
         print(f"ratio deposit/floor: {b / s:.2f} (target >= 0.4); deposit peak RSS {rss / 2**20:,.0f} MiB "
               "(target < 2048)")
-        n = min(args.sample, rows)
-        found = frictionless(data, schema, n, work)
-        if found is None:
+        if not has_fl:
             print("frictionless: not installed (pip install -e '.[dev]') - skipped")
         else:
-            ft, summary = found
-            print(f"frictionless validate on {n:,} rows: {ft:.1f} s {n / ft:,.0f} rows/s ({summary}); "
-                  f"ratio deposit/frictionless: {(rows / s) / (n / ft):.1f} (target >= 25)")
+            f, fc = statistics.median(fl), statistics.median(fl_cpu)
+            per_run = ", ".join(f"{(rows / x) / (n / y):.1f}" for x, y in zip(subj, fl, strict=True))
+            print(f"frictionless validate on {n:,} rows: {f:.1f} s {n / f:,.0f} rows/s (CPU {fc:.1f} s; {summary})")
+            print(f"ratio deposit/frictionless: {(rows / s) / (n / f):.1f} (target >= 25; runs: {per_run}); "
+                  f"per CPU second: {(rows / sc) / (n / fc):.1f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

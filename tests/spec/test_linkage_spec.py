@@ -142,54 +142,30 @@ def test_claims_only_key_gets_a_person(linked) -> None:
     assert outcome.persons == 7  # X, C, twin 1, twin 2, D, G, PZ — and no fictitious person
 
 
-def test_claims_only_keys_are_numbered_after_the_beneficiaries_without_moving_their_ids(
-        linked, tmp_path: Path) -> None:
-    """The claims' own nodes come from the one pass over the claims; the beneficiaries' ids are those of a
-    delivery without such claims, and the claims-only person's id comes after them."""
-    _, _, got = linked
-    without = [line for line in PRS if not line.startswith(ps("PZ"))]
-    folder = delivery(tmp_path / "e")
-    write(folder, "ER_PRS_F", [PRS_HEAD, *without])
-    with Engine() as engine:
-        run(engine, RunInputs(delivery_sources(folder), compare_baselines=False))
-        alone = links(engine)
-    assert {k: v for k, v in alone.items() if k[0] == "IR_BEN_R"} == {k: v for k, v in got.items() if k[0] == "IR_BEN_R"}
-    assert got[("ER_PRS_F", 5)][0] > max(v[0] for k, v in got.items() if k[0] == "IR_BEN_R" and v[0])
-
-
-def test_a_beneficiary_id_moved_by_a_claims_only_node_relinks_every_claim(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A previous person held a psa key now only in the claims and an ano now on another beneficiary's node:
-    one key each, the smallest key wins the tie — the claims-only node, once it is known. The beneficiary's id
-    found before the claims' own nodes then moved: every claim is linked again, not only the unlinked ones."""
-    import pyarrow as pa
-
+def test_a_hash_collision_in_the_node_anti_join_is_caught_and_redone_exactly(
+        linked, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Claims' keys no beneficiary holds are found by hash; a colliding key (here: every key, through a
+    hint that is the same for all) would leave its claims without a person, which ``link`` sees and redoes."""
     from guichet.linkage import deterministic as det
-    from guichet.linkage.pipeline import INDEX_SCHEMA
 
-    folder = tmp_path / "f"
-    write(folder, "IR_BEN_R", [BEN_HEAD, f"{ps('PY')};1;{ps('ZA')};00;1950;03;1;;075;101"])
-    write(folder, "ER_PRS_F", [PRS_HEAD, f"{ps('PX')};1;00;2023-01-05;075;101;1;2023-02-01;1;1;1;2023-02-01;01;1;1",
-                               f"{ps('PY')};1;00;2023-01-06;075;101;2;2023-02-01;1;1;1;2023-02-01;01;1;1"])
-    previous = pa.Table.from_pylist([
-        {"kind": "psa_rank", "key": f"{ps('PX')}:1", "person_id": "P0000000001", "method": "ano", "confidence": 1.0},
-        {"kind": "ano", "key": ps("ZA"), "person_id": "P0000000001", "method": "ano", "confidence": 1.0}],
-        schema=INDEX_SCHEMA)
-    passes: list[int] = []
-    claim_links = det.claim_links
+    _, outcome, got = linked
+    calls: list[bool] = []
+    build = det.build_nodes
 
-    def spy(engine: Engine) -> None:
-        passes.append(1)
-        claim_links(engine)
+    def spy(engine: Engine, *, exact: bool = False) -> None:
+        calls.append(exact)
+        build(engine, exact=exact)
 
-    monkeypatch.setattr(det, "claim_links", spy)
+    monkeypatch.setattr(det, "KEY_HINT", "length({t}psa)")
+    monkeypatch.setattr(det, "build_nodes", spy)
     with Engine() as engine:
-        outcome = run(engine, RunInputs(delivery_sources(folder), previous, 2, compare_baselines=False))
-        got = links(engine)
-    assert len(passes) == 2
-    assert got[("ER_PRS_F", 1)][0] == "P0000000001"
-    assert got[("IR_BEN_R", 1)][0] == got[("ER_PRS_F", 2)][0] == "P0000000002"
-    assert [e["kind"] for e in outcome.events] == ["split"]
+        again = run(engine, RunInputs(delivery_sources(delivery(tmp_path / "d")), compare_baselines=False))
+        redone = links(engine)
+    assert calls == [False, True]
+    assert redone[("ER_PRS_F", 5)][0] is not None and redone[("ER_PRS_F", 5)][2] is None
+    assert again.persons == outcome.persons
+    assert {k: v[:2] for k, v in redone.items() if k[0] in ("IR_BEN_R", "ER_PRS_F")} == \
+        {k: v[:2] for k, v in got.items() if k[0] in ("IR_BEN_R", "ER_PRS_F")}
 
 
 def test_every_row_is_accounted(linked) -> None:

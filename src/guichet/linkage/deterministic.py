@@ -24,20 +24,23 @@ from guichet.linkage.stable import assign
 
 LINKS_COLUMNS = "_table, _row, logical, person_id, method, confidence, reason"
 LINKS_TABLE = "lk_row_links"  # where later stages insert their row links (``lk_links`` is a view)
+KEY_HINT = "hash({t}psa, {t}rng)"  # a node key's 64-bit hash, only ever a hint (see build_nodes)
 
 
 def _valid(col: str) -> str:
     return f"({col} IS NOT NULL AND regexp_full_match({col}, :pseudonym))"
 
 
-def build_nodes(engine: Engine) -> None:
-    """The beneficiaries' nodes, in one grouped pass over ``IR_BEN_R`` (no pass over the claims):
+def build_nodes(engine: Engine, *, exact: bool = False) -> None:
+    """Nodes, with one grouped pass over the beneficiaries and one anti-join over the claims:
 
-    - ``lk_ben_nodes``: their keys (valid ``psa``, rank) with their attributes and the list of their valid
-      ``ano`` pseudonyms (what rights-change matching and the ``ano`` edges need; made distinct per node only
-      for the edges, on the short lists, not while grouping);
-    - ``lk_claim_nodes``: the claims' keys no beneficiary holds — empty here; ``link`` fills it from the
-      claims left without a person by the one pass over the claims (``add_claim_nodes``);
+    - ``lk_ben_nodes``: the beneficiaries' keys (valid ``psa``, rank) with their attributes and the list of
+      their valid ``ano`` pseudonyms (what rights-change matching and the ``ano`` edges need; made distinct
+      per node only for the edges, on the short lists, not while grouping);
+    - ``lk_claim_nodes``: the claims' keys no beneficiary holds. The anti-join probes the 64-bit hashes of
+      the beneficiaries' keys (integers, not 17-character strings): a key whose hash no beneficiary's key has
+      is surely not theirs; a key colliding with one would be missed, which ``link`` detects (a claim with a
+      valid key and no person) and then redoes with ``exact=True`` (the anti-join on the keys themselves);
     - ``lk_nodes(node, psa, rng)``: both, numbered by their row id (no window over the rows)."""
     create_table(engine, "lk_ben_nodes", f"""
         SELECT psa, rng, any_value(sex) AS sex, any_value(birth_year) AS birth_year,
@@ -45,31 +48,21 @@ def build_nodes(engine: Engine) -> None:
                list(ano) FILTER (WHERE {_valid('ano')}) AS anos
         FROM lk_ben WHERE NOT fict AND psa IS NOT NULL GROUP BY psa, rng HAVING {_valid('psa')}""",
                  "linkage: beneficiaries' nodes", pseudonym=PSEUDONYM)
-    create_table(engine, "lk_claim_nodes", "SELECT psa, rng FROM lk_ben_nodes WHERE false",
-                 "linkage: claims' nodes (none yet)")
-    _nodes(engine)
-    create_table(engine, "lk_ano_edges", """
-        SELECT node, ano, 'ano' AS via FROM (SELECT rowid AS node, unnest(list_distinct(anos)) AS ano FROM lk_ben_nodes)""",
-                 "linkage: ano edges")
-    rights_change(engine)
-
-
-def _nodes(engine: Engine) -> None:
+    unknown = ("ANTI JOIN lk_ben_nodes AS b ON b.psa = c.psa AND b.rng = c.rng WHERE" if exact else
+               f"WHERE {KEY_HINT.format(t='c.')} NOT IN (SELECT {KEY_HINT.format(t='')} FROM lk_ben_nodes) AND")
+    create_table(engine, "lk_claim_nodes", f"""
+        SELECT psa, rng FROM (
+          SELECT DISTINCT c.psa, c.rng FROM lk_claims AS c
+          {unknown} NOT c.fict AND c.psa IS NOT NULL)
+        WHERE {_valid('psa')}""", "linkage: claims' nodes no beneficiary holds", pseudonym=PSEUDONYM)
     n_ben = int(scalar(engine, "SELECT count(*) FROM lk_ben_nodes", "linkage: beneficiaries' node count") or 0)
     create_table(engine, "lk_nodes", """
         SELECT rowid AS node, psa, rng FROM lk_ben_nodes
         UNION ALL SELECT :n_ben + rowid, psa, rng FROM lk_claim_nodes""", "linkage: nodes (psa, rank)", n_ben=n_ben)
-
-
-def add_claim_nodes(engine: Engine) -> int:
-    """The keys of the claims left without a person (``no_key``: a valid key no beneficiary holds) become
-    nodes of their own, after the beneficiaries' (whose numbers do not move); returns how many."""
-    create_table(engine, "lk_claim_nodes", """
-        SELECT DISTINCT c.psa, c.rng FROM lk_claims AS c
-        SEMI JOIN (SELECT _table, _row FROM lk_claim_links WHERE reason = 'no_key') AS m
-          ON m._table = c._table AND m._row = c._row""", "linkage: claims' nodes no beneficiary holds")
-    _nodes(engine)
-    return int(scalar(engine, "SELECT count(*) FROM lk_claim_nodes", "linkage: claims' node count") or 0)
+    create_table(engine, "lk_ano_edges", """
+        SELECT node, ano, 'ano' AS via FROM (SELECT rowid AS node, unnest(list_distinct(anos)) AS ano FROM lk_ben_nodes)""",
+                 "linkage: ano edges")
+    rights_change(engine)
 
 
 def rights_change(engine: Engine) -> None:
@@ -105,11 +98,9 @@ def _register_table(engine: Engine, name: str, table: pa.Table, purpose: str) ->
 def build_components(engine: Engine) -> None:
     """Components in numpy, from the edges: ``lk_comp(node, comp)`` and ``lk_comp_stats(comp, nodes, rights,
     rank)``. The edges come sorted by ``ano`` (DuckDB sorts), so that an ``ano`` is numbered where it differs
-    from the previous one (no window, no string hashing in Python). ``rank`` orders the components — those
-    holding a beneficiary's key first, then those only claims know — each by its smallest key (``ano:<ano>``
-    before ``psa_rank:<psa>:<rank>``): the order in which new person ids are numbered (``stable``), such
-    that the claims' own nodes never move the beneficiaries' ids. ``lk_comp_keys`` (every key as text, for
-    the index) is a view."""
+    from the previous one (no window, no string hashing in Python). ``rank`` orders the components by their
+    smallest key (``ano:<ano>`` before ``psa_rank:<psa>:<rank>``), the order in which new person ids are
+    numbered (``stable``); ``lk_comp_keys`` (every key as text, for the index) is a view."""
     n_nodes = int(scalar(engine, "SELECT count(*) FROM lk_nodes", "linkage: node count") or 0)
     edges = _fetch(engine, "SELECT node, ano, via = 'rights_change' AS rights FROM lk_ano_edges ORDER BY ano, node",
                    "linkage: edges for components (sorted by ano)")
@@ -132,14 +123,10 @@ def build_components(engine: Engine) -> None:
     first = np.full(n_nodes, key_nodes.size, dtype=np.int64)
     np.minimum.at(first, label[key_nodes], np.arange(key_nodes.size, dtype=np.int64))
     comps = np.flatnonzero(sizes)
-    # components only claims know (their node numbers follow the beneficiaries', and they are alone in
-    # their component, so comp = node >= n_ben) come after every component holding a beneficiary's key
-    n_ben = int(scalar(engine, "SELECT count(*) FROM lk_ben_nodes", "linkage: beneficiaries' node count") or 0)
-    order = first[comps] + np.where(comps >= n_ben, key_nodes.size, 0)
-    # order values are distinct positions: rank = how many components come before (no sort)
-    starts = np.zeros(2 * key_nodes.size + 1, dtype=np.int64)
-    starts[order] = 1
-    rank = np.cumsum(starts)[order] - 1
+    # first[comps] are distinct positions: rank = how many components start before (no sort)
+    starts = np.zeros(key_nodes.size + 1, dtype=np.int64)
+    starts[first[comps]] = 1
+    rank = np.cumsum(starts)[first[comps]] - 1
     _register_table(engine, "lk_comp", pa.table({"node": pa.array(np.arange(n_nodes, dtype=np.int64)),
                                                  "comp": pa.array(label)}), "linkage: components")
     _register_table(engine, "lk_comp_stats", pa.table({"comp": pa.array(comps), "nodes": pa.array(sizes[comps]),
@@ -180,13 +167,8 @@ def anchor_links(engine: Engine) -> None:
     (the claims: one join to the node persons; person number and method code materialised as integers, the
     ``P``-id text and the method name made by the view) and ``lk_row_links`` (every other table; later
     stages insert into it, see ``LINKS_TABLE``)."""
-    anchor_rows(engine)
-    claim_links(engine)
-
-
-def anchor_rows(engine: Engine) -> None:
-    """``lk_row_links``: beneficiaries and hospital stays (later stages insert into it)."""
     pid_join = "LEFT JOIN lk_node_person AS np ON np.psa = t.psa AND np.rng = t.rng"
+    # the pattern is only tried on rows left without a person (a regex per row would cost a scan)
     why = f"""CASE WHEN t.fict THEN 'fictitious_nir' WHEN np.person_no IS NOT NULL THEN NULL
                    WHEN NOT {_valid('t.psa')} THEN 'invalid_pseudonym' ELSE 'no_key' END"""
     create_table(engine, "lk_row_links", f"""
@@ -208,12 +190,6 @@ def anchor_rows(engine: Engine) -> None:
                     WHEN p.person_id IS NULL THEN 'no_key' END
         FROM lk_stays AS s LEFT JOIN lk_psa_persons AS p ON p.psa = s.psa""",
                  "linkage: anchor row links (beneficiaries, stays)", pseudonym=PSEUDONYM)
-
-
-def claim_links(engine: Engine) -> None:
-    """The one pass over the claims: ``lk_claim_links`` (person number and method code) and the view."""
-    why = f"""CASE WHEN t.fict THEN 'fictitious_nir' WHEN np.person_no IS NOT NULL THEN NULL
-                   WHEN NOT {_valid('t.psa')} THEN 'invalid_pseudonym' ELSE 'no_key' END"""
     # fictitious NIRs never join (their keys are no node); method and confidence follow from the person
     create_table(engine, "lk_claim_links", f"""
         SELECT t._table, t._row, np.person_no, np.method_code, {why} AS reason
@@ -231,44 +207,25 @@ def claim_links(engine: Engine) -> None:
         FROM lk_claim_links"""), purpose="linkage: row links (view)")
 
 
-def unlinked_claim_keys(engine: Engine) -> int:
-    """Claims with a valid key and no person: their key is held by no beneficiary."""
+def missed_claim_keys(engine: Engine) -> int:
+    """Claims with a valid key and no person: impossible unless the hashed anti-join of ``build_nodes`` met a
+    64-bit collision (every valid key not held by a beneficiary is a node of its own)."""
     return int(scalar(engine, "SELECT count(*) FROM lk_claim_links WHERE reason = 'no_key'",
-                      "linkage: claims whose key no beneficiary holds") or 0)
+                      "linkage: claims whose key was missed") or 0)
 
 
 def link(engine: Engine, next_number: int) -> tuple[int, list[dict[str, str]]]:
-    """Nodes → components → stable ids → row links, with one pass over the claims when every claim's key is
-    a beneficiary's. Otherwise the keys of the claims left without a person become nodes of their own (after
-    the beneficiaries', so that their ids do not move), ids are assigned again, and only those claims are
-    updated — or, if a beneficiary's id did move (a previous person's keys now split between a beneficiary
-    and claims alone), every claim is linked again. Returns the next free id number and the events."""
-    build_nodes(engine)
-    build_components(engine)
-    nxt, events = person_ids(engine, next_number)
-    anchor_links(engine)
-    if unlinked_claim_keys(engine) == 0 or add_claim_nodes(engine) == 0:
-        return nxt, events
-    create_table(engine, "lk_ben_person", "SELECT node, person_no, method_code FROM lk_node_person",
-                 "linkage: beneficiaries' nodes' persons (before the claims' own nodes)")
-    build_components(engine)
-    nxt, events = person_ids(engine, next_number)
-    anchor_rows(engine)
-    moved = int(scalar(engine, """
-        SELECT count(*) FROM lk_ben_person AS b JOIN lk_node_person AS n ON n.node = b.node
-        WHERE n.person_no <> b.person_no OR n.method_code <> b.method_code""", "linkage: ids moved") or 0)
-    if moved:
-        claim_links(engine)
-        return nxt, events
-    engine.execute(build("""
-        UPDATE lk_claim_links SET person_no = u.person_no, method_code = u.method_code, reason = NULL
-        FROM (SELECT c._table, c._row, np.person_no, np.method_code FROM lk_claims AS c
-              SEMI JOIN (SELECT _table, _row FROM lk_claim_links WHERE reason = 'no_key') AS m
-                ON m._table = c._table AND m._row = c._row
-              JOIN lk_node_person AS np ON np.psa = c.psa AND np.rng = c.rng) AS u
-        WHERE lk_claim_links._table = u._table AND lk_claim_links._row = u._row"""),
-                   purpose="linkage: claims under the claims' own nodes")
-    return nxt, events
+    """Nodes → components → stable ids → anchor row links; redone with the exact anti-join if the hashed
+    one missed a key (see ``build_nodes``). Returns the next free id number and the merge/split events."""
+    exact = False
+    while True:
+        build_nodes(engine, exact=exact)
+        build_components(engine)
+        nxt, events = person_ids(engine, next_number)
+        anchor_links(engine)
+        if exact or missed_claim_keys(engine) == 0:
+            return nxt, events
+        exact = True
 
 
 def propagate(engine: Engine, present: set[str]) -> None:

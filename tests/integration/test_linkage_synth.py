@@ -144,3 +144,30 @@ def test_two_deliveries_keep_their_folder_in_persons_csv(tmp_path: Path) -> None
     assert same
     agree = sum(mine[("delivery-01/IR_BEN_R", r)] == mine[("delivery-02/IR_BEN_R", r)] for r in same)
     assert agree / len(same) >= 0.99
+
+
+def test_small_hard_delivery_links_when_splink_em_gives_up(tmp_path: Path) -> None:
+    """A ``hard`` delivery of 1,500 persons (seed 3) drives one of Splink's m probabilities to exactly 0
+    during EM, which Splink refuses with a ValueError: the run goes on with that session skipped and the
+    model as it was before it (recorded in the lineage), instead of stopping with an internal error."""
+    from guichet.engine import Engine, EngineSettings
+    from guichet.linkage import deaths as d
+    from guichet.linkage.pipeline import RunInputs, run
+    from guichet.linkage.sources import delivery_sources
+
+    home, clear, level1, key = tmp_path / "hub", tmp_path / "clear", tmp_path / "level1", tmp_path / "snds.key"
+    assert run_cli(["init", "--home", str(home), "--custodian-home", str(tmp_path / "cust"),
+                    "--mode", "development", "--json"]).code == 0
+    assert run_cli(["synth", "--persons", "1500", "--start", "2023-01-01", "--end", "2023-12-31", "--seed", "3",
+                    "--profile", "hard", "--out", str(clear)]).code == 0
+    assert run_cli(["custodian", "domain-key", "--home", str(home), "--domain", "snds", "--out", str(key)]).code == 0
+    assert run_cli(["producer", "pseudonymise", str(clear), "--manifest", str(clear / "manifest.toml"),
+                    "--key-file", str(key), "--out", str(level1), "--json"]).code == 0
+    with Engine(EngineSettings(memory_limit="1GB")) as engine:
+        outcome = run(engine, RunInputs(delivery_sources(level1), settings=d.DeathSettings(seed=3)))
+    skipped = {name: lin["seeds"].get("em_skipped", 0) for name, lin in outcome.lineage.items()}
+    assert sum(skipped.values()) >= 1, f"the delivery no longer makes Splink's EM give up: {skipped}"
+    assert outcome.deaths_in > 0
+    res = run_cli(["link", "run", "--home", str(home), "--delivery", str(level1), "--json"])
+    assert res.code == 0, res.stderr
+    assert json.loads(res.stdout)["deaths_matched"] > 0

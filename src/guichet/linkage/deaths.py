@@ -181,11 +181,31 @@ BLOCK_DEATH = "l.death_claims = r.death_cert AND l.sex = r.sex"
 BLOCK_HOSP = "l.hosp_death = r.death_cert"
 
 
+def _train_em(linker: Any, rule: str, lineage: SplinkLineage) -> None:
+    """One EM session; a session Splink cannot finish leaves the model as it was before it.
+
+    Splink gives up in two ways on small or lopsided deliveries: too few pairs under the training rule
+    (``EMTrainingException``), or an m probability driven to exactly 0 by a level that no pair of the
+    sample reaches (``ValueError`` from its setter, e.g. a ``hard`` delivery of 1,500 persons). Splink
+    mutates the linker's model in place while it trains, so the model is restored from a copy: the
+    comparisons that session would have trained keep the values they had (the u estimates and Splink's
+    default m values). Skipped sessions are counted in the lineage record (``em_skipped``)."""
+    from splink.internals.exceptions import EMTrainingException
+
+    saved = linker._settings_obj.core_model_settings.copy()
+    try:
+        linker.training.estimate_parameters_using_expectation_maximisation(rule)
+    except (EMTrainingException, ValueError) as exc:
+        if isinstance(exc, ValueError) and "probability" not in str(exc):
+            raise
+        linker._settings_obj.core_model_settings = saved
+        lineage.seeds["em_skipped"] = int(lineage.seeds.get("em_skipped", 0)) + 1
+
+
 def splink_model(engine: Engine, *, hub_evidence: bool, settings: DeathSettings, out: str,
                  threshold: float) -> SplinkLineage:
     """Train and predict; predictions land in ``out(cert_table, cert_row, person_id, p)``."""
     from splink import DuckDBAPI, Linker, SettingsCreator
-    from splink.internals.exceptions import EMTrainingException
 
     name = "guichet" if hub_evidence else "plain"
     lineage = SplinkLineage(model=name, seeds={"u_random_sampling": settings.seed})
@@ -209,12 +229,7 @@ def splink_model(engine: Engine, *, hub_evidence: bool, settings: DeathSettings,
                         validate_settings=True)
         linker.training.estimate_u_using_random_sampling(max_pairs=settings.u_max_pairs, seed=settings.seed)
         for rule in (BLOCK_BIRTH, BLOCK_DEATH):
-            try:
-                linker.training.estimate_parameters_using_expectation_maximisation(rule)
-            except EMTrainingException:
-                # too few pairs (a tiny delivery): that comparison keeps Splink's default m values
-                lineage.seeds.setdefault("em_skipped", 0)
-                lineage.seeds["em_skipped"] += 1
+            _train_em(linker, rule, lineage)
         predictions = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
         # persons are the first input, so the left side of every pair (checked, not assumed)
         create_table(engine, out, f"""

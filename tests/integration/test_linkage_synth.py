@@ -16,15 +16,22 @@ pytestmark = pytest.mark.integration
 PERSONS = 6000
 
 
-@pytest.fixture(scope="module")
-def linked_hub(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("link")
+def _hub_and_delivery(root: Path, persons: int, seed: int, *synth: str) -> tuple[Path, Path, Path, Path]:
+    """A development hub, a synthetic delivery in the clear and the producer's domain key: (home, clear, level1,
+    key); level1 is where the producer's pseudonymised copy goes."""
     home, clear, level1, key = root / "hub", root / "clear", root / "level1", root / "snds.key"
     assert run_cli(["init", "--home", str(home), "--custodian-home", str(root / "cust"),
                     "--mode", "development", "--json"]).code == 0
-    assert run_cli(["synth", "--persons", str(PERSONS), "--start", "2023-01-01", "--end", "2023-12-31",
-                    "--seed", "5", "--out", str(clear)]).code == 0
+    assert run_cli(["synth", "--persons", str(persons), "--start", "2023-01-01", "--end", "2023-12-31",
+                    "--seed", str(seed), *synth, "--out", str(clear)]).code == 0
     assert run_cli(["custodian", "domain-key", "--home", str(home), "--domain", "snds", "--out", str(key)]).code == 0
+    return home, clear, level1, key
+
+
+@pytest.fixture(scope="module")
+def linked_hub(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("link")
+    home, clear, level1, key = _hub_and_delivery(root, PERSONS, 5)
     assert run_cli(["producer", "pseudonymise", str(clear), "--manifest", str(clear / "manifest.toml"),
                     "--key-file", str(key), "--out", str(level1), "--json"]).code == 0
     res = run_cli(["link", "run", "--home", str(home), "--delivery", str(level1), "--json"])
@@ -117,12 +124,7 @@ def test_bad_input_is_one_line_exit_2(linked_hub, tmp_path: Path) -> None:
 def test_two_deliveries_keep_their_folder_in_persons_csv(tmp_path: Path) -> None:
     """``--deliveries 2``: per-delivery manifests; persons.csv names rows as the truth does
     (``delivery-02/ER_PRS_F``), every delivered row once, and a person keeps one id across deliveries."""
-    home, clear, level1, key = tmp_path / "hub", tmp_path / "clear", tmp_path / "level1", tmp_path / "snds.key"
-    assert run_cli(["init", "--home", str(home), "--custodian-home", str(tmp_path / "cust"),
-                    "--mode", "development", "--json"]).code == 0
-    assert run_cli(["synth", "--persons", "400", "--start", "2023-01-01", "--end", "2023-12-31", "--seed", "9",
-                    "--deliveries", "2", "--out", str(clear)]).code == 0
-    assert run_cli(["custodian", "domain-key", "--home", str(home), "--domain", "snds", "--out", str(key)]).code == 0
+    home, clear, level1, key = _hub_and_delivery(tmp_path, 400, 9, "--deliveries", "2")
     level1.mkdir()
     for d in ("delivery-01", "delivery-02"):
         res = run_cli(["producer", "pseudonymise", str(clear / d), "--manifest", str(clear / d / "manifest.toml"),
@@ -155,12 +157,7 @@ def test_small_hard_delivery_links_when_splink_em_gives_up(tmp_path: Path) -> No
     from guichet.linkage.pipeline import RunInputs, run
     from guichet.linkage.sources import delivery_sources
 
-    home, clear, level1, key = tmp_path / "hub", tmp_path / "clear", tmp_path / "level1", tmp_path / "snds.key"
-    assert run_cli(["init", "--home", str(home), "--custodian-home", str(tmp_path / "cust"),
-                    "--mode", "development", "--json"]).code == 0
-    assert run_cli(["synth", "--persons", "1500", "--start", "2023-01-01", "--end", "2023-12-31", "--seed", "3",
-                    "--profile", "hard", "--out", str(clear)]).code == 0
-    assert run_cli(["custodian", "domain-key", "--home", str(home), "--domain", "snds", "--out", str(key)]).code == 0
+    home, clear, level1, key = _hub_and_delivery(tmp_path, 1500, 3, "--profile", "hard")
     assert run_cli(["producer", "pseudonymise", str(clear), "--manifest", str(clear / "manifest.toml"),
                     "--key-file", str(key), "--out", str(level1), "--json"]).code == 0
     with Engine(EngineSettings(memory_limit="1GB")) as engine:

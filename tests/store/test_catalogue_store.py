@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from guichet.catalogue import catalogue_services as svc
+from guichet.catalogue.model import fold
 from guichet.catalogue.tables import CatalogueSchemaRevision, CatalogueVariable
 from guichet.demo.catalogue import DEMO_PROPERTIES
 from guichet.errors import BadInput, Refused
@@ -73,6 +75,19 @@ def test_search_ignores_accents_and_case(store_hub: Hub, tmp_path: Path, query: 
     assert hits, query
     assert {"causes-de-deces", "beneficiaire"} & {h.product_id for h in hits}
     assert any(h.kind == "product" and h.product_id == "causes-de-deces" for h in hits)
+
+
+def test_search_does_not_widen_a_word_to_its_stem_prefix(store_hub: Hub, tmp_path: Path) -> None:
+    """'deces' finds 'décès', not every word beginning with its stem 'dec' ('déclaration', 'décembre'): on
+    PostgreSQL a query word matches a stem exactly or a whole word by prefix; SQLite has no stemmer. A
+    partial word still finds the whole word by prefix."""
+    # CARTOGRAPHIE_PATHOLOGIES' descriptions say 'décembre' and 'déclaré'
+    svc.load_schemas(store_hub, OPERATOR, folder=_subset(tmp_path, "Causes de décès", "CARTOGRAPHIE_PATHOLOGIES"))
+    hits = svc.search_catalogue(store_hub, OPERATOR, text="deces")
+    assert hits
+    wide = [h.ref for h in hits if not re.search(r"\bdec(es\w*|e)?\b", fold(f"{h.title} {h.snippet}"))]
+    assert not wide, f"hits without the word: {wide[:5]}"
+    assert any(h.product_id == "causes-de-deces" for h in svc.search_catalogue(store_hub, OPERATOR, text="cause dece"))
 
 
 def test_search_finds_variables_by_name_and_refuses_nothing_odd(store_hub: Hub, tmp_path: Path) -> None:

@@ -5,8 +5,11 @@ differ only in this module's two small dialect classes (the Splink way):
 
 - SQLite: an FTS5 table whose ``unicode61 remove_diacritics 2`` tokenizer folds 'décès' to 'deces';
   queries are prefix queries on every word, ranked by bm25 (titles weigh more than bodies).
-- PostgreSQL: a ``tsvector`` built with the ``guichet_fr`` configuration (``unaccent`` then the French
-  stemmer), so 'décès', 'deces' and 'décédés' meet; ranked by ``ts_rank``.
+- PostgreSQL: a ``tsvector`` holding each word twice: its French stem (``guichet_fr``: ``unaccent`` then
+  the French stemmer) and the word itself (``guichet_words``: ``unaccent`` then ``simple``). A query word
+  matches a stem exactly ('décès' and 'deces' both stem to 'dec') or a whole word by prefix ('hospit'
+  finds 'hospitalisation'); ranked by ``ts_rank``. A prefix on the stem alone was too broad: 'dec:*' also
+  found 'déclaration' and 'décembre'.
 
 A query is split into words on anything that is not a letter or a digit, so user input never reaches the
 query syntax of either engine (no operators, no quotes), and every value is a bound parameter.
@@ -101,17 +104,24 @@ class _PostgreSQL(_Dialect):
             session.execute(text(
                 "INSERT INTO catalogue_search (kind, product_id, ref, title, body, document) VALUES "
                 "(:kind, :product_id, :ref, :title, :body, "
-                "setweight(to_tsvector('guichet_fr', :title), 'A') || setweight(to_tsvector('guichet_fr', :body), 'B'))"),
+                "setweight(to_tsvector('guichet_fr', :title), 'A') || setweight(to_tsvector('guichet_fr', :body), 'B') || "
+                "setweight(to_tsvector('guichet_words', :title), 'A') || "
+                "setweight(to_tsvector('guichet_words', :body), 'B'))"),
                 [d.__dict__ for d in docs])
 
     def search(self, session: Session, terms: list[str], kinds: tuple[str, ...], limit: int) -> list[SearchHit]:
-        # to_tsquery gets only folded letters and digits, each as a prefix term, joined by AND.
-        query = " & ".join(f"{t}:*" for t in terms)
+        # to_tsquery gets only folded letters and digits (see words()), as bound parameters: each word is its
+        # stem, exactly, or a whole word by prefix (words of one or two letters: exactly); words joined by AND.
+        parts, params = [], {"kinds": list(kinds), "limit": limit}
+        for i, t in enumerate(terms):
+            parts.append(f"(to_tsquery('guichet_fr', :s{i}) || to_tsquery('guichet_words', :w{i}))")
+            params[f"s{i}"], params[f"w{i}"] = t, (f"{t}:*" if len(t) > 2 else t)
         rows = session.execute(text(
+            f"WITH query AS (SELECT {' && '.join(parts)} AS q) "
             "SELECT kind, product_id, ref, title, body, ts_rank(document, q) AS score "
-            "FROM catalogue_search, to_tsquery('guichet_fr', :query) AS q "
+            "FROM catalogue_search, query "
             "WHERE document @@ q AND kind = ANY(:kinds) ORDER BY score DESC, ref LIMIT :limit"),
-            {"query": query, "kinds": list(kinds), "limit": limit}).all()
+            params).all()
         return [SearchHit(r.kind, r.product_id, r.ref, r.title, _snippet(r.body, terms), float(r.score))
                 for r in rows]
 

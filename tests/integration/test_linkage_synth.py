@@ -46,6 +46,27 @@ def test_run_answers_the_documented_shape(linked_hub) -> None:
     assert out["deaths_in"] > 0 and 0 < out["match_rate"] <= 1
 
 
+def test_review_queue_holds_the_band_and_a_calibration_sample_of_every_bin(linked_hub) -> None:
+    """The queue: every pair of the uncertain band [0.2, 0.9), plus at most ``calibration_sample`` pairs of
+    each probability bin outside it, so that clerical decisions label the whole range, not the band only."""
+    from guichet.linkage.calibration import EDGES
+    from guichet.linkage.deaths import DeathSettings
+
+    res = run_cli(["link", "review", "list", "--home", str(linked_hub["home"]), "--json"])
+    assert res.code == 0, res.stderr
+    pairs = json.loads(res.stdout)
+    assert len(pairs) == linked_hub["run"]["review_queue"]
+    settings = DeathSettings()
+    outside = [p for p in pairs if not settings.review_low <= p["calibrated"] < settings.review_high]
+    assert outside, "no calibration sample outside the uncertain band"
+    per_bin: dict[int, int] = {}
+    for p in outside:
+        b = next(i for i, hi in enumerate(EDGES[1:]) if p["probability"] < hi)
+        per_bin[b] = per_bin.get(b, 0) + 1
+    assert max(per_bin.values()) <= settings.calibration_sample
+    assert max(per_bin) == len(EDGES) - 2  # the confident matches are sampled too
+
+
 def test_targets_claims_hospital_and_deaths(linked_hub) -> None:
     res = run_cli(["link", "evaluate", "--home", str(linked_hub["home"]), "--truth",
                    str(linked_hub["clear"] / "truth"), "--json"])

@@ -44,10 +44,11 @@ def test_run_writes_encrypted_versions_and_decisions_apply(store_hub: Hub, tmp_p
     assert before[("KI_CCI_R", 1)] is not None
     # an operator's clerical decision: that certificate is not that person
     with store_hub.store.write() as s:
-        s.add(ReviewPair(version=1, cert_table="KI_CCI_R", cert_row=1, person_id=before[("KI_CCI_R", 1)],
-                         probability=0.5, calibrated=0.5, status="open"))
-    with store_hub.store.read() as s:
-        pair_id = s.execute(select(ReviewPair.id)).scalar_one()
+        planted = ReviewPair(version=1, cert_table="KI_CCI_R", cert_row=1, person_id=before[("KI_CCI_R", 1)],
+                             probability=0.5, calibrated=0.5, status="open")
+        s.add(planted)
+        s.flush()
+        pair_id = planted.id
     decided = linkage.review_decide(store_hub, OPS, pair_id=pair_id, decision="non_match", note="different town")
     assert decided["status"] == "non_match"
     second = linkage.run_linkage(store_hub, OPS, request=LinkRequest(folder, compare_baselines=False))

@@ -29,11 +29,12 @@ def run(cli: Cli, delivery: Path | None, seed: int, no_baselines: bool) -> None:
     result = linkage.run_linkage(cli.hub, cli.actor, request=LinkRequest(delivery, seed, not no_baselines))
     data = result.to_dict()
     cli.emit({k: data[k] for k in ("persons", "links_by_method", "deaths_in", "deaths_matched", "match_rate",
-                                   "review_queue")} | {"version": data["version"],
+                                   "review_queue", "review_band")} | {"version": data["version"],
                                                        "deaths_by_method": data["deaths_by_method"]},
              f"person index v{data['version']}: {data['persons']:,} persons; deaths matched "
              f"{data['deaths_matched']:,}/{data['deaths_in']:,} ({data['match_rate']:.1%}); "
-             f"{data['review_queue']} pairs for clerical review")
+             f"{data['review_queue']} pairs for clerical review ({data['review_band']} in the uncertain band, "
+             "the rest a calibration sample)")
 
 
 @link.command("evaluate", epilog=example("guichet link evaluate --truth delivery/truth --as operator --json"))

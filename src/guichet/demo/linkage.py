@@ -18,7 +18,7 @@ def linkage_stage(run: DemoRun) -> tuple[dict[str, Any], list[str]]:
     data = result.to_dict()
     lines = [f"linkage    person index v{data['version']}: {data['persons']:,} persons; death certificates "
              f"matched {data['deaths_matched']}/{data['deaths_in']} ({data['match_rate']:.1%}), "
-             f"{data['review_queue']} pairs for clerical review",
+             f"{data['review_queue']} pairs for clerical review ({data['review_band']} uncertain)",
              "           report: guichet link report --html linkage.html; rows → persons: guichet link export --out DIR"]
     return {k: data[k] for k in ("version", "persons", "links_by_method", "deaths_in", "deaths_matched",
                                  "match_rate", "review_queue")}, lines

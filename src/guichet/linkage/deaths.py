@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from guichet.engine import Engine
-from guichet.linkage.calibration import Calibration
+from guichet.linkage.calibration import EDGES, Calibration
 from guichet.linkage.splinkrun import SplinkLineage, capture_sql
 from guichet.linkage.sqlkit import build, create_table, rows, scalar
 
@@ -33,6 +33,7 @@ class DeathSettings:
     accept: float = 0.5  # calibrated probability from which a pair is linked
     review_low: float = 0.2  # [review_low, review_high): the uncertain band, sent to clerical review
     review_high: float = 0.9
+    calibration_sample: int = 3  # pairs per probability bin outside the band, also queued: labels for every bin
     plain_threshold: float = 0.5
     max_rounds: int = 8  # one-to-one resolution: rounds of mutual best pairs
 
@@ -297,7 +298,23 @@ def apply_decisions(engine: Engine, settings: DeathSettings, out: str) -> None:
 
 
 def review_band(engine: Engine, settings: DeathSettings) -> list[tuple[Any, ...]]:
-    return rows(engine, """
-        SELECT cert_table, cert_row, person_id, p, pc FROM lk_death_g1_c
-        WHERE pc >= :low AND pc < :high ORDER BY pc, cert_table, cert_row""", "deaths: review band",
-                low=settings.review_low, high=settings.review_high)
+    """The clerical-review queue: every pair of the uncertain band, plus a calibration sample — up to
+    ``calibration_sample`` pairs of each predicted-probability bin (calibration.EDGES) outside the band,
+    chosen by a seeded hash. Decisions on the band alone would label only the bins it covers; the sample
+    gives the reliability curve and the calibration map labels across the whole range."""
+    bins = " ".join(f"WHEN p < {hi!r} THEN {i}" for i, hi in enumerate(EDGES[1:]))
+    create_table(engine, "lk_review_queue", f"""
+        WITH c AS (
+          SELECT cert_table, cert_row, person_id, p, pc, CASE {bins} ELSE {len(EDGES) - 2} END AS bin,
+                 pc >= :low AND pc < :high AS band
+          FROM lk_death_g1_c),
+        sample AS (
+          SELECT cert_table, cert_row, person_id, p, pc FROM c WHERE NOT band
+          QUALIFY row_number() OVER (PARTITION BY bin ORDER BY hash(cert_table, cert_row, person_id, {int(settings.seed)}),
+                                     cert_table, cert_row) <= :k)
+        SELECT cert_table, cert_row, person_id, p, pc FROM c WHERE band
+        UNION ALL SELECT cert_table, cert_row, person_id, p, pc FROM sample""",
+                 "deaths: review band and calibration sample",
+                 low=settings.review_low, high=settings.review_high, k=settings.calibration_sample)
+    return rows(engine, "SELECT cert_table, cert_row, person_id, p, pc FROM lk_review_queue "
+                "ORDER BY pc, cert_table, cert_row", "deaths: review queue")

@@ -45,6 +45,7 @@ class RunOutcome:
     calibration: Calibration
     lineage: dict[str, Any]
     rates: list[dict[str, Any]]  # per source table and year: rows, linked
+    review_band: int = 0  # pairs of the review queue in the uncertain band (the rest: the calibration sample)
 
     @property
     def match_rate(self) -> float:
@@ -101,10 +102,8 @@ def run(engine: Engine, inputs: RunInputs) -> RunOutcome:
                p.res_com AS person_residence, array_to_string(p.res_hist, ' ') AS person_residence_history,
                p.death_claims AS person_death_date_claims, p.hosp_death AS person_hospital_death,
                p.last_care AS person_last_care
-        FROM lk_death_g1_c AS g JOIN lk_dc AS c ON c.cert_table = g.cert_table AND c.cert_row = g.cert_row
-        JOIN lk_dp AS p ON p.person_id = g.person_id
-        WHERE g.pc >= :low AND g.pc < :high""", "deaths: review pairs with their evidence",
-                 low=settings.review_low, high=settings.review_high)
+        FROM lk_review_queue AS g JOIN lk_dc AS c ON c.cert_table = g.cert_table AND c.cert_row = g.cert_row
+        JOIN lk_dp AS p ON p.person_id = g.person_id""", "deaths: review pairs with their evidence")
     create_table(engine, "lk_cert_links", """
         SELECT c._table, c._row, 'KI_CCI_R' AS logical, g.person_id, g.method, g.p AS confidence,
                CASE WHEN g.person_id IS NULL AND b.cert_row IS NOT NULL THEN 'uncertain'
@@ -132,8 +131,9 @@ def run(engine: Engine, inputs: RunInputs) -> RunOutcome:
           LEFT JOIN lk_claims AS c ON l.logical = 'ER_PRS_F' AND c._table = l._table AND c._row = l._row
           LEFT JOIN lk_certs AS k ON l.logical = 'KI_CCI_R' AND k._table = l._table AND k._row = l._row) AS x
         GROUP BY 1, 2 ORDER BY 1, 2""", "match rates per source and year")]
+    band = sum(1 for r in review if settings.review_low <= float(r[4]) < settings.review_high)
     return RunOutcome(persons, next_number, events, by_method, unlinked, deaths_in, matched, review, calibration,
-                      lineage, rates)
+                      lineage, rates, band)
 
 
 def _build_index(engine: Engine) -> None:

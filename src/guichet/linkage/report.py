@@ -54,8 +54,10 @@ def render(summary: dict[str, Any], version: int) -> str:
              f"</title><style>{CSS}</style></head><body><main><h1>Linkage report — index version {version}</h1>",
              f"<p>{_e(summary.get('persons', 0))} persons in the index. Death certificates: "
              f"{_e(summary.get('deaths_in', 0))}, matched {_e(summary.get('deaths_matched', 0))} "
-             f"(rate {_e(summary.get('match_rate', 0))}); uncertain band sent to clerical review: "
-             f"{_e(summary.get('review_queue', 0))} pairs.</p>",
+             f"(rate {_e(summary.get('match_rate', 0))}); uncertain band: "
+             f"{_e(summary.get('review_band', summary.get('review_queue', 0)))} pairs; clerical-review queue: "
+             f"{_e(summary.get('review_queue', 0))} pairs (the band and a calibration sample of every "
+             "probability bin).</p>",
              "<h2>Links by method</h2>",
              _table(["method", "rows"], [[k, v] for k, v in sorted(summary.get("links_by_method", {}).items())]),
              "<h2>Death certificates: the three methods</h2>",

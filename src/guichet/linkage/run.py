@@ -36,7 +36,7 @@ class LinkResult:
         o = self.outcome
         return {"version": self.version, "persons": o.persons, "links_by_method": o.links_by_method,
                 "deaths_in": o.deaths_in, "deaths_matched": o.deaths_matched.get("guichet", 0),
-                "match_rate": o.match_rate, "review_queue": len(o.review),
+                "match_rate": o.match_rate, "review_queue": len(o.review), "review_band": o.review_band,
                 "deaths_by_method": o.deaths_matched, "events": len(o.events)}
 
 

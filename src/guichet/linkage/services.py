@@ -67,7 +67,7 @@ def report_html(unit: Unit, out: Path) -> dict[str, Any]:
 def show_run(unit: Unit) -> dict[str, Any]:
     run = idx.require_latest(unit.hub)
     return {"version": run.version, **{k: run.summary.get(k) for k in (
-        "persons", "links_by_method", "deaths_in", "deaths_matched", "match_rate", "review_queue")}}
+        "persons", "links_by_method", "deaths_in", "deaths_matched", "match_rate", "review_queue", "review_band")}}
 
 
 @query("linkage.review_list")

@@ -73,7 +73,8 @@ def test_partial_on_the_command_line_exits_2_and_keeps_the_readable_tables(tmp_p
     assert answer["A"]["rows_accepted"] == 2 and answer["B"]["status"] == "rejected"
 
 
-def test_spill_folders_of_a_killed_process_are_removed(tmp_path: Path) -> None:
+def _spill_of_a_killed_process() -> Path:
+    """The spill folder of a process that made one and was killed (kill -9) before it could remove it."""
     code = "from guichet.engine.connection import spill_directory; import time; print(spill_directory(), flush=True); time.sleep(60)"
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
@@ -81,18 +82,18 @@ def test_spill_folders_of_a_killed_process_are_removed(tmp_path: Path) -> None:
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     proc.stdout.close()
+    return left
+
+
+def test_spill_folders_of_a_killed_process_are_removed(tmp_path: Path) -> None:
+    left = _spill_of_a_killed_process()
     assert left.is_dir() and left.parent == _spill_base()
     mine = spill_directory()  # the next start cleans up
     try:
         assert not left.exists() and mine.is_dir()
     finally:
         mine.rmdir()
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    left = Path(proc.stdout.readline().strip())
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    proc.stdout.close()
+    left = _spill_of_a_killed_process()
     hub = make_hub(tmp_path / "d")
     home = str(hub.home)
     hub.close()

@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from guichet.engine import Engine
@@ -36,14 +36,6 @@ class DeathSettings:
     calibration_sample: int = 3  # pairs per probability bin outside the band, also queued: labels for every bin
     plain_threshold: float = 0.5
     max_rounds: int = 8  # one-to-one resolution: rounds of mutual best pairs
-
-
-@dataclass
-class DeathResult:
-    certificates: int = 0
-    matched: dict[str, int] = field(default_factory=dict)  # method -> certificates matched
-    lineage: dict[str, SplinkLineage] = field(default_factory=dict)
-    review_band: int = 0
 
 
 # ---- features ------------------------------------------------------------------------------------------
@@ -297,7 +289,7 @@ def apply_decisions(engine: Engine, settings: DeathSettings, out: str) -> None:
                  "deaths: Guichet links", accept=settings.accept)
 
 
-def review_band(engine: Engine, settings: DeathSettings) -> list[tuple[Any, ...]]:
+def review_queue(engine: Engine, settings: DeathSettings) -> list[tuple[Any, ...]]:
     """The clerical-review queue: every pair of the uncertain band, plus a calibration sample — up to
     ``calibration_sample`` pairs of each predicted-probability bin (calibration.EDGES) outside the band,
     chosen by a seeded hash. Decisions on the band alone would label only the bins it covers; the sample

@@ -93,7 +93,7 @@ def run(engine: Engine, inputs: RunInputs) -> RunOutcome:
     d.calibrate(engine, "lk_death_g1", calibration)
     d.apply_decisions(engine, settings, "lk_death_g")
     matched["guichet"] = int(scalar(engine, "SELECT count(*) FROM lk_death_g", "deaths: Guichet count") or 0)
-    review = d.review_band(engine, settings)
+    review = d.review_queue(engine, settings)
     create_table(engine, "lk_review", """
         SELECT g.cert_table, g.cert_row, g.person_id, g.p, g.pc,
                c.sex AS cert_sex, c.birth_year AS cert_birth_year, c.birth_month AS cert_birth_month,

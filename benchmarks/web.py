@@ -76,7 +76,7 @@ def _make_hub(root: Path, db_url: str | None, properties: dict[str, object] | No
     from fastapi.testclient import TestClient
 
     from guichet.accounts import services as accounts
-    from guichet.governance.actors import system_actor
+    from guichet.actor import system_actor
     from guichet.hub import open_hub
     from guichet.lifecycle.init import InitRequest, init_hub
     from guichet.web import create_app
@@ -110,9 +110,9 @@ CATALOGUE_PATHS = ("/catalogue/beneficiaire", "/api/search?q=deces")  # a produc
 
 def _load_catalogue(hub: object, root: Path) -> None:
     """Two SNDS products of schema-snds in the hub's catalogue, for the product page and the search API."""
-    from guichet.catalogue import catalogue_services as catalogue
+    from guichet.actor import Actor
+    from guichet.catalogue import services as catalogue
     from guichet.demo.catalogue import DEMO_PROPERTIES, schema_folder
-    from guichet.governance.actors import Actor
 
     ops = Actor("operator", frozenset({"operator"}), strong_auth=True)
     folder = root / "schemas"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pyotp
 
 from guichet.accounts import services as accounts
-from guichet.governance.actors import system_actor
+from guichet.actor import system_actor
 from guichet.hub import Hub
 
 PASSWORD = "correct horse battery staple"

@@ -60,10 +60,10 @@ def _serve(home: Path) -> tuple[subprocess.Popen[bytes], str]:
 def hub_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Portal, Path, str]]:
     """The web foundation's portal (one account per role), plus two catalogue products, the producer cnam
     of the producer account's organisation, and one linkage run with pairs in the review queue."""
-    from guichet.catalogue import catalogue_services as catalogue
+    from guichet.actor import Actor, system_actor
+    from guichet.catalogue import services as catalogue
     from guichet.demo.catalogue import DEMO_PROPERTIES
     from guichet.deposit import services as deposits
-    from guichet.governance.actors import Actor, system_actor
     from guichet.linkage import services as linkage
     from guichet.linkage.run import LinkRequest
     from guichet.linkage.tables import ReviewPair
@@ -171,7 +171,7 @@ def test_producer_uploads_a_delivery_and_reads_receipt_and_rejection_report(hub_
 
 def test_delivery_send_uses_the_resumable_api(hub_portal, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from guichet.accounts import services as accounts
-    from guichet.governance.actors import system_actor
+    from guichet.actor import system_actor
     from guichet.hub import open_hub
 
     _portal, root, url = hub_portal

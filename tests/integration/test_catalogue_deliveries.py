@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from guichet.accounts import services as accounts
-from guichet.catalogue.deliveries import open_report
+from guichet.actor import system_actor
 from guichet.config import save_config
+from guichet.delivery.model import open_report
 from guichet.deposit import services as deposits
-from guichet.governance.actors import system_actor
 from guichet.hub import Hub
 from guichet.store.models import AuditEvent
 from guichet.web import create_app

@@ -11,7 +11,7 @@ import pytest
 from rdflib import Graph
 from starlette.testclient import TestClient
 
-from guichet.catalogue import catalogue_services as svc
+from guichet.catalogue import services as svc
 from guichet.catalogue.model import placeholder_in
 from guichet.catalogue.shacl import validate
 from guichet.demo.catalogue import DEMO_PROPERTIES

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from guichet.catalogue.versions import published_versions, versions
+from guichet.actor import system_actor
 from guichet.deposit import services as deposits
 from guichet.deposit.manifest import read_manifest
 from guichet.deposit.model import DepositRequest
 from guichet.deposit.structure import NotATable
 from guichet.engine.connection import _spill_base, spill_directory
-from guichet.governance.actors import system_actor
 from guichet.hub import Hub
+from guichet.lake.versions import published_versions, versions
 from tests.conftest import make_hub, run_cli_process
 
 SCHEMA = {"name": "T", "primaryKey": ["ID"], "fields": [{"name": "ID", "type": "integer"},

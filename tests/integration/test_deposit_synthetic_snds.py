@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from guichet.accounts.auth import actor_for
-from guichet.catalogue.versions import published_versions, versions
+from guichet.actor import system_actor
 from guichet.deposit import services as deposits
 from guichet.deposit.run import single_file_request
-from guichet.deposit.tables import DatasetVersion
-from guichet.governance.actors import system_actor
 from guichet.hub import Hub
+from guichet.lake.tables import DatasetVersion
+from guichet.lake.versions import published_versions, versions
 from tests.conftest import SHARED
 
 FOLDER = SHARED / "data" / "snds" / "synthetic-snds" / "schemas"

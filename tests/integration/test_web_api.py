@@ -282,7 +282,7 @@ def test_every_route_refuses_without_credentials_and_with_the_wrong_role(web_hub
 
 def test_api_tokens_for_scripts(web_hub: Hub, people: dict[str, Person]) -> None:
     from guichet.accounts import services as accounts
-    from guichet.governance.actors import system_actor
+    from guichet.actor import system_actor
 
     issued = accounts.issue_token(web_hub, system_actor(), username="adam.auditor", scopes=("api",))
     cli_only = accounts.issue_token(web_hub, system_actor(), username="adam.auditor", scopes=("cli",))

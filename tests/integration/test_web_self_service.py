@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from guichet.accounts import services as accounts
-from guichet.governance.actors import system_actor
+from guichet.actor import system_actor
 from guichet.hub import Hub
 from guichet.store.models import AuditEvent, User
 from tests.conftest import make_hub

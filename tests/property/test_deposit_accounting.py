@@ -9,10 +9,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from guichet.actor import system_actor
 from guichet.deposit import services as deposits
 from guichet.deposit.run import single_file_request
 from guichet.errors import GuichetError
-from guichet.governance.actors import system_actor
 from tests.conftest import make_hub
 
 cell = st.one_of(st.sampled_from(["1", "x", "", "2020-01-01", '"q;"', '"a\nb"', "é", "01/02/2020", "-3"]),

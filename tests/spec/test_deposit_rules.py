@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from sqlglot import exp
 
-from guichet.catalogue.versions import current_version
+from guichet.actor import system_actor
 from guichet.deposit import services as deposits
 from guichet.deposit.run import single_file_request
 from guichet.deposit.structure import NotATable
 from guichet.engine import check_recorded
-from guichet.governance.actors import system_actor
 from guichet.hub import Hub
+from guichet.lake.versions import current_version
 
 SCHEMA = {
     "name": "T",
@@ -84,7 +84,7 @@ def test_every_rule_quarantines_with_field_and_row(hub: Hub, tmp_path: Path) -> 
     assert ("COM", "nomenclature") in na  # IR_GEO_V is not shipped: never invented
     from sqlalchemy import select
 
-    from guichet.deposit.tables import DatasetVersion
+    from guichet.lake.tables import DatasetVersion
 
     with hub.store.read() as session:
         [lineage] = [v.lineage for v in session.execute(select(DatasetVersion)).scalars()]
@@ -148,7 +148,7 @@ def test_idempotent_append_replace_and_spark_transpilation(hub: Hub, tmp_path: P
     assert v is not None and v.version == appended.version and v.rows == 5 and len(v.files) == 2
     from sqlalchemy import select
 
-    from guichet.deposit.tables import DatasetVersion
+    from guichet.lake.tables import DatasetVersion
 
     with hub.store.read() as session:
         lineages = [row.lineage for row in session.execute(select(DatasetVersion)).scalars()]
@@ -174,10 +174,10 @@ def test_duplicates_in_file_order_whether_held_back_or_rewritten(hub: Hub, tmp_p
     assert {k: v for k, v in got.items() if not v[0].startswith("structure")} == {
         3: ["primary_key:ID"], 6: ["primary_key:ID"], 7: ["primary_key:ID"]}
     from guichet.engine import Engine
-    from guichet.quality.lake import open_version
+    from guichet.lake import open_version
 
     with Engine() as engine:
-        src = open_version(hub, engine, "T", r.version)
+        src = open_version(hub, engine, "T", r.version, published_only=False)
         kept = engine.fetch_all(exp.select("ID", "_source_row").from_(src.view).order_by("_source_row"),
                                 purpose="read back")
     assert kept == [(1, 1), (2, 2), (3, 5), (4, 8)]

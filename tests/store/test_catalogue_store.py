@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from guichet.catalogue import catalogue_services as svc
+from guichet.catalogue import services as svc
 from guichet.catalogue.model import fold
 from guichet.catalogue.tables import CatalogueSchemaRevision, CatalogueVariable
 from guichet.demo.catalogue import DEMO_PROPERTIES

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from guichet.catalogue.versions import current_version, versions
+from guichet.actor import system_actor
 from guichet.deposit import services as deposits
 from guichet.deposit.run import single_file_request
 from guichet.errors import Conflict, Refused
-from guichet.governance.actors import system_actor
 from guichet.hub import Hub
+from guichet.lake.versions import current_version, versions
 
 
 def _files(tmp: Path, rows: int, extra: dict | None = None) -> tuple[Path, Path]:

@@ -9,9 +9,9 @@ import pyarrow as pa
 import pytest
 from sqlalchemy import select
 
+from guichet.actor import Actor
 from guichet.custodian import is_encrypted_parquet
 from guichet.errors import Refused
-from guichet.governance.actors import Actor
 from guichet.hub import Hub
 from guichet.linkage import index as idx
 from guichet.linkage import services as linkage

@@ -8,13 +8,13 @@ import pyarrow as pa
 import pytest
 from sqlalchemy import select
 
+from guichet.actor import system_actor
 from guichet.custodian import LocalCustodian, services
 from guichet.custodian import nir as nirs
 from guichet.custodian import optout as register
 from guichet.custodian import pseudonyms as ps
 from guichet.custodian.tables import OptOutPseudonym
 from guichet.errors import BadInput, NotFound
-from guichet.governance.actors import system_actor
 from guichet.hub import Hub
 from guichet.store.models import AuditEvent
 

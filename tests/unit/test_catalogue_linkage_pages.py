@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from guichet.catalogue.web_linkage import WITHHELD, side_by_side
+from guichet.linkage.web import WITHHELD, side_by_side
 
 
 def test_side_by_side_marks_agreement_and_withholds_pseudonyms() -> None:

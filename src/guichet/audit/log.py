@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from guichet.actor import Actor
 from guichet.audit.chain import GENESIS, EventFields, canonical_json, event_hash
 from guichet.audit.guard import check_details, check_free_text
-from guichet.governance.actors import Actor
 from guichet.store.models import AuditEvent, AuditHead
 
 

@@ -1,5 +1,2 @@
-"""The catalogue: datasets and their versions (this issue: versions only; the full catalogue comes later)."""
-
-from guichet.catalogue.versions import VersionInfo, current_version, published_versions
-
-__all__ = ["VersionInfo", "current_version", "published_versions"]
+"""The catalogue: the public description of the hub's data products (HealthDCAT-AP), their dictionary,
+coverage, quality label and versions — read from the lake's register, never from another stage."""

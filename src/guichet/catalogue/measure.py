@@ -1,7 +1,7 @@
 """Measuring published versions (DuckDB on the encrypted lake) and caching the exact figures.
 
-The lake is opened with the quality stage's opener on an engine connection, which turns off the optimisers
-that make DuckDB 2.0.1 misread PyArrow-encrypted Parquet (``guichet.engine.connection``).
+The lake opens the version on an engine connection, which turns off the optimisers that make DuckDB 2.0.1
+misread PyArrow-encrypted Parquet (``guichet.engine.connection``).
 Figures are measured once per published version and kept in
 ``catalogue_characterisations``; a new version is measured the first time the catalogue shows it (or
 when ``catalogue.characterise`` runs), and published only through ``characterise.characterise``.
@@ -11,21 +11,23 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlglot import exp
 
 from guichet.catalogue.profile import TableFigures, age_histogram, figures_from, plan_profile, stage_rows, totals
 from guichet.catalogue.store import now
 from guichet.catalogue.tables import CatalogueCharacterisation
 from guichet.engine import Engine
 from guichet.hub import Hub
+from guichet.lake import open_version
 
 
 def measure_version(hub: Hub, dataset: str, version: int, created_year: int) -> TableFigures:
     """Exact figures of one version, from its files (reads the version's files once)."""
-    from guichet.quality.lake import open_version
-
     with Engine() as engine:
         src = open_version(hub, engine, dataset, version, view="char_src")
-        plan = plan_profile(dataset, list(src.column_types))
+        columns = [str(r[0]) for r in engine.fetch_all(exp.Describe(this=exp.to_table(src.view)),
+                                                       purpose=f"describe {dataset}")]
+        plan = plan_profile(dataset, columns)
         engine.execute(stage_rows(plan, src.view), purpose=f"characterise {dataset} v{version}: rows", record=False)
         total = engine.fetch_all(totals(), purpose="characterise: totals")[0]
         histogram = [(int(a), int(n)) for a, n in engine.fetch_all(age_histogram(created_year),

@@ -10,6 +10,7 @@ stored graph, so nothing unvalidated is ever published.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 from typing import Any
 
@@ -26,17 +27,14 @@ from guichet.catalogue.store import now, product_info, refresh_status
 from guichet.catalogue.tables import CatalogueGraph, CatalogueProduct, CatalogueVersionNote
 from guichet.errors import Conflict
 from guichet.hub import Hub
+from guichet.lake.versions import LABEL_GRADES, VersionInfo, versions_in
 from guichet.schema.model import canonical_json
 
 GRAPH_KEY = "catalogue"
 
 
-def _published(session: Session, dataset: str) -> list[Any]:
-    from guichet.deposit.tables import DatasetVersion
-
-    return list(session.execute(select(DatasetVersion).where(DatasetVersion.dataset == dataset,
-                                                              DatasetVersion.status == "published")
-                                .order_by(DatasetVersion.version)).scalars())
+def _published(session: Session, dataset: str) -> list[VersionInfo]:
+    return versions_in(session, dataset)
 
 
 def datasets_of(product: ProductInfo) -> list[str]:
@@ -60,7 +58,8 @@ def unmeasured(session: Session, product: ProductInfo) -> list[tuple[str, int, i
         versions = _published(session, dataset)
         if versions and versions[-1].files and cached(session, dataset, versions[-1].version) is None:
             latest = versions[-1]
-            out.append((dataset, latest.version, (latest.created_at or now()).year))
+            created = dt.datetime.fromisoformat(latest.created_at) if latest.created_at else now()
+            out.append((dataset, latest.version, created.year))
     return out
 
 
@@ -112,7 +111,7 @@ def characterisation(session: Session, hub: Hub, product: ProductInfo) -> tuple[
         if not versions:
             continue
         latest = versions[-1]
-        rows = int(latest.rows_total or 0)
+        rows = latest.rows
         figures = cached(session, dataset, latest.version)
         tables.append((_table_char(figures, dataset, latest.version, rows, threshold), figures, rows))
         labels.append(f"{dataset} v{latest.version}")
@@ -126,35 +125,29 @@ def characterisation(session: Session, hub: Hub, product: ProductInfo) -> tuple[
 
 
 def quality_labels(session: Session, product: ProductInfo) -> list[dict[str, Any]]:
-    """The quality label of each of the product's datasets, from the quality stage's run of its latest
-    published version: grade, what the next grade needs, and check counts (never failing row numbers)."""
-    from guichet.quality.store import load_run
-
+    """The quality label of each of the product's datasets, as the lake records it for its latest published
+    version: grade, what the next grade needs, and check counts (never failing row numbers)."""
     out = []
     for dataset in datasets_of(product):
         versions = _published(session, dataset)
-        if not versions:
+        if not versions or not versions[-1].label:
             continue
-        run = load_run(session, dataset, versions[-1].version)
-        if run is None or not run.label:
-            continue
-        statuses = [r["status"] for r in run.results]
-        out.append({"dataset": dataset, "version": run.version, "grade": run.label.get("grade"),
-                    "next_grade": run.label.get("next_grade"), "to_reach_next": list(run.label.get("to_reach_next", [])),
-                    "passed": statuses.count("pass"), "failed": statuses.count("fail"),
-                    "not_applicable": statuses.count("not_applicable")})
+        v = versions[-1]
+        checks = dict(v.label.get("checks", {}))
+        out.append({"dataset": dataset, "version": v.version, "grade": v.label.get("grade"),
+                    "next_grade": v.label.get("next_grade"), "to_reach_next": list(v.label.get("to_reach_next", [])),
+                    "passed": int(checks.get("pass", 0)), "failed": int(checks.get("fail", 0)),
+                    "not_applicable": int(checks.get("not_applicable", 0))})
     return out
 
 
 def quality_of(session: Session, hub: Hub, product: ProductInfo) -> tuple[str | None, str | None]:
     """The product's quality label (the lowest grade of its datasets) and its public report address."""
-    from guichet.quality.label import GRADES
-
-    grades = [str(q["grade"]) for q in quality_labels(session, product) if q["grade"] in GRADES]
+    grades = [str(q["grade"]) for q in quality_labels(session, product) if q["grade"] in LABEL_GRADES]
     if not grades:
         return None, None
     base = str(hub.config.properties.get("base_url", "")).rstrip("/")
-    return min(grades, key=GRADES.index), f"{base}/catalogue/{product.id}#quality" if base else None
+    return min(grades, key=LABEL_GRADES.index), f"{base}/catalogue/{product.id}#quality" if base else None
 
 
 def extras_for(session: Session, hub: Hub, product: ProductInfo) -> ProductExtras:

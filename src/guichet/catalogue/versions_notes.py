@@ -14,25 +14,24 @@ from sqlalchemy import select
 from guichet.catalogue.model import placeholder_in
 from guichet.catalogue.store import now
 from guichet.catalogue.tables import CatalogueVersionNote
-from guichet.deposit.status import change_status
 from guichet.errors import BadInput, Conflict, NotFound, Refused
 from guichet.governance import Unit
+from guichet.lake.producers import producers_of
+from guichet.lake.status import change_status
+from guichet.lake.versions import version_in, versions_in
 
 
 def record_note(unit: Unit, dataset: str, version: int, reason: str, replaced_by: int | None) -> dict[str, Any]:
-    from guichet.catalogue.catalogue_services import producers_of
-    from guichet.deposit.tables import DatasetVersion
-
     reason = " ".join((reason or "").split())
     if len(reason) < 10:
         raise BadInput("--reason: say why in at least 10 characters (it is published)")
     if placeholder_in(reason):
         raise BadInput("--reason: placeholder value refused")
     s = unit.session
-    v = s.execute(select(DatasetVersion).where(DatasetVersion.dataset == dataset, DatasetVersion.version == version)
-                  ).scalar_one_or_none()
-    if v is None:
-        raise NotFound(f"dataset {dataset} has no version {version}")
+    try:
+        v = version_in(s, dataset, version)
+    except NotFound:
+        raise NotFound(f"dataset {dataset} has no version {version}") from None
     if not (unit.actor.roles & {"operator", "system"}) and v.producer not in producers_of(s, unit.actor):
         raise Refused(f"catalogue.retract: {unit.actor.username} is not of the producer of {dataset}")
     if v.status != "published":
@@ -42,9 +41,8 @@ def record_note(unit: Unit, dataset: str, version: int, reason: str, replaced_by
         raise Conflict(f"dataset {dataset} version {version} is already retracted or superseded")
     action = "retracted"
     if replaced_by is not None:
-        newer = s.execute(select(DatasetVersion).where(DatasetVersion.dataset == dataset,
-                                                       DatasetVersion.version == replaced_by)).scalar_one_or_none()
-        if newer is None or newer.status != "published" or replaced_by <= version:
+        newer = next((n for n in versions_in(s, dataset) if n.version == replaced_by), None)
+        if newer is None or replaced_by <= version:
             raise BadInput(f"--replaced-by: dataset {dataset} has no later published version {replaced_by}")
         action = "superseded"
     else:

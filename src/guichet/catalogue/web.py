@@ -1,6 +1,7 @@
 """The catalogue's pages and JSON API (public: the catalogue is the hub's front door).
 
-Registered in ``guichet.web.app.ROUTER_MODULES``. Every route declares its permission through the web
+Listed once in ``guichet.web.app.ROUTER_MODULES``; the router carries the catalogue's templates, messages and
+menu entry. Every route declares its permission through the web
 foundation's ``GuardedRouter``; the catalogue's routes are public (listed in docs/permissions.md), and the
 services they call are the public ``catalogue.*`` queries, called for the signed-in account or for the
 anonymous public actor. What they return is kept per worker while the hub's revision stays the same
@@ -9,10 +10,8 @@ anonymous public actor. What they return is kept per worker while the hub's revi
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Hashable
-from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,48 +20,27 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from starlette.responses import HTMLResponse, Response
 
-from guichet.catalogue import catalogue_services as svc
-from guichet.catalogue.model import ProductInfo, pick
+from guichet.actor import system_actor
+from guichet.catalogue import services as svc
+from guichet.catalogue.model import ProductInfo
 from guichet.catalogue.search import words
 from guichet.catalogue.source import nomenclature_values
 from guichet.catalogue.webcache import CatalogueCache
 from guichet.errors import GuichetError
 from guichet.governance import Actor, authorize
-from guichet.governance.actors import system_actor
 from guichet.web.context import WebContext
 from guichet.web.errors import WebError
 from guichet.web.login import PUBLIC as PUBLIC_ACTOR
-from guichet.web.pages_base import add_template_dir, render
-from guichet.web.routing import NAV, PUBLIC, Ctx, GuardedRouter, NavEntry
+from guichet.web.pages_base import render
+from guichet.web.routing import PUBLIC, Ctx, GuardedRouter
 
-add_template_dir(Path(__file__).parent / "templates")
-router = GuardedRouter()
+HERE = Path(__file__).parent
+router = GuardedRouter(templates=HERE / "templates", locales=HERE / "locales")
 # The catalogue's pages are public; its menu entry is shown to every signed-in account through the public
 # action they call (a route's own permission "public" is not an action of the table).
-NAV[:] = [n for n in NAV if n.path != "/catalogue"] + [NavEntry("/catalogue", "nav.catalogue", "catalogue.list", 5)]
-LOCALES = Path(__file__).parent / "locales"
+router.add_nav("/catalogue", "nav.catalogue", "catalogue.list", 5)
 TURTLE = "text/turtle; charset=utf-8"
 log = logging.getLogger(__name__)
-
-
-@cache
-def _messages(locale: str) -> dict[str, str]:
-    path = LOCALES / f"{locale}.json"
-    return json.loads((path if path.is_file() else LOCALES / "en.json").read_text(encoding="utf-8"))
-
-
-class CatalogueText:
-    """The catalogue's own messages (``locales/*.json``), in the page's language."""
-
-    def __init__(self, locale: str) -> None:
-        self.locale = locale
-
-    def __call__(self, key: str, **values: object) -> str:
-        text = _messages(self.locale).get(key) or _messages("en").get(key) or key
-        return text.format(**values) if values else text
-
-    def pick(self, text: dict[str, str] | None) -> str:
-        return pick(text, self.locale)
 
 
 def _actor(ctx: WebContext) -> Actor:
@@ -70,7 +48,7 @@ def _actor(ctx: WebContext) -> Actor:
 
 
 def _page(ctx: WebContext, template: str, **values: Any) -> HTMLResponse:
-    return render(ctx, template, ct=CatalogueText(ctx.locale), **values)
+    return render(ctx, template, **values)
 
 
 T = TypeVar("T")
@@ -256,7 +234,3 @@ async def api_catalogue_ttl(ctx: Ctx) -> Response:
     result = await run_in_threadpool(lambda: svc.export_catalogue(ctx.hub, actor, fmt="ttl", fresh=False))
     return Response(result.text, media_type=TURTLE)
 
-
-# The producers' channel and the linkage review pages add their routes to this router.
-from guichet.catalogue import web_deliveries as _deliveries  # noqa: E402,F401
-from guichet.catalogue import web_linkage as _linkage  # noqa: E402,F401

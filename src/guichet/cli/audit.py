@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from guichet.audit import services as audit_services
 from guichet.cli.common import Cli, example, hub_command, pass_cli
+from guichet.governance import audit_services
 
 
 @click.group(epilog=example("guichet audit verify --json"))

@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 
 import click
 
+from guichet.actor import Actor, os_user
 from guichet.config import read_private_file, resolve_home
 from guichet.errors import EXIT_PROBLEMS, BadInput, Refused
-from guichet.governance.actors import Actor, os_user
 from guichet.hub import Hub, open_hub
 
 F = TypeVar("F", bound=Callable[..., Any])

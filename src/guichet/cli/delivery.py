@@ -7,11 +7,11 @@ from typing import Any
 
 import click
 
-from guichet.catalogue import delivery_services as deliveries
-from guichet.catalogue.client import Api, send
-from guichet.catalogue.deliveries import DeliveryInfo, open_report, read_report
 from guichet.cli.common import Cli, example, hub_command, json_option, pass_cli, progress
 from guichet.config import read_private_file
+from guichet.delivery import services as deliveries
+from guichet.delivery.client import Api, send
+from guichet.delivery.model import DeliveryInfo, open_report, read_report
 from guichet.errors import BadInput
 
 

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "guichet.cli.nir",
     "guichet.cli.producer",
     "guichet.cli.deposit",
+    "guichet.cli.lake",
     "guichet.cli.catalogue",
     "guichet.cli.delivery",
     "guichet.cli.quality",

@@ -1,8 +1,8 @@
 """Rotation of hub pseudonyms: the hook through which every store of hub pseudonyms is rewritten.
 
 ``guichet custodian rotate`` asks the custodian for a one-time old → new mapping, hands it to every
-registered *applier* (the opt-out register here; the lake and the person index register theirs from the
-deposit and linkage packages), then tells the custodian to complete the rotation; the mapping is
+registered *applier* (the opt-out register here; the lake's files and the person index register theirs
+from the lake and linkage packages), then tells the custodian to complete the rotation; the mapping is
 dropped from memory and never written anywhere. An applier receives the hub and the mapping (an Arrow
 table with string columns ``old`` and ``new``) and returns how many values it rewrote. It must rewrite
 *every* stored hub pseudonym it owns (a value missing from the mapping is an error: raise), and it must
@@ -41,7 +41,7 @@ class RotationResult(TypedDict):
 _APPLIERS: dict[str, RotationApplier] = {}
 
 # Modules that register appliers (imported before a rotation runs). Add yours with a one-line edit.
-ROTATION_MODULES: tuple[str, ...] = ("guichet.custodian.optout", "guichet.linkage.rotation")
+ROTATION_MODULES: tuple[str, ...] = ("guichet.custodian.optout", "guichet.lake.rotation", "guichet.linkage.rotation")
 
 
 def register_applier(name: str, fn: RotationApplier) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from guichet.catalogue import catalogue_services as catalogue
+from guichet.catalogue import services as catalogue
 from guichet.demo.run import DemoRun, demo_stage
 
 DEMO_BASE_URL = "http://127.0.0.1:8000"

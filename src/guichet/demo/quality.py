@@ -5,33 +5,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from guichet.demo.run import DemoRun, demo_stage
-from guichet.deposit.tables import DatasetVersion
+from guichet.lake.versions import all_versions
 
 DEMO_REASON = "demo: synthetic delivery with defects injected on purpose; published to show the override"
 
 
 @demo_stage("quality")
 def quality_stage(run: DemoRun) -> tuple[dict[str, Any], list[str]]:
-    from guichet.quality import gate
-    from guichet.quality.services import override
+    from guichet.quality.services import override, run_quality
 
     hub = run.hub
-    with hub.store.read() as s:
-        rows = s.execute(select(DatasetVersion.dataset, DatasetVersion.version, DatasetVersion.status)
-                         .where(DatasetVersion.status.in_(("published", "held")))
-                         .order_by(DatasetVersion.dataset, DatasetVersion.version)).all()
-    latest: dict[str, tuple[int, str]] = {}
-    for dataset, version, status in rows:
-        latest[dataset] = (version, status)
+    latest: dict[str, tuple[int, str]] = {v.dataset: (v.version, v.status) for v in all_versions(hub)}
     checked, failed, overridden, grades = 0, 0, [], {}
     for dataset, (version, status) in sorted(latest.items()):
-        res = gate(hub, run.operator, dataset, version)
-        checked += len(res.outcome.results)
-        failed += len(res.outcome.failed)
-        grades[dataset] = res.label["grade"]
+        outcome, label = run_quality(hub, run.operator, dataset=dataset, version=version)
+        checked += len(outcome.results)
+        failed += len(outcome.failed)
+        grades[dataset] = label["grade"]
         if status == "held":
             override(hub, run.operator, dataset=dataset, version=version, reason=DEMO_REASON)
             overridden.append(dataset)

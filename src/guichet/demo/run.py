@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from guichet.accounts import services as accounts
+from guichet.actor import Actor, system_actor
 from guichet.config import write_private_file
 from guichet.errors import BadInput
-from guichet.governance.actors import Actor, system_actor
 from guichet.hub import Hub, open_hub
 from guichet.lifecycle.init import InitRequest, default_custodian_home, init_hub
 from guichet.store.models import AuditEvent, Organisation, User

@@ -27,12 +27,12 @@ from sqlglot import exp
 
 from guichet.custodian.parquet import encrypted_writer
 from guichet.deposit.duplicates import DuplicateFinder, cells_as_text
-from guichet.deposit.protection import FileKey, Protection
 from guichet.deposit.rules import SEP, IdentifierRole, ValidationPlan, build_plan, col
 from guichet.deposit.sealing import Sealer
 from guichet.deposit.structure import FileShape, NotATable, inspect_file
 from guichet.deposit.writer import BackgroundWriter, Replacement
 from guichet.engine import Engine, EngineError, SourceBinding, csv_source, literal, parquet_source
+from guichet.lake.keys import FileKey, Protection
 from guichet.schema import TableSchema
 
 SOURCE_FILE, SOURCE_ROW = "_source_file", "_source_row"
@@ -74,6 +74,10 @@ class StagedTable:
 
     def reasons_by_rule(self) -> dict[str, int]:
         return dict(sorted(self.reasons.items()))
+
+    def file_keys(self) -> list[FileKey]:
+        """The keys of every file staged (quarantine parts and data), to be recorded wrapped."""
+        return [k for _, k in self.quarantine_parts] + ([self.data_key] if self.data_key else [])
 
 
 # Every encrypted file goes through the custodian's shared writer: it writes one data page per column chunk,

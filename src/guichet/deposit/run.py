@@ -3,43 +3,31 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import secrets
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from guichet import __version__
-from guichet.custodian.datakeys import record_data_key, wrapped_key
-from guichet.custodian.keys import DataKey
-from guichet.deposit.atomic import (
-    check_dataset_name,
-    crash_point,
-    dataset_locks,
-    lake_dir,
-    now,
-    quarantine_dir,
-    recover,
-    version_dirname,
-)
+from guichet.actor import Actor
 from guichet.deposit.model import DepositRequest, DepositResult, TableRequest
 from guichet.deposit.pipeline import Reference, StagedTable, TableJob, TableStager, inspect
-from guichet.deposit.protection import FileKey, Protection, protection_for
+from guichet.deposit.policy import quarantine_policy
 from guichet.deposit.sealing import new_key_pair
-from guichet.deposit.status import change_status, quarantine_policy
 from guichet.deposit.structure import FileShape, NotATable
-from guichet.deposit.tables import DatasetVersion, Producer, SchemaVersion
-from guichet.engine import Engine, SourceBinding, parquet_source
+from guichet.engine import Engine
 from guichet.errors import BadInput, Conflict, Refused
-from guichet.governance.actors import Actor
 from guichet.hub import Hub
+from guichet.lake import writing
+from guichet.lake.atomic import check_dataset_name, crash_point, dataset_locks, now, recover
+from guichet.lake.keys import Protection, protection_for
+from guichet.lake.read import open_info
+from guichet.lake.tables import DatasetVersion, Producer, SchemaVersion
+from guichet.lake.versions import current_version
 from guichet.schema import TableSchema, breaking_changes, load_schema, parse_schema
-
-log = logging.getLogger("guichet.deposit")
 
 
 @dataclass
@@ -48,14 +36,21 @@ class Prepared:
     job: TableJob
     shape: FileShape
     producer_pem: str
-    version_row_id: int | None = None
-    version: int | None = None
+    pending: writing.Pending | None = None
     schema_version: int | None = None
     staged: StagedTable | None = None
+    lineage: dict[str, Any] | None = None
     unchanged: DepositResult | None = None
-    deposit_id: str = ""
     status: str = "pending"
     failure: str | None = None  # --partial: why this table was left out
+
+    @property
+    def version(self) -> int | None:
+        return self.pending.version if self.pending else None
+
+    @property
+    def deposit_id(self) -> str:
+        return self.pending.deposit_id if self.pending else ""
 
 
 def _producer_key(hub: Hub, actor: Actor, name: str | None) -> str:
@@ -158,35 +153,12 @@ def _order(prepared: list[Prepared]) -> list[Prepared]:
 
 
 def _published_reference(hub: Hub, engine: Engine, protection: Protection, resource: str, i: int) -> Reference | None:
-    from guichet.catalogue.versions import current_version
-
+    """The referenced table's current published rows, for foreign-key checks of a table delivered alone."""
     v = current_version(hub, resource)
     if v is None or not v.files:
         return None
-    view = f"pub_{i}"
-    views = []
-    for j, f in enumerate(v.files):
-        key = load_key(hub, protection, f["key_id"])
-        engine.add_parquet_key(key.engine_name, key.key)
-        name = f"{view}_{j}"
-        engine.bind(name, parquet_source([hub.home / f["path"]], key.engine_name),
-                    SourceBinding(name, "parquet", f["path"], {"key_id": f["key_id"]}))
-        views.append(name)
-    from sqlglot import exp
-
-    union: exp.Expression = exp.select("*").from_(views[0])
-    for name in views[1:]:
-        union = exp.union(union, exp.select("*").from_(name), distinct=False)
-    engine.execute(exp.Create(this=exp.to_table(view), kind="VIEW", replace=True,
-                              properties=exp.Properties(expressions=[exp.TemporaryProperty()]), expression=union),
-                   purpose=f"published {resource} v{v.version}", record=False)
-    return Reference(view, tuple(v.columns))
-
-
-def load_key(hub: Hub, protection: Protection, key_id: str) -> FileKey:
-    with hub.store.read() as s:
-        wrapped = wrapped_key(s, key_id)
-    return FileKey(key_id, protection.unwrap(key_id, wrapped))
+    rel = open_info(hub, engine, v, view=f"pub_{i}", protection=protection)
+    return Reference(rel.view, tuple(v.columns))
 
 
 def run_deposit(hub: Hub, actor: Actor, request: DepositRequest) -> list[DepositResult]:
@@ -217,25 +189,39 @@ def _deposit_locked(hub: Hub, actor: Actor, request: DepositRequest, protection:
             p.schema_version = _schema_version(hub, p.job.dataset, p.job.schema)
             todo.append(p)
     if todo:
-        _register_pending(hub, todo, request, delivery_id)
+        pending = writing.begin(hub, [_pending_request(p, request) for p in todo], delivery_id)
+        for p, pen in zip(todo, pending, strict=True):
+            p.pending = pen
         crash_point(request.crash_at, "pending")
         try:
             _stage_all(hub, protection, todo, request)
-            failed = [p for p in todo if p.failure]
+            failed = [p.pending for p in todo if p.failure and p.pending]
             if failed:
-                _roll_back(hub, failed)
+                writing.roll_back(hub, failed)
                 todo = [p for p in todo if not p.failure]
             crash_point(request.crash_at, "staged")
-            _rename(hub, todo)
+            writing.move_into_place(hub, [p.pending for p in todo if p.pending])
             crash_point(request.crash_at, "renamed")
-            _commit(hub, todo, request)
+            writing.commit(hub, [(p.pending, _written(p)) for p in todo if p.pending], request.mode)
         except BaseException:
-            _roll_back(hub, todo)
+            writing.roll_back(hub, [p.pending for p in todo if p.pending])
             raise
         crash_point(request.crash_at, "committed")
         _decide(hub, actor, todo)
         crash_point(request.crash_at, "gated")
     return [p.unchanged or (_failure(p) if p.failure else _result(p)) for p in prepared]
+
+
+def _pending_request(p: Prepared, request: DepositRequest) -> writing.PendingRequest:
+    return writing.PendingRequest(p.job.dataset, request.mode, p.req.producer, p.schema_version,
+                                  p.job.schema.sha256, p.shape.sha256, p.job.source_label)
+
+
+def _written(p: Prepared) -> writing.Written:
+    st = p.staged
+    assert st is not None and st.data_file is not None and st.data_key is not None and p.lineage is not None
+    return writing.Written(st.data_file, st.data_key, st.rows_in, st.rows_accepted, st.rows_quarantined,
+                           st.reasons_by_rule(), p.job.source_label, list(st.quarantine_parts), p.lineage)
 
 
 def _failure(p: Prepared) -> DepositResult:
@@ -244,83 +230,27 @@ def _failure(p: Prepared) -> DepositResult:
 
 def _decide(hub: Hub, actor: Actor, todo: list[Prepared]) -> None:
     """Committed versions are ``held`` (complete, invisible); publish each one unless the quarantine-rate
-    policy holds or rejects it or a blocking quality check fails. All tables of a delivery are committed
-    before any is checked, so cross-table checks see their siblings."""
+    policy holds or rejects it or a gate registered with the lake (quality's blocking checks) holds it.
+    All tables of a delivery are committed before any is gated, so cross-table checks see their siblings."""
     for p in todo:
         st = p.staged
         assert st is not None and p.version is not None
         verdict = quarantine_policy(hub.config.properties, p.job.dataset).verdict(st.rows_in, st.rows_quarantined)
         if verdict is not None:
-            why = f"quarantine rate {st.rows_quarantined}/{st.rows_in} above the hub's maximum"
             if verdict == "rejected":
-                with hub.store.write() as s:
-                    row = change_status(s, p.job.dataset, p.version, "rejected", why=why)
-                    row.files = []
-                shutil.rmtree(lake_dir(hub, p.job.dataset) / version_dirname(p.version), ignore_errors=True)
+                writing.reject(hub, p.job.dataset, p.version,
+                               f"quarantine rate {st.rows_quarantined}/{st.rows_in} above the hub's maximum")
             p.status = verdict
             continue
-        p.status = _gate(hub, actor, p.job.dataset, p.version)
-
-
-def _note_held(hub: Hub, dataset: str, version: int, why: str) -> None:
-    with hub.store.write() as s:
-        row = s.execute(select(DatasetVersion).where(DatasetVersion.dataset == dataset,
-                                                     DatasetVersion.version == version)).scalar_one()
-        history = [*(row.lineage or {}).get("status_history", []), {"from": "held", "to": "held", "why": why}]
-        row.lineage = {**(row.lineage or {}), "status_history": history}
-
-
-def _gate(hub: Hub, actor: Actor, dataset: str, version: int) -> str:
-    """``published`` when the version passes its blocking quality checks (or gating is off), else ``held``."""
-    if not bool(hub.config.properties.get("quality_gate", True)):
-        why = "quality gate turned off (quality_gate = false)"
-    else:
-        from guichet.quality import gate
-
-        try:
-            result = gate(hub, actor, dataset, version)
-        except Exception as exc:  # noqa: BLE001 - whatever fails, the version stays held (complete, invisible)
-            log.warning("deposit: quality gate of %s v%s failed: %s", dataset, version, type(exc).__name__)
-            _note_held(hub, dataset, version, f"quality gate could not run ({type(exc).__name__}); "
-                                              "run 'guichet quality run' again")
-            return "held"
-        if result.blocking_failed:
-            failed = [r.id for r in result.outcome.failed if r.severity == "blocking"]
-            _note_held(hub, dataset, version, f"blocking quality failure(s): {', '.join(failed[:10])}")
-            return "held"
-        why = "no blocking quality failure"
-    with hub.store.write() as s:
-        change_status(s, dataset, version, "published", why=why, expected=("held",))
-    return "published"
-
-
-def _register_pending(hub: Hub, todo: list[Prepared], request: DepositRequest, delivery_id: str | None) -> None:
-    with hub.store.write() as s:
-        for p in todo:
-            top = s.execute(select(func.max(DatasetVersion.version)).where(
-                DatasetVersion.dataset == p.job.dataset)).scalar_one()
-            p.version = (top or 0) + 1
-            p.deposit_id = "dp" + secrets.token_hex(8)
-            staging = lake_dir(hub, p.job.dataset) / f".staging-{p.deposit_id}"
-            row = DatasetVersion(
-                deposit_id=p.deposit_id, delivery_id=delivery_id, dataset=p.job.dataset, version=p.version,
-                status="pending", mode=request.mode, producer=p.req.producer, schema_version=p.schema_version,
-                schema_sha256=p.job.schema.sha256, input_sha256=p.shape.sha256, input_file=p.job.source_label,
-                rows_in=0, rows_accepted=0, rows_quarantined=0, rows_total=0, quarantine_reasons={}, files=[],
-                staging=str(staging.relative_to(hub.home)), quarantine_path=None, lineage={}, created_at=now())
-            s.add(row)
-            s.flush()
-            p.version_row_id = row.id
+        p.status, _ = writing.gate(hub, actor, p.job.dataset, p.version)
 
 
 def _stage_all(hub: Hub, protection: Protection, todo: list[Prepared], request: DepositRequest) -> None:
     with Engine() as engine:
         references: dict[str, Reference] = {}
         for i, p in enumerate(todo):
-            staging = lake_dir(hub, p.job.dataset) / f".staging-{p.deposit_id}"
-            qstaging = quarantine_dir(hub, p.job.dataset) / f".staging-{p.deposit_id}"
-            staging.mkdir(parents=True)
-            qstaging.mkdir(parents=True)
+            assert p.pending is not None
+            staging, qstaging = p.pending.staging, p.pending.quarantine_staging
             for fk in p.job.schema.foreign_keys:
                 if fk.resource not in references and fk.resource != p.job.name:
                     ref = _published_reference(hub, engine, protection, fk.resource, i * 100 + len(references))
@@ -337,86 +267,22 @@ def _stage_all(hub: Hub, protection: Protection, todo: list[Prepared], request: 
             references[p.job.name] = Reference(p.staged.view, p.job.schema.field_names)
             if p.staged.rows_in != p.staged.rows_accepted + p.staged.rows_quarantined:
                 raise RuntimeError("accounting does not balance")  # pragma: no cover - by construction
-            _save_keys(hub, p.staged)
+            writing.save_file_keys(hub, p.staged.file_keys())
         lineage_sql = [r.to_dict() for r in engine.recorded]
         bindings = [b.to_dict() for b in engine.bindings]
     for p in todo:
         if p.staged is None:
             continue
-        p.staged_lineage = {  # type: ignore[attr-defined]
+        p.lineage = {
             "input_sha256": p.shape.sha256, "input_file": p.job.source_label, "input_bytes": p.shape.size,
             "encoding": p.shape.encoding, "delimiter": p.shape.delimiter,
             "schema_sha256": p.job.schema.sha256, "schema_version": p.schema_version,
             "code_version": __version__, "protection": protection.scheme,
             "identifiers": {c: {"kind": r.kind, "state": r.state} for c, r in p.job.identifiers.items()},
             "checks": p.staged.checks, "sql": lineage_sql, "bindings": bindings,
-            "expected_rows": p.req.expected_rows, "pid": os.getpid(),
+            "expected_rows": p.req.expected_rows, "pid": os.getpid(), "columns": list(p.job.schema.field_names),
+            "sealed_with": p.staged.ephemeral_public.hex(),
         }
-
-
-def _save_keys(hub: Hub, staged: StagedTable) -> None:
-    keys = [k for _, k in staged.quarantine_parts] + ([staged.data_key] if staged.data_key else [])
-    with hub.store.write() as s:
-        for k in keys:
-            record_data_key(s, DataKey(k.key_id, k.wrapped, b""))
-
-
-def _rename(hub: Hub, todo: list[Prepared]) -> None:
-    for p in todo:
-        name = version_dirname(p.version or 0)
-        lake = lake_dir(hub, p.job.dataset)
-        os.replace(lake / f".staging-{p.deposit_id}", lake / name)
-        q = quarantine_dir(hub, p.job.dataset)
-        os.replace(q / f".staging-{p.deposit_id}", q / name)
-
-
-def _commit(hub: Hub, todo: list[Prepared], request: DepositRequest) -> None:
-    with hub.store.write() as s:
-        for p in todo:
-            st = p.staged
-            assert st is not None and st.data_file is not None and st.data_key is not None
-            name = version_dirname(p.version or 0)
-            rel = (lake_dir(hub, p.job.dataset) / name / st.data_file.name).relative_to(hub.home)
-            files: list[dict[str, Any]] = []
-            if request.mode == "append":
-                prev = s.execute(select(DatasetVersion).where(
-                    DatasetVersion.dataset == p.job.dataset, DatasetVersion.status.in_(("published", "held")))
-                    .order_by(DatasetVersion.version.desc()).limit(1)).scalar_one_or_none()
-                files = list(prev.files) if prev is not None else []
-            files.append({"path": str(rel), "rows": st.rows_accepted, "key_id": st.data_key.key_id,
-                          "deposit_id": p.deposit_id, "source": p.job.source_label})
-            row = s.get(DatasetVersion, p.version_row_id)
-            assert row is not None
-            row.status = "held"  # complete and invisible until _decide publishes it
-            row.rows_in, row.rows_accepted, row.rows_quarantined = st.rows_in, st.rows_accepted, st.rows_quarantined
-            row.rows_total = sum(int(f["rows"]) for f in files)
-            row.quarantine_reasons = st.reasons_by_rule()
-            row.files = files
-            row.staging = None
-            qdir = quarantine_dir(hub, p.job.dataset) / name
-            row.quarantine_path = str(qdir.relative_to(hub.home))
-            lineage = dict(p.staged_lineage)  # type: ignore[attr-defined]
-            lineage["columns"] = list(p.job.schema.field_names)
-            lineage["quarantine"] = [{"path": str((qdir / path.name).relative_to(hub.home)), "key_id": k.key_id}
-                                     for path, k in st.quarantine_parts]
-            lineage["sealed_with"] = st.ephemeral_public.hex()
-            row.lineage = lineage
-            row.finished_at = now()
-
-
-def _roll_back(hub: Hub, todo: list[Prepared]) -> None:
-    for p in todo:
-        if p.deposit_id:
-            for base in (lake_dir(hub, p.job.dataset), quarantine_dir(hub, p.job.dataset)):
-                shutil.rmtree(base / f".staging-{p.deposit_id}", ignore_errors=True)
-                if p.version:
-                    shutil.rmtree(base / version_dirname(p.version), ignore_errors=True)
-    with hub.store.write() as s:
-        for p in todo:
-            if p.version_row_id is not None:
-                row = s.get(DatasetVersion, p.version_row_id)
-                if row is not None and row.status == "pending":
-                    row.status, row.finished_at = "rolled_back", now()
 
 
 def _result(p: Prepared) -> DepositResult:

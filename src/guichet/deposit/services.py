@@ -6,17 +6,16 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-import pyarrow.parquet as pq
 from sqlalchemy import select
 
 from guichet.deposit.model import DepositRequest, DepositResult, ProducerInfo
-from guichet.deposit.pipeline import _decryption
-from guichet.deposit.protection import protection_for
-from guichet.deposit.run import load_key, run_deposit
+from guichet.deposit.run import run_deposit
 from guichet.deposit.sealing import Opener, fingerprint, load_public_key, new_key_pair
-from guichet.deposit.tables import DatasetVersion, Producer
 from guichet.errors import Conflict, NotFound, Refused
 from guichet.governance import Unit, query, service
+from guichet.lake import read_quarantine
+from guichet.lake.tables import Producer
+from guichet.lake.versions import by_deposit_in
 
 
 @service("producer.add")
@@ -50,22 +49,17 @@ def deposit(unit: Unit, request: DepositRequest) -> list[DepositResult]:
 def rejections(unit: Unit, deposit_id: str, private_key_pem: str | None = None) -> list[dict[str, Any]]:
     """A deposit's rejection report: row, rules, the cells the hub may read, and the sealed identifier cells
     (opened here only with the producer's private key, on the producer's side)."""
-    v = unit.session.execute(select(DatasetVersion).where(DatasetVersion.deposit_id == deposit_id)).scalar_one_or_none()
-    if v is None:
-        raise NotFound(f"deposit {deposit_id} does not exist")
+    v = by_deposit_in(unit.session, deposit_id)
     if not (unit.actor.roles & {"operator", "system"}):
         p = unit.session.execute(select(Producer).where(Producer.name == v.producer)).scalar_one_or_none()
         if p is None or p.org != unit.actor.org:
             raise Refused(f"deposit.rejections: {unit.actor.username} is not of the producer of {deposit_id}")
-    if v.purged_at is not None:
+    if v.purged:
         raise NotFound(f"deposit {deposit_id}: its quarantine was purged after the retention period")
-    lineage = v.lineage or {}
-    opener = Opener(private_key_pem, bytes.fromhex(lineage["sealed_with"])) if private_key_pem else None
-    protection = protection_for(unit.hub)
+    opener = Opener(private_key_pem, bytes.fromhex(v.sealed_with)) if private_key_pem and v.sealed_with else None
     out: list[dict[str, Any]] = []
-    for part in lineage.get("quarantine", []):
-        key = load_key(unit.hub, protection, part["key_id"])
-        table = pq.read_table(unit.hub.home / part["path"], decryption_properties=_decryption(key))
+    table = read_quarantine(unit.hub, v)
+    if table is not None:
         for rec in table.to_pylist():
             item: dict[str, Any] = {"row": rec["_source_row"], "rules": rec["rules"].split("|"),
                                     "cells": json.loads(rec["cells"])}

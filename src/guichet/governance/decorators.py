@@ -20,10 +20,10 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.orm import Session
 
+from guichet.actor import Actor
 from guichet.audit.log import append_event
 from guichet.audit.mirror import complete_mirror
 from guichet.errors import GuichetError, Refused
-from guichet.governance.actors import Actor
 from guichet.governance.permissions import ACTIONS, Decision, Resource, authorize
 from guichet.hub import Hub
 

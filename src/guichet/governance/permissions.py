@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from guichet.governance.actors import Actor
+from guichet.actor import Actor
 
 ROLES: tuple[str, ...] = (
     "operator",
@@ -100,6 +100,15 @@ _TABLE: tuple[ActionSpec, ...] = (
        "deposit a file or a delivery: validate, quarantine, pseudonymise, write encrypted, version"),
     _a("deposit.rejections", "operator producer", "read_personal",
        "read a deposit's rejection report (identifier cells sealed to the producer)"),
+    # --- lake ----------------------------------------------------------------------------------------
+    _a("lake.datasets", "operator producer auditor", "read",
+       "list datasets with their versions: status, rows in / accepted / quarantined, quality label, lineage "
+       "(a producer: only its own)"),
+    _a("lake.dataset", "operator producer auditor", "read",
+       "read one dataset's versions: accounting, quality label, status history, lineage (a producer: only its own)"),
+    _a("lake.snapshot", "operator system", "change",
+       "record the current published versions and person-index version under a snapshot id"),
+    _a("lake.show", "operator auditor system", "read", "show a recorded snapshot of the lake"),
     # --- quality -------------------------------------------------------------------------------------
     _a("quality.run", "operator producer system", "change",
        "run a dataset version's quality checks and store the results and label"),
@@ -114,6 +123,8 @@ _TABLE: tuple[ActionSpec, ...] = (
     _a("linkage.report", "operator auditor", "read", "write the aggregate linkage report (HTML)"),
     _a("linkage.evaluate", "operator", "read", "score the latest linkage against a synthetic delivery's truth"),
     _a("linkage.export", "operator", "read_personal", "export every delivered row's person id (persons.csv)"),
+    _a("linkage.review_counts", "operator auditor", "read",
+       "count the pairs waiting in the clerical-review queue, by why they are queued (no pair shown)"),
     _a("linkage.review_list", "operator", "read_personal", "list the clerical-review queue of uncertain death pairs"),
     _a("linkage.review_view", "operator", "read_personal",
        "view one uncertain pair's quasi-identifiers and evidence for a clerical decision"),
@@ -143,6 +154,8 @@ _TABLE: tuple[ActionSpec, ...] = (
     _a("delivery.upload", "producer", "change", "send one chunk of an open upload (resumable: any order, idempotent)"),
     _a("delivery.submit", "producer", "change", "deposit a completed upload and get its delivery receipt"),
     _a("delivery.list", "operator producer", "read", "list deliveries (a producer: only its own)"),
+    _a("delivery.deposits", "operator producer", "read",
+       "list deposits made by command line, grouped by delivery (a producer: only its own)"),
     _a("delivery.show", "operator producer", "read",
        "read a delivery's receipt and deposit result (a producer: only its own)"),
     _a("delivery.report", "producer", "read_personal",

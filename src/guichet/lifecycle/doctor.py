@@ -1,15 +1,17 @@
 """``guichet doctor``: find and repair what a crash or an upgrade left behind.
 
-Each check is a function registered in ``CHECKS`` (later packages add theirs: pending deposit versions,
-orphan staging folders, expired quarantine...). A check answers ok, repaired or failed; doctor exits 1
-only when an item failed. Doctor never rewrites history: it completes the audit mirror from the database,
-it never edits an existing line.
+Each check is a function registered in ``CHECKS`` with ``@doctor_check``; packages below the stages add
+theirs (the lake: pending versions, orphan staging folders, expired quarantine) from a module listed in
+``DOCTOR_MODULES``, imported before the checks run, so that no check depends on what a caller imported.
+A check answers ok, repaired or failed; doctor exits 1 only when an item failed. Doctor never rewrites
+history: it completes the audit mirror from the database, it never edits an existing line.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from importlib import import_module
 from typing import Literal
 
 from guichet.audit.mirror import complete_mirror
@@ -31,6 +33,7 @@ class DoctorItem:
 
 Check = Callable[[Hub], DoctorItem]
 CHECKS: list[Check] = []
+DOCTOR_MODULES: tuple[str, ...] = ("guichet.lake.doctor",)
 
 
 def doctor_check(fn: Check) -> Check:
@@ -69,6 +72,8 @@ def check_audit_mirror(hub: Hub) -> DoctorItem:
 
 
 def run_checks(hub: Hub) -> list[DoctorItem]:
+    for module in DOCTOR_MODULES:
+        import_module(module)
     items = []
     for check in CHECKS:
         try:

@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import inspect, text
 
 from guichet.accounts import services as accounts
+from guichet.actor import system_actor
 from guichet.config import (
     HUB_FOLDERS,
     HubConfig,
@@ -28,11 +29,9 @@ from guichet.config import (
 )
 from guichet.custodian import init_custodian_home
 from guichet.errors import BadInput, Conflict
-from guichet.governance.actors import system_actor
 from guichet.hub import Hub, create_secret
 from guichet.lifecycle.services import record_init
 from guichet.store.db import Store
-from guichet.store.models import Base
 
 TOKEN_FILE = "operator.token"  # noqa: S105 - a file name
 OPERATOR_ORG = "Hub operator"
@@ -101,7 +100,7 @@ class _Undo:
     def undo(self) -> None:
         if self.store is not None:
             try:
-                Base.metadata.drop_all(self.store.write_engine)
+                self.store.downgrade_to_empty()
                 with self.store.write_engine.begin() as conn:
                     conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
             except Exception:  # noqa: BLE001, S110 - best effort; the original error is what matters

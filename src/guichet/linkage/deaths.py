@@ -304,9 +304,9 @@ def review_queue(engine: Engine, settings: DeathSettings) -> list[tuple[Any, ...
           SELECT cert_table, cert_row, person_id, p, pc FROM c WHERE NOT band
           QUALIFY row_number() OVER (PARTITION BY bin ORDER BY hash(cert_table, cert_row, person_id, {int(settings.seed)}),
                                      cert_table, cert_row) <= :k)
-        SELECT cert_table, cert_row, person_id, p, pc FROM c WHERE band
-        UNION ALL SELECT cert_table, cert_row, person_id, p, pc FROM sample""",
+        SELECT cert_table, cert_row, person_id, p, pc, 'band' AS why FROM c WHERE band
+        UNION ALL SELECT cert_table, cert_row, person_id, p, pc, 'calibration' AS why FROM sample""",
                  "deaths: review band and calibration sample",
                  low=settings.review_low, high=settings.review_high, k=settings.calibration_sample)
-    return rows(engine, "SELECT cert_table, cert_row, person_id, p, pc FROM lk_review_queue "
+    return rows(engine, "SELECT cert_table, cert_row, person_id, p, pc, why FROM lk_review_queue "
                 "ORDER BY pc, cert_table, cert_row", "deaths: review queue")

@@ -131,7 +131,7 @@ def run(engine: Engine, inputs: RunInputs) -> RunOutcome:
           LEFT JOIN lk_claims AS c ON l.logical = 'ER_PRS_F' AND c._table = l._table AND c._row = l._row
           LEFT JOIN lk_certs AS k ON l.logical = 'KI_CCI_R' AND k._table = l._table AND k._row = l._row) AS x
         GROUP BY 1, 2 ORDER BY 1, 2""", "match rates per source and year")]
-    band = sum(1 for r in review if settings.review_low <= float(r[4]) < settings.review_high)
+    band = sum(1 for r in review if r[5] == "band")
     return RunOutcome(persons, next_number, events, by_method, unlinked, deaths_in, matched, review, calibration,
                       lineage, rates, band)
 

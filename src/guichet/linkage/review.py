@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from guichet.errors import BadInput, NotFound
@@ -24,13 +24,15 @@ class PairSummary:
     calibrated: float
     status: str
     decided_by: str | None
+    why: str  # band: the probability is in the uncertain band; calibration: a sample of its probability bin
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def summary(p: ReviewPair) -> PairSummary:
-    return PairSummary(p.id, p.version, round(p.probability, 4), round(p.calibrated, 4), p.status, p.decided_by)
+    return PairSummary(p.id, p.version, round(p.probability, 4), round(p.calibrated, 4), p.status, p.decided_by,
+                       p.why or "band")
 
 
 def open_pairs(session: Session, status: str = "open") -> list[PairSummary]:
@@ -38,6 +40,14 @@ def open_pairs(session: Session, status: str = "open") -> list[PairSummary]:
     if status != "all":
         q = q.where(ReviewPair.status == status)
     return [summary(p) for p in session.execute(q).scalars()]
+
+
+def open_counts(session: Session) -> dict[str, int]:
+    counts = {"band": 0, "calibration": 0}
+    for why, n in session.execute(select(ReviewPair.why, func.count()).where(ReviewPair.status == "open")
+                                  .group_by(ReviewPair.why)).all():
+        counts[why or "band"] = counts.get(why or "band", 0) + int(n)
+    return counts
 
 
 def get_pair(session: Session, pair_id: int) -> ReviewPair:

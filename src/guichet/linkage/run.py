@@ -80,11 +80,11 @@ def link(hub: Hub, actor: str, req: LinkRequest) -> LinkResult:
         decided = {(d[0], int(d[1]), d[2]) for d in s.execute(
             select(ReviewPair.cert_table, ReviewPair.cert_row, ReviewPair.person_id)
             .where(ReviewPair.status.in_(("match", "non_match")))).all()}
-        for cert_table, cert_row, person_id, p, pc in outcome.review:
+        for cert_table, cert_row, person_id, p, pc, why in outcome.review:
             if (cert_table, int(cert_row), person_id) in decided:
                 continue
             s.add(ReviewPair(version=version, cert_table=cert_table, cert_row=int(cert_row), person_id=person_id,
-                             probability=float(p), calibrated=float(pc), status="open"))
+                             probability=float(p), calibrated=float(pc), status="open", why=str(why)))
     idx.commit(hub, version, files=files, persons=outcome.persons, next_number=outcome.next_number,
                summary=summary, lineage=lineage)
     return LinkResult(version, outcome)

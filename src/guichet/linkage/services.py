@@ -70,6 +70,12 @@ def show_run(unit: Unit) -> dict[str, Any]:
         "persons", "links_by_method", "deaths_in", "deaths_matched", "match_rate", "review_queue", "review_band")}}
 
 
+@query("linkage.review_counts")
+def review_counts(unit: Unit) -> dict[str, int]:
+    """How many pairs wait for a clerical decision, by why they are queued (aggregates only)."""
+    return rv.open_counts(unit.session)
+
+
 @query("linkage.review_list")
 def review_list(unit: Unit, status: str = "open") -> list[dict[str, Any]]:
     pairs = rv.open_pairs(unit.session, status)

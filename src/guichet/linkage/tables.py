@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, Integer, String
+from sqlalchemy import JSON, BigInteger, DateTime, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from guichet.store.models import Base
@@ -55,3 +55,7 @@ class ReviewPair(Base):
     decided_by: Mapped[str | None] = mapped_column(String(100))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     note: Mapped[str | None] = mapped_column(String(400))
+    why: Mapped[str | None] = mapped_column(String(16))  # band (uncertain) | calibration (sample of a bin)
+
+
+Index("ix_linkage_review_pair", ReviewPair.cert_table, ReviewPair.cert_row, ReviewPair.person_id)

@@ -14,14 +14,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-from sqlalchemy import select
-
-from guichet.deposit.protection import protection_for
-from guichet.deposit.run import load_key
-from guichet.deposit.tables import DatasetVersion
 from guichet.errors import BadInput
 from guichet.hub import Hub
+from guichet.lake import VersionInfo, read_quarantine
+from guichet.lake.versions import all_versions
 from guichet.quality.model import CROSS_KINDS
 from guichet.quality.runner import Flagged
 from guichet.quality.store import execute_run, history_of
@@ -54,36 +50,24 @@ def read_truth(truth: Path) -> tuple[dict[Row, str], dict[str, set[str]], dict[R
     return rows, dataset_level, persons
 
 
-def _quarantined(hub: Hub, v: DatasetVersion) -> set[Row]:
-    out: set[Row] = set()
-    protection = protection_for(hub)
-    for part in (v.lineage or {}).get("quarantine", []):
-        path = hub.home / part["path"]
-        if not path.is_file():
-            continue
-        key = load_key(hub, protection, part["key_id"])
-        import pyarrow.parquet.encryption as pe
-
-        table = pq.read_table(path, columns=["_source_file", "_source_row"],
-                              decryption_properties=pe.create_decryption_properties(footer_key=key.key))
-        for f, r in zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True):
-            out.add((_table(str(f)), int(r)))
-    return out
+def _quarantined(hub: Hub, v: VersionInfo) -> set[Row]:
+    table = read_quarantine(hub, v)
+    if table is None:
+        return set()
+    return {(_table(str(f)), int(r)) for f, r in zip(table.column("_source_file").to_pylist(),
+                                                     table.column("_source_row").to_pylist(), strict=True)}
 
 
 def evaluate_hub(hub: Hub, truth: Path) -> dict[str, Any]:
     defects, dataset_level, persons = read_truth(truth)
-    with hub.store.read() as s:
-        live = s.execute(select(DatasetVersion).where(DatasetVersion.status.in_(("published", "held")))
-                         .order_by(DatasetVersion.dataset, DatasetVersion.version)).scalars().all()
-        latest: dict[str, DatasetVersion] = {}
-        for v in live:
-            latest[v.dataset] = v
-        versions = list(latest.values())
-        all_versions = [v for v in live]
+    live = all_versions(hub)
+    latest: dict[str, VersionInfo] = {}
+    for v in live:
+        latest[v.dataset] = v
+    versions = list(latest.values())
     quarantined: set[Row] = set()
     rows_in = 0
-    for v in all_versions:
+    for v in live:
         quarantined |= _quarantined(hub, v)
         rows_in += int(v.rows_in or 0)
     flagged = Flagged()

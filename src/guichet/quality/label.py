@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from guichet.lake.versions import LABEL_GRADES
 from guichet.quality.model import RunOutcome
 
-GRADES = ("none", "bronze", "silver", "gold", "platinum")
+GRADES = LABEL_GRADES
 
 
 @dataclass(frozen=True)

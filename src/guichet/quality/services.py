@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
-from guichet.deposit.status import change_status
-from guichet.deposit.tables import DatasetVersion
 from guichet.errors import BadInput, Conflict, NotFound
 from guichet.governance import Unit, query, service
+from guichet.lake.status import change_status
+from guichet.lake.versions import set_label, version_in
 from guichet.quality.model import RunOutcome
 from guichet.quality.store import (
     StoredRun,
@@ -29,6 +27,10 @@ def run_quality(unit: Unit, dataset: str, version: int | None = None) -> tuple[R
     """Run every check of a dataset version, store the results and the label; returns both."""
     outcome, label = execute_run(unit.hub, dataset, version, history_of(unit.hub, dataset, version))
     save_run(unit.hub, unit.actor.username, outcome, label)
+    statuses = [r.status for r in outcome.results]
+    with unit.hub.store.write() as s:  # the version's label, in the lake's register, for every reader
+        set_label(s, dataset, outcome.version,
+                  {**label, "checks": {k: statuses.count(k) for k in ("pass", "fail", "not_applicable")}})
     failed = [r.id for r in outcome.failed]
     unit.note(obj=f"dataset:{dataset}:v{outcome.version}", checks=len(outcome.results), failed=len(failed),
               blocking_failed=outcome.blocking_failed, grade=label["grade"])
@@ -49,10 +51,7 @@ def override(unit: Unit, dataset: str, version: int, reason: str) -> dict[str, A
     """Publish a held version despite its blocking failures, with the operator's recorded reason."""
     if not reason or len(reason.strip()) < 10:
         raise BadInput("--reason: say why (at least 10 characters; recorded and audited)")
-    row = unit.session.execute(select(DatasetVersion).where(DatasetVersion.dataset == dataset,
-                                                            DatasetVersion.version == version)).scalar_one_or_none()
-    if row is None:
-        raise NotFound(f"dataset {dataset}: no version {version}")
+    row = version_in(unit.session, dataset, version)
     if row.status != "held":
         raise Conflict(f"dataset {dataset} version {version} is {row.status}, not held: nothing to override")
     run = load_run(unit.session, dataset, version)

@@ -10,16 +10,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlglot import exp
 
-from guichet.deposit.tables import DatasetVersion
+from guichet.actor import Actor
 from guichet.engine import Engine
-from guichet.governance.actors import Actor
+from guichet.errors import NotFound
 from guichet.hub import Hub
+from guichet.lake import open_version, published_datasets
+from guichet.lake.versions import version_in
 from guichet.quality import sql as q
 from guichet.quality.label import label as make_label
-from guichet.quality.lake import open_version
 from guichet.quality.model import CROSS_KINDS, RunOutcome
 from guichet.quality.plan import plan_checks
-from guichet.quality.runner import Flagged, Runner, TableSource
+from guichet.quality.runner import Flagged, Runner, TableSource, column_types
 from guichet.quality.tables import QualityResult, QualityRun
 
 ROW_VIEWERS = frozenset({"operator", "producer"})
@@ -72,13 +73,18 @@ def reference_date(engine: Engine, refs: dict[str, TableSource], today: dt.date)
 
 
 def _published(hub: Hub) -> set[str]:
-    with hub.store.read() as s:
-        return set(s.execute(select(DatasetVersion.dataset).where(DatasetVersion.status == "published")).scalars())
+    return set(published_datasets(hub))
+
+
+def open_source(hub: Hub, engine: Engine, dataset: str, version: int | None, view: str) -> TableSource:
+    """A version as the runner reads it (held versions too: quality runs before publication)."""
+    rel = open_version(hub, engine, dataset, version, view=view, published_only=False)
+    return TableSource(dataset, rel.version, rel.view, rel.schema, column_types(engine, rel.view))
 
 
 def open_with_refs(hub: Hub, engine: Engine, dataset: str, version: int | None
                    ) -> tuple[TableSource, dict[str, TableSource], list[Any], dt.date]:
-    src = open_version(hub, engine, dataset, version, view="qsrc")
+    src = open_source(hub, engine, dataset, version, "qsrc")
     available = _published(hub)
     probe = plan_checks(dataset, src.schema, src.column_types, as_of=dt.date.today(), datasets=available)
     wanted = {c.params["ref"]["table"] for c in probe if c.kind in CROSS_KINDS} | {CARE_TABLE}
@@ -89,7 +95,7 @@ def open_with_refs(hub: Hub, engine: Engine, dataset: str, version: int | None
         if name == dataset:
             refs[name] = src
         elif name in available:
-            refs[name] = open_version(hub, engine, name, None, view=f"qref{i}")
+            refs[name] = open_source(hub, engine, name, None, f"qref{i}")
     as_of = reference_date(engine, refs, dt.date.today())
     checks = plan_checks(dataset, src.schema, src.column_types, as_of=as_of, datasets=available)
     return src, refs, checks, as_of
@@ -152,12 +158,14 @@ def load_run(session: Session, dataset: str, version: int | None) -> StoredRun |
         return None
     rows = session.execute(select(QualityResult).where(QualityResult.run_id == run.id)
                            .order_by(QualityResult.id)).scalars().all()
-    dv = session.execute(select(DatasetVersion).where(DatasetVersion.dataset == dataset,
-                                                      DatasetVersion.version == run.version)).scalar_one_or_none()
+    try:
+        quarantined = version_in(session, dataset, run.version).quarantine_reasons
+    except NotFound:
+        quarantined = {}
     results = [{"id": r.check_id, "kind": r.kind, "category": r.category, "subcategory": r.subcategory,
                 "severity": r.severity, "threshold": r.threshold, "rows_checked": r.rows_checked,
                 "rows_failing": r.rows_failing, "status": r.status, "seconds": r.seconds,
                 "description": r.description, "note": r.note, "failing_rows": list(r.failing_rows or [])}
                for r in rows]
     return StoredRun(run.dataset, run.version, run.created_at.isoformat(), run.rows, run.blocking_failed, results,
-                     dict(run.profile or {}), dict(run.label or {}), dict(dv.quarantine_reasons or {}) if dv else {})
+                     dict(run.profile or {}), dict(run.label or {}), quarantined)

@@ -85,6 +85,11 @@ class Store:
         with self.write_engine.begin() as conn:
             command.upgrade(self._alembic_config(conn), "head")
 
+    def downgrade_to_empty(self) -> None:
+        """Undo every migration (``guichet init``'s clean-up of a database it had just created)."""
+        with self.write_engine.begin() as conn:
+            command.downgrade(self._alembic_config(conn), "base")
+
     def current_revision(self) -> str | None:
         with self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()

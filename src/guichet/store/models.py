@@ -1,4 +1,7 @@
-"""ORM models of the metadata store. ORM objects never cross a service boundary: services return
+"""ORM models of the metadata store's foundation (accounts, audit, hub settings) and the declarative
+``Base`` every package's own ``tables`` module maps its tables on. The store imports no package above it:
+the migrations create every table, and ``tests/store/test_migrations.py`` checks that they match the
+union of the packages' ``tables`` modules. ORM objects never cross a service boundary: services return
 plain dataclasses (see each package's ``model`` module)."""
 
 from __future__ import annotations
@@ -118,5 +121,3 @@ class HubSetting(Base):
 
 
 Index("ix_audit_events_object", AuditEvent.object)
-from guichet.custodian import tables as _custodian_tables  # noqa: E402,F401
-from guichet.web import tables as _web_tables  # noqa: E402,F401

@@ -11,8 +11,7 @@ from starlette.requests import Request
 
 from guichet.accounts import services as accounts
 from guichet.accounts.model import UserInfo
-from guichet.audit import services as audit_services
-from guichet.governance import Actor, Resource
+from guichet.governance import Actor, Resource, audit_services
 from guichet.web import services as web
 from guichet.web.routing import Ctx, GuardedRouter, own_account
 

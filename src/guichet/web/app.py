@@ -1,7 +1,8 @@
 """The app factory: ``create_app(hub_config, env_db_url)``. It reads nothing from the environment.
 
-Routers are listed in ``ROUTER_MODULES`` (each module exposes ``router``); a later package adds its pages
-by adding its module here, as the CLI lists its command modules.
+Routers are listed once in ``ROUTER_MODULES`` (each module exposes ``router``, which carries the package's
+templates, messages, menu entries and home-page panels); a later package adds its pages by adding its module
+here, as the CLI lists its command modules. The web package itself imports no stage: it names them here.
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ ROUTER_MODULES: tuple[str, ...] = (
     "guichet.web.pages",
     "guichet.web.account_pages",
     "guichet.web.api",
-    "guichet.catalogue.web",  # the catalogue's public pages and API (Catalogue issue)
+    "guichet.catalogue.web",  # the catalogue's public pages and API
+    "guichet.delivery.web",  # producers' uploads, deliveries and their receipts
+    "guichet.linkage.web",  # the clerical-review queue
+    "guichet.quality.web",  # datasets, their versions and quality reports; publication by override
 )
 
 

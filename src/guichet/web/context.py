@@ -25,6 +25,7 @@ from guichet.web.login import utcnow
 from guichet.web.security import Keys, new_secret, session_id
 from guichet.web.sessions import SessionCache, SessionUser, lookup_session
 from guichet.web.settings import LOCALES, WebSettings
+from guichet.web.site import Site
 
 SESSION_COOKIE = "guichet_session"
 PENDING_COOKIE = "guichet_pending"  # between the password and the second-factor steps
@@ -45,6 +46,7 @@ class WebState:
     # Other per-worker caches (e.g. the catalogue's), by name; each has ``invalidate()``, called with the
     # session cache's on every state-changing request.
     caches: dict[str, Any] = field(default_factory=dict)
+    site: Site = field(default_factory=Site)  # what the installed routers bring: templates, messages, menu
 
 
 @dataclass
@@ -61,7 +63,7 @@ class WebContext:
 
     @property
     def t(self) -> Translator:
-        return Translator(self.locale, self.state.settings.timezone)
+        return Translator(self.locale, self.state.settings.timezone, self.state.site.messages)
 
     @property
     def csrf_token(self) -> str:

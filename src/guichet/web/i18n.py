@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -43,14 +43,24 @@ def negotiate(accept_language: str | None, default: str) -> str:
     return best
 
 
+MessageSource = Callable[[str], Mapping[str, str]]
+
+
 @dataclass(frozen=True)
 class Translator:
     locale: str
     timezone: str = "Europe/Paris"
+    messages: MessageSource = catalogue  # the app's Site.messages: every installed package's messages
 
     def __call__(self, key: str, **values: object) -> str:
-        text = catalogue(self.locale).get(key) or catalogue("en").get(key) or key
+        text = self.messages(self.locale).get(key) or self.messages("en").get(key) or key
         return text.format(**values) if values else text
+
+    def pick(self, text: Mapping[str, str] | None) -> str:
+        """A text given in several languages (``{"fr": ..., "en": ...}``), in this one or else any."""
+        if not text:
+            return ""
+        return text.get(self.locale) or next((text[k] for k in LOCALES if text.get(k)), "")
 
     def number(self, value: float | int, decimals: int | None = None) -> str:
         text = f"{value:,.{decimals}f}" if decimals is not None else f"{value:,}"

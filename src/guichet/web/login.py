@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from guichet.accounts.auth import aware, password_hasher
 from guichet.accounts.services import MIN_PASSWORD
-from guichet.governance.actors import Actor
+from guichet.actor import Actor
 from guichet.hub import Hub
 from guichet.store.models import User
 from guichet.web.settings import WebSettings

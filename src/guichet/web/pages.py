@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import Form
@@ -10,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from guichet.accounts import services as accounts
-from guichet.audit import services as audit_services
-from guichet.governance import ROLES, Actor, Resource, authorize
+from guichet.errors import GuichetError
+from guichet.governance import ROLES, Actor, Resource, audit_services, authorize
 from guichet.web import services as web
 from guichet.web.context import LANG_COOKIE, PENDING_COOKIE, SESSION_COOKIE, WebContext, session_cookie
 from guichet.web.errors import WebError
@@ -21,8 +22,10 @@ from guichet.web.pages_base import render
 from guichet.web.routing import PUBLIC, Ctx, GuardedRouter, own_account
 from guichet.web.security import safe_next
 from guichet.web.settings import LOCALES
+from guichet.web.site import HomePanel, Panel, visible_panels
 
 router = GuardedRouter()
+log = logging.getLogger(__name__)
 PENDING_SECONDS = 300  # time allowed between the password and the code
 LANG_MAX_AGE = 365 * 24 * 3600
 
@@ -139,11 +142,38 @@ def language(ctx: Ctx, locale: Annotated[str, Form(max_length=8)], next: Annotat
 
 # --- pages of signed-in people ------------------------------------------------------------------------
 
-@router.page("/", permission="web.home", nav="nav.home", nav_order=0, summary="Home: what each of your roles does here")
-async def home(ctx: Ctx) -> HTMLResponse:  # no I/O: rendered on the event loop, no thread hop
+@router.page("/", permission="web.home", nav="nav.home", nav_order=0,
+             summary="Home: what each of your roles does here, and what waits for you")
+async def home(ctx: Ctx) -> HTMLResponse:
     assert ctx.actor is not None
     roles = [r for r in ROLES if r in ctx.actor.roles]
-    return render(ctx, "home.html", roles=roles, today=utcnow())
+    wanted = visible_panels(ctx.state.site, ctx.actor)
+    # Roles with nothing to wait for (researchers today) keep a page rendered on the event loop, no thread hop.
+    panels = await run_in_threadpool(_panels, ctx, wanted) if wanted else []
+    return render(ctx, "home.html", roles=roles, today=utcnow(), panels=panels)
+
+
+def _panels(ctx: WebContext, wanted: list[HomePanel]) -> list[Panel]:
+    out = []
+    for p in wanted:
+        try:
+            panel = p.fn(ctx)
+        except GuichetError as exc:  # one panel that cannot be read must not hide the home page
+            log.warning("home panel %s: %s", p.fn.__name__, type(exc).__name__)
+            continue
+        if panel is not None:
+            out.append(panel)
+    return out
+
+
+@router.home_panel(permission="web.lockouts", order=90)
+def locked_panel(ctx: WebContext) -> Panel | None:
+    """Accounts locked after failed sign-ins (an operator may unlock them on the accounts page)."""
+    assert ctx.actor is not None
+    locks = web.lockouts(ctx.hub, ctx.actor)
+    items = [{"label": name, "detail": ctx.t("accounts.locked_until", date=ctx.t.datetime(lock.locked_until)),
+              "href": "/accounts"} for name, lock in sorted(locks.items()) if lock.locked_until is not None]
+    return Panel("panel.locked", items, "/accounts", "panel.locked.none", 90)
 
 
 @router.page("/account", permission="user.show", resource=own_account, nav="nav.account", nav_order=90,

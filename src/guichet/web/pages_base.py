@@ -2,43 +2,25 @@
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from guichet.web.context import LANG_COOKIE, WebContext, WebState
 from guichet.web.i18n import negotiate
-from guichet.web.routing import visible_nav
 from guichet.web.settings import LOCALES
-
-TEMPLATE_DIRS: list[Path] = [Path(__file__).parent / "templates"]
-
-
-def add_template_dir(path: Path) -> None:
-    """Later packages (catalogue, access...) add their own templates folder."""
-    if path not in TEMPLATE_DIRS:
-        TEMPLATE_DIRS.append(path)
-        environment.cache_clear()
-
-
-@cache
-def environment() -> Environment:
-    env = Environment(loader=ChoiceLoader([FileSystemLoader(str(p)) for p in TEMPLATE_DIRS]),
-                      autoescape=select_autoescape(default=True, default_for_string=True), auto_reload=False)
-    env.globals["locales"] = LOCALES
-    return env
+from guichet.web.site import visible_nav
 
 
 def render(ctx: WebContext, template: str, status: int = 200, headers: dict[str, str] | None = None,
            **values: Any) -> HTMLResponse:
     t = ctx.t
-    html = environment().get_template(template).render(
-        t=t, ctx=ctx, actor=ctx.actor, display_name=ctx.display_name or (ctx.actor.username if ctx.actor else None),
-        nav=visible_nav(ctx.actor), csrf_token=ctx.csrf_token, locale=ctx.locale,
+    site = ctx.state.site
+    html = site.environment().get_template(template).render(
+        t=t, ct=t, ctx=ctx, actor=ctx.actor,
+        display_name=ctx.display_name or (ctx.actor.username if ctx.actor else None),
+        nav=visible_nav(site, ctx.actor), csrf_token=ctx.csrf_token, locale=ctx.locale,
         path=ctx.request.url.path, **values)
     return HTMLResponse(html, status_code=status, headers=headers)
 
@@ -62,13 +44,8 @@ def render_error(request: Request, status: int, code: str, key: str, values: dic
         # The login form itself, at the page's own address, with 401: a person signs in and comes back.
         return render(ctx, "login.html", status=401, headers=headers, next=str(request.url.path),
                       message=ctx.t("login.needed"))
-    text = ctx.t(key, **values) if key in _known(ctx.locale) else message
+    known = ctx.state.site.messages(ctx.locale)
+    text = ctx.t(key, **values) if key in known else message
     return render(ctx, "error.html", status=status, headers=headers, status_code=status, code=code,
-                  title=ctx.t(f"error.title.{status}") if f"error.title.{status}" in _known(ctx.locale)
+                  title=ctx.t(f"error.title.{status}") if f"error.title.{status}" in known
                   else ctx.t("error.title"), text=text)
-
-
-def _known(locale: str) -> set[str]:
-    from guichet.web.i18n import catalogue
-
-    return set(catalogue(locale))

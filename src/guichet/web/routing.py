@@ -5,17 +5,21 @@ Every route is added through ``GuardedRouter.route`` (or ``page``/``api``), whic
 CSRF token of unsafe requests and calls ``authorize``, and writes the permission into the OpenAPI
 operation as ``x-permission``. Adding a page is one decorated function, plus ``nav=`` for its menu entry:
 
-    router = GuardedRouter()
+    router = GuardedRouter(templates=HERE / "templates", locales=HERE / "locales")
 
     @router.page("/catalogue", permission="catalogue.read", nav="nav.catalogue")
     def catalogue(ctx: Ctx) -> HTMLResponse:
         return render(ctx, "catalogue.html", datasets=...)
+
+A router carries its package's templates, messages, menu entries and home-page panels
+(``@router.home_panel``); ``install(app)`` adds them to the app's ``Site`` (``guichet.web.site``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI
@@ -28,36 +32,18 @@ from guichet.audit.mirror import complete_mirror
 from guichet.governance import ACTIONS, Actor, Resource, authorize
 from guichet.web.context import WebContext, WebState, build_context
 from guichet.web.errors import csrf_refused, forbidden, unauthenticated
+from guichet.web.site import HomePanel, NavEntry, PanelFn, self_resource
 
 PUBLIC = "public"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ResourceFn = Callable[[Request, Actor], Resource | None]
 
 
-@dataclass(frozen=True)
-class NavEntry:
-    path: str
-    label: str  # message key
-    permission: str
-    order: int
-
-
-NAV: list[NavEntry] = []
-
-
-def _self_resource(actor: Actor) -> Resource:
-    return Resource("user", actor.username, owner=actor.username)
-
-
-def visible_nav(actor: Actor | None) -> list[NavEntry]:
-    if actor is None:
-        return []
-    return [n for n in sorted(NAV, key=lambda n: n.order) if authorize(actor, n.permission, _self_resource(actor))]
 
 
 def own_account(_request: Request, actor: Actor) -> Resource:
     """The resource of routes about the signed-in account itself (permissions with ``self``)."""
-    return _self_resource(actor)
+    return self_resource(actor)
 
 
 def _audit_denied(state: WebState, actor: Actor, action: str, resource: Resource | None, reason: str) -> None:
@@ -130,8 +116,28 @@ class GuardedRouter:
     """Records guarded routes; ``install(app)`` adds them to the app as plain routes (``app.routes`` then
     lists every route with its guard, which is what the permission tests and probes enumerate)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, templates: Path | None = None, locales: Path | None = None) -> None:
         self.specs: list[RouteSpec] = []
+        self.templates, self.locales = templates, locales
+        self.nav: list[NavEntry] = []
+        self.panels: list[HomePanel] = []
+
+    def add_nav(self, path: str, label: str, permission: str, order: int = 100) -> None:
+        """A menu entry shown to those ``permission`` allows (for a public page, the public action it calls)."""
+        if permission not in ACTIONS:
+            raise RuntimeError(f"menu entry {path!r}: permission {permission!r} is not in the permission table")
+        self.nav[:] = [n for n in self.nav if n.path != path] + [NavEntry(path, label, permission, order)]
+
+    def home_panel(self, *, permission: str, order: int = 100) -> Callable[[PanelFn], PanelFn]:
+        """A panel of the home page ("what waits for you"), shown to those ``permission`` allows."""
+        if permission not in ACTIONS:
+            raise RuntimeError(f"home panel: permission {permission!r} is not in the permission table")
+
+        def decorate(fn: PanelFn) -> PanelFn:
+            self.panels.append(HomePanel(permission, fn, order))
+            return fn
+
+        return decorate
 
     def route_with(self, path: str, *, permission: str, methods: Sequence[str] = ("GET",),
                    resource: ResourceFn | None = None, nav: str | None = None, nav_order: int = 100,
@@ -145,7 +151,7 @@ class GuardedRouter:
             options["openapi_extra"] = extra
             self.specs.append(RouteSpec(path, fn, tuple(methods), permission, guard, options))
             if nav is not None:
-                NAV[:] = [n for n in NAV if n.path != path] + [NavEntry(path, nav, permission, nav_order)]
+                self.add_nav(path, nav, permission, nav_order)
             return fn
 
         return decorate
@@ -168,3 +174,5 @@ class GuardedRouter:
         for spec in self.specs:
             app.add_api_route(spec.path, spec.endpoint, methods=list(spec.methods),
                               dependencies=[Depends(spec.guard)], **spec.options)
+        state: WebState = app.state.web
+        state.site.add(templates=self.templates, locales=self.locales, nav=self.nav, panels=self.panels)

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from guichet.deposit.tables import DatasetVersion
 from guichet.errors import BadInput
 from guichet.hub import Hub
+from guichet.lake.tables import DatasetVersion
 
 DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 LIVE = ("published", "held")

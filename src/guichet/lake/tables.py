@@ -1,4 +1,5 @@
-"""ORM models of the deposit stage (created by migration 0003). ORM objects stay inside this package."""
+"""ORM models of the lake's register (migrations 0003 and 0010). ORM objects stay inside this package:
+stages read ``VersionInfo`` records (``guichet.lake.versions``)."""
 
 from __future__ import annotations
 
@@ -67,3 +68,17 @@ class DatasetVersion(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # quarantine purged
+    label: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # quality label (EHDS Art 78), set by quality
+
+
+class Snapshot(Base):
+    """A named set of published versions and the person-index version: what an extract or an export read,
+    so that it can be recomputed later on exactly the same data."""
+
+    __tablename__ = "lake_snapshots"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(64))
+    versions: Mapped[dict[str, int]] = mapped_column(JSON)  # dataset -> published version
+    parts: Mapped[dict[str, Any]] = mapped_column(JSON)  # registered parts: person_index -> {version, inputs}

@@ -8,15 +8,21 @@ evidence only; a value shaped like a pseudonym is never shown, even if a later c
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Form
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from guichet.catalogue.web import _page, router
 from guichet.governance import authorize
 from guichet.linkage import services as linkage
-from guichet.web.routing import Ctx
+from guichet.web.context import WebContext
+from guichet.web.pages_base import render
+from guichet.web.routing import Ctx, GuardedRouter
+from guichet.web.site import Panel
+
+HERE = Path(__file__).parent
+router = GuardedRouter(templates=HERE / "templates", locales=HERE / "locales")
 
 PSEUDONYM = re.compile(r"^[A-Z2-7]{17}$")
 WITHHELD = "…"
@@ -38,13 +44,25 @@ def side_by_side(pair: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+@router.home_panel(permission="linkage.review_list", order=30)
+def review_panel(ctx: WebContext) -> Panel | None:
+    """Pairs waiting for a clerical decision (counts only: opening the queue is an audited read)."""
+    assert ctx.actor is not None
+    counts = linkage.review_counts(ctx.hub, ctx.actor)
+    waiting = sum(counts.values())
+    items = [{"label": ctx.t("panel.review.waiting", n=waiting), "href": "/linkage/review",
+              "detail": ctx.t("panel.review.detail", band=counts.get("band", 0), sample=counts.get("calibration", 0))}
+             ] if waiting else []
+    return Panel("panel.review", items, "/linkage/review", "panel.review.none", 30)
+
+
 @router.page("/linkage/review", permission="linkage.review_list", nav="nav.linkage_review", nav_order=40,
              summary="The clerical-review queue of uncertain linkage pairs (operators)")
 def queue_page(ctx: Ctx, status: str = "open", decided: int | None = None) -> HTMLResponse:
     assert ctx.actor is not None
     status = status if status in STATUSES else "open"
     pairs = linkage.review_list(ctx.hub, ctx.actor, status=status)
-    return _page(ctx, "linkage_queue.html", pairs=pairs, chosen=status, statuses=STATUSES, decided=decided)
+    return render(ctx, "linkage_queue.html", pairs=pairs, chosen=status, statuses=STATUSES, decided=decided)
 
 
 @router.page("/linkage/review/{pair_id}", permission="linkage.review_view",
@@ -52,7 +70,7 @@ def queue_page(ctx: Ctx, status: str = "open", decided: int | None = None) -> HT
 def pair_page(ctx: Ctx, pair_id: int) -> HTMLResponse:
     assert ctx.actor is not None
     pair = linkage.review_view(ctx.hub, ctx.actor, pair_id=pair_id)
-    return _page(ctx, "linkage_pair.html", pair=pair, rows=side_by_side(pair),
+    return render(ctx, "linkage_pair.html", pair=pair, rows=side_by_side(pair),
                  can_decide=bool(authorize(ctx.actor, "linkage.review_decide")))
 
 

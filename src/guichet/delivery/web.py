@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import File, Form, UploadFile
@@ -19,18 +20,20 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from guichet.catalogue import catalogue_services as catalogue
-from guichet.catalogue import delivery_services as svc
-from guichet.catalogue.deliveries import DeliveryInfo, split_rule
-from guichet.catalogue.uploads import MAX_CHUNK_BYTES, Limits, UploadRequest
-from guichet.catalogue.web import _page, router
+from guichet.catalogue import services as catalogue
+from guichet.delivery import services as svc
+from guichet.delivery.model import DeliveryInfo, split_rule
+from guichet.delivery.uploads import MAX_CHUNK_BYTES, Limits, UploadRequest
 from guichet.deposit import services as deposits
 from guichet.errors import BadInput, GuichetError
 from guichet.governance import authorize
 from guichet.web.context import WebContext
 from guichet.web.errors import WebError
-from guichet.web.routing import Ctx
+from guichet.web.pages_base import render
+from guichet.web.routing import Ctx, GuardedRouter
 
+HERE = Path(__file__).parent
+router = GuardedRouter(templates=HERE / "templates", locales=HERE / "locales")
 SHOWN_ROWS = 200  # rejection rows shown on the page; the download has them all
 
 
@@ -153,8 +156,10 @@ def _see_other(url: str) -> RedirectResponse:
 def deliveries_page(ctx: Ctx, reviewed: str | None = None) -> HTMLResponse:
     assert ctx.actor is not None
     found = svc.list_deliveries(ctx.hub, ctx.actor)
+    deposited = svc.list_deposits(ctx.hub, ctx.actor) if authorize(ctx.actor, "delivery.deposits") else []
     due = catalogue.due_reviews(ctx.hub, ctx.actor) if authorize(ctx.actor, "catalogue.reminders") else []
-    return _page(ctx, "deliveries.html", deliveries=found, due=due, reviewed=reviewed,
+    return render(ctx, "deliveries.html", deliveries=found, deposited=deposited, due=due, reviewed=reviewed,
+                  can_see_datasets=bool(authorize(ctx.actor, "lake.datasets")),
                  can_upload=bool(authorize(ctx.actor, "delivery.open")),
                  can_review=bool(authorize(ctx.actor, "catalogue.review")), limits=Limits.of(ctx.hub))
 
@@ -204,7 +209,7 @@ def delivery_page(ctx: Ctx, delivery_id: str, retracted: str | None = None) -> H
         except GuichetError as exc:  # e.g. the quarantine was purged after its retention period
             error = exc.message
     quarantined = sum(int(dep.get("rows_quarantined") or 0) for dep in d.deposits)
-    return _page(ctx, "delivery.html", d=d, rows=rows, rows_error=error, quarantined=quarantined,
+    return render(ctx, "delivery.html", d=d, rows=rows, rows_error=error, quarantined=quarantined,
                  shown=len(rows), retracted=retracted,
                  can_report=bool(authorize(ctx.actor, "delivery.report")),
                  can_retract=bool(authorize(ctx.actor, "catalogue.retract")))

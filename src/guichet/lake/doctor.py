@@ -1,11 +1,11 @@
-"""``guichet doctor`` checks of the deposit stage: abandoned pending versions, orphan folders, expired
-quarantine (until the scheduler of the "Permits" issue exists)."""
+"""``guichet doctor`` checks of the lake: abandoned pending versions, orphan folders, expired quarantine,
+engine spill folders left by dead processes."""
 
 from __future__ import annotations
 
-from guichet.deposit.atomic import purge_quarantine, recover
 from guichet.engine.connection import remove_stale_spills
 from guichet.hub import Hub
+from guichet.lake.atomic import purge_quarantine, recover
 from guichet.lifecycle.doctor import DoctorItem, doctor_check
 
 DEFAULT_RETENTION_DAYS = 90

@@ -10,17 +10,28 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from guichet.catalogue.store import aware
-from guichet.catalogue.tables import CatalogueUpload
-from guichet.catalogue.uploads import chunk_count, missing, received_chunks
+from guichet.delivery.tables import Upload
+from guichet.delivery.uploads import chunk_count, missing, received_chunks
 from guichet.errors import BadInput, NotFound
 from guichet.hub import Hub
+from guichet.lake import VersionInfo, read_quarantine
 
 REPORT_FORMAT = "guichet-sealed-rejections/1"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite gives back naive datetimes; every time the hub stores is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 @dataclass(frozen=True)
@@ -54,8 +65,8 @@ class DeliveryInfo:
         return list(self.result.get("deposits") or [])
 
 
-def info(hub: Hub, row: CatalogueUpload) -> DeliveryInfo:
-    from guichet.catalogue.uploads import upload_dir
+def info(hub: Hub, row: Upload) -> DeliveryInfo:
+    from guichet.delivery.uploads import upload_dir
 
     on_disk = received_chunks(upload_dir(hub, row.id)) if row.status == "open" else {}
     gaps = missing(row, on_disk) if row.status == "open" else []
@@ -68,25 +79,15 @@ def info(hub: Hub, row: CatalogueUpload) -> DeliveryInfo:
                         dict(row.receipt or {}), dict(row.result or {}))
 
 
-def sealed_rows(hub: Hub, version: Any) -> list[dict[str, Any]]:
+def sealed_rows(hub: Hub, version: VersionInfo) -> list[dict[str, Any]]:
     """Quarantined rows of a dataset version, with the identifier cells still sealed (base64)."""
-    import pyarrow.parquet as pq
-
-    from guichet.deposit.pipeline import _decryption
-    from guichet.deposit.protection import protection_for
-    from guichet.deposit.run import load_key
-
-    if version.purged_at is not None:
-        raise NotFound(f"deposit {version.deposit_id}: its quarantine was purged after the retention period")
-    lineage = version.lineage or {}
-    protection = protection_for(hub)
-    out: list[dict[str, Any]] = []
-    for part in lineage.get("quarantine", []):
-        key = load_key(hub, protection, part["key_id"])
-        table = pq.read_table(hub.home / part["path"], decryption_properties=_decryption(key))
-        for rec in table.to_pylist():
-            out.append({"row": rec["_source_row"], "rules": rec["rules"].split("|"), "cells": json.loads(rec["cells"]),
-                        "sealed": base64.b64encode(rec["sealed"]).decode()})
+    table = read_quarantine(hub, version)
+    if table is None:
+        if version.purged:
+            raise NotFound(f"deposit {version.deposit_id}: its quarantine was purged after the retention period")
+        return []
+    out = [{"row": rec["_source_row"], "rules": rec["rules"].split("|"), "cells": json.loads(rec["cells"]),
+            "sealed": base64.b64encode(rec["sealed"]).decode()} for rec in table.to_pylist()]
     return sorted(out, key=lambda r: r["row"])
 
 

@@ -23,13 +23,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from guichet.catalogue.tables import CatalogueUpload
+from guichet.delivery.tables import Upload
 from guichet.deposit.manifest import read_manifest
 from guichet.deposit.model import DepositRequest, TableRequest
 from guichet.deposit.rules import IdentifierRole
 from guichet.errors import BadInput, NotFound, Refused
 from guichet.governance import Actor
 from guichet.hub import Hub
+from guichet.lake.producers import producers_of
+from guichet.lake.tables import DatasetVersion, SchemaVersion
 
 UPLOADS = "uploads"
 KINDS = ("archive", "file")
@@ -142,12 +144,12 @@ def write_chunk(folder: Path, n: int, data: bytes) -> None:
     os.replace(tmp, chunks / str(n))
 
 
-def missing(upload: CatalogueUpload, on_disk: dict[int, int]) -> list[int]:
+def missing(upload: Upload, on_disk: dict[int, int]) -> list[int]:
     total = chunk_count(upload.size, upload.chunk_size)
     return [n for n in range(total) if on_disk.get(n) != chunk_length(upload.size, upload.chunk_size, n)]
 
 
-def assemble(folder: Path, upload: CatalogueUpload) -> tuple[Path, str]:
+def assemble(folder: Path, upload: Upload) -> tuple[Path, str]:
     """Concatenate the chunks in order into the delivered file; (its path, its SHA-256)."""
     target = folder / "received" / upload.filename
     make_dir(target.parent)
@@ -212,9 +214,8 @@ def _roles(values: list[str] | tuple[str, ...]) -> tuple[IdentifierRole, ...]:
     return tuple(roles)
 
 
-def file_request(session: Session, file: Path, folder: Path, upload: CatalogueUpload) -> DepositRequest:
+def file_request(session: Session, file: Path, folder: Path, upload: Upload) -> DepositRequest:
     """One CSV: the dataset's registered schema (from its earlier deposits) and identifier roles."""
-    from guichet.deposit.tables import DatasetVersion, SchemaVersion
 
     dataset = upload.dataset
     schema = session.execute(select(SchemaVersion).where(SchemaVersion.dataset == dataset)
@@ -238,7 +239,6 @@ def file_request(session: Session, file: Path, folder: Path, upload: CatalogueUp
 
 def own_producer(session: Session, actor: Actor, wanted: str | None) -> str:
     """The producer an account uploads for: its organisation's (the one named, when it has several)."""
-    from guichet.catalogue.catalogue_services import producers_of
 
     mine = producers_of(session, actor)
     if wanted:
@@ -252,15 +252,13 @@ def own_producer(session: Session, actor: Actor, wanted: str | None) -> str:
     return next(iter(mine))
 
 
-def visible(session: Session, actor: Actor, upload: CatalogueUpload) -> bool:
-    from guichet.catalogue.catalogue_services import producers_of
-
+def visible(session: Session, actor: Actor, upload: Upload) -> bool:
     return bool(actor.roles & {"operator", "system"}) or upload.producer in producers_of(session, actor)
 
 
-def get_upload(session: Session, actor: Actor, upload_id: str) -> CatalogueUpload:
+def get_upload(session: Session, actor: Actor, upload_id: str) -> Upload:
     """The upload, if the account may see it (a producer: only its own; others get 'no such delivery')."""
-    row = session.get(CatalogueUpload, upload_id)
+    row = session.get(Upload, upload_id)
     if row is None or not visible(session, actor, row):
         raise NotFound(f"delivery {upload_id}: no such delivery")
     return row

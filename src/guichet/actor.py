@@ -1,4 +1,7 @@
-"""The actor every service is called for: who, with which roles, through which channel and token."""
+"""The actor every service is called for: who, with which roles, through which channel and token.
+
+A module with no Guichet import: the audit log records actors and governance checks them, and neither may
+import the other to learn what an actor is."""
 
 from __future__ import annotations
 

@@ -13,10 +13,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from guichet.catalogue.deliveries import REPORT_FORMAT, DeliveryInfo, info, sealed_rows
-from guichet.catalogue.store import now
-from guichet.catalogue.tables import CatalogueUpload
-from guichet.catalogue.uploads import (
+from guichet.delivery.model import REPORT_FORMAT, DeliveryInfo, info, now, sealed_rows
+from guichet.delivery.tables import Upload
+from guichet.delivery.uploads import (
     Limits,
     UploadRequest,
     archive_request,
@@ -33,14 +32,18 @@ from guichet.catalogue.uploads import (
     unpack,
     upload_dir,
 )
-from guichet.errors import BadInput, Conflict, GuichetError
+from guichet.errors import BadInput, Conflict, GuichetError, NotFound
 from guichet.governance import Unit, query, service
+from guichet.lake.producers import STAFF, producers_of
+from guichet.lake.tables import Producer, SchemaVersion
+from guichet.lake.versions import all_versions, by_deposit_in
+
+DEPOSIT_STATUSES = ("published", "held", "rejected")
 
 
 @service("delivery.open")
 def open_delivery(unit: Unit, request: UploadRequest) -> DeliveryInfo:
     """Open a resumable upload: the file's name, size and SHA-256 are declared now and checked at the end."""
-    from guichet.deposit.tables import SchemaVersion
 
     limits = Limits.of(unit.hub)
     req = request.checked(limits)
@@ -50,13 +53,13 @@ def open_delivery(unit: Unit, request: UploadRequest) -> DeliveryInfo:
                                         .limit(1)).first() is None:
         raise BadInput(f"dataset {req.dataset}: no schema registered yet; send a .zip delivery with its "
                        "manifest.toml and Table Schema")
-    open_now = s.execute(select(func.count()).select_from(CatalogueUpload).where(
-        CatalogueUpload.producer == producer, CatalogueUpload.status == "open")).scalar_one()
+    open_now = s.execute(select(func.count()).select_from(Upload).where(
+        Upload.producer == producer, Upload.status == "open")).scalar_one()
     if open_now >= limits.open_uploads:
         raise Conflict(f"producer {producer} has {open_now} open uploads (the limit); submit or let them expire first")
     upload_id = "dl" + secrets.token_hex(8)
     at = now()
-    s.add(CatalogueUpload(id=upload_id, producer=producer, username=unit.actor.username, dataset=req.dataset or "",
+    s.add(Upload(id=upload_id, producer=producer, username=unit.actor.username, dataset=req.dataset or "",
                           product_id=None, filename=req.filename, size=req.size, sha256=req.sha256,
                           chunk_size=limits.chunk_bytes, received=0, status="open",
                           options={"kind": req.kind, "mode": req.mode, "identifiers": list(req.identifiers),
@@ -82,7 +85,7 @@ def upload_chunk(unit: Unit, delivery_id: str, number: int, data: bytes) -> Deli
     if len(data) != expected:
         raise BadInput(f"chunk {number}: {len(data)} bytes received, {expected} expected (a cut transfer? send it again)")
     folder = upload_dir(unit.hub, delivery_id)
-    from guichet.catalogue.uploads import write_chunk
+    from guichet.delivery.uploads import write_chunk
 
     write_chunk(folder, number, data)
     row.received = sum(received_chunks(folder).values())
@@ -94,7 +97,7 @@ def upload_chunk(unit: Unit, delivery_id: str, number: int, data: bytes) -> Deli
 def _mark(unit: Unit, delivery_id: str, status: str, receipt: dict[str, Any] | None = None,
           result: dict[str, Any] | None = None) -> None:
     with unit.hub.store.write() as s:
-        row = s.get(CatalogueUpload, delivery_id)
+        row = s.get(Upload, delivery_id)
         assert row is not None
         row.status, row.updated_at = status, now()
         if receipt is not None:
@@ -103,7 +106,7 @@ def _mark(unit: Unit, delivery_id: str, status: str, receipt: dict[str, Any] | N
             row.result = result
 
 
-def _receipt(unit: Unit, row: CatalogueUpload) -> dict[str, Any]:
+def _receipt(unit: Unit, row: Upload) -> dict[str, Any]:
     body = {"delivery": row.id, "producer": row.producer, "submitted_by": unit.actor.username,
             "opened_by": row.username, "filename": row.filename, "size": row.size, "sha256": row.sha256,
             "sha256_checked": True, "chunks": chunk_count(row.size, row.chunk_size),
@@ -163,14 +166,34 @@ def submit_delivery(unit: Unit, delivery_id: str) -> DeliveryInfo:
 @query("delivery.list")
 def list_deliveries(unit: Unit, status: str | None = None, limit: int = 200) -> list[DeliveryInfo]:
     """Deliveries, newest first: a producer sees its own organisation's only."""
-    from guichet.catalogue.catalogue_services import producers_of
-
-    q = select(CatalogueUpload).order_by(CatalogueUpload.created_at.desc(), CatalogueUpload.id).limit(limit)
+    q = select(Upload).order_by(Upload.created_at.desc(), Upload.id).limit(limit)
     if not (unit.actor.roles & {"operator", "system"}):
-        q = q.where(CatalogueUpload.producer.in_(sorted(producers_of(unit.session, unit.actor))))
+        q = q.where(Upload.producer.in_(sorted(producers_of(unit.session, unit.actor))))
     if status:
-        q = q.where(CatalogueUpload.status == status)
+        q = q.where(Upload.status == status)
     return [info(unit.hub, r) for r in unit.session.execute(q).scalars()]
+
+
+@query("delivery.deposits")
+def list_deposits(unit: Unit, limit: int = 200) -> list[dict[str, Any]]:
+    """Deposits made outside the portal (``guichet deposit run``), newest first, grouped by delivery (a
+    manifest's tables) or alone: a producer sees its own organisation's only. Portal uploads are listed by
+    ``list_deliveries``; their deposits are not repeated here."""
+    uploads = unit.session.execute(select(Upload.receipt)).scalars()
+    from_portal = {d for receipt in uploads for d in (receipt or {}).get("deposits", [])}
+    own = None if unit.actor.roles & STAFF else producers_of(unit.session, unit.actor)
+    groups: dict[str, dict[str, Any]] = {}
+    for v in all_versions(unit.hub, statuses=DEPOSIT_STATUSES):
+        if v.deposit_id in from_portal or (own is not None and v.producer not in own):
+            continue
+        key = v.delivery_id or v.deposit_id
+        g = groups.setdefault(key, {"id": key, "channel": "command line", "producer": v.producer,
+                                    "created_at": v.created_at, "tables": []})
+        g["created_at"] = max(g["created_at"], v.created_at)
+        g["tables"].append({"dataset": v.dataset, "version": v.version, "status": v.status, "rows_in": v.rows_in,
+                            "rows_accepted": v.rows_accepted, "rows_quarantined": v.rows_quarantined,
+                            "deposit_id": v.deposit_id})
+    return sorted(groups.values(), key=lambda g: (g["created_at"], g["id"]), reverse=True)[:limit]
 
 
 @query("delivery.show")
@@ -182,18 +205,18 @@ def show_delivery(unit: Unit, delivery_id: str) -> DeliveryInfo:
 @query("delivery.report")
 def sealed_report(unit: Unit, delivery_id: str) -> dict[str, Any]:
     """The delivery's rejection report with identifier cells sealed to the producer's key (opened offline)."""
-    from guichet.deposit.tables import DatasetVersion, Producer
-
     row = get_upload(unit.session, unit.actor, delivery_id)
     producer = unit.session.execute(select(Producer).where(Producer.name == row.producer)).scalar_one_or_none()
     deposits: list[dict[str, Any]] = []
     for deposit_id in (row.receipt or {}).get("deposits", []):
-        v = unit.session.execute(select(DatasetVersion).where(DatasetVersion.deposit_id == deposit_id)
-                                 ).scalar_one_or_none()
-        if v is None or not v.rows_quarantined:
+        try:
+            v = by_deposit_in(unit.session, deposit_id)
+        except NotFound:
+            continue
+        if not v.rows_quarantined:
             continue
         deposits.append({"deposit_id": deposit_id, "dataset": v.dataset, "version": v.version,
-                         "sealed_with": (v.lineage or {}).get("sealed_with"), "rows": sealed_rows(unit.hub, v)})
+                         "sealed_with": v.sealed_with, "rows": sealed_rows(unit.hub, v)})
     unit.note(obj=f"delivery:{delivery_id}", rows=sum(len(d["rows"]) for d in deposits))
     return {"format": REPORT_FORMAT, "delivery": delivery_id, "producer": row.producer,
             "key_fingerprint": producer.key_fingerprint if producer else None,

@@ -1,7 +1,8 @@
-"""The seam between the deposit and the key custodian: data keys for encrypted Parquet and hub pseudonyms.
+"""The lake's data keys: the seam to the key custodian for encrypted Parquet and hub pseudonyms.
 
-Deposit code only talks to ``Protection``; the one implementation asks the hub's configured custodian
-(in-process or HTTP) for a fresh wrapped data key per file and for hub pseudonyms of level-1 values.
+Stages only talk to ``Protection``; the one implementation asks the hub's configured custodian
+(in-process or HTTP) for a fresh wrapped data key per file, for hub pseudonyms of level-1 values, and to
+unwrap the key of a file the lake holds (``load_key``). The metadata store keeps wrapped keys only.
 """
 
 from __future__ import annotations
@@ -11,8 +12,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import pyarrow as pa
+import pyarrow.parquet as pq
+import pyarrow.parquet.encryption as pe
+from sqlalchemy.orm import Session
 
 from guichet.custodian import Custodian, custodian_for
+from guichet.custodian.datakeys import record_data_key, wrapped_key
+from guichet.custodian.keys import DataKey
 from guichet.hub import Hub
 
 
@@ -61,3 +67,25 @@ class CustodianProtection:
 
 def protection_for(hub: Hub) -> Protection:
     return CustodianProtection(custodian_for(hub.config, caller="deposit"))
+
+
+def load_key(hub: Hub, protection: Protection, key_id: str) -> FileKey:
+    """The clear key of a file the lake holds, unwrapped by the custodian (never stored clear)."""
+    with hub.store.read() as s:
+        wrapped = wrapped_key(s, key_id)
+    return FileKey(key_id, protection.unwrap(key_id, wrapped))
+
+
+def save_keys(session: Session, keys: list[FileKey]) -> None:
+    """Record new files' wrapped keys (in the caller's transaction)."""
+    for k in keys:
+        record_data_key(session, DataKey(k.key_id, k.wrapped, b""))
+
+
+def decryption(key: FileKey) -> pe.FileDecryptionProperties:
+    return pe.create_decryption_properties(footer_key=key.key)
+
+
+def read_file(path: str, key: FileKey, columns: list[str] | None = None) -> pa.Table:
+    """One encrypted Parquet file of the lake, read whole with PyArrow."""
+    return pq.read_table(path, columns=columns, decryption_properties=decryption(key))

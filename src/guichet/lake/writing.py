@@ -1,0 +1,176 @@
+"""Writing a version atomically: pending → staged → renamed → committed (held) → gated → published.
+
+The writer (the deposit today) records a *pending* version, writes encrypted files into the version's
+staging folders, then the lake renames them into place and commits the version as ``held``: complete and
+invisible. The registered gates (``guichet.lake.gates``) then decide whether it is published. A crash at any
+step leaves the old state or the new one: recovery (``guichet.lake.atomic.recover``, at every deposit's
+start and in ``guichet doctor``) rolls back pending versions and removes orphan folders.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from guichet.actor import Actor
+from guichet.hub import Hub
+from guichet.lake.atomic import LIVE, lake_dir, now, quarantine_dir, version_dirname
+from guichet.lake.gates import GateVerdict, run_gates
+from guichet.lake.keys import FileKey, save_keys
+from guichet.lake.status import change_status, note_status
+from guichet.lake.tables import DatasetVersion
+
+
+@dataclass
+class Pending:
+    """A version being written: its register row, number and staging folders."""
+
+    dataset: str
+    deposit_id: str
+    version: int
+    row_id: int
+    staging: Path  # lake/<dataset>/.staging-<deposit>
+    quarantine_staging: Path
+
+    @property
+    def dirname(self) -> str:
+        return version_dirname(self.version)
+
+
+@dataclass(frozen=True)
+class PendingRequest:
+    dataset: str
+    mode: str  # append | replace
+    producer: str | None
+    schema_version: int | None
+    schema_sha256: str
+    input_sha256: str
+    input_file: str
+
+
+@dataclass
+class Written:
+    """What the writer staged for one version, for its commit."""
+
+    data_file: Path  # in the staging folder
+    data_key: FileKey
+    rows_in: int
+    rows_accepted: int
+    rows_quarantined: int
+    reasons: dict[str, int]
+    source: str  # the delivered file's label
+    quarantine_parts: list[tuple[Path, FileKey]] = field(default_factory=list)
+    lineage: dict[str, Any] = field(default_factory=dict)
+
+
+def new_deposit_id() -> str:
+    return "dp" + secrets.token_hex(8)
+
+
+def begin(hub: Hub, requests: list[PendingRequest], delivery_id: str | None) -> list[Pending]:
+    """Record a pending version per request (numbered after the dataset's last) and make its staging folders."""
+    out = []
+    with hub.store.write() as s:
+        for r in requests:
+            top = s.execute(select(func.max(DatasetVersion.version)).where(DatasetVersion.dataset == r.dataset)
+                            ).scalar_one()
+            deposit_id = new_deposit_id()
+            staging = lake_dir(hub, r.dataset) / f".staging-{deposit_id}"
+            row = DatasetVersion(
+                deposit_id=deposit_id, delivery_id=delivery_id, dataset=r.dataset, version=(top or 0) + 1,
+                status="pending", mode=r.mode, producer=r.producer, schema_version=r.schema_version,
+                schema_sha256=r.schema_sha256, input_sha256=r.input_sha256, input_file=r.input_file,
+                rows_in=0, rows_accepted=0, rows_quarantined=0, rows_total=0, quarantine_reasons={}, files=[],
+                staging=str(staging.relative_to(hub.home)), quarantine_path=None, lineage={}, created_at=now())
+            s.add(row)
+            s.flush()
+            out.append(Pending(r.dataset, deposit_id, row.version, row.id, staging,
+                               quarantine_dir(hub, r.dataset) / f".staging-{deposit_id}"))
+    for p in out:
+        p.staging.mkdir(parents=True, mode=0o700)
+        p.quarantine_staging.mkdir(parents=True, mode=0o700)
+    return out
+
+
+def save_file_keys(hub: Hub, keys: list[FileKey]) -> None:
+    """Record the wrapped keys of a version's files as soon as they are written (before the commit)."""
+    with hub.store.write() as s:
+        save_keys(s, keys)
+
+
+def move_into_place(hub: Hub, pending: list[Pending]) -> None:
+    for p in pending:
+        os.replace(p.staging, lake_dir(hub, p.dataset) / p.dirname)
+        os.replace(p.quarantine_staging, quarantine_dir(hub, p.dataset) / p.dirname)
+
+
+def commit(hub: Hub, items: list[tuple[Pending, Written]], mode: str) -> None:
+    """Commit every version of one delivery in one transaction, as ``held`` (complete, invisible)."""
+    with hub.store.write() as s:
+        for p, w in items:
+            folder = lake_dir(hub, p.dataset) / p.dirname
+            files: list[dict[str, Any]] = []
+            if mode == "append":
+                prev = s.execute(select(DatasetVersion).where(
+                    DatasetVersion.dataset == p.dataset, DatasetVersion.status.in_(LIVE))
+                    .order_by(DatasetVersion.version.desc()).limit(1)).scalar_one_or_none()
+                files = list(prev.files) if prev is not None else []
+            files.append({"path": str((folder / w.data_file.name).relative_to(hub.home)), "rows": w.rows_accepted,
+                          "key_id": w.data_key.key_id, "deposit_id": p.deposit_id, "source": w.source})
+            row = s.get(DatasetVersion, p.row_id)
+            assert row is not None
+            row.status = "held"
+            row.rows_in, row.rows_accepted, row.rows_quarantined = w.rows_in, w.rows_accepted, w.rows_quarantined
+            row.rows_total = sum(int(f["rows"]) for f in files)
+            row.quarantine_reasons = dict(w.reasons)
+            row.files = files
+            row.staging = None
+            qdir = quarantine_dir(hub, p.dataset) / p.dirname
+            row.quarantine_path = str(qdir.relative_to(hub.home))
+            lineage = dict(w.lineage)
+            lineage["quarantine"] = [{"path": str((qdir / path.name).relative_to(hub.home)), "key_id": k.key_id}
+                                     for path, k in w.quarantine_parts]
+            row.lineage = lineage
+            row.finished_at = now()
+
+
+def roll_back(hub: Hub, pending: list[Pending]) -> None:
+    """Undo versions that did not commit: their folders removed, their rows ``rolled_back``."""
+    for p in pending:
+        for base in (lake_dir(hub, p.dataset), quarantine_dir(hub, p.dataset)):
+            shutil.rmtree(base / f".staging-{p.deposit_id}", ignore_errors=True)
+            shutil.rmtree(base / p.dirname, ignore_errors=True)
+    with hub.store.write() as s:
+        for p in pending:
+            row = s.get(DatasetVersion, p.row_id)
+            if row is not None and row.status == "pending":
+                row.status, row.finished_at = "rolled_back", now()
+
+
+def reject(hub: Hub, dataset: str, version: int, why: str) -> None:
+    """A committed version refused by policy: rejected, its data files removed (the quarantine stays for the
+    producer's rejection report)."""
+    with hub.store.write() as s:
+        row = change_status(s, dataset, version, "rejected", why=why, expected=("held",))
+        row.files = []
+    shutil.rmtree(lake_dir(hub, dataset) / version_dirname(version), ignore_errors=True)
+
+
+def gate(hub: Hub, actor: Actor, dataset: str, version: int) -> tuple[str, list[GateVerdict]]:
+    """Ask every registered gate; publish the held version when all pass. Answers the status and verdicts."""
+    verdicts = run_gates(hub, actor, dataset, version)
+    failed = [v for v in verdicts if not v.passed]
+    with hub.store.write() as s:
+        if failed:
+            for v in failed:
+                note_status(s, dataset, version, v.why)
+            return "held", verdicts
+        change_status(s, dataset, version, "published", why="; ".join(v.why for v in verdicts) or "no gate",
+                      expected=("held",))
+    return "published", verdicts

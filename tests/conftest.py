@@ -137,3 +137,20 @@ def store_hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Hub]:
     h = make_hub(tmp_path, db_url=db_url)
     yield h
     h.close()
+
+
+def test_producer(hub: Hub, name: str = "cnam", org: str = "Assurance Maladie") -> str:
+    """A registered producer to deposit for (every dataset belongs to one); registered once per hub."""
+    from sqlalchemy import select
+
+    from guichet.actor import system_actor
+    from guichet.deposit import services as deposits
+    from guichet.lake.tables import Producer
+
+    with hub.store.read() as s:
+        if s.execute(select(Producer.id).where(Producer.name == name)).first() is None:
+            deposits.add_producer(hub, system_actor(), name=name, org=org)
+    return name
+
+
+test_producer.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test

@@ -14,6 +14,7 @@ class GuichetError(Exception):
     """Base of every error Guichet reports to a person. Its message is one line."""
 
     exit_code = EXIT_REFUSED
+    audited = False  # set once the refusal or failure is in the audit trail (so that it is written once)
 
     def __init__(self, message: str) -> None:
         super().__init__(" ".join(message.split()))
@@ -33,6 +34,15 @@ class NotFound(BadInput):
 
 class Refused(GuichetError):
     """The actor may not do this; the message says which rule refused it."""
+
+
+class Hidden(NotFound):
+    """A refusal answered as "not found", so that it tells nothing about another owner's objects (another
+    producer's delivery or dataset). It is audited as a refusal, with ``reason``; the caller sees ``message``."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = " ".join(reason.split())
 
 
 class Conflict(GuichetError):

@@ -248,5 +248,5 @@ def test_operator_reviews_a_linkage_pair(hub_portal, browser) -> None:  # type: 
     assert ("linkage.review_view", operator, "ok") in {(a, who, out) for a, who, out, _o in events}
     decided = [e for e in events if e[0] == "linkage.review_decide" and e[1] == operator and e[2] == "ok"]
     assert len(decided) == 1 and str(pair_id) in (decided[0][3] or "")
-    assert {("linkage.review_list", "denied"), ("linkage.review_view", "denied"), ("linkage.review_decide", "denied")} \
+    assert {("linkage.review_list", "refused"), ("linkage.review_view", "refused"), ("linkage.review_decide", "refused")} \
         <= {(a, out) for a, who, out, _o in events if who == researcher}

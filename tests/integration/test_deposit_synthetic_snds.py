@@ -17,7 +17,7 @@ from guichet.deposit.run import single_file_request
 from guichet.hub import Hub
 from guichet.lake.tables import DatasetVersion
 from guichet.lake.versions import published_versions, versions
-from tests.conftest import SHARED
+from tests.conftest import SHARED, test_producer
 
 FOLDER = SHARED / "data" / "snds" / "synthetic-snds" / "schemas"
 SAMPLES = sorted(p for p in FOLDER.rglob("*.csv") if p.with_suffix(".json").is_file())
@@ -37,7 +37,7 @@ def test_every_sample_deposits_with_its_own_schema(hub: Hub) -> None:
     for csv_path in SAMPLES:
         name = csv_path.stem
         [r] = deposits.deposit(hub, actor, request=single_file_request(csv_path, name, csv_path.with_suffix(".json"),
-                                                                         None, "replace", []))
+                                                                         test_producer(hub), "replace", []))
         assert r.rows_in == _data_rows(csv_path), name  # every data row read...
         assert r.rows_in == r.rows_accepted + r.rows_quarantined, name  # ...and accounted for
         assert r.status in ("published", "held"), (name, r.status)
@@ -55,8 +55,8 @@ def test_a_held_version_is_published_only_by_an_operator_override(hub: Hub) -> N
     held = None
     for csv_path in SAMPLES:
         [r] = deposits.deposit(hub, actor, request=single_file_request(csv_path, csv_path.stem,
-                                                                         csv_path.with_suffix(".json"), None,
-                                                                         "replace", []))
+                                                                         csv_path.with_suffix(".json"),
+                                                                         test_producer(hub), "replace", []))
         if r.status == "held":
             held = r
             break
@@ -79,7 +79,7 @@ def test_quarantine_rate_policy(hub: Hub, tmp_path: Path, action: str) -> None:
     schema.write_text(json.dumps({"name": "T", "fields": [{"name": "ID", "type": "integer"}]}))
     f = tmp_path / "t.csv"
     f.write_text("ID\n1\n2\nx\ny\n")  # half the rows quarantined
-    [r] = deposits.deposit(hub, system_actor(), request=single_file_request(f, "T", schema, None, "replace", []))
+    [r] = deposits.deposit(hub, system_actor(), request=single_file_request(f, "T", schema, test_producer(hub), "replace", []))
     assert (r.status, r.rows_quarantined) == (action, 2)
     assert published_versions(hub, "T") == []
     lake = hub.config.folder("lake") / "T" / f"v{r.version:05d}"
@@ -87,5 +87,5 @@ def test_quarantine_rate_policy(hub: Hub, tmp_path: Path, action: str) -> None:
     assert (hub.config.folder("quarantine") / "T" / f"v{r.version:05d}").is_dir()
     ok = tmp_path / "ok.csv"
     ok.write_text("ID\n1\n2\n3\n4\n5\nz\n")  # 1/6 < 0.2: published
-    [r2] = deposits.deposit(hub, system_actor(), request=single_file_request(ok, "T", schema, None, "replace", []))
+    [r2] = deposits.deposit(hub, system_actor(), request=single_file_request(ok, "T", schema, test_producer(hub), "replace", []))
     assert r2.status == "published" and [v.version for v in published_versions(hub, "T")] == [r2.version]

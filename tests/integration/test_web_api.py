@@ -276,7 +276,7 @@ def test_every_route_refuses_without_credentials_and_with_the_wrong_role(web_hub
             if "researcher" in spec.roles or ("self" in spec.roles and "{username}" not in path):
                 continue
             assert _probe(rita, method, path) == 403, (method, path)
-    denied = [e for e in _events(web_hub, "user.list") if e.outcome == "denied"]
+    denied = [e for e in _events(web_hub, "user.list") if e.outcome == "refused"]
     assert denied and denied[-1].actor == "rita.researcher"
 
 

@@ -13,7 +13,7 @@ from guichet.actor import system_actor
 from guichet.deposit import services as deposits
 from guichet.deposit.run import single_file_request
 from guichet.errors import GuichetError
-from tests.conftest import make_hub
+from tests.conftest import make_hub, test_producer
 
 cell = st.one_of(st.sampled_from(["1", "x", "", "2020-01-01", '"q;"', '"a\nb"', "é", "01/02/2020", "-3"]),
                  st.text(alphabet="ab1;\"\n\r", max_size=4))
@@ -33,7 +33,7 @@ def test_every_row_is_accounted_for(tmp_path_factory, rows: list[str], crlf: boo
         f = tmp / "t.csv"
         f.write_text(nl.join(["A;B;C", *rows]) + nl, encoding="utf-8")
         try:
-            [r] = deposits.deposit(hub, system_actor(), request=single_file_request(f, "T", schema, None,
+            [r] = deposits.deposit(hub, system_actor(), request=single_file_request(f, "T", schema, test_producer(hub),
                                                                                       "replace", []))
         except GuichetError as exc:
             assert "not a table" in exc.message or "engine" in exc.message

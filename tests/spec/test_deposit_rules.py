@@ -16,6 +16,7 @@ from guichet.deposit.structure import NotATable
 from guichet.engine import check_recorded
 from guichet.hub import Hub
 from guichet.lake.versions import current_version
+from tests.conftest import test_producer
 
 SCHEMA = {
     "name": "T",
@@ -47,7 +48,7 @@ def write(tmp: Path, rows: list[str], schema: dict | None = None, name: str = "t
 
 
 def deposit(hub: Hub, f: Path, s: Path, dataset: str = "T", mode: str = "replace"):
-    [r] = deposits.deposit(hub, system_actor(), request=single_file_request(f, dataset, s, None, mode, []))
+    [r] = deposits.deposit(hub, system_actor(), request=single_file_request(f, dataset, s, test_producer(hub), mode, []))
     return r
 
 

@@ -21,7 +21,7 @@ def test_hash_depends_on_every_field_and_on_the_previous_hash() -> None:
     assert len(h) == 64
     assert event_hash(GENESIS, _event()) == h
     for field, value in [("actor", "eve"), ("action", "user.disable"), ("details", '{"a":1}'), ("seq", 2),
-                         ("outcome", "denied"), ("object", None), ("at", "2026-01-01T00:00:01+00:00")]:
+                         ("outcome", "refused"), ("object", None), ("at", "2026-01-01T00:00:01+00:00")]:
         assert event_hash(GENESIS, _event(**{field: value})) != h, field
     assert event_hash("1" * 64, _event()) != h
 

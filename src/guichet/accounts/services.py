@@ -123,7 +123,7 @@ def unlock_user(unit: Unit, username: str) -> UserInfo:
 MIN_PASSWORD = 12
 
 
-@service("user.password", resource=_user_resource)
+@service("user.password", resource=_user_resource, unguarded=("password",))
 def set_password(unit: Unit, username: str, password: str) -> UserInfo:
     if len(password) < MIN_PASSWORD:
         raise BadInput(f"password: at least {MIN_PASSWORD} characters")
@@ -132,7 +132,7 @@ def set_password(unit: Unit, username: str, password: str) -> UserInfo:
     return _info(user)
 
 
-@service("user.totp", resource=_user_resource)
+@service("user.totp", resource=_user_resource, unguarded=("secret",))
 def enroll_totp(unit: Unit, username: str, secret: str | None = None) -> str:
     """Give the account a new TOTP secret and return it (to show once, as text or QR code)."""
     user = get_user(unit.session, username)

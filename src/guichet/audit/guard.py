@@ -8,9 +8,11 @@ from typing import Any
 
 from guichet.errors import BadInput
 
-# A NIR: sex digit, year, month, département (incl. 2A/2B), commune, order, optional key; with or
-# without spaces.
-_NIR = re.compile(r"(?<![0-9A-Za-z])[1-478]\s?\d{2}\s?\d{2}\s?(?:\d{2}|2[AaBb])\s?\d{3}\s?\d{3}(?:\s?\d{2})?(?![0-9A-Za-z])")
+# A NIR: sex digit, year, month, département (incl. 2A/2B), commune, order, optional key; its groups
+# written together or apart, with spaces, dots or dashes (1 85 05 75 123 456 73, 1-85-05-75-123-456-73).
+_SEP = r"[\s.\-]?"
+_NIR = re.compile(rf"(?<![0-9A-Za-z])[1-478]{_SEP}\d{{2}}{_SEP}\d{{2}}{_SEP}(?:\d{{2}}|2[AaBb]){_SEP}\d{{3}}{_SEP}\d{{3}}"
+                  rf"(?:{_SEP}\d{{2}})?(?![0-9A-Za-z])")
 # A 17-character pseudonym in the SNDS alphabet (level-1 or hub pseudonyms).
 _PSEUDONYM = re.compile(r"(?<![A-Za-z0-9])[A-Z2-7]{17}(?![A-Za-z0-9])")
 # Long hex or base64 runs: hashes, keys, tokens.

@@ -19,7 +19,7 @@ import click
 
 from guichet.actor import Actor, os_user
 from guichet.config import read_private_file, resolve_home
-from guichet.errors import EXIT_PROBLEMS, BadInput, Refused
+from guichet.errors import EXIT_PROBLEMS, BadInput, GuichetError, Refused
 from guichet.hub import Hub, open_hub
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -85,14 +85,50 @@ class Cli:
             if not self.as_user:
                 raise Refused("production mode: say who you act for with --as USER (and its token)")
             if not token:
-                raise Refused(f"production mode: --as {self.as_user} needs that account's token "
-                              "(--token-file FILE or GUICHET_TOKEN)")
-            actor = authenticate_token(hub, token, scope="cli", username=self.as_user, os_user=me)
+                raise self._refused(f"production mode: --as {self.as_user} needs that account's token "
+                                    "(--token-file FILE or GUICHET_TOKEN)")
+            try:
+                actor = authenticate_token(hub, token, scope="cli", username=self.as_user, os_user=me)
+            except Refused as exc:
+                raise self._refused(exc.message) from None
         if self.totp is not None:
             if not verify_totp(hub, actor.username, self.totp):
-                raise Refused(f"--totp: wrong or expired code for {actor.username}")
+                raise self._refused(f"--totp: wrong or expired code for {actor.username}")
             return actor.with_strong_auth()
         return actor.with_strong_auth() if hub.development else actor
+
+    def _refused(self, reason: str) -> Refused:
+        """An authentication refusal of the command line, written to the audit trail before it is answered."""
+        from guichet.audit.guard import looks_like_identifier
+        from guichet.governance.decorators import record_refusal
+
+        claimed = (self.as_user or "")[:64]
+        who = claimed if claimed and looks_like_identifier(claimed) is None else "(unknown)"
+        record_refusal(self.hub, Actor(who, frozenset(), os_user=os_user(), channel="cli"), "auth.cli", None, reason)
+        refused = Refused(reason)
+        refused.audited = True
+        return refused
+
+    def audit_refusal(self, command: str, exc: Refused) -> None:
+        """A refusal of the command itself (a manifest path outside its folder...), before any service ran:
+        written to the audit trail when the command had opened a hub. Never raises."""
+        if exc.audited or self._hub is None:
+            return
+        from guichet.audit.guard import looks_like_identifier
+        from guichet.governance.decorators import record_refusal
+
+        actor = self._actor
+        if actor is None:
+            claimed = (self.as_user or "")[:64]
+            who = claimed if claimed and looks_like_identifier(claimed) is None else "(unknown)"
+            actor = Actor(who, frozenset(), os_user=os_user(), channel="cli")
+        if looks_like_identifier(command) is not None or len(command) > 64:
+            command = "cli"
+        try:
+            record_refusal(self._hub, actor, command, None, exc.message)
+            exc.audited = True
+        except GuichetError:  # the trail cannot be written (database unreachable): the refusal still stands
+            pass
 
     def emit(self, data: Any, text: str | Callable[[], str] | None = None) -> None:
         """Print the answer: JSON (only the answer, on stdout) or text for people."""

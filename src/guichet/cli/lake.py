@@ -46,6 +46,19 @@ def datasets(cli: Cli) -> None:
         for d in found) or "No dataset yet.")
 
 
+@lake_group.command("assign", epilog=example(
+    "guichet lake assign IR_BEN_R --producer cnam --reason \"CNAM delivers the beneficiaries\" --as operator"))
+@click.argument("dataset")
+@click.option("--producer", required=True, help="The registered producer the dataset belongs to from now on.")
+@click.option("--reason", required=True, help="Why (recorded in the audit trail; no identifier).")
+@hub_command
+@pass_cli
+def assign(cli: Cli, dataset: str, producer: str, reason: str) -> None:
+    """Give a dataset to a producer: only its organisation (or an operator, in its name) deposits it then."""
+    out = lake.assign_dataset(cli.hub, cli.actor, dataset=dataset, producer=producer, reason=reason)
+    cli.emit(out, f"dataset {out['dataset']} now belongs to producer {out['producer']}")
+
+
 def _public(snap: dict[str, object]) -> dict[str, object]:
     return {k: snap[k] for k in ("snapshot", "versions", "person_index", "created_at")}
 

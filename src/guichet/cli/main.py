@@ -10,7 +10,7 @@ import click
 
 from guichet import __version__
 from guichet.cli.common import Cli, example
-from guichet.errors import EXIT_REFUSED, GuichetError
+from guichet.errors import EXIT_REFUSED, GuichetError, Refused
 
 # Each module defines one noun (or a top-level verb) and is listed here once.
 COMMAND_MODULES = (
@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="guichet", standalone_mode=False, obj=ctx_obj)
     except GuichetError as exc:
+        if isinstance(exc, Refused):
+            ctx_obj.audit_refusal("cli." + "_".join(a for a in (argv or sys.argv[1:])[:2] if not a.startswith("-")), exc)
         click.echo(f"guichet: {exc.message}", err=True)
         code = exc.exit_code
     except click.exceptions.NoArgsIsHelpError as exc:

@@ -19,7 +19,7 @@ from guichet.errors import BadInput, NotFound
 from guichet.governance import Unit, query, service
 
 
-@service("optout.add")
+@service("optout.add", unguarded=("nir", "birth_date", "rights_nir", "client"))
 def add_optout(unit: Unit, nir: str, birth_date: str, scope: str = "all", rights_nir: str | None = None,
                client: str | None = None, min_seconds: float = register.MIN_SECONDS) -> register.Receipt:
     """Record an objection: the person's hub pseudonyms (computed by the custodian, the only path from a
@@ -49,7 +49,7 @@ def add_optout(unit: Unit, nir: str, birth_date: str, scope: str = "all", rights
     return register.Receipt(receipt, today, scope)
 
 
-@service("optout.withdraw")
+@service("optout.withdraw", unguarded=("receipt",))
 def withdraw_optout(unit: Unit, receipt: str) -> None:
     row = unit.session.execute(select(OptOut).where(
         OptOut.receipt_hash == register.receipt_hash(receipt), OptOut.withdrawn_on.is_(None))).scalar_one_or_none()

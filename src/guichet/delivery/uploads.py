@@ -27,7 +27,7 @@ from guichet.delivery.tables import Upload
 from guichet.deposit.manifest import read_manifest
 from guichet.deposit.model import DepositRequest, TableRequest
 from guichet.deposit.rules import IdentifierRole
-from guichet.errors import BadInput, NotFound, Refused
+from guichet.errors import BadInput, Hidden, NotFound, Refused
 from guichet.governance import Actor
 from guichet.hub import Hub
 from guichet.lake.producers import producers_of
@@ -259,8 +259,11 @@ def visible(session: Session, actor: Actor, upload: Upload) -> bool:
 def get_upload(session: Session, actor: Actor, upload_id: str) -> Upload:
     """The upload, if the account may see it (a producer: only its own; others get 'no such delivery')."""
     row = session.get(Upload, upload_id)
-    if row is None or not visible(session, actor, row):
+    if row is None:
         raise NotFound(f"delivery {upload_id}: no such delivery")
+    if not visible(session, actor, row):
+        raise Hidden(f"delivery {upload_id}: no such delivery",
+                     f"{actor.username} is not of the producer of the delivery")
     return row
 
 

@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from guichet import __version__
-from guichet.actor import Actor
+from guichet.actor import Actor, system_actor
 from guichet.deposit.model import DepositRequest, DepositResult, TableRequest
 from guichet.deposit.pipeline import Reference, StagedTable, TableJob, TableStager, inspect
 from guichet.deposit.policy import quarantine_policy
-from guichet.deposit.sealing import new_key_pair
+from guichet.deposit.rules import IdentifierRole
+from guichet.deposit.sniff import identifier_columns
 from guichet.deposit.structure import FileShape, NotATable
 from guichet.engine import Engine
 from guichet.errors import BadInput, Conflict, Refused
@@ -24,6 +25,7 @@ from guichet.hub import Hub
 from guichet.lake import writing
 from guichet.lake.atomic import check_dataset_name, crash_point, dataset_locks, now, recover
 from guichet.lake.keys import Protection, protection_for
+from guichet.lake.owners import entry_in, merged_identifiers, writer_producer
 from guichet.lake.read import open_info
 from guichet.lake.tables import DatasetVersion, Producer, SchemaVersion
 from guichet.lake.versions import current_version
@@ -53,16 +55,17 @@ class Prepared:
         return self.pending.deposit_id if self.pending else ""
 
 
-def _producer_key(hub: Hub, actor: Actor, name: str | None) -> str:
-    if name is None:
-        return new_key_pair()[1]  # no producer: the sealed cells can be opened by nobody
+def _owner(hub: Hub, actor: Actor, req: TableRequest) -> tuple[str, str, tuple[IdentifierRole, ...]]:
+    """The producer the table is deposited for (checked against the dataset's owner and the actor), its
+    public key, and the identifier roles to apply (the dataset's known ones with this request's)."""
     with hub.store.read() as s:
-        p = s.execute(select(Producer).where(Producer.name == name)).scalar_one_or_none()
-    if p is None:
-        raise Refused(f"producer {name} is not registered (guichet producer add {name} --org ORG)")
-    if not (actor.roles & {"operator", "system"}) and actor.org != p.org:
-        raise Refused(f"deposit: {actor.username} ({actor.org}) may not deposit for producer {name} ({p.org})")
-    return p.public_key
+        producer = writer_producer(s, actor, req.dataset, req.producer)
+        pem = s.execute(select(Producer.public_key).where(Producer.name == producer)).scalar_one()
+        entry = entry_in(s, req.dataset)
+    declared = {r.column: {"kind": r.kind, "state": r.state} for r in req.identifiers}
+    merged = merged_identifiers(entry, declared)
+    roles = tuple(IdentifierRole(c, str(r["kind"]), r.get("state")) for c, r in merged.items())
+    return producer, pem, roles
 
 
 def _identifiers(hub: Hub, req: TableRequest, schema: TableSchema) -> dict[str, Any]:
@@ -103,6 +106,7 @@ def _unchanged(hub: Hub, p: Prepared, mode: str) -> DepositResult | None:
     with hub.store.read() as s:
         v = s.execute(select(DatasetVersion).where(
             DatasetVersion.dataset == p.job.dataset, DatasetVersion.input_sha256 == p.shape.sha256,
+            DatasetVersion.producer == p.req.producer,
             DatasetVersion.schema_sha256 == p.job.schema.sha256, DatasetVersion.mode == mode,
             DatasetVersion.status.in_(("published", "held"))).order_by(DatasetVersion.version.desc())
         ).scalars().first()
@@ -116,18 +120,22 @@ def _prepare(hub: Hub, actor: Actor, req: TableRequest, request: DepositRequest)
     check_dataset_name(req.dataset)
     schema = load_schema(req.schema_path)
     if req.delimiter or req.encoding:
-        from dataclasses import replace
-
         from guichet.schema.load import ENCODINGS
 
         enc = ENCODINGS.get(str(req.encoding).lower()) if req.encoding else schema.encoding
         schema = replace(schema, delimiter=req.delimiter or schema.delimiter, encoding=enc)
-    pem = _producer_key(hub, actor, req.producer)
+    producer, pem, identifiers = _owner(hub, actor, req)
+    req = replace(req, producer=producer, identifiers=identifiers)
     roles = _identifiers(hub, req, schema)
     job = TableJob(req.name, req.dataset, req.file, schema, roles, req.label or req.file.name)
     shape = inspect(job)
     if req.expected_sha256 and req.expected_sha256 != shape.sha256:
         raise BadInput(f"{req.file.name}: its SHA-256 differs from the manifest's (changed after delivery?)")
+    looks = identifier_columns(shape.path, shape.encoding, shape.delimiter, set(roles), skip_bom=shape.bom)
+    if looks:
+        column, kind = sorted(looks.items())[0]
+        raise Refused(f"{req.file.name}: column {column} looks like {kind} but is not declared as an identifier; "
+                      f"declare it (--identifiers {column}:psa|ano, or in the manifest) so that it is pseudonymised")
     return Prepared(req, job, shape, pem)
 
 
@@ -164,6 +172,7 @@ def _published_reference(hub: Hub, engine: Engine, protection: Protection, resou
 def run_deposit(hub: Hub, actor: Actor, request: DepositRequest) -> list[DepositResult]:
     protection = protection_for(hub)
     recover(hub)
+    writing.finish_interrupted(hub, system_actor(), writing.RECOVERY)
     prepared: list[Prepared] = []
     failures: list[DepositResult] = []
     for req in request.tables:
@@ -182,6 +191,9 @@ def run_deposit(hub: Hub, actor: Actor, request: DepositRequest) -> list[Deposit
 def _deposit_locked(hub: Hub, actor: Actor, request: DepositRequest, protection: Protection,
                     prepared: list[Prepared]) -> list[DepositResult]:
     delivery_id = "dl" + secrets.token_hex(8) if request.delivery else None
+    with hub.store.read() as s:  # again under the dataset's lock: another producer may have deposited since
+        for p in prepared:
+            writer_producer(s, actor, p.job.dataset, p.req.producer)
     todo = []
     for p in prepared:
         p.unchanged = _unchanged(hub, p, request.mode)
@@ -202,7 +214,7 @@ def _deposit_locked(hub: Hub, actor: Actor, request: DepositRequest, protection:
             crash_point(request.crash_at, "staged")
             writing.move_into_place(hub, [p.pending for p in todo if p.pending])
             crash_point(request.crash_at, "renamed")
-            writing.commit(hub, [(p.pending, _written(p)) for p in todo if p.pending], request.mode)
+            writing.commit(hub, actor, [(p.pending, _written(p)) for p in todo if p.pending], request.mode)
         except BaseException:
             writing.roll_back(hub, [p.pending for p in todo if p.pending])
             raise
@@ -237,9 +249,11 @@ def _decide(hub: Hub, actor: Actor, todo: list[Prepared]) -> None:
         assert st is not None and p.version is not None
         verdict = quarantine_policy(hub.config.properties, p.job.dataset).verdict(st.rows_in, st.rows_quarantined)
         if verdict is not None:
+            why = f"quarantine rate {st.rows_quarantined}/{st.rows_in} above the hub's maximum"
             if verdict == "rejected":
-                writing.reject(hub, p.job.dataset, p.version,
-                               f"quarantine rate {st.rows_quarantined}/{st.rows_in} above the hub's maximum")
+                writing.reject(hub, actor, p.job.dataset, p.version, why)
+            else:
+                writing.hold(hub, actor, p.job.dataset, p.version, why)
             p.status = verdict
             continue
         p.status, _ = writing.gate(hub, actor, p.job.dataset, p.version)

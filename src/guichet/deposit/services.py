@@ -11,14 +11,14 @@ from sqlalchemy import select
 from guichet.deposit.model import DepositRequest, DepositResult, ProducerInfo
 from guichet.deposit.run import run_deposit
 from guichet.deposit.sealing import Opener, fingerprint, load_public_key, new_key_pair
-from guichet.errors import Conflict, NotFound, Refused
+from guichet.errors import Conflict, Hidden, NotFound
 from guichet.governance import Unit, query, service
 from guichet.lake import read_quarantine
 from guichet.lake.tables import Producer
 from guichet.lake.versions import by_deposit_in
 
 
-@service("producer.add")
+@service("producer.add", unguarded=("public_key_pem",))
 def add_producer(unit: Unit, name: str, org: str, public_key_pem: str | None = None) -> tuple[ProducerInfo, str | None]:
     """Register a producer with its X25519 public key (made here when none is given: the private half is
     returned once, for the producer, and never stored)."""
@@ -37,6 +37,7 @@ def add_producer(unit: Unit, name: str, org: str, public_key_pem: str | None = N
 
 @service("deposit.run", transactional=False)
 def deposit(unit: Unit, request: DepositRequest) -> list[DepositResult]:
+    unit.note(obj="deposit:" + ",".join(sorted({t.dataset for t in request.tables})))  # refusals name it too
     results = run_deposit(unit.hub, unit.actor, request)
     unit.note(obj="deposit:" + ",".join(sorted({r.dataset for r in results})),
               deposits=[{"deposit_id": r.deposit_id, "dataset": r.dataset, "version": r.version,
@@ -45,7 +46,7 @@ def deposit(unit: Unit, request: DepositRequest) -> list[DepositResult]:
     return results
 
 
-@query("deposit.rejections")
+@query("deposit.rejections", unguarded=("private_key_pem",))
 def rejections(unit: Unit, deposit_id: str, private_key_pem: str | None = None) -> list[dict[str, Any]]:
     """A deposit's rejection report: row, rules, the cells the hub may read, and the sealed identifier cells
     (opened here only with the producer's private key, on the producer's side)."""
@@ -53,7 +54,8 @@ def rejections(unit: Unit, deposit_id: str, private_key_pem: str | None = None) 
     if not (unit.actor.roles & {"operator", "system"}):
         p = unit.session.execute(select(Producer).where(Producer.name == v.producer)).scalar_one_or_none()
         if p is None or p.org != unit.actor.org:
-            raise Refused(f"deposit.rejections: {unit.actor.username} is not of the producer of {deposit_id}")
+            raise Hidden(f"deposit {deposit_id} does not exist",
+                         f"deposit.rejections: {unit.actor.username} is not of the producer of the deposit")
     if v.purged:
         raise NotFound(f"deposit {deposit_id}: its quarantine was purged after the retention period")
     opener = Opener(private_key_pem, bytes.fromhex(v.sealed_with)) if private_key_pem and v.sealed_with else None

@@ -14,16 +14,18 @@ function in a ``services`` module.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.orm import Session
 
 from guichet.actor import Actor
+from guichet.audit.guard import looks_like_identifier
 from guichet.audit.log import append_event
 from guichet.audit.mirror import complete_mirror
-from guichet.errors import GuichetError, Refused
+from guichet.errors import GuichetError, Hidden, Refused
 from guichet.governance.permissions import ACTIONS, Decision, Resource, authorize
 from guichet.hub import Hub
 
@@ -43,6 +45,11 @@ class Unit:
     object: str | None = None
     reason: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    outcome: str = "ok"  # "refused" when the service answers a refusal without raising (a wrong password)
+
+    def refused(self, reason: str) -> None:
+        """The service answers normally but what was asked was refused: the event says so, with the reason."""
+        self.outcome, self.reason = "refused", reason
 
     def note(self, obj: str | None = None, reason: str | None = None, **details: Any) -> None:
         """Say what the audit event should record (never an identifier's value)."""
@@ -58,11 +65,40 @@ SERVICES: dict[str, Callable[..., Any]] = {}
 
 
 def _refuse(hub: Hub, actor: Actor, action: str, resource: Resource | None, decision: Decision) -> Refused:
+    record_refusal(hub, actor, action, resource.label if resource else None, decision.reason, rule=decision.reason)
+    refused = Refused(decision.reason)
+    refused.audited = True
+    return refused
+
+
+def record_refusal(hub: Hub, actor: Actor, action: str, obj: str | None, reason: str, **details: Any) -> None:
+    """Write a refusal to the audit trail (outcome ``refused``, with its reason), whatever refused it: the
+    permission table, a rule inside a service (another producer's dataset), authentication."""
+    _record(hub, actor, action, obj, "refused", reason, details)
+
+
+def _record(hub: Hub, actor: Actor, action: str, obj: str | None, outcome: str, reason: str | None,
+            details: dict[str, Any]) -> None:
+    # A message is written by code but may quote what the caller typed: never store one that looks like an
+    # identifier (the guard would refuse it, and the refusal must still be recorded).
+    safe = reason if reason is None or looks_like_identifier(reason) is None else "(reason withheld: it quoted input)"
     with hub.store.write() as session:
-        append_event(session, actor, action, obj=resource.label if resource else None, outcome="denied",
-                     details={"rule": decision.reason})
+        append_event(session, actor, action, obj=obj, outcome=outcome, reason=safe, details=details)
     complete_mirror(hub.store, hub.audit_dir)
-    return Refused(decision.reason)
+
+
+def _failure(hub: Hub, actor: Actor, action: str, obj: str | None, exc: GuichetError) -> None:
+    """Audit a service that refused or failed: ``refused`` with its reason for a refusal (``Hidden`` ones too,
+    with the rule, while the caller sees "not found"), ``failed`` with the error's kind and message otherwise."""
+    if exc.audited:  # a service called by this one already recorded it
+        return
+    if isinstance(exc, Hidden):
+        record_refusal(hub, actor, action, obj, exc.reason)
+    elif isinstance(exc, Refused):
+        record_refusal(hub, actor, action, obj, exc.message)
+    else:
+        _record(hub, actor, action, obj, "failed", exc.message[:500], {"error": type(exc).__name__})
+    exc.audited = True
 
 
 def _check(hub: Hub, actor: Actor, action: str, resource: ResourceFn | None, kwargs: dict[str, Any]) -> Resource | None:
@@ -87,7 +123,45 @@ def _resolve_resource(resource: ResourceFn | None, hub: Hub, kwargs: dict[str, A
         return resource(session, **kwargs)
 
 
-def service(action: str, *, resource: ResourceFn | None = None, transactional: bool = True) -> Callable[
+def _texts(value: Any, where: str) -> Iterator[tuple[str, str]]:
+    """Every text inside a parameter's value (strings, and strings in lists, tuples and dicts)."""
+    if isinstance(value, str):
+        yield where, value
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _texts(v, f"{where}.{k}")
+    elif isinstance(value, list | tuple | set | frozenset):
+        for i, v in enumerate(value):
+            yield from _texts(v, f"{where}[{i}]")
+
+
+def text_guard(fn: Callable[..., Any], unguarded: tuple[str, ...]) -> Callable[[tuple[Any, ...], dict[str, Any]], None]:
+    """The guard of every text a service receives: a value that looks like a NIR (with spaces, dots or dashes
+    or without), a pseudonym or a key is refused before the service runs — free text ends up in the audit
+    trail, on pages and in public exports. ``unguarded`` names the parameters that carry such values by
+    design (a password, a code, the NIR of the opt-out form), each listed in
+    ``tests/unit/test_governance.py`` with why."""
+    sig = inspect.signature(fn)
+    unknown = set(unguarded) - set(sig.parameters)
+    if unknown:
+        raise RuntimeError(f"{fn.__qualname__}: unguarded parameters {sorted(unknown)} are not parameters")
+
+    def guard(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        bound = sig.bind_partial(None, *args, **kwargs)
+        for name, value in bound.arguments.items():
+            if name in unguarded:
+                continue
+            for where, text in _texts(value, name):
+                kind = looks_like_identifier(text)
+                if kind is not None:
+                    raise Refused(f"{where.replace('_', '-')}: refused, it looks like it contains {kind}; "
+                                  "describe the case without identifiers")
+
+    return guard
+
+
+def service(action: str, *, resource: ResourceFn | None = None, transactional: bool = True,
+            unguarded: tuple[str, ...] = ()) -> Callable[
     [Callable[Concatenate[Unit, P], R]], Callable[Concatenate[Hub, Actor, P], R]
 ]:
     """Declare a state-changing service for ``action`` (which must be in the permission table).
@@ -101,32 +175,34 @@ def service(action: str, *, resource: ResourceFn | None = None, transactional: b
         raise RuntimeError(f"@service({action!r}): a {spec.kind} action is a @query")
 
     def decorate(fn: Callable[Concatenate[Unit, P], R]) -> Callable[Concatenate[Hub, Actor, P], R]:
+        guard = text_guard(fn, unguarded)
+
         @functools.wraps(fn)
         def run(hub: Hub, actor: Actor, /, *args: P.args, **kwargs: P.kwargs) -> R:
             res = _check(hub, actor, action, resource, dict(kwargs))
+            unit: Unit | None = None
             try:
+                guard(args, kwargs)
                 if transactional:
                     with hub.store.write() as session:
                         unit = Unit(hub, actor, session, action, object=res.label if res else None)
                         result = fn(unit, *args, **kwargs)
-                        append_event(session, actor, action, obj=unit.object, reason=unit.reason,
-                                     details=unit.details)
+                        append_event(session, actor, action, obj=unit.object, outcome=unit.outcome,
+                                     reason=unit.reason, details=unit.details)
                 else:
                     with hub.store.read() as session:
                         unit = Unit(hub, actor, session, action, object=res.label if res else None)
                         result = fn(unit, *args, **kwargs)
                     with hub.store.write() as session:
-                        append_event(session, actor, action, obj=unit.object, reason=unit.reason,
-                                     details=unit.details)
+                        append_event(session, actor, action, obj=unit.object, outcome=unit.outcome,
+                                     reason=unit.reason, details=unit.details)
             except GuichetError as exc:
-                with hub.store.write() as session:
-                    append_event(session, actor, action, obj=res.label if res else None, outcome="failed",
-                                 details={"error": type(exc).__name__})
-                complete_mirror(hub.store, hub.audit_dir)
+                _failure(hub, actor, action, unit.object if unit else (res.label if res else None), exc)
                 raise
             complete_mirror(hub.store, hub.audit_dir)
             return result
 
+        run.__guichet_unguarded__ = unguarded  # type: ignore[attr-defined]
         return _register(action, "service", run)
 
     return decorate
@@ -142,7 +218,7 @@ def _register(action: str, kind: str, fn: F) -> F:
     return fn
 
 
-def query(action: str, *, resource: ResourceFn | None = None) -> Callable[
+def query(action: str, *, resource: ResourceFn | None = None, unguarded: tuple[str, ...] = ()) -> Callable[
     [Callable[Concatenate[Unit, P], R]], Callable[Concatenate[Hub, Actor, P], R]
 ]:
     """Declare a read-only service. Reads of personal data (kind ``read_personal``) are audited."""
@@ -151,18 +227,27 @@ def query(action: str, *, resource: ResourceFn | None = None) -> Callable[
         raise RuntimeError(f"@query({action!r}): a {spec.kind} action is a @service")
 
     def decorate(fn: Callable[Concatenate[Unit, P], R]) -> Callable[Concatenate[Hub, Actor, P], R]:
+        guard = text_guard(fn, unguarded)
+
         @functools.wraps(fn)
         def run(hub: Hub, actor: Actor, /, *args: P.args, **kwargs: P.kwargs) -> R:
             res = _check(hub, actor, action, resource, dict(kwargs))
-            with hub.store.read() as session:
-                unit = Unit(hub, actor, session, action, object=res.label if res else None)
-                result = fn(unit, *args, **kwargs)
+            unit: Unit | None = None
+            try:
+                guard(args, kwargs)
+                with hub.store.read() as session:
+                    unit = Unit(hub, actor, session, action, object=res.label if res else None)
+                    result = fn(unit, *args, **kwargs)
+            except (Refused, Hidden) as exc:  # a read refused by a rule of the service is audited too
+                _failure(hub, actor, action, unit.object if unit else (res.label if res else None), exc)
+                raise
             if spec.kind == "read_personal":
                 with hub.store.write() as session:
                     append_event(session, actor, action, obj=unit.object, details=unit.details)
                 complete_mirror(hub.store, hub.audit_dir)
             return result
 
+        run.__guichet_unguarded__ = unguarded  # type: ignore[attr-defined]
         return _register(action, "query", run)
 
     return decorate

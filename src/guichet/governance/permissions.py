@@ -106,6 +106,8 @@ _TABLE: tuple[ActionSpec, ...] = (
        "(a producer: only its own)"),
     _a("lake.dataset", "operator producer auditor", "read",
        "read one dataset's versions: accounting, quality label, status history, lineage (a producer: only its own)"),
+    _a("lake.assign", "operator", "change",
+       "give a dataset to a producer: only its organisation (or an operator, in its name) deposits it then"),
     _a("lake.snapshot", "operator system", "change",
        "record the current published versions and person-index version under a snapshot id"),
     _a("lake.show", "operator auditor system", "read", "show a recorded snapshot of the lake"),

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -67,15 +68,25 @@ def _lock_path(hub: Hub, dataset: str) -> Path:
 
 
 @contextmanager
-def dataset_locks(hub: Hub, datasets: list[str]) -> Iterator[None]:
-    """Serialise deposits to the same datasets (sorted order: no deadlock between deliveries)."""
-    handles = []
+def dataset_locks(hub: Hub, datasets: list[str], *, wait: bool = True) -> Iterator[bool]:
+    """Serialise deposits to the same datasets (sorted order: no deadlock between deliveries). With
+    ``wait=False`` the block gets False, holding nothing, when a lock is taken."""
+    handles: list[Any] = []
     try:
         for name in sorted(set(datasets)):
             fh = _lock_path(hub, name).open("a+")
-            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.close()
+                for held in reversed(handles):
+                    fcntl.flock(held, fcntl.LOCK_UN)
+                    held.close()
+                handles = []
+                yield False
+                return
             handles.append(fh)
-        yield
+        yield True
     finally:
         for fh in reversed(handles):
             fcntl.flock(fh, fcntl.LOCK_UN)

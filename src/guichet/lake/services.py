@@ -6,9 +6,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from guichet.errors import NotFound, Refused
+from guichet.errors import BadInput, Hidden, NotFound, Refused
 from guichet.governance import Unit, query, service
-from guichet.lake import snapshots
+from guichet.lake import owners, snapshots
+from guichet.lake.atomic import check_dataset_name
 from guichet.lake.producers import STAFF, producers_of
 from guichet.lake.tables import DatasetVersion
 from guichet.lake.versions import VersionInfo, versions_in
@@ -19,8 +20,14 @@ def _visible(unit: Unit) -> set[str] | None:
     return None if unit.actor.roles & STAFF else producers_of(unit.session, unit.actor)
 
 
-def _owned(infos: list[VersionInfo], own: set[str] | None) -> bool:
-    return own is None or any(v.producer in own for v in infos)
+def _owned(unit: Unit, name: str, infos: list[VersionInfo], own: set[str] | None) -> bool:
+    """Whether the actor may see the dataset: staff always; a producer when the dataset is its own."""
+    if own is None:
+        return True
+    entry = owners.entry_in(unit.session, name)
+    if entry is not None:
+        return entry.producer in own
+    return any(v.producer in own for v in infos)
 
 
 @query("lake.datasets")
@@ -32,10 +39,11 @@ def list_datasets(unit: Unit) -> list[dict[str, Any]]:
     out = []
     for name in names:
         infos = versions_in(unit.session, name, statuses=None)
-        if not _owned(infos, own):
+        if not _owned(unit, name, infos, own):
             continue
         current = next((v for v in reversed(infos) if v.status == "published"), None)
-        out.append({"dataset": name, "producer": infos[-1].producer, "versions": len(infos),
+        entry = owners.entry_in(unit.session, name)
+        out.append({"dataset": name, "producer": entry.producer if entry else infos[-1].producer, "versions": len(infos),
                     "current": current.version if current else None,
                     "held": [v.version for v in infos if v.status == "held"],
                     "latest": infos[-1].detail()})
@@ -47,8 +55,10 @@ def list_datasets(unit: Unit) -> list[dict[str, Any]]:
 def dataset_versions(unit: Unit, dataset: str) -> list[dict[str, Any]]:
     """One dataset's versions, newest first, with their accounting, label and status history."""
     infos = versions_in(unit.session, dataset, statuses=None)
-    if not infos or not _owned(infos, _visible(unit)):
-        raise NotFound(f"dataset {dataset} does not exist")  # another producer's dataset is not revealed
+    if not infos:
+        raise NotFound(f"dataset {dataset} does not exist")
+    if not _owned(unit, dataset, infos, _visible(unit)):  # another producer's dataset is not revealed
+        raise Hidden(f"dataset {dataset} does not exist", f"{unit.actor.username} is not of the dataset's producer")
     unit.note(obj=f"dataset:{dataset}")
     return [v.detail() | {"lineage": _lineage_summary(v)} for v in reversed(infos)]
 
@@ -56,6 +66,18 @@ def dataset_versions(unit: Unit, dataset: str) -> list[dict[str, Any]]:
 def _lineage_summary(v: VersionInfo) -> dict[str, Any]:
     return {"files": [{"path": f["path"], "rows": f.get("rows"), "source": f.get("source")} for f in v.files],
             "columns": len(v.columns), "schema_version": v.schema_version, "input_file": v.input_file}
+
+
+@service("lake.assign")
+def assign_dataset(unit: Unit, dataset: str, producer: str, reason: str) -> dict[str, Any]:
+    """Give a dataset to a producer: from then on only that producer's organisation (or an operator, in its
+    name) deposits its versions. The reason is recorded with the audit event."""
+    reason = " ".join((reason or "").split())
+    if len(reason) < 10:
+        raise BadInput("--reason: say why in at least 10 characters (recorded and audited)")
+    entry = owners.assign(unit.session, check_dataset_name(dataset), producer, unit.actor.username)
+    unit.note(obj=f"dataset:{dataset}", reason=reason, producer=producer)
+    return {"dataset": entry.name, "producer": entry.producer, "assigned_by": entry.assigned_by}
 
 
 @service("lake.snapshot")

@@ -82,3 +82,21 @@ class Snapshot(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     versions: Mapped[dict[str, int]] = mapped_column(JSON)  # dataset -> published version
     parts: Mapped[dict[str, Any]] = mapped_column(JSON)  # registered parts: person_index -> {version, inputs}
+
+
+class LakeDataset(Base):
+    """A dataset of the lake: the producer it belongs to and the identifier columns it declares.
+
+    A dataset belongs to the producer that first deposited it, or to the one an operator assigned it to;
+    only that producer's organisation (or an operator, audited) writes new versions of it. Its identifier
+    columns are known from its first deposit: a later delivery cannot drop them (their values would then
+    reach the lake unconverted)."""
+
+    __tablename__ = "lake_datasets"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    producer: Mapped[str] = mapped_column(String(64), index=True)
+    identifiers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # column -> {kind, state}
+    assigned_by: Mapped[str | None] = mapped_column(String(64))  # the operator who assigned it, if one did
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -4,7 +4,11 @@ The writer (the deposit today) records a *pending* version, writes encrypted fil
 staging folders, then the lake renames them into place and commits the version as ``held``: complete and
 invisible. The registered gates (``guichet.lake.gates``) then decide whether it is published. A crash at any
 step leaves the old state or the new one: recovery (``guichet.lake.atomic.recover``, at every deposit's
-start and in ``guichet doctor``) rolls back pending versions and removes orphan folders.
+start and in ``guichet doctor``) rolls back pending versions and removes orphan folders, and finishes the
+versions a crash left committed but never gated (``finish_interrupted``).
+
+Every state a version reaches is explained by the audit trail: the commit, the gates' verdict (published or
+held) and a rejection each write their event in the same transaction as the change.
 """
 
 from __future__ import annotations
@@ -17,12 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from guichet.actor import Actor
+from guichet.audit.log import append_event
 from guichet.hub import Hub
-from guichet.lake.atomic import LIVE, lake_dir, now, quarantine_dir, version_dirname
+from guichet.lake.atomic import LIVE, dataset_locks, lake_dir, now, quarantine_dir, version_dirname
 from guichet.lake.gates import GateVerdict, run_gates
 from guichet.lake.keys import FileKey, save_keys
+from guichet.lake.owners import record as record_dataset
 from guichet.lake.status import change_status, note_status
 from guichet.lake.tables import DatasetVersion
 
@@ -110,8 +117,18 @@ def move_into_place(hub: Hub, pending: list[Pending]) -> None:
         os.replace(p.quarantine_staging, quarantine_dir(hub, p.dataset) / p.dirname)
 
 
-def commit(hub: Hub, items: list[tuple[Pending, Written]], mode: str) -> None:
-    """Commit every version of one delivery in one transaction, as ``held`` (complete, invisible)."""
+COMMITTED = "committed; not gated yet"
+RECOVERY = "hub.doctor"  # the action of what recovery finishes (at a deposit's start, or guichet doctor)
+
+
+def _event(session: Session, actor: Actor, action: str, dataset: str, version: int, step: str,
+           **details: Any) -> None:
+    append_event(session, actor, action, obj=f"dataset:{dataset}:v{version}", details={"step": step, **details})
+
+
+def commit(hub: Hub, actor: Actor, items: list[tuple[Pending, Written]], mode: str, action: str = "deposit.run") -> None:
+    """Commit every version of one delivery in one transaction, as ``held`` (complete, invisible), with an
+    audit event per version."""
     with hub.store.write() as s:
         for p, w in items:
             folder = lake_dir(hub, p.dataset) / p.dirname
@@ -136,8 +153,13 @@ def commit(hub: Hub, items: list[tuple[Pending, Written]], mode: str) -> None:
             lineage = dict(w.lineage)
             lineage["quarantine"] = [{"path": str((qdir / path.name).relative_to(hub.home)), "key_id": k.key_id}
                                      for path, k in w.quarantine_parts]
+            if row.producer is not None:  # the dataset's owner and its identifier columns, from its first deposit
+                record_dataset(s, p.dataset, row.producer, dict(lineage.get("identifiers") or {}))
+            lineage["status_history"] = [{"from": "pending", "to": "held", "why": COMMITTED}]
             row.lineage = lineage
             row.finished_at = now()
+            _event(s, actor, action, p.dataset, p.version, "committed", deposit_id=p.deposit_id,
+                   rows_in=w.rows_in, rows_accepted=w.rows_accepted, rows_quarantined=w.rows_quarantined)
 
 
 def roll_back(hub: Hub, pending: list[Pending]) -> None:
@@ -153,16 +175,25 @@ def roll_back(hub: Hub, pending: list[Pending]) -> None:
                 row.status, row.finished_at = "rolled_back", now()
 
 
-def reject(hub: Hub, dataset: str, version: int, why: str) -> None:
+def reject(hub: Hub, actor: Actor, dataset: str, version: int, why: str, action: str = "deposit.run") -> None:
     """A committed version refused by policy: rejected, its data files removed (the quarantine stays for the
     producer's rejection report)."""
     with hub.store.write() as s:
         row = change_status(s, dataset, version, "rejected", why=why, expected=("held",))
         row.files = []
+        _event(s, actor, action, dataset, version, "rejected", why=why)
     shutil.rmtree(lake_dir(hub, dataset) / version_dirname(version), ignore_errors=True)
 
 
-def gate(hub: Hub, actor: Actor, dataset: str, version: int) -> tuple[str, list[GateVerdict]]:
+def hold(hub: Hub, actor: Actor, dataset: str, version: int, why: str, action: str = "deposit.run") -> None:
+    """A committed version the hub's policy keeps held (an operator may publish it)."""
+    with hub.store.write() as s:
+        note_status(s, dataset, version, why)
+        _event(s, actor, action, dataset, version, "held", why=why)
+
+
+def gate(hub: Hub, actor: Actor, dataset: str, version: int, action: str = "deposit.run"
+         ) -> tuple[str, list[GateVerdict]]:
     """Ask every registered gate; publish the held version when all pass. Answers the status and verdicts."""
     verdicts = run_gates(hub, actor, dataset, version)
     failed = [v for v in verdicts if not v.passed]
@@ -170,7 +201,31 @@ def gate(hub: Hub, actor: Actor, dataset: str, version: int) -> tuple[str, list[
         if failed:
             for v in failed:
                 note_status(s, dataset, version, v.why)
+            _event(s, actor, action, dataset, version, "held", gates=[v.gate for v in failed])
             return "held", verdicts
         change_status(s, dataset, version, "published", why="; ".join(v.why for v in verdicts) or "no gate",
                       expected=("held",))
+        _event(s, actor, action, dataset, version, "published", gates=[v.gate for v in verdicts])
     return "published", verdicts
+
+
+def interrupted(hub: Hub) -> list[tuple[str, int]]:
+    """Versions a crash left committed and never gated: held, and their history ends with the commit."""
+    with hub.store.read() as s:
+        rows = s.execute(select(DatasetVersion).where(DatasetVersion.status == "held")).scalars()
+        return [(v.dataset, v.version) for v in rows
+                if ((v.lineage or {}).get("status_history") or [{}])[-1].get("why") == COMMITTED]
+
+
+def finish_interrupted(hub: Hub, actor: Actor, action: str) -> list[tuple[str, int, str]]:
+    """Gate every version a crash left between its commit and its gates (its deposit is no longer running:
+    its dataset's lock is free), as ``actor``; the audit trail then explains its state. Answers what became
+    of each."""
+    out = []
+    for dataset, version in interrupted(hub):
+        with dataset_locks(hub, [dataset], wait=False) as locked:
+            if not locked:
+                continue  # the deposit that committed it is still running: it gates it itself
+            status, _ = gate(hub, actor, dataset, version, action=action)
+            out.append((dataset, version, status))
+    return out

@@ -19,6 +19,7 @@ from guichet.accounts.auth import authenticate_token
 from guichet.config import HubConfig
 from guichet.errors import Refused
 from guichet.governance import Actor
+from guichet.governance.decorators import record_refusal
 from guichet.hub import Hub
 from guichet.web.i18n import Translator, negotiate
 from guichet.web.login import utcnow
@@ -141,6 +142,8 @@ async def build_context(state: WebState, request: Request) -> WebContext:
                                                                        channel="api"))
             via = "token"
         except Refused as exc:
+            unknown = Actor("(unknown)", frozenset(), channel="api")
+            await run_in_threadpool(record_refusal, state.hub, unknown, "auth.api", None, exc.message)
             raise TokenRefused(exc.message) from None
     else:
         secret, refresh = _session_secret(state, request, now)

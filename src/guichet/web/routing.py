@@ -27,9 +27,8 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from guichet.audit.log import append_event
-from guichet.audit.mirror import complete_mirror
 from guichet.governance import ACTIONS, Actor, Resource, authorize
+from guichet.governance.decorators import record_refusal
 from guichet.web.context import WebContext, WebState, build_context
 from guichet.web.errors import csrf_refused, forbidden, unauthenticated
 from guichet.web.site import HomePanel, NavEntry, PanelFn, self_resource
@@ -47,10 +46,8 @@ def own_account(_request: Request, actor: Actor) -> Resource:
 
 
 def _audit_denied(state: WebState, actor: Actor, action: str, resource: Resource | None, reason: str) -> None:
-    with state.hub.store.write() as session:
-        append_event(session, actor, action, obj=resource.label if resource else None, outcome="denied",
-                     details={"rule": reason, "via": "web route"})
-    complete_mirror(state.hub.store, state.hub.audit_dir)
+    record_refusal(state.hub, actor, action, resource.label if resource else None, reason, rule=reason,
+                   via="web route")
 
 
 def requires(permission: str, resource: ResourceFn | None = None, authenticate: bool = True) -> Callable[..., Any]:

@@ -50,6 +50,7 @@ def _attempt(unit: Unit, client: str, stage: str, ok: bool, now: datetime) -> No
 def _refuse(unit: Unit, user: User, policy: LoginPolicy, now: datetime, why: str) -> LoginResult:
     locked = count_failure(user, policy, now)
     unit.note(result="locked" if locked else "refused", rule=why, failures=user.failed_logins)
+    unit.refused(why)
     return LoginResult("locked" if locked else "refused", locked_until=user.locked_until if locked else None)
 
 
@@ -59,11 +60,12 @@ def _locked(unit: Unit, user: User, client: str, factor: str, now: datetime) -> 
     if not is_locked(user, now):
         return None
     unit.note(result="locked", rule="account locked")
+    unit.refused("account locked")
     _attempt(unit, client, factor, False, now)
     return LoginResult("locked", locked_until=user.locked_until)
 
 
-@service("web.login")
+@service("web.login", unguarded=("password", "client"))
 def check_password(unit: Unit, username: str, password: str, client: str, policy: LoginPolicy) -> LoginResult:
     """First step: the password. Counts a failure against the account; never says which part was wrong."""
     now = utcnow()
@@ -72,6 +74,7 @@ def check_password(unit: Unit, username: str, password: str, client: str, policy
         password_matches(None, password)  # same time as a real check
         unit.note(obj="user:unknown" if user is None else f"user:{username}", result="refused",
                   rule="unknown, disabled or without password")
+        unit.refused("unknown, disabled or without password")
         _attempt(unit, client, "password", False, now)
         return LoginResult("refused")
     unit.note(obj=f"user:{username}")
@@ -86,12 +89,13 @@ def check_password(unit: Unit, username: str, password: str, client: str, policy
     _attempt(unit, client, "password", True, now)
     if user.totp_secret is None:
         unit.note(result="refused", rule="no second factor enrolled")
+        unit.refused("no second factor enrolled")
         return LoginResult("no_second_factor")
     unit.note(result="password ok")
     return LoginResult("ok", username=username)
 
 
-@service("web.login_totp")
+@service("web.login_totp", unguarded=("code", "client"))
 def check_second_factor(unit: Unit, username: str, code: str, client: str, policy: LoginPolicy) -> LoginResult:
     """Second step: the TOTP code. A code already used (same or earlier step) is refused as a replay.
     Success resets the failure counter and opens a session; its secret is returned once."""
@@ -100,6 +104,7 @@ def check_second_factor(unit: Unit, username: str, code: str, client: str, polic
     if user is None or user.disabled or user.totp_secret is None:
         unit.note(obj="user:unknown" if user is None else f"user:{username}", result="refused",
                   rule="unknown, disabled or without second factor")
+        unit.refused("unknown, disabled or without second factor")
         _attempt(unit, client, "totp", False, now)
         return LoginResult("refused")
     unit.note(obj=f"user:{username}")
@@ -125,7 +130,7 @@ def _self(_session: Session, username: str, **_: object) -> Resource:
     return Resource("user", username, owner=username)
 
 
-@service("web.logout", resource=_self)
+@service("web.logout", resource=_self, unguarded=("session_secret",))
 def sign_out(unit: Unit, username: str, session_secret: str) -> None:
     user = _find(unit.session, username)
     if user is None:
@@ -195,6 +200,7 @@ def _proof_refused(unit: Unit, user: User, policy: LoginPolicy, now: datetime, w
     locked = count_failure(user, policy, now)
     ended = _end_sessions(unit, user, None, now) if locked else 0
     unit.note(result="locked" if locked else "refused", rule=why, failures=user.failed_logins, sessions_ended=ended)
+    unit.refused(why)
     return SelfServiceResult("locked" if locked else "refused", ended)
 
 
@@ -206,7 +212,7 @@ def _signed_in_user(unit: Unit, username: str, now: datetime) -> User:
     return user
 
 
-@service("web.password", resource=_self)
+@service("web.password", resource=_self, unguarded=("current_password", "new_password", "session_secret"))
 def change_password(unit: Unit, username: str, current_password: str, new_password: str, session_secret: str,
                     policy: LoginPolicy) -> SelfServiceResult:
     """Replace one's password after proving the current one; the account's other sessions end."""
@@ -214,6 +220,7 @@ def change_password(unit: Unit, username: str, current_password: str, new_passwo
     user = _signed_in_user(unit, username, now)
     if is_locked(user, now):
         unit.note(result="locked", rule="account locked")
+        unit.refused("account locked")
         return SelfServiceResult("locked")
     if not password_matches(user.password_hash, current_password):
         return _proof_refused(unit, user, policy, now, "wrong current password")
@@ -226,7 +233,7 @@ def change_password(unit: Unit, username: str, current_password: str, new_passwo
     return SelfServiceResult("ok", ended)
 
 
-@service("web.totp", resource=_self)
+@service("web.totp", resource=_self, unguarded=("current_password", "current_code", "new_secret", "new_code", "session_secret"))
 def replace_second_factor(unit: Unit, username: str, current_password: str, current_code: str, new_secret: str,
                           new_code: str, session_secret: str, policy: LoginPolicy) -> SelfServiceResult:
     """Replace one's TOTP secret: the password, a fresh code of the old authenticator and a code of the new
@@ -237,6 +244,7 @@ def replace_second_factor(unit: Unit, username: str, current_password: str, curr
         raise Refused("second factor: none enrolled; an operator enrols the first one")
     if is_locked(user, now):
         unit.note(result="locked", rule="account locked")
+        unit.refused("account locked")
         return SelfServiceResult("locked")
     try:
         base64.b32decode(new_secret, casefold=True)
@@ -252,6 +260,7 @@ def replace_second_factor(unit: Unit, username: str, current_password: str, curr
     new_step = totp_step(new_secret, new_code, now)
     if new_step is None:
         unit.note(result="refused", rule="wrong code of the new authenticator")
+        unit.refused("wrong code of the new authenticator")
         return SelfServiceResult("new_code")  # not counted: the person proved who they are
     user.totp_secret = unit.hub.seal(new_secret)
     user.totp_last_step = new_step
@@ -267,7 +276,7 @@ class OpenSession:
     current: bool
 
 
-@query("web.sessions", resource=_self)
+@query("web.sessions", resource=_self, unguarded=("session_secret",))
 def open_sessions(unit: Unit, username: str, session_secret: str | None = None) -> list[OpenSession]:
     """One's sessions not ended, newest first; ``current`` marks the one asking."""
     now = utcnow()
@@ -280,7 +289,7 @@ def open_sessions(unit: Unit, username: str, session_secret: str | None = None) 
     return [OpenSession(aware(r.created_at), aware(r.expires_at), r.id == current) for r in rows]
 
 
-@service("web.logout_all", resource=_self)
+@service("web.logout_all", resource=_self, unguarded=("keep_secret",))
 def end_sessions(unit: Unit, username: str, keep_secret: str | None = None) -> int:
     """Sign out everywhere (``keep_secret`` None) or everywhere but the session ``keep_secret``."""
     now = utcnow()

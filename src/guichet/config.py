@@ -153,8 +153,18 @@ def load_config(home: Path) -> HubConfig:
 
 def save_config(config: HubConfig) -> None:
     tmp = config.config_path.with_suffix(".toml.tmp")
-    tmp.write_text(tomli_w.dumps(config.to_toml()), encoding="utf-8")
+    write_private_file(tmp, tomli_w.dumps(config.to_toml()))
     os.replace(tmp, config.config_path)
+
+
+PRIVATE_UMASK = 0o077  # every file and folder the hub makes: readable by the hub's own OS user only
+
+
+def private_files() -> int:
+    """From now on, files and folders this process creates are 0600/0700 (the CLI and the server call it
+    first: the metadata database, the audit mirror, the lake's and quarantine's files carry the hub's data).
+    Answers the previous umask."""
+    return os.umask(PRIVATE_UMASK)
 
 
 def resolve_home(option: str | None, env_home: str | None) -> Path:

@@ -206,3 +206,32 @@ def test_doctor_refuses_to_touch_a_forged_tail(busy_hub: Hub) -> None:
     r = run_cli(["doctor", "--home", str(busy_hub.home), "--json"])
     assert r.code == 1
     assert path.read_bytes() == before
+
+
+def test_a_tail_cut_in_the_files_alone_is_a_problem_once_it_is_not_in_flight(busy_hub: Hub) -> None:
+    """Cutting the files' last events (and not the database's) is reported as a cut, not as 'behind'; the
+    only gap tolerated is one younger than the time a writer takes to append what it committed."""
+    from datetime import UTC, datetime, timedelta
+
+    from guichet.audit.verify import IN_FLIGHT_SECONDS, verify
+
+    path = mirror_path(busy_hub.audit_dir)
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:-3]))
+    now = datetime.now(UTC)
+    fresh = verify(busy_hub.store, busy_hub.audit_dir, now=now)
+    assert fresh.ok and fresh.mirror_behind == 3  # as if a writer were still appending them
+    later = verify(busy_hub.store, busy_hub.audit_dir, now=now + timedelta(seconds=IN_FLIGHT_SECONDS + 5))
+    assert not later.ok and later.first_bad is not None
+    assert later.first_bad.where == "files" and later.first_bad.seq == len(lines) - 2
+    assert "tail was cut" in later.first_bad.problem
+
+
+def test_a_tail_cut_in_the_database_alone_is_a_problem(busy_hub: Hub) -> None:
+    count = len(mirror_path(busy_hub.audit_dir).read_bytes().splitlines())
+    _sql(busy_hub, "DELETE FROM audit_events WHERE seq > :n", n=count - 2)
+    row = f"SELECT hash FROM audit_events WHERE seq = {count - 2}"
+    _sql(busy_hub, f"UPDATE audit_head SET seq = :n, hash = ({row}) WHERE id = 1", n=count - 2)
+    code, report = _verify(busy_hub)
+    assert code == 1 and report["first_bad"]["where"] == "database"
+    assert report["first_bad"]["seq"] == count - 1

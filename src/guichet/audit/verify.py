@@ -1,9 +1,18 @@
-"""Verification of the audit chain, in the database and in the mirror files. It never repairs."""
+"""Verification of the audit chain, in the database and in the mirror files. It never repairs.
+
+The two copies are cross-checked: an event in one and not in the other is a problem, whichever side lacks
+it — a tail cut in the files or in the database is reported as such, not as "behind". The only gap
+tolerated is the few events another process committed and is still appending to the files (younger than
+``IN_FLIGHT_SECONDS``). Cutting the same tail from both copies and rolling back the head leaves a shorter
+chain that verifies: only a checkpoint of the head kept outside the hub (the custodian's signature, a head
+hash written down by an auditor) detects that.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +22,9 @@ from guichet.audit.chain import GENESIS, EventFields, event_hash
 from guichet.audit.log import read_events, row_fields
 from guichet.audit.mirror import mirror_path
 from guichet.store.db import Store
-from guichet.store.models import AuditHead
+from guichet.store.models import AuditEvent, AuditHead
+
+IN_FLIGHT_SECONDS = 60  # a writer commits its event, then appends it to the files: a gap younger is in flight
 
 
 @dataclass(frozen=True)
@@ -131,9 +142,28 @@ def _verify_files(audit_dir: Path, db_hashes: dict[int, str], report: VerifyRepo
     report.mirror_behind = max(0, report.events - report.mirror_events)
 
 
-def verify(store: Store, audit_dir: Path) -> VerifyReport:
+def _check_gap(store: Store, report: VerifyReport, now: datetime) -> None:
+    """Events the database holds and the files lack: a cut tail, unless they are still being appended."""
+    if report.mirror_behind == 0 or not report.ok:
+        return
+    first = report.mirror_events + 1
+    with store.read() as session:
+        at = session.execute(select(AuditEvent.at).where(AuditEvent.seq == first)).scalar_one_or_none()
+    try:
+        age = (now - datetime.fromisoformat(str(at))).total_seconds()
+    except ValueError:
+        age = float("inf")
+    if age > IN_FLIGHT_SECONDS:
+        report.problems.append(Problem(
+            "files", first, report.mirror_events + 1,
+            f"the files lack events {first} to {report.events}, which the database holds: their tail was cut, "
+            "or a crash stopped their writing ('guichet doctor' completes them from the database; verify again)"))
+
+
+def verify(store: Store, audit_dir: Path, now: datetime | None = None) -> VerifyReport:
     report = VerifyReport()
     db_hashes = _verify_database(store, report)
     if report.ok:
         _verify_files(audit_dir, db_hashes, report)
+        _check_gap(store, report, now or datetime.now(UTC))
     return report

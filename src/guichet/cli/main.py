@@ -10,6 +10,7 @@ import click
 
 from guichet import __version__
 from guichet.cli.common import Cli, example
+from guichet.config import private_files
 from guichet.errors import EXIT_REFUSED, GuichetError, Refused
 
 # Each module defines one noun (or a top-level verb) and is listed here once.
@@ -62,6 +63,7 @@ def _internal_error(exc: BaseException) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    private_files()
     ctx_obj = Cli()
     code = 0
     try:

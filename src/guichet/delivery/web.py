@@ -27,14 +27,15 @@ from guichet.delivery.uploads import MAX_CHUNK_BYTES, Limits, UploadRequest
 from guichet.deposit import services as deposits
 from guichet.errors import BadInput, GuichetError
 from guichet.governance import authorize
-from guichet.web.context import WebContext
+from guichet.web.context import WebContext, WebState
 from guichet.web.errors import WebError
 from guichet.web.pages_base import render
-from guichet.web.routing import Ctx, GuardedRouter
+from guichet.web.routing import MAX_INT, Ctx, GuardedRouter, Number
 
 HERE = Path(__file__).parent
 router = GuardedRouter(templates=HERE / "templates", locales=HERE / "locales")
 SHOWN_ROWS = 200  # rejection rows shown on the page; the download has them all
+MULTIPART_SLACK = 1 << 20  # the browser's form around the file: boundaries, headers, the other fields
 
 
 class OpenIn(BaseModel):
@@ -92,10 +93,19 @@ async def _body(ctx: WebContext, limit: int) -> bytes:
     return bytes(data)
 
 
+def _chunk_limit(state: WebState) -> int:
+    return min(Limits.of(state.hub).chunk_bytes, MAX_CHUNK_BYTES)
+
+
+def _form_limit(state: WebState) -> int:
+    return Limits.of(state.hub).max_bytes + MULTIPART_SLACK
+
+
 @router.api("/api/deliveries/{delivery_id}/chunks/{number}", permission="delivery.upload", methods=("PUT",),
-            tags=["deliveries"], openapi_extra={"requestBody": {"content": {"application/octet-stream": {}}}},
+            tags=["deliveries"], max_body=_chunk_limit,
+            openapi_extra={"requestBody": {"content": {"application/octet-stream": {}}}},
             summary="Send chunk N (0-based, of the size given when opened); sending it again replaces it")
-async def api_chunk(ctx: Ctx, delivery_id: str, number: int) -> dict[str, Any]:
+async def api_chunk(ctx: Ctx, delivery_id: str, number: Number) -> dict[str, Any]:
     assert ctx.actor is not None
     actor = ctx.actor
     data = await _body(ctx, min(Limits.of(ctx.hub).chunk_bytes, MAX_CHUNK_BYTES))
@@ -164,7 +174,7 @@ def deliveries_page(ctx: Ctx, reviewed: str | None = None) -> HTMLResponse:
                  can_review=bool(authorize(ctx.actor, "catalogue.review")), limits=Limits.of(ctx.hub))
 
 
-@router.page("/deliveries", permission="delivery.open", methods=("POST",),
+@router.page("/deliveries", permission="delivery.open", methods=("POST",), max_body=_form_limit,
              summary="Upload a delivery from the browser (a .zip delivery folder or one CSV file) and deposit it",
              responses={303: {"description": "deposited: go to the delivery's receipt"}})
 async def upload_page(ctx: Ctx, file: Annotated[UploadFile, File()],
@@ -219,7 +229,7 @@ def delivery_page(ctx: Ctx, delivery_id: str, retracted: str | None = None) -> H
              summary="Retract a deposited version, or mark it superseded by a later one, with a published reason",
              responses={303: {"description": "back to the delivery"}})
 def retract_page(ctx: Ctx, delivery_id: str, dataset: Annotated[str, Form(max_length=128)],
-                 version: Annotated[int, Form(ge=1)], reason: Annotated[str, Form(max_length=2000)],
+                 version: Annotated[int, Form(ge=1, le=MAX_INT)], reason: Annotated[str, Form(max_length=2000)],
                  replaced_by: Annotated[str, Form(max_length=12)] = "") -> Response:
     assert ctx.actor is not None
     d = svc.show_delivery(ctx.hub, ctx.actor, delivery_id=delivery_id)

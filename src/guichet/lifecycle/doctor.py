@@ -45,7 +45,7 @@ def doctor_check(fn: Check) -> Check:
 def check_folders(hub: Hub) -> DoctorItem:
     missing = [name for name in HUB_FOLDERS if not hub.config.folder(name).is_dir()]
     for name in missing:
-        hub.config.folder(name).mkdir(mode=0o700 if name == "secrets" else 0o755)
+        hub.config.folder(name).mkdir(mode=0o700)
     if missing:
         return DoctorItem("folders", "repaired", f"recreated {', '.join(missing)}")
     return DoctorItem("folders", "ok", "every hub folder is present")
@@ -69,6 +69,23 @@ def check_audit_mirror(hub: Hub) -> DoctorItem:
         torn = " (completed a torn last line)" if sync.completed_torn_line else ""
         return DoctorItem("audit mirror", "repaired", f"appended {sync.appended} event(s) from the database{torn}")
     return DoctorItem("audit mirror", "ok", "the files hold every event of the database")
+
+
+@doctor_check
+def check_file_modes(hub: Hub) -> DoctorItem:
+    """The hub's files are its own OS user's only (0600, folders 0700): a hub made before that rule, or a file
+    copied in by hand, is tightened."""
+    fixed = 0
+    for path in [hub.home, *hub.home.rglob("*")]:
+        if path.is_symlink():
+            continue
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            path.chmod(mode & 0o700)
+            fixed += 1
+    if fixed:
+        return DoctorItem("file modes", "repaired", f"{fixed} file(s) or folder(s) were readable by others: now 0600/0700")
+    return DoctorItem("file modes", "ok", "every file is the hub's OS user's only")
 
 
 def run_checks(hub: Hub) -> list[DoctorItem]:

@@ -86,7 +86,7 @@ class _Undo:
         self.paths: list[Path] = []
         self.store: Store | None = None
 
-    def mkdir(self, path: Path, mode: int = 0o755) -> None:
+    def mkdir(self, path: Path, mode: int = 0o700) -> None:
         missing = []
         p = path
         while not p.exists():
@@ -165,7 +165,7 @@ def init_hub(req: InitRequest) -> InitResult:
                 probe.dispose()
         undo.mkdir(home)
         for name in HUB_FOLDERS:
-            undo.mkdir(home / name, 0o700 if name == "secrets" else 0o755)
+            undo.mkdir(home / name, 0o700)
         undo.mkdir(custodian_home, 0o700)
         init_custodian_home(custodian_home)
         create_secret(cfg)

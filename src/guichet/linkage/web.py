@@ -18,7 +18,7 @@ from guichet.governance import authorize
 from guichet.linkage import services as linkage
 from guichet.web.context import WebContext
 from guichet.web.pages_base import render
-from guichet.web.routing import Ctx, GuardedRouter
+from guichet.web.routing import Ctx, GuardedRouter, Number, OptionalNumber
 from guichet.web.site import Panel
 
 HERE = Path(__file__).parent
@@ -58,7 +58,7 @@ def review_panel(ctx: WebContext) -> Panel | None:
 
 @router.page("/linkage/review", permission="linkage.review_list", nav="nav.linkage_review", nav_order=40,
              summary="The clerical-review queue of uncertain linkage pairs (operators)")
-def queue_page(ctx: Ctx, status: str = "open", decided: int | None = None) -> HTMLResponse:
+def queue_page(ctx: Ctx, status: str = "open", decided: OptionalNumber = None) -> HTMLResponse:
     assert ctx.actor is not None
     status = status if status in STATUSES else "open"
     pairs = linkage.review_list(ctx.hub, ctx.actor, status=status)
@@ -67,7 +67,7 @@ def queue_page(ctx: Ctx, status: str = "open", decided: int | None = None) -> HT
 
 @router.page("/linkage/review/{pair_id}", permission="linkage.review_view",
              summary="One uncertain pair's quasi-identifiers side by side, and the decision form (audited)")
-def pair_page(ctx: Ctx, pair_id: int) -> HTMLResponse:
+def pair_page(ctx: Ctx, pair_id: Number) -> HTMLResponse:
     assert ctx.actor is not None
     pair = linkage.review_view(ctx.hub, ctx.actor, pair_id=pair_id)
     return render(ctx, "linkage_pair.html", pair=pair, rows=side_by_side(pair),
@@ -77,7 +77,7 @@ def pair_page(ctx: Ctx, pair_id: int) -> HTMLResponse:
 @router.page("/linkage/review/{pair_id}", permission="linkage.review_decide", methods=("POST",),
              summary="Record a clerical decision on a pair (match or non-match), audited",
              responses={303: {"description": "back to the queue"}})
-def decide_page(ctx: Ctx, pair_id: int, decision: Annotated[str, Form(pattern="^(match|non_match)$")],
+def decide_page(ctx: Ctx, pair_id: Number, decision: Annotated[str, Form(pattern="^(match|non_match)$")],
                 note: Annotated[str, Form(max_length=500)] = "") -> Response:
     assert ctx.actor is not None
     linkage.review_decide(ctx.hub, ctx.actor, pair_id=pair_id, decision=decision, note=note.strip() or None)

@@ -29,7 +29,7 @@ from guichet.quality.report import render as render_report
 from guichet.quality.store import check_rows_visible
 from guichet.web.context import WebContext
 from guichet.web.pages_base import render
-from guichet.web.routing import Ctx, GuardedRouter
+from guichet.web.routing import Ctx, GuardedRouter, Number, OptionalNumber
 from guichet.web.site import Panel
 
 HERE = Path(__file__).parent
@@ -50,7 +50,7 @@ def datasets_page(ctx: Ctx) -> HTMLResponse:
 
 @router.page("/datasets/{dataset}", permission="lake.dataset",
              summary="A dataset's versions: status and its history, rows in / accepted / quarantined, label, lineage")
-def dataset_page(ctx: Ctx, dataset: str, published: int | None = None) -> HTMLResponse:
+def dataset_page(ctx: Ctx, dataset: str, published: OptionalNumber = None) -> HTMLResponse:
     assert ctx.actor is not None
     versions = lake.dataset_versions(ctx.hub, ctx.actor, dataset=dataset)
     return render(ctx, "dataset.html", dataset=dataset, versions=versions, published=published,
@@ -61,7 +61,7 @@ def dataset_page(ctx: Ctx, dataset: str, published: int | None = None) -> HTMLRe
 
 @router.page("/datasets/{dataset}/v{version}/quality", permission="quality.results",
              summary="A version's quality report (failing row numbers for producers and operators only)")
-def report_page(ctx: Ctx, dataset: str, version: int) -> Response:
+def report_page(ctx: Ctx, dataset: str, version: Number) -> Response:
     assert ctx.actor is not None
     lake.dataset_versions(ctx.hub, ctx.actor, dataset=dataset)  # another producer's dataset is not shown
     run = quality.results(ctx.hub, ctx.actor, dataset=dataset, version=version)
@@ -74,7 +74,7 @@ def report_page(ctx: Ctx, dataset: str, version: int) -> Response:
 @router.page("/datasets/{dataset}/v{version}/override", permission="quality.override", methods=("POST",),
              summary="Publish a held version despite its blocking failures, with a recorded reason (a decision)",
              responses={303: {"description": "back to the dataset's page"}})
-async def override_page(ctx: Ctx, dataset: str, version: int, reason: Annotated[str, Form(max_length=2000)],
+async def override_page(ctx: Ctx, dataset: str, version: Number, reason: Annotated[str, Form(max_length=2000)],
                         code: Annotated[str, Form(max_length=10)] = "") -> Response:
     assert ctx.actor is not None
     actor = await run_in_threadpool(_decider, ctx, code)

@@ -25,7 +25,7 @@ from guichet.web.context import SESSION_COOKIE, WebContext
 from guichet.web.errors import WebError
 from guichet.web.login import MAX_PASSWORD, LoginPolicy, utcnow
 from guichet.web.pages_base import render
-from guichet.web.routing import Ctx, GuardedRouter, own_account
+from guichet.web.routing import Ctx, GuardedRouter, OptionalNumber, own_account
 from guichet.web.security import session_id
 
 router = GuardedRouter()
@@ -161,7 +161,7 @@ def totp_submit(ctx: Ctx, current_password: Annotated[str, Form(max_length=MAX_P
 
 @router.page("/account/sessions", permission="web.sessions", resource=own_account,
              summary="Your open sessions, with sign out of the others or of all")
-def sessions_page(ctx: Ctx, ended: int | None = None) -> HTMLResponse:
+def sessions_page(ctx: Ctx, ended: OptionalNumber = None) -> HTMLResponse:
     actor, secret = _session_only(ctx)
     username = actor.username
     sessions = web.open_sessions(ctx.hub, actor, username=username, session_secret=secret)

@@ -21,6 +21,7 @@ from guichet import __version__
 from guichet.config import HubConfig, effective_db_url
 from guichet.hub import Hub
 from guichet.store.db import open_store
+from guichet.web.bodygate import BodyGate
 from guichet.web.context import WebState
 from guichet.web.errors import install_error_handlers
 from guichet.web.middleware import WebHeaders
@@ -80,5 +81,6 @@ def create_app(hub_config: HubConfig, env_db_url: str | None = None, *, serving:
         import_module(name).router.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_error_handlers(app)
+    app.add_middleware(BodyGate, routes=state.site.body_routes)  # inside WebHeaders: its answers get the headers
     app.add_middleware(WebHeaders)
     return app

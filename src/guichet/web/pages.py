@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import Form
+from fastapi import Form, Query
 from fastapi.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -19,7 +19,7 @@ from guichet.web.errors import WebError
 from guichet.web.login import PUBLIC as PUBLIC_ACTOR
 from guichet.web.login import LoginPolicy, recent_attempts, utcnow
 from guichet.web.pages_base import render
-from guichet.web.routing import PUBLIC, Ctx, GuardedRouter, own_account
+from guichet.web.routing import MAX_INT, PUBLIC, Ctx, GuardedRouter, own_account
 from guichet.web.security import safe_next
 from guichet.web.settings import LOCALES
 from guichet.web.site import HomePanel, Panel, visible_panels
@@ -178,7 +178,7 @@ def locked_panel(ctx: WebContext) -> Panel | None:
 
 @router.page("/account", permission="user.show", resource=own_account, nav="nav.account", nav_order=90,
              summary="Your account and your language")
-def account(ctx: Ctx, done: str | None = None, ended: int = 0) -> HTMLResponse:
+def account(ctx: Ctx, done: str | None = None, ended: Annotated[int, Query(ge=0, le=MAX_INT)] = 0) -> HTMLResponse:
     assert ctx.actor is not None
     info = accounts.show_user(ctx.hub, ctx.actor, username=ctx.actor.username)
     return render(ctx, "account.html", info=info, done=done if done in ("password", "totp") else None,

@@ -17,12 +17,15 @@ A router carries its package's templates, messages, menu entries and home-page p
 
 from __future__ import annotations
 
+import inspect
+import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path as FsPath
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI
+import annotated_types
+from fastapi import Depends, FastAPI, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -31,9 +34,26 @@ from guichet.governance import ACTIONS, Actor, Resource, authorize
 from guichet.governance.decorators import record_refusal
 from guichet.web.context import WebContext, WebState, build_context
 from guichet.web.errors import csrf_refused, forbidden, unauthenticated
-from guichet.web.site import HomePanel, NavEntry, PanelFn, self_resource
+from guichet.web.site import HomePanel, MaxBody, NavEntry, PanelFn, self_resource
 
 PUBLIC = "public"
+MAX_INT = 2**31 - 1  # what every database stores in an integer column
+# A number in a path or query: bounded, so that an over-long integer answers 422, not a database overflow.
+Number = Annotated[int, Path(ge=0, le=MAX_INT)]
+OptionalNumber = Annotated[int | None, Query(ge=0, le=MAX_INT)]
+
+
+def _check_numbers(path: str, fn: Callable[..., Any]) -> None:
+    """Every integer parameter of a route must carry an upper bound (``Number``, ``Path(le=...)``...)."""
+    defaults = {n: p.default for n, p in inspect.signature(fn).parameters.items()}
+    for name, hint in typing.get_type_hints(fn, include_extras=True).items():
+        base = typing.get_args(hint)[0] if typing.get_origin(hint) is Annotated else hint
+        if base not in (int, int | None):
+            continue
+        infos = [*getattr(hint, "__metadata__", ()), defaults.get(name)]
+        metadata = [m for info in infos for m in getattr(info, "metadata", None) or []]
+        if not any(isinstance(m, annotated_types.Le | annotated_types.Lt) for m in metadata):
+            raise RuntimeError(f"route {path}: integer parameter {name!r} has no upper bound (use routing.Number)")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ResourceFn = Callable[[Request, Actor], Resource | None]
 
@@ -66,7 +86,8 @@ def requires(permission: str, resource: ResourceFn | None = None, authenticate: 
                 raise RuntimeError("a route without authentication must be read-only")
             return None
         state: WebState = request.app.state.web
-        ctx = await build_context(state, request)
+        # The body gate authenticated requests that carry a body before reading it: reuse its context.
+        ctx = getattr(request.state, "ctx", None) or await build_context(state, request)
         request.state.ctx = ctx
         if permission != PUBLIC:
             if ctx.actor is None:
@@ -107,13 +128,14 @@ class RouteSpec:
     permission: str
     guard: Callable[..., Any]
     options: dict[str, Any]
+    max_body: MaxBody | None = None  # the body's limit (bytes, or a function of the app's state)
 
 
 class GuardedRouter:
     """Records guarded routes; ``install(app)`` adds them to the app as plain routes (``app.routes`` then
     lists every route with its guard, which is what the permission tests and probes enumerate)."""
 
-    def __init__(self, *, templates: Path | None = None, locales: Path | None = None) -> None:
+    def __init__(self, *, templates: FsPath | None = None, locales: FsPath | None = None) -> None:
         self.specs: list[RouteSpec] = []
         self.templates, self.locales = templates, locales
         self.nav: list[NavEntry] = []
@@ -138,15 +160,17 @@ class GuardedRouter:
 
     def route_with(self, path: str, *, permission: str, methods: Sequence[str] = ("GET",),
                    resource: ResourceFn | None = None, nav: str | None = None, nav_order: int = 100,
-                   authenticate: bool = True, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+                   authenticate: bool = True, max_body: MaxBody | None = None,
+                   **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         guard = requires(permission, resource, authenticate)
 
         def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+            _check_numbers(path, fn)
             options = dict(kwargs)
             extra = dict(options.pop("openapi_extra", None) or {})
             extra["x-permission"] = permission
             options["openapi_extra"] = extra
-            self.specs.append(RouteSpec(path, fn, tuple(methods), permission, guard, options))
+            self.specs.append(RouteSpec(path, fn, tuple(methods), permission, guard, options, max_body))
             if nav is not None:
                 self.add_nav(path, nav, permission, nav_order)
             return fn
@@ -168,8 +192,9 @@ class GuardedRouter:
         return self.route_with(path, permission=permission, methods=methods, **kwargs)
 
     def install(self, app: FastAPI) -> None:
+        state: WebState = app.state.web
         for spec in self.specs:
             app.add_api_route(spec.path, spec.endpoint, methods=list(spec.methods),
                               dependencies=[Depends(spec.guard)], **spec.options)
-        state: WebState = app.state.web
+            state.site.body_routes.append((app.router.routes[-1], spec.permission, spec.max_body))
         state.site.add(templates=self.templates, locales=self.locales, nav=self.nav, panels=self.panels)

@@ -25,6 +25,7 @@ class WebSettings:
     threads: int = 8  # worker threads per process for database work (anyio's limiter)
     session_cache_seconds: int = 1  # a worker trusts its last lookup of a session this long (0: never)
     catalogue_cache_seconds: int = 1  # a worker trusts its last read of the hub's revision this long (0: no cache)
+    max_body_bytes: int = 256 * 1024  # a request body's limit on routes that declare none (forms, JSON)
 
 
 _KEYS: dict[str, type] = {
@@ -40,6 +41,7 @@ _KEYS: dict[str, type] = {
     "threads": int,
     "session_cache_seconds": int,
     "catalogue_cache_seconds": int,
+    "max_body_bytes": int,
 }
 _MAY_BE_ZERO = frozenset({"session_cache_seconds", "catalogue_cache_seconds"})
 

@@ -42,6 +42,9 @@ class Panel:
     order: int = 100
 
 
+# A route's body limit: bytes, or a function of the app's state (``guichet.web.bodygate``).
+MaxBody = int | Callable[[Any], int]
+
 # A panel provider receives the request's context and answers its panel, or None (nothing for this actor).
 PanelFn = Callable[[Any], Panel | None]
 
@@ -63,6 +66,7 @@ class Site:
     locale_dirs: list[Path] = field(default_factory=lambda: [WEB_DIR / "locales"])
     nav: list[NavEntry] = field(default_factory=list)
     panels: list[HomePanel] = field(default_factory=list)
+    body_routes: list[tuple[Any, str, MaxBody | None]] = field(default_factory=list)  # (route, permission, limit)
     _env: Environment | None = None
     _messages: dict[str, dict[str, str]] = field(default_factory=dict)
 

@@ -223,6 +223,11 @@ def test_a_producer_token_is_refused_on_every_hub_route_whatever_its_body(custod
     status, answer = _send(custodian_server.url, "GET", "/v1/domain-key?domain=snds", token)
     assert status == 200 and base64.b64decode(str(answer["key"])) == Keyring(home).domain_key("snds").key
     assert _send(custodian_server.url, "GET", "/v1/domain-key?domain=other", token)[0] == 403
+    # a path that names no route is logged as such, never as the path (which could carry anything)
+    assert _send(custodian_server.url, "POST", f"/v1/{NIR}?nir={NIR}", token, b"{}")[0] == 404
+    last = home.calls()[-1]
+    assert (last["caller"], last["operation"], last["outcome"]) == ("atih", "unknown-route", "not-found")
+    assert NIR not in (home.path / "logs" / "calls.jsonl").read_text()
 
 
 def test_a_hub_token_gets_no_level1_key(custodian_server, tmp_path: Path) -> None:  # noqa: F811

@@ -107,11 +107,15 @@ class Gate:
             self.home.log_call("?", operation, "-", 0, "unauthenticated" if exc.status == 401 else "refused")
             await _answer(send, exc.status, str(exc))
             return
-        if route is not None and not grant.allows(route.scope):
+        if route is None:
+            self.home.log_call(grant.caller, operation, "-", 0, "not-found")
+            await _answer(send, 404, "custodian: no such route", "NotFound")
+            return
+        if not grant.allows(route.scope):
             self.home.log_call(grant.caller, operation, "-", 0, "refused")
             await _answer(send, 403, f"custodian: a {grant.kind} token may not call {route.scope}")
             return
-        limit = self.max_body if route is not None and route.arrow else g.JSON_MAX_BODY
+        limit = self.max_body if route.arrow else g.JSON_MAX_BODY
         body = await self._bounded_body(headers.get("content-length"), receive, limit)
         if body is None:
             self.home.log_call(grant.caller, operation, "-", 0, "too-large")

@@ -1,4 +1,5 @@
-"""Fixtures shared by the custodian's test tiers: a custodian of each implementation."""
+"""Fixtures shared by the custodian's test tiers: a custodian of each implementation, as the hub and as a
+producer."""
 
 from __future__ import annotations
 
@@ -13,7 +14,11 @@ from pathlib import Path
 import pytest
 
 from guichet.custodian import LocalCustodian
+from guichet.custodian.grants import KIND_HUB, KIND_PRODUCER, Grant
 from guichet.custodian.home import CustodianHome
+from guichet.custodian.tokens import issue_token
+
+PRODUCER_DOMAIN = "snds"
 
 
 def free_port() -> int:
@@ -23,13 +28,13 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, *options: str) -> None:
         self.home = home
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "guichet", "custodian", "serve", "--custodian-home", str(home),
-             "--host", "127.0.0.1", "--port", str(self.port)],
+             "--host", "127.0.0.1", "--port", str(self.port), *options],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 30
         while True:
@@ -63,17 +68,28 @@ def custodian_server(tmp_path: Path) -> Iterator[Server]:
     server.stop()
 
 
-@pytest.fixture(params=["in-process", "http"])
-def any_custodian(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[object, CustodianHome]]:
-    """(custodian, its home): the one test suite runs on both implementations."""
+def _custodian(request: pytest.FixtureRequest, tmp_path: Path, grant: Grant) -> tuple[object, CustodianHome]:
+    """A custodian of the implementation ``request.param`` names, for a caller with ``grant``: in-process
+    with that grant, or over HTTP with a token of that kind."""
     if request.param == "in-process":
         home = CustodianHome(tmp_path / "custodian")
         home.init()
-        yield LocalCustodian(home), home
-        return
+        return LocalCustodian(home, caller=grant), home
     from guichet.custodian.http_client import HttpCustodian
-    from guichet.custodian.server import issue_token
 
     server: Server = request.getfixturevalue("custodian_server")
     home = CustodianHome(server.home)
-    yield HttpCustodian(server.url, token=issue_token(home, "hub-test")), home
+    token = issue_token(home, grant.caller, kind=grant.kind, domain=grant.domain)
+    return HttpCustodian(server.url, token=token), home
+
+
+@pytest.fixture(params=["in-process", "http"])
+def any_custodian(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[object, CustodianHome]:
+    """(custodian, its home) as the hub sees it: the one test suite runs on both implementations."""
+    return _custodian(request, tmp_path, Grant("hub-test", KIND_HUB))
+
+
+@pytest.fixture(params=["in-process", "http"])
+def any_producer(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[object, CustodianHome]:
+    """(custodian, its home) as a producer of the ``snds`` domain sees it."""
+    return _custodian(request, tmp_path, Grant("producer-test", KIND_PRODUCER, PRODUCER_DOMAIN))

@@ -37,7 +37,7 @@ def test_add_withdraw_count_and_rotation(store_hub: Hub) -> None:
         active = register.active_pseudonyms(s)
     level1 = ps.level1_ano(dk.key, NIR)
     # what a deposit of this person would store in the lake
-    deposited = custodian.pseudonymise(pa.array([level1]), "hub", "deposit").to_pylist()[0]
+    deposited = custodian.pseudonymise(pa.array([level1]), "hub", "deposit:IR_BEN_R").to_pylist()[0]
     assert deposited in active and len(active) == 2
     assert services.count_optouts(hub, actor) == {"active": 1, "withdrawn": 0}
 
@@ -45,7 +45,7 @@ def test_add_withdraw_count_and_rotation(store_hub: Hub) -> None:
     assert result["applied"]["optout-register"] == 2
     with hub.store.read() as s:
         rotated = register.active_pseudonyms(s)
-    after = custodian.pseudonymise(pa.array([level1]), "hub", "deposit").to_pylist()[0]
+    after = custodian.pseudonymise(pa.array([level1]), "hub", "deposit:IR_BEN_R").to_pylist()[0]
     assert after in rotated and not rotated & active
 
     services.withdraw_optout(hub, actor, receipt=receipt.receipt)

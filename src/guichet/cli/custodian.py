@@ -1,7 +1,8 @@
 """``guichet custodian ...``: the key custodian's home, service, keys, rotation, escrow and recovery.
 
 Commands that work on the custodian's own home (init, status, serve, token, domain-key, escrow,
-recover) take ``--custodian-home DIR``, or the hub's configured custodian home with ``--home``. Commands
+recover) take ``--custodian-home DIR``, or the hub's configured custodian home with ``--home``; a
+producer fetches its domain key from an HTTP custodian with ``domain-key --custodian-url``. Commands
 that change the hub (rotate, shred) act for an account and are audited.
 """
 
@@ -16,10 +17,13 @@ from guichet.config import load_config, resolve_home, write_private_file
 from guichet.custodian import custodian_for
 from guichet.custodian import escrow as escrow_mod
 from guichet.custodian import services as custodian_services
+from guichet.custodian.grants import DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY, TOKEN_KINDS
 from guichet.custodian.home import CustodianHome
-from guichet.custodian.keys import write_domain_key_file
+from guichet.custodian.keys import DomainKey, write_domain_key_file
 from guichet.custodian.local import LocalCustodian
 from guichet.errors import BadInput, Conflict
+
+MIB = 1024 * 1024
 
 
 def custodian_home_option(f: F) -> F:
@@ -73,7 +77,17 @@ def status(cli: Cli, custodian_home: Path | None) -> None:
         + ("  (rotation in progress)" if info.get("rotation_pending") else ""),
         f"Domains: {', '.join(info['domains']) or 'none'}",
         f"Escrow: {'current' if info.get('escrow_current') else 'missing or older than the last rotation'}",
+        *_token_lines(info.get("tokens")),
     ]))
+
+
+def _token_lines(tokens: dict[str, int] | None) -> list[str]:
+    if tokens is None:
+        return []
+    lines = [f"Tokens: {', '.join(f'{k}: {v}' for k, v in tokens.items()) or 'none'}"]
+    if tokens.get("without kind"):
+        lines.append("Tokens without a kind are refused: issue new ones with 'guichet custodian token --kind'")
+    return lines
 
 
 @custodian.command("serve", epilog=example("guichet custodian serve --custodian-home /srv/custodian "
@@ -84,49 +98,77 @@ def status(cli: Cli, custodian_home: Path | None) -> None:
 @click.option("--port", default=8443, show_default=True, type=int, help="Port to listen on.")
 @click.option("--tls-cert", type=click.Path(path_type=Path), help="TLS certificate (required off loopback).")
 @click.option("--tls-key", type=click.Path(path_type=Path), help="TLS private key (required off loopback).")
+@click.option("--max-batch", default=DEFAULT_MAX_BATCH, show_default=True, type=int,
+              help="Most values in one pseudonymisation call.")
+@click.option("--max-body-mb", default=DEFAULT_MAX_BODY // MIB, show_default=True, type=int,
+              help="Largest pseudonymisation body, in MiB (other routes: 64 KiB).")
 @pass_cli
 def serve(cli: Cli, custodian_home: Path | None, host: str, port: int, tls_cert: Path | None,
-          tls_key: Path | None) -> None:
-    """Run the custodian as an HTTP service (bearer tokens; TLS required off loopback)."""
+          tls_key: Path | None, max_batch: int, max_body_mb: int) -> None:
+    """Run the custodian as an HTTP service (bearer tokens with scopes; TLS required off loopback)."""
     from guichet.custodian.server import serve as run
 
-    run(_home(cli, custodian_home).path, host, port, tls_cert, tls_key)
+    run(_home(cli, custodian_home).path, host, port, tls_cert, tls_key, max_batch, max_body_mb * MIB)
 
 
-@custodian.command("token", epilog=example("guichet custodian token --caller hub --out hub-custodian.token "
-                                           "--custodian-home /srv/custodian"))
+@custodian.command("token", epilog=example("guichet custodian token --caller hub --kind hub --out hub-custodian.token "
+                                           "--custodian-home /srv/custodian\n"
+                                           "guichet custodian token --caller atih --kind producer --domain snds "
+                                           "--out atih.token --custodian-home /srv/custodian"))
 @custodian_home_option
 @home_option
 @click.option("--caller", required=True, help="Who will use the token (named in the custodian's call log).")
+@click.option("--kind", required=True, type=click.Choice(TOKEN_KINDS),
+              help="hub: what the hub calls; producer: its domain's key and nothing else.")
+@click.option("--domain", help="A producer token's domain (required with --kind producer).")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="A new 0600 file for the token.")
 @json_option
 @pass_cli
-def token(cli: Cli, custodian_home: Path | None, caller: str, out: Path) -> None:
-    """Issue a bearer token for the HTTP service; only its hash is kept by the custodian."""
-    from guichet.custodian.server import issue_token
+def token(cli: Cli, custodian_home: Path | None, caller: str, kind: str, domain: str | None, out: Path) -> None:
+    """Issue a bearer token for the HTTP service, for one caller of one kind; only its hash is kept."""
+    from guichet.custodian.tokens import issue_token
 
     if out.exists():
         raise Conflict(f"--out {out}: exists; a token file is never overwritten")
-    secret = issue_token(_home(cli, custodian_home), caller)
+    secret = issue_token(_home(cli, custodian_home), caller, kind=kind, domain=domain)
     write_private_file(out, secret + "\n")
-    cli.emit({"caller": caller, "token_file": str(out)}, f"Token for {caller} written to {out} (0600)")
+    cli.emit({"caller": caller, "kind": kind, "domain": domain, "token_file": str(out)},
+             f"Token for {caller} ({kind}{f', domain {domain}' if domain else ''}) written to {out} (0600)")
 
 
 @custodian.command("domain-key", epilog=example("guichet custodian domain-key --domain snds --out snds.key "
-                                                "--custodian-home /srv/custodian"))
+                                                "--custodian-home /srv/custodian\n"
+                                                "guichet custodian domain-key --domain snds --out snds.key "
+                                                "--custodian-url https://custodian:8443 --token-file atih.token"))
 @custodian_home_option
 @home_option
+@click.option("--custodian-url", metavar="URL", help="Fetch from this HTTP custodian (a producer, with its token).")
+@click.option("--token-file", type=click.Path(path_type=Path), help="The producer's token (with --custodian-url).")
+@click.option("--ca-file", type=click.Path(path_type=Path), help="CA bundle for the custodian's TLS certificate.")
 @click.option("--domain", required=True, help="The pseudonymisation domain (e.g. snds).")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="A new 0600 sealed key file.")
 @json_option
 @pass_cli
-def domain_key(cli: Cli, custodian_home: Path | None, domain: str, out: Path) -> None:
+def domain_key(cli: Cli, custodian_home: Path | None, custodian_url: str | None, token_file: Path | None,
+               ca_file: Path | None, domain: str, out: Path) -> None:
     """Deliver the level-1 key of a domain to a producer, as a sealed 0600 file (domain, key id, key,
-    integrity tag). Every producer of a domain gets the same key, so that their data link."""
-    dk = LocalCustodian(_home(cli, custodian_home), caller="custodian-operator").domain_key(domain)
+    integrity tag): on the custodian's host from its home, or by the producer from an HTTP custodian with
+    a producer token of that domain. Every producer of a domain gets the same key, so that their data link."""
+    if out.exists():
+        raise Conflict(f"--out {out}: exists; a key file is never overwritten")
+    dk = _fetch_domain_key(custodian_url, token_file, ca_file, domain) if custodian_url else \
+        LocalCustodian(_home(cli, custodian_home), caller="custodian-operator").domain_key(domain)
     write_domain_key_file(out, dk)
     cli.emit({"domain": dk.domain, "key_id": dk.key_id, "out": str(out)},
              f"Key {dk.key_id} of domain {dk.domain} written to {out} (0600); hand it over by a secure channel")
+
+
+def _fetch_domain_key(url: str, token_file: Path | None, ca_file: Path | None, domain: str) -> DomainKey:
+    from guichet.custodian.http_client import HttpCustodian
+
+    if token_file is None:
+        raise BadInput("--token-file: required with --custodian-url (a producer token of the domain)")
+    return HttpCustodian(url, token_file=token_file, ca_file=ca_file).domain_key(domain)
 
 
 @custodian.command("rotate", epilog=example("guichet custodian rotate --home hub --as operator --json"))

@@ -6,7 +6,7 @@ Public API for the rest of the hub (talk only to the ``Custodian`` interface)::
 
     custodian = custodian_for(hub.config)          # in-process (development) or HTTP, per the config
     hub_ids = custodian.pseudonymise(level1_array, "hub", purpose="deposit:IR_BEN_R")   # pa.Array
-    proj_ids = custodian.pseudonymise(person_ids, "project", purpose="extract", project="p-2025-001")
+    proj_ids = custodian.pseudonymise(person_ids, "project", purpose="extract:p-2025-001", project="p-2025-001")
     dk = custodian.new_data_key("lake")            # DataKey(key_id, wrapped, key): store id + wrapped
     write_encrypted_parquet(table_or_batches, path, dk.key)
     key = custodian.unwrap(dk.key_id, dk.wrapped)  # later, to read
@@ -22,6 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from guichet.config import HubConfig
+from guichet.custodian.grants import hub_grant
 from guichet.custodian.interface import Custodian, Level, RotationHandover
 from guichet.custodian.keys import DataKey, DomainKey
 from guichet.custodian.local import DEVELOPMENT_LABEL, LocalCustodian
@@ -45,7 +46,9 @@ CA_FILE_PROPERTY = "custodian_ca_file"
 
 def custodian_for(config: HubConfig, caller: str = "hub") -> Custodian:
     """The custodian this hub is configured to use: HTTP when ``custodian_url`` is set, else in-process
-    over ``config.custodian_home`` (development only)."""
+    over ``config.custodian_home`` (development only). Either way the hub has the hub's scopes only (the
+    HTTP custodian's from its token, the in-process one's from a hub grant), so that code which works in
+    development asks nothing a production custodian would refuse."""
     url = config.properties.get(URL_PROPERTY)
     if url:
         from guichet.custodian.http_client import HttpCustodian
@@ -54,7 +57,7 @@ def custodian_for(config: HubConfig, caller: str = "hub") -> Custodian:
         ca_file = config.properties.get(CA_FILE_PROPERTY)
         return HttpCustodian(str(url), token_file=Path(token_file) if token_file else None,
                              ca_file=Path(ca_file) if ca_file else None)
-    return LocalCustodian(config.custodian_home, caller=caller)
+    return LocalCustodian(config.custodian_home, caller=hub_grant(caller))
 
 
 def init_custodian_home(path: Path) -> bool:

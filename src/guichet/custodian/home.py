@@ -4,11 +4,11 @@ Layout (see ``docs/custodian.md``)::
 
     master.key              the master secret (32 random bytes, base64); escrowed by Shamir shares
     state.json              hub-pseudonym generation, issued domains, a pending rotation (no secret)
-    tokens.json             HTTP callers and the SHA-256 of their tokens
+    tokens.json             HTTP callers, their kind (and a producer's domain), SHA-256 of their tokens
     projects/<id>.key       a project's key-encryption key and pseudonym key, sealed under the master
     projects/shredded.json  projects whose keys were destroyed (crypto-shredding)
     correspondence/*.parquet  level-1 → hub pseudonyms, encrypted Parquet segments
-    logs/calls.jsonl        one line per call: when, caller, operation, purpose, count
+    logs/calls.jsonl        one line per call: when, caller, operation, purpose, count, outcome
 
 Everything long-lived is derived from the master secret with HKDF-SHA-256 and a label, so that the
 escrowed master alone rebuilds a custodian that reads the lake. Project keys are random and never
@@ -136,9 +136,11 @@ class CustodianHome:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
-    def log_call(self, caller: str, operation: str, purpose: str, count: int) -> None:
+    def log_call(self, caller: str, operation: str, purpose: str, count: int, outcome: str = "ok") -> None:
+        """One line per call, refused or failed ones included. Callers pass only checked names (a purpose
+        that failed its grammar is logged as ``?``), never a value."""
         line = json.dumps({"at": now_iso(), "caller": caller, "operation": operation, "purpose": purpose,
-                           "count": count}, sort_keys=True)
+                           "count": count, "outcome": outcome}, sort_keys=True)
         path = self.path / "logs" / "calls.jsonl"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:

@@ -1,4 +1,7 @@
-"""The hub's side of the HTTP custodian: the same interface as ``LocalCustodian``, over HTTP(S)."""
+"""The callers' side of the HTTP custodian: the same interface as ``LocalCustodian``, over HTTP(S).
+
+The hub calls it with a hub token; a producer calls ``domain_key`` with a producer token, and nothing else
+answers a producer. Refusals carry the custodian's one-line reason (it never holds a value)."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import pyarrow as pa
 from guichet import errors
 from guichet.config import read_private_file
 from guichet.custodian.interface import Level, RotationHandover
-from guichet.custodian.keys import DataKey
+from guichet.custodian.keys import DataKey, DomainKey, domain_key_id
 from guichet.custodian.server import ARROW_STREAM, _ipc, is_loopback
 
 TIMEOUT = 600.0
@@ -59,7 +62,8 @@ class HttpCustodian:
             except ValueError:
                 message, kind = "", ""
             if exc.code in (401, 403):
-                raise errors.Refused(f"custodian: token refused ({exc.code})") from None
+                why = message.removeprefix("custodian: ") or "token refused"
+                raise errors.Refused(f"custodian: {why} (HTTP {exc.code})") from None
             cls = getattr(errors, kind, None)
             if isinstance(cls, type) and issubclass(cls, errors.GuichetError):
                 raise cls(message) from None
@@ -81,6 +85,14 @@ class HttpCustodian:
         query = {"level": level, "purpose": purpose, **({"project": project} if project else {})}
         raw, _ = self._call("POST", "/v1/pseudonymise", _ipc(pa.table({"value": values})), ARROW_STREAM, query)
         return pa.ipc.open_stream(raw).read_all().column("value").combine_chunks()
+
+    def domain_key(self, domain: str) -> DomainKey:
+        """A producer's level-1 key, with a producer token naming ``domain``."""
+        data = self._json("GET", "/v1/domain-key?" + urllib.parse.urlencode({"domain": domain}))
+        key = base64.b64decode(data["key"])
+        if data.get("domain") != domain or data.get("key_id") != domain_key_id(domain, 1, key):
+            raise errors.BadInput("custodian: the domain key received does not match its domain and key id")
+        return DomainKey(domain, str(data["key_id"]), key)
 
     def optout_pseudonyms(self, nir: str, birth_date: str, rights_nir: str | None = None) -> list[str]:
         data = self._json("POST", "/v1/optout-pseudonyms", {"nir": nir, "birth_date": birth_date,

@@ -43,7 +43,9 @@ class Custodian(Protocol):
         """Hub pseudonyms from level-1 values (``level="hub"``) or project pseudonyms from person ids
         (``level="project"``, ``project`` required). Same length and order as ``values``; nulls stay
         null, empty strings and producers' markers (``!invalid_nir_key``...) are returned unchanged.
-        ``purpose`` is a short label for the custodian's call log (e.g. ``deposit:IR_BEN_R``)."""
+        ``purpose`` names the use in the custodian's call log and follows a grammar: ``deposit:<dataset>``
+        for hub pseudonyms, ``extract:<project>`` (the project asked) for project pseudonyms. At most the
+        custodian's ``max_batch`` values per call (500,000 by default)."""
         ...
 
     def optout_pseudonyms(self, nir: str, birth_date: str, rights_nir: str | None = None) -> list[str]:
@@ -60,7 +62,8 @@ class Custodian(Protocol):
         ...
 
     def shred(self, project: str) -> bool:
-        """Destroy a project's keys (its extracts become unreadable). True if keys existed."""
+        """Destroy a project's keys (its extracts become unreadable). True when destroyed now, False when
+        they already were; ``NotFound`` when the custodian never held keys for the project."""
         ...
 
     def begin_rotation(self) -> RotationHandover:

@@ -168,22 +168,27 @@ class Keyring:
         return self._project_keys(project, create=True)["pseudonym"]
 
     def shred(self, project: str) -> bool:
-        """Destroy a project's keys. Returns False when there were none (the tombstone is written anyway)."""
+        """Destroy a project's keys and record a tombstone. True when they were destroyed now, False when
+        they already were (a retried call). A project the custodian never held keys for is refused: a
+        tombstone for any name asked would let a caller fill the register with projects that never were."""
         check_project(project)
         path = self._projects_dir() / f"{project}.key"
         with self.home.lock():
-            existed = path.exists()
-            if existed:
-                size = path.stat().st_size
-                with open(path, "r+b") as fh:  # overwrite before unlinking (best effort on journaled fs)
-                    fh.write(os.urandom(size))
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                path.unlink()
             tomb = self.shredded()
+            if not path.exists():
+                if project in tomb:
+                    return False
+                raise NotFound(f"project {project}: the custodian holds no key for it (nothing to shred)")
+            # The tombstone first: a crash before the unlink leaves keys no call will use, and a retry ends it.
             tomb.setdefault(project, now_iso())
             write_json_private(self._projects_dir() / "shredded.json", tomb)
-        return existed
+            size = path.stat().st_size
+            with open(path, "r+b") as fh:  # overwrite before unlinking (best effort on journaled fs)
+                fh.write(os.urandom(size))
+                fh.flush()
+                os.fsync(fh.fileno())
+            path.unlink()
+        return True
 
 
 # --- sealed domain-key files ----------------------------------------------------------------------------

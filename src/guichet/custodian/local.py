@@ -3,12 +3,17 @@
 *Development only*: whoever operates the hub can read the custodian home too, so it gives no
 protection against the hub's operator. Production hubs run ``guichet custodian serve`` on another host
 and name it in their configuration (see ``custodian_for``).
+
+Every operation checks its caller's grant (``grants``) and is logged with its outcome, refusals
+included, so that the in-process custodian refuses what the HTTP one refuses.
 """
 
 from __future__ import annotations
 
-import re
+import contextlib
 import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,61 +23,115 @@ import pyarrow.compute as pc
 from guichet.custodian import nir as nirs
 from guichet.custodian import pseudonyms as ps
 from guichet.custodian.correspondence import Correspondence
+from guichet.custodian.grants import (
+    DATA_KEYS,
+    DEFAULT_MAX_BATCH,
+    DOMAIN_KEY,
+    KIND_CUSTODIAN,
+    OPTOUT,
+    ROTATION,
+    SHRED,
+    STATUS,
+    UNWRAP,
+    Grant,
+    check_batch,
+    check_pseudonymise_purpose,
+    pseudonymise_scope,
+)
 from guichet.custodian.home import CustodianHome, now_iso
 from guichet.custodian.interface import Level, RotationHandover
-from guichet.custodian.keys import DataKey, DomainKey, Keyring, check_domain, check_project
-from guichet.errors import BadInput, Conflict, Unavailable
+from guichet.custodian.keys import DataKey, DomainKey, Keyring, check_domain, check_project, check_purpose
+from guichet.custodian.tokens import token_counts
+from guichet.errors import BadInput, Conflict, NotFound, Refused, Unavailable
 
-PURPOSE_RE = re.compile(r"^[A-Za-z0-9_.:/-]{1,80}$")
 DEVELOPMENT_LABEL = "development only: no protection against the hub's operator"
+_OUTCOMES = ((Refused, "refused"), (NotFound, "not-found"), (BadInput, "bad-input"), (Conflict, "conflict"),
+             (Unavailable, "unavailable"))
 
 
-def check_label(purpose: str) -> str:
-    if not PURPOSE_RE.match(purpose):
-        raise BadInput("purpose: 1-80 characters from [A-Za-z0-9_.:/-]")
-    return purpose
+@dataclass
+class _Call:
+    """What the call log may say of a call: its purpose once checked, and how many values it carried."""
+
+    purpose: str = "-"
+    count: int = 0
+
+
+def _outcome(exc: BaseException) -> str:
+    return next((name for cls, name in _OUTCOMES if isinstance(exc, cls)), "error")
 
 
 class LocalCustodian:
-    """The custodian's logic over its home. The HTTP service runs exactly this, on the custodian's host."""
+    """The custodian's logic over its home. The HTTP service runs exactly this, on the custodian's host.
+
+    ``caller`` is a ``Grant``, or a name for the custodian's own operator (every scope: whoever can open
+    the home holds the master secret anyway). The hub gets a hub grant from ``custodian_for``."""
 
     mode = "in-process"
 
-    def __init__(self, home: Path | CustodianHome, caller: str = "hub") -> None:
+    def __init__(self, home: Path | CustodianHome, caller: str | Grant = "custodian", *,
+                 max_batch: int = DEFAULT_MAX_BATCH) -> None:
         self.home = home if isinstance(home, CustodianHome) else CustodianHome(Path(home))
         self.home.check()
-        self.caller = caller
+        self.grant = caller if isinstance(caller, Grant) else Grant(caller, KIND_CUSTODIAN)
+        self.max_batch = max_batch
         self.keys = Keyring(self.home)
         self.correspondence = Correspondence(self.home, self.keys)
 
+    @property
+    def caller(self) -> str:
+        return self.grant.caller
+
+    @contextlib.contextmanager
+    def _call(self, operation: str, scope: str) -> Iterator[_Call]:
+        """Check the grant, then log the call with its outcome whatever happens."""
+        call = _Call()
+        try:
+            self.grant.require(scope)
+            yield call
+        except Exception as exc:
+            self.home.log_call(self.caller, operation, call.purpose, call.count, _outcome(exc))
+            raise
+        self.home.log_call(self.caller, operation, call.purpose, call.count)
+
     # -- status ---------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        state = self.home.state()
-        gen = state["hub_generation"]
-        return {
-            "mode": self.mode,
-            "label": DEVELOPMENT_LABEL,
-            "home": str(self.home.path),
-            "hub_generation": gen,
-            "rotation_pending": state.get("rotation") is not None,
-            "domains": list(state.get("domains", [])),
-            "correspondence_segments": len(self.correspondence.segments(gen)),
-            "shredded_projects": len(self.keys.shredded()),
-            "escrow": state.get("escrow"),
-            "escrow_current": bool(state.get("escrow")) and state["escrow"].get("hub_generation") == gen,
-        }
+        with self._call("status", STATUS):
+            state = self.home.state()
+            gen = state["hub_generation"]
+            # Only the custodian's own operator sees how many tokens of each kind exist (old ones included).
+            tokens = {"tokens": token_counts(self.home)} if self.grant.kind == KIND_CUSTODIAN else {}
+            return {
+                "mode": self.mode,
+                "label": DEVELOPMENT_LABEL,
+                "home": str(self.home.path),
+                "caller": self.caller,
+                "kind": self.grant.kind,
+                "hub_generation": gen,
+                "rotation_pending": state.get("rotation") is not None,
+                "domains": list(state.get("domains", [])),
+                "correspondence_segments": len(self.correspondence.segments(gen)),
+                "shredded_projects": len(self.keys.shredded()),
+                "escrow": state.get("escrow"),
+                "escrow_current": bool(state.get("escrow")) and state["escrow"].get("hub_generation") == gen,
+                "max_batch": self.max_batch,
+                **tokens,
+            }
 
     # -- level 1 --------------------------------------------------------------------------------------
     def domain_key(self, domain: str) -> DomainKey:
-        """The level-1 key of a pseudonymisation domain (the same for every producer of the domain)."""
-        check_domain(domain)
-        with self.home.lock():
-            state = self.home.state()
-            if domain not in state["domains"]:
-                state["domains"] = sorted([*state["domains"], domain])
-                self.home.save_state(state)
-        self.home.log_call(self.caller, "domain-key", domain, 1)
-        return self.keys.domain_key(domain)
+        """The level-1 key of a pseudonymisation domain (the same for every producer of the domain). A
+        producer gets its own domain's only; the hub never gets one."""
+        with self._call("domain-key", DOMAIN_KEY) as call:
+            check_domain(domain)
+            call.purpose, call.count = domain, 1
+            self.grant.require_domain(domain)
+            with self.home.lock():
+                state = self.home.state()
+                if domain not in state["domains"]:
+                    state["domains"] = sorted([*state["domains"], domain])
+                    self.home.save_state(state)
+            return self.keys.domain_key(domain)
 
     # -- hub and project pseudonyms -------------------------------------------------------------------
     def _generation(self) -> int:
@@ -82,19 +141,19 @@ class LocalCustodian:
         return int(state["hub_generation"])
 
     def pseudonymise(self, values: pa.Array, level: Level, purpose: str, project: str | None = None) -> pa.Array:
-        check_label(purpose)
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks()
-        if level == "hub":
-            out = self._hub(values)
-        elif level == "project":
-            if project is None:
-                raise BadInput("project pseudonyms need a project")
-            out = self._project(values, check_project(project))
-        else:
-            raise BadInput(f"level {level!r}: must be hub or project")
-        self.home.log_call(self.caller, f"pseudonymise:{level}", purpose, len(values))
-        return out
+        scope = pseudonymise_scope(level)
+        with self._call(scope, scope) as call:
+            if level not in ("hub", "project"):
+                raise BadInput("level: must be hub or project")
+            call.count = len(values)
+            call.purpose = check_pseudonymise_purpose(level, purpose, project)
+            check_batch(len(values), self.max_batch)
+            if isinstance(values, pa.ChunkedArray):
+                values = values.combine_chunks()
+            if level == "hub":
+                return self._hub(values)
+            assert project is not None  # checked with the purpose
+            return self._project(values, project)
 
     def _hub(self, values: pa.Array) -> pa.Array:
         if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
@@ -126,44 +185,58 @@ class LocalCustodian:
         """Hub pseudonyms of a person, for every domain issued and both kinds; the same work for a person
         found in no dataset as for one found in many. Their level-1 values join the correspondence table
         so that a later rotation carries the objection forward."""
-        if not nirs.key_ok(nir) or (rights_nir is not None and not nirs.key_ok(rights_nir)):
-            raise BadInput("--nir: not a valid NIR (length or control key)")
-        birth = ps.canonical_birth_date(birth_date)
-        sex = nirs.sex_of(nir)
-        if birth is None or sex is None:
-            raise BadInput("--birth-date: not a date YYYY-MM-DD (or the NIR has no sex digit)")
-        gen = self._generation()
-        hub_key = self.keys.hub_key(gen)
-        state = self.home.state()
-        level1: list[str] = []
-        for domain in state.get("domains", []):
-            dk = self.keys.domain_key(domain).key
-            level1.append(ps.level1_ano(dk, nir))
-            level1.append(ps.level1_psa(dk, rights_nir or nir, birth, sex))
-        arr = pa.array(sorted(set(level1)), pa.string())
-        hub = ps.pseudonymise_column(hub_key, ps.LABEL_HUB, arr)
-        self.correspondence.append(gen, arr, hub)
-        self.home.log_call(self.caller, "optout-pseudonyms", "optout", 1)
-        return sorted(hub.to_pylist())
+        with self._call("optout-pseudonyms", OPTOUT) as call:
+            call.purpose, call.count = "optout", 1
+            if not nirs.key_ok(nir) or (rights_nir is not None and not nirs.key_ok(rights_nir)):
+                raise BadInput("--nir: not a valid NIR (length or control key)")
+            birth = ps.canonical_birth_date(birth_date)
+            sex = nirs.sex_of(nir)
+            if birth is None or sex is None:
+                raise BadInput("--birth-date: not a date YYYY-MM-DD (or the NIR has no sex digit)")
+            gen = self._generation()
+            hub_key = self.keys.hub_key(gen)
+            state = self.home.state()
+            level1: list[str] = []
+            for domain in state.get("domains", []):
+                dk = self.keys.domain_key(domain).key
+                level1.append(ps.level1_ano(dk, nir))
+                level1.append(ps.level1_psa(dk, rights_nir or nir, birth, sex))
+            arr = pa.array(sorted(set(level1)), pa.string())
+            hub = ps.pseudonymise_column(hub_key, ps.LABEL_HUB, arr)
+            self.correspondence.append(gen, arr, hub)
+            return sorted(hub.to_pylist())
 
     # -- encryption keys ------------------------------------------------------------------------------
     def new_data_key(self, purpose: str) -> DataKey:
-        dk = self.keys.new_data_key(purpose)
-        self.home.log_call(self.caller, "new-data-key", purpose, 1)
-        return dk
+        with self._call("new-data-key", DATA_KEYS) as call:
+            check_purpose(purpose)
+            call.purpose, call.count = purpose, 1
+            return self.keys.new_data_key(purpose)
 
     def unwrap(self, key_id: str, wrapped: str) -> bytes:
-        key = self.keys.unwrap(key_id, wrapped)
-        self.home.log_call(self.caller, "unwrap", wrapped.split(":")[1] if ":" in wrapped else "?", 1)
-        return key
+        with self._call("unwrap", UNWRAP) as call:
+            call.count = 1
+            purpose = wrapped.split(":")[1] if wrapped.count(":") >= 2 else ""
+            with contextlib.suppress(BadInput):  # an unknown purpose stays "-" in the log; unwrap refuses it
+                check_purpose(purpose)
+                call.purpose = purpose
+            return self.keys.unwrap(key_id, wrapped)
 
     def shred(self, project: str) -> bool:
-        existed = self.keys.shred(project)
-        self.home.log_call(self.caller, "shred", f"project:{project}", 1)
-        return existed
+        """Destroy a project's keys: True now, False if already destroyed, NotFound if never held."""
+        with self._call("shred", SHRED) as call:
+            call.purpose, call.count = f"project:{check_project(project)}", 1
+            return self.keys.shred(project)
 
     # -- rotation -------------------------------------------------------------------------------------
     def begin_rotation(self) -> RotationHandover:
+        with self._call("rotation-begin", ROTATION) as call:
+            call.purpose = "rotation"
+            handover = self._begin_rotation()
+            call.count = handover.mapping.num_rows
+            return handover
+
+    def _begin_rotation(self) -> RotationHandover:
         with self.home.lock():
             state = self.home.state()
             if state.get("rotation") is not None:
@@ -175,7 +248,6 @@ class LocalCustodian:
             rotation_id = "rot-" + secrets.token_hex(8)
             state["rotation"] = {"id": rotation_id, "new_generation": new, "started_at": now_iso()}
             self.home.save_state(state)
-        self.home.log_call(self.caller, "rotation-begin", "rotation", table.num_rows)
         mapping = pa.table({"old": table.column("hub"), "new": new_hub})
         return RotationHandover(rotation_id, old, new, mapping)
 
@@ -186,6 +258,13 @@ class LocalCustodian:
         return pending
 
     def complete_rotation(self, rotation_id: str) -> dict[str, Any]:
+        with self._call("rotation-complete", ROTATION) as call:
+            call.purpose = "rotation"
+            done = self._complete_rotation(rotation_id)
+            call.count = int(done["pseudonyms"])
+            return done
+
+    def _complete_rotation(self, rotation_id: str) -> dict[str, Any]:
         with self.home.lock():
             state = self.home.state()
             pending = self._pending(state, rotation_id)
@@ -199,13 +278,12 @@ class LocalCustodian:
             state["rotation"] = None
             state.setdefault("rotations", []).append({"id": rotation_id, "generation": new, "at": now_iso()})
             self.home.save_state(state)
-        self.home.log_call(self.caller, "rotation-complete", "rotation", table.num_rows)
         return {"rotation_id": rotation_id, "generation": new, "pseudonyms": table.num_rows}
 
     def abort_rotation(self, rotation_id: str) -> None:
-        with self.home.lock():
+        with self._call("rotation-abort", ROTATION) as call, self.home.lock():
+            call.purpose = "rotation"
             state = self.home.state()
             self._pending(state, rotation_id)
             state["rotation"] = None
             self.home.save_state(state)
-        self.home.log_call(self.caller, "rotation-abort", "rotation", 0)

@@ -1,69 +1,161 @@
 """The custodian as an HTTP service (``guichet custodian serve``), on the custodian's own host.
 
-It runs ``LocalCustodian`` over its home for callers identified by bearer tokens (stored as SHA-256
-hashes in ``tokens.json``). ``/healthz`` is open; every other route answers 401 without
-``Authorization: Bearer <token>`` and 403 with a wrong one. Pseudonymisation bodies are Arrow IPC
-streams (one column ``value``), so a call carries hundreds of thousands of values. TLS is required on
-any address but loopback. Every call is logged on the custodian's side (caller, operation, purpose,
-count) by ``LocalCustodian``; uvicorn's access log is off (it would add nothing but URLs).
+It runs ``LocalCustodian`` over its home for callers identified by bearer tokens (``tokens``), each with
+a kind and its scopes (``grants``). A gate in front of every route but ``/healthz`` decides from the
+headers alone, before any parameter is parsed or any byte of the body read: 401 without
+``Authorization: Bearer <token>``, 403 with a wrong token or one whose scopes do not cover the route,
+413 for a body over the route's limit (declared, or counted while it arrives). Only then is the body
+read, bounded, and the route run. Pseudonymisation bodies are Arrow IPC streams (one column ``value``),
+so a call carries hundreds of thousands of values. TLS is required on any address but loopback. Every
+call is logged on the custodian's side with its caller and outcome, never a value; uvicorn's access log
+is off (it would add nothing but URLs, which could carry anything a stranger typed).
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import ipaddress
 import json
-import secrets
+import re
+import urllib.parse
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from guichet.custodian.home import TOKENS_FILE, CustodianHome, now_iso, write_json_private
+from guichet.custodian import grants as g
+from guichet.custodian.home import CustodianHome
 from guichet.custodian.local import LocalCustodian
+from guichet.custodian.tokens import TOKEN_PREFIX, AuthError, grant_for, issue_token
 from guichet.errors import BadInput, Conflict, GuichetError, NotFound, Refused, Unavailable
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
-TOKEN_PREFIX = "gcu"  # noqa: S105 - a prefix, not a secret
-_STATUS = {BadInput: 400, NotFound: 404, Refused: 403, Conflict: 409, Unavailable: 503}
+_STATUS = {NotFound: 404, BadInput: 400, Refused: 403, Conflict: 409, Unavailable: 503}
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Asgi = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+__all__ = ["ARROW_STREAM", "TOKEN_PREFIX", "create_app", "is_loopback", "issue_token", "serve"]
 
 
-class AuthError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+@dataclass(frozen=True)
+class Route:
+    """What a request asks for, as the call log names it, and the scope and body limit that apply."""
+
+    operation: str
+    scope: str
+    arrow: bool = False  # an Arrow IPC body (the configurable limit) rather than a little JSON
 
 
-def issue_token(home: CustodianHome, caller: str) -> str:
-    """A new token for ``caller``; only its SHA-256 is kept. Shown once."""
-    if not caller or not all(c.isalnum() or c in "._-" for c in caller) or len(caller) > 64:
-        raise BadInput("--caller: 1-64 characters from [A-Za-z0-9._-]")
-    home.check()
-    token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
-    with home.lock():
-        data = json.loads((home.path / TOKENS_FILE).read_text(encoding="utf-8"))
-        data["tokens"][token_id] = {"caller": caller, "sha256": hashlib.sha256(secret.encode()).hexdigest(),
-                                    "created_at": now_iso()}
-        write_json_private(home.path / TOKENS_FILE, data)
-    return f"{TOKEN_PREFIX}_{token_id}_{secret}"
+_ROTATION_RE = re.compile(r"^/v1/rotation/[^/]+/(complete|abort)$")
 
 
-def caller_for(home: CustodianHome, authorization: str | None) -> str:
-    if not authorization or not authorization.startswith("Bearer "):
-        raise AuthError(401, "missing bearer token")
-    parts = authorization[7:].strip().split("_", 2)
-    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
-        raise AuthError(403, "wrong token")
-    tokens = json.loads((home.path / TOKENS_FILE).read_text(encoding="utf-8"))["tokens"]
-    entry = tokens.get(parts[1])
-    digest = hashlib.sha256(parts[2].encode()).hexdigest()
-    if entry is None or not hmac.compare_digest(entry["sha256"], digest):
-        raise AuthError(403, "wrong token")
-    return str(entry["caller"])
+def route_of(method: str, path: str, query: str) -> Route | None:
+    """The route a request names, from its method, path and query alone (never its body)."""
+    if method == "GET" and path == "/v1/status":
+        return Route("status", g.STATUS)
+    if method == "GET" and path == "/v1/domain-key":
+        return Route("domain-key", g.DOMAIN_KEY)
+    if method != "POST":
+        return None
+    if path == "/v1/pseudonymise":
+        level = urllib.parse.parse_qs(query).get("level", [None])[0]
+        scope = g.pseudonymise_scope(level)
+        return Route(scope, scope, arrow=True)
+    fixed = {"/v1/optout-pseudonyms": Route("optout-pseudonyms", g.OPTOUT),
+             "/v1/data-keys": Route("new-data-key", g.DATA_KEYS), "/v1/unwrap": Route("unwrap", g.UNWRAP),
+             "/v1/shred": Route("shred", g.SHRED), "/v1/rotation": Route("rotation-begin", g.ROTATION)}
+    if path in fixed:
+        return fixed[path]
+    match = _ROTATION_RE.match(path)
+    return Route(f"rotation-{match.group(1)}", g.ROTATION) if match else None
+
+
+async def _answer(send: Send, status: int, message: str, kind: str = "Refused") -> None:
+    body = json.dumps({"error": message, "type": kind}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+               (b"connection", b"close")]
+    if status == 401:
+        headers.append((b"www-authenticate", b"Bearer"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class Gate:
+    """Authentication, scope and body size, decided before the application sees the request."""
+
+    def __init__(self, app: Asgi, home: CustodianHome, max_body: int) -> None:
+        self.app, self.home, self.max_body = app, home, max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] == "/healthz":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        route = route_of(scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1"))
+        operation = route.operation if route else "unknown-route"
+        try:
+            grant = grant_for(self.home, headers.get("authorization"))
+        except AuthError as exc:
+            self.home.log_call("?", operation, "-", 0, "unauthenticated" if exc.status == 401 else "refused")
+            await _answer(send, exc.status, str(exc))
+            return
+        if route is None:
+            self.home.log_call(grant.caller, operation, "-", 0, "not-found")
+            await _answer(send, 404, "custodian: no such route", "NotFound")
+            return
+        if not grant.allows(route.scope):
+            self.home.log_call(grant.caller, operation, "-", 0, "refused")
+            await _answer(send, 403, f"custodian: a {grant.kind} token may not call {route.scope}")
+            return
+        limit = self.max_body if route.arrow else g.JSON_MAX_BODY
+        body = await self._bounded_body(headers.get("content-length"), receive, limit)
+        if body is None:
+            self.home.log_call(grant.caller, operation, "-", 0, "too-large")
+            await _answer(send, 413, f"request body: over {limit} bytes, the custodian's limit for this route",
+                          "BadInput")
+            return
+        scope.setdefault("state", {})["grant"] = grant
+        await self.app(scope, _replay(body), send)
+
+    @staticmethod
+    async def _bounded_body(declared: str | None, receive: Receive, limit: int) -> bytes | None:
+        """The whole body, or None past ``limit``: refused on its declared length before a byte is read,
+        else counted as it arrives (chunked transfer)."""
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            return None
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+    return receive
 
 
 def is_loopback(host: str) -> bool:
@@ -82,15 +174,35 @@ def _ipc(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def create_app(home_path: Path) -> FastAPI:
+async def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        data = json.loads(await request.body() or b"{}")
+    except ValueError:
+        raise BadInput("request body: not JSON") from None
+    if not isinstance(data, dict):
+        raise BadInput("request body: not a JSON object")
+    return data
+
+
+def _one_param(request: Request, name: str) -> str | None:
+    """A query parameter given at most once: the gate and the route must read the same level."""
+    values = request.query_params.getlist(name)
+    if len(values) > 1:
+        raise BadInput(f"query: {name} given more than once")
+    return values[0] if values else None
+
+
+def _text(data: dict[str, Any], name: str) -> str:
+    value = data.get(name, "")
+    if not isinstance(value, str):
+        raise BadInput(f"request body: {name} must be a string")
+    return value
+
+
+def create_app(home_path: Path, max_batch: int = g.DEFAULT_MAX_BATCH, max_body: int = g.DEFAULT_MAX_BODY) -> Asgi:
     home = CustodianHome(home_path)
     home.check()
     app = FastAPI(title="Guichet custodian", docs_url=None, redoc_url=None, openapi_url=None)
-
-    @app.exception_handler(AuthError)
-    async def _auth(_req: Request, exc: AuthError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse({"error": str(exc), "type": "Refused"}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(GuichetError)
     async def _guichet(_req: Request, exc: GuichetError) -> JSONResponse:
@@ -98,85 +210,82 @@ def create_app(home_path: Path) -> FastAPI:
         return JSONResponse({"error": exc.message, "type": type(exc).__name__}, status_code=status)
 
     def custodian(request: Request) -> LocalCustodian:
-        return LocalCustodian(home, caller=caller_for(home, request.headers.get("authorization")))
-
-    async def body_json(request: Request) -> dict[str, Any]:
-        try:
-            data = json.loads(await request.body() or b"{}")
-        except ValueError:
-            raise BadInput("request body: not JSON") from None
-        if not isinstance(data, dict):
-            raise BadInput("request body: not a JSON object")
-        return data
+        return LocalCustodian(home, caller=request.state.grant, max_batch=max_batch)
 
     @app.get("/healthz")
     def healthz() -> dict[str, bool]:
         return {"ok": True}
 
     @app.get("/v1/status")
-    def status(c: LocalCustodian = Depends(custodian)) -> dict[str, Any]:  # noqa: B008
-        return {**c.status(), "mode": "http", "label": "custodian service", "caller": c.caller}
+    def status(request: Request) -> dict[str, Any]:
+        return {**custodian(request).status(), "mode": "http", "label": "custodian service"}
+
+    @app.get("/v1/domain-key")
+    def domain_key(request: Request) -> dict[str, Any]:
+        grant = request.state.grant
+        dk = custodian(request).domain_key(request.query_params.get("domain") or grant.domain or "")
+        return {"domain": dk.domain, "key_id": dk.key_id, "key": base64.b64encode(dk.key).decode()}
 
     @app.post("/v1/pseudonymise")
-    async def pseudonymise(request: Request, level: str, purpose: str, project: str | None = None) -> Response:
+    async def pseudonymise(request: Request) -> Response:
         c = custodian(request)
+        level, purpose, project = (_one_param(request, name) for name in ("level", "purpose", "project"))
         try:
-            table = pa.ipc.open_stream(await request.body()).read_all()
-            values = table.column("value")
+            values = pa.ipc.open_stream(await request.body()).read_all().column("value").combine_chunks()
         except (pa.ArrowException, KeyError):
             raise BadInput("request body: not an Arrow IPC stream with a column 'value'") from None
-        out = c.pseudonymise(values.combine_chunks(), level, purpose, project)  # type: ignore[arg-type]
+        out = c.pseudonymise(values, level or "", purpose or "", project)  # type: ignore[arg-type]
         return Response(_ipc(pa.table({"value": out})), media_type=ARROW_STREAM)
 
     @app.post("/v1/optout-pseudonyms")
     async def optout(request: Request) -> dict[str, Any]:
-        c = custodian(request)
-        data = await body_json(request)
-        return {"pseudonyms": c.optout_pseudonyms(str(data.get("nir", "")), str(data.get("birth_date", "")),
-                                                  data.get("rights_nir"))}
+        data = await _json_body(request)
+        rights = data.get("rights_nir")
+        return {"pseudonyms": custodian(request).optout_pseudonyms(
+            _text(data, "nir"), _text(data, "birth_date"), None if rights is None else _text(data, "rights_nir"))}
 
     @app.post("/v1/data-keys")
     async def new_key(request: Request) -> dict[str, Any]:
-        c = custodian(request)
-        dk = c.new_data_key(str((await body_json(request)).get("purpose", "")))
+        dk = custodian(request).new_data_key(_text(await _json_body(request), "purpose"))
         return {"key_id": dk.key_id, "wrapped": dk.wrapped, "key": base64.b64encode(dk.key).decode()}
 
     @app.post("/v1/unwrap")
     async def unwrap(request: Request) -> dict[str, Any]:
-        c = custodian(request)
-        data = await body_json(request)
-        key = c.unwrap(str(data.get("key_id", "")), str(data.get("wrapped", "")))
+        data = await _json_body(request)
+        key = custodian(request).unwrap(_text(data, "key_id"), _text(data, "wrapped"))
         return {"key": base64.b64encode(key).decode()}
 
     @app.post("/v1/shred")
     async def shred(request: Request) -> dict[str, Any]:
-        c = custodian(request)
-        return {"existed": c.shred(str((await body_json(request)).get("project", "")))}
+        return {"existed": custodian(request).shred(_text(await _json_body(request), "project"))}
 
     @app.post("/v1/rotation")
-    def begin(c: LocalCustodian = Depends(custodian)) -> Response:  # noqa: B008
-        h = c.begin_rotation()
+    def begin(request: Request) -> Response:
+        h = custodian(request).begin_rotation()
         meta = {"rotation_id": h.rotation_id, "old_generation": str(h.old_generation),
                 "new_generation": str(h.new_generation)}
         return Response(_ipc(h.mapping.replace_schema_metadata(meta)), media_type=ARROW_STREAM)
 
     @app.post("/v1/rotation/{rotation_id}/complete")
-    def complete(rotation_id: str, c: LocalCustodian = Depends(custodian)) -> dict[str, Any]:  # noqa: B008
-        return c.complete_rotation(rotation_id)
+    def complete(rotation_id: str, request: Request) -> dict[str, Any]:
+        return custodian(request).complete_rotation(rotation_id)
 
     @app.post("/v1/rotation/{rotation_id}/abort")
-    def abort(rotation_id: str, c: LocalCustodian = Depends(custodian)) -> dict[str, bool]:  # noqa: B008
-        c.abort_rotation(rotation_id)
+    def abort(rotation_id: str, request: Request) -> dict[str, bool]:
+        custodian(request).abort_rotation(rotation_id)
         return {"aborted": True}
 
-    return app
+    return Gate(app, home, max_body)
 
 
-def serve(home_path: Path, host: str, port: int, tls_cert: Path | None, tls_key: Path | None) -> None:
+def serve(home_path: Path, host: str, port: int, tls_cert: Path | None, tls_key: Path | None,
+          max_batch: int = g.DEFAULT_MAX_BATCH, max_body: int = g.DEFAULT_MAX_BODY) -> None:
     import uvicorn
 
     if not is_loopback(host) and (tls_cert is None or tls_key is None):
         raise Refused(f"--host {host}: TLS is required on any address but loopback (--tls-cert and --tls-key)")
-    app = create_app(home_path)
+    if max_batch < 1 or max_body < 1:
+        raise BadInput("--max-batch and --max-body-mb: must be at least 1")
+    app = create_app(home_path, max_batch, max_body)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
                 ssl_certfile=str(tls_cert) if tls_cert else None, ssl_keyfile=str(tls_key) if tls_key else None)

@@ -123,3 +123,17 @@ def test_the_portal_refuses_another_producer(two_producers: tuple[Hub, Path, Pat
     assert _versions(hub) == before
     hub2 = open_hub(hub.home)
     assert _refusals(hub2, "atih.producer")
+
+
+def test_a_manifest_path_outside_its_folder_is_a_refusal_in_the_audit_trail(tmp_path: Path) -> None:
+    hub = make_hub(tmp_path)
+    folder = tmp_path / "delivery"
+    folder.mkdir()
+    (tmp_path / "secret.csv").write_text("ID;V\n1;a\n")
+    (folder / "s.json").write_text(json.dumps(SCHEMA))
+    (folder / "manifest.toml").write_text('format = "guichet-delivery/1"\n[[tables]]\nname = "IR_BEN_R"\n'
+                                          'file = "../secret.csv"\nschema = "s.json"\nproducer = "cnam"\n')
+    out = run_cli(["deposit", "run", str(folder), "--manifest", str(folder / "manifest.toml"), "--home", str(hub.home)])
+    assert out.code == 2 and "outside the delivery folder" in out.stderr
+    refused = _refusals(hub, hub.config.operator)
+    assert [e.action for e in refused] == ["cli.deposit_run"] and "outside" in (refused[0].reason or "")

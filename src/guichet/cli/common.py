@@ -112,12 +112,21 @@ class Cli:
     def audit_refusal(self, command: str, exc: Refused) -> None:
         """A refusal of the command itself (a manifest path outside its folder...), before any service ran:
         written to the audit trail when the command had opened a hub. Never raises."""
-        if exc.audited or self._hub is None:
+        if exc.audited:
+            return
+        try:
+            hub = self.hub  # the refusal may come before the command opened the hub (a manifest path outside)
+        except GuichetError:  # no hub here (no --home, not a hub): nothing to write to
             return
         from guichet.audit.guard import looks_like_identifier
         from guichet.governance.decorators import record_refusal
 
         actor = self._actor
+        if actor is None:
+            try:
+                actor = self.actor  # who the command acts for (in development, the first operator)
+            except GuichetError:
+                actor = None
         if actor is None:
             claimed = (self.as_user or "")[:64]
             who = claimed if claimed and looks_like_identifier(claimed) is None else "(unknown)"
@@ -125,7 +134,7 @@ class Cli:
         if looks_like_identifier(command) is not None or len(command) > 64:
             command = "cli"
         try:
-            record_refusal(self._hub, actor, command, None, exc.message)
+            record_refusal(hub, actor, command, None, exc.message)
             exc.audited = True
         except GuichetError:  # the trail cannot be written (database unreachable): the refusal still stands
             pass

@@ -8,7 +8,7 @@ from typing import Any
 
 from guichet.deposit.model import TableRequest
 from guichet.deposit.rules import IdentifierRole
-from guichet.errors import BadInput
+from guichet.errors import BadInput, Refused
 
 KINDS = ("psa", "ano", "quasi")
 STATES = ("clear", "level1", "hub")
@@ -19,7 +19,7 @@ def _inside(base: Path, rel: Any, where: str) -> Path:
         raise BadInput(f"{where}: a relative path is required")
     path = (base / rel).resolve()
     if base.resolve() not in path.parents:
-        raise BadInput(f"{where}: {rel} is outside the delivery folder")
+        raise Refused(f"{where}: {rel} is outside the delivery folder")
     return path
 
 

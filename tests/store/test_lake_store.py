@@ -117,7 +117,7 @@ def test_rotation_rewrites_the_lake_files(lake_hub: Hub, tmp_path: Path) -> None
     assert result["applied"]["lake"] == len(values)
     after = _pseudonyms(lake_hub)
     assert not set(before) & set(after)  # no stored pseudonym keeps its old value
-    fresh = custodian_for(lake_hub.config).pseudonymise(pa.array(values), "hub", purpose="test")
+    fresh = custodian_for(lake_hub.config).pseudonymise(pa.array(values), "hub", purpose="deposit:T")
     assert after == fresh.to_pylist()  # the new generation, as a deposit made now would write it
     assert all(not (lake_hub.home / p).exists() for p in old_paths)
     assert custodian_services.rotate(lake_hub, OPS)["applied"]["lake"] == len(values)  # and again

@@ -72,7 +72,7 @@ def test_review_is_operator_only_and_views_are_audited(store_hub: Hub, tmp_path:
     assert linkage.review_list(store_hub, OPS) == []
     with store_hub.store.read() as s:
         audited = s.execute(select(AuditEvent.outcome).where(AuditEvent.action == "linkage.review_list")).all()
-    assert sorted(o for (o,) in audited) == ["refused", "ok"]  # the refusal and the read, both audited
+    assert sorted(o for (o,) in audited) == ["ok", "refused"]  # the refusal and the read, both audited
 
 
 def test_rotation_rewrites_the_index_and_keeps_person_ids(store_hub: Hub, tmp_path: Path) -> None:

@@ -87,7 +87,11 @@ def requires(permission: str, resource: ResourceFn | None = None, authenticate: 
             return None
         state: WebState = request.app.state.web
         # The body gate authenticated requests that carry a body before reading it: reuse its context.
-        ctx = getattr(request.state, "ctx", None) or await build_context(state, request)
+        ctx = getattr(request.state, "ctx", None)
+        if ctx is not None:
+            ctx.request = request  # the gate's request could not read the body; this one can
+        else:
+            ctx = await build_context(state, request)
         request.state.ctx = ctx
         if permission != PUBLIC:
             if ctx.actor is None:

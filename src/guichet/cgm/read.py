@@ -12,8 +12,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -46,13 +46,14 @@ class _Columns:
 
 @dataclass
 class _Rows:
-    ids: list[str] = field(default_factory=list)
-    groups: list[str | None] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-    local: list[float] = field(default_factory=list)
-    values: list[float] = field(default_factory=list)
-    censored: list[int] = field(default_factory=list)  # -1 Low, +1 High, 0 a number
-    skipped: int = 0
+    """The readings of a file as columns, in file order (``local`` and ``seconds`` in seconds since 1970)."""
+
+    ids: list[str]
+    groups: list[str | None]
+    seconds: np.ndarray
+    local: np.ndarray
+    values: np.ndarray  # as written (mg/dL or mmol/L); -inf for "Low", +inf for "High"
+    skipped: int
 
 
 def read_recording(path: Path, unit: str | None = None, group_by: str | None = None) -> Recording:
@@ -61,20 +62,19 @@ def read_recording(path: Path, unit: str | None = None, group_by: str | None = N
         raise BadInput(f"--unit: expected one of {', '.join(UNITS)}")
     text = _text(path)
     delimiter = _delimiter(text.partition("\n")[0])
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = next(reader, None)
-    if not header or not any(h.strip() for h in header):
+    table = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    if not table or not any(h.strip() for h in table[0]):
         raise BadInput(f"{path.name}: empty file (expected a header line)")
-    names = [h.strip().lower() for h in header]
-    columns, layout = _columns(path, names, group_by)
-    rows = _rows(path, reader, columns, decimal_comma=delimiter != ",")
-    if not rows.values:
+    columns, layout = _columns(path, [h.strip().lower() for h in table[0]], group_by)
+    rows = _rows(_Source(path, text, delimiter), table, columns, decimal_comma=delimiter != ",")
+    if not rows.values.size:
         raise BadInput(f"{path.name}: no glucose reading found")
     found_unit, source = _unit(columns.glucose_name, rows.values, unit)
     return Recording(
         dataset=path.stem, layout=layout, unit=found_unit, unit_source=source,
         subjects=_subjects(path, rows, found_unit), group_column=columns.group_name,
-        skipped_rows=rows.skipped, censored_low=rows.censored.count(-1), censored_high=rows.censored.count(1),
+        skipped_rows=rows.skipped, censored_low=int(np.count_nonzero(rows.values == -np.inf)),
+        censored_high=int(np.count_nonzero(rows.values == np.inf)),
     )
 
 
@@ -115,7 +115,7 @@ def _columns(path: Path, names: list[str], group_by: str | None) -> tuple[_Colum
     if glucose is None:
         glucose = _find(names, ("glucose", "gl ", "gl("), prefix=True)
     if time is None or glucose is None:
-        missing = " and ".join(n for n, i in (("a time", time), ("a glucose", glucose)) if i is None)
+        missing = " and no ".join(n for n, i in (("time", time), ("glucose", glucose)) if i is None)
         raise BadInput(f"{path.name} line 1: no {missing} column (expected id,time,gl or a Dexcom Clarity export)")
     group = None
     if group_by is not None:
@@ -130,76 +130,118 @@ def _columns(path: Path, names: list[str], group_by: str | None) -> tuple[_Colum
     return columns, "dexcom-clarity" if dexcom else "long"
 
 
-def _rows(path: Path, reader: Iterator[list[str]], c: _Columns, decimal_comma: bool) -> _Rows:
-    out = _Rows()
-    line = 1
-    for row in reader:
-        line = reader.line_num  # type: ignore[attr-defined]
-        if not row or all(not cell.strip() for cell in row):
-            continue
-        if c.event is not None and _cell(row, c.event).upper() != "EGV":
-            continue  # Dexcom: the patient, device and alert-settings rows, calibrations, events
-        raw_value = _cell(row, c.glucose)
-        raw_time = _cell(row, c.time)
-        if raw_value.lower() in MISSING or raw_time.lower() in MISSING:
-            out.skipped += 1
-            continue
-        value, censored = _glucose(path, line, raw_value, decimal_comma)
-        instant, local = _time(path, line, raw_time)
-        subject = _cell(row, c.id) if c.id is not None else path.stem
-        if not subject:
-            raise BadInput(f"{path.name} line {line}, field id: empty subject id")
-        out.ids.append(subject)
-        out.groups.append(_cell(row, c.group) or None if c.group is not None else None)
-        out.seconds.append(instant)
-        out.local.append(local)
-        out.values.append(value)
-        out.censored.append(censored)
+@dataclass(frozen=True)
+class _Source:
+    """The file, kept to find the line of a bad row (a quoted cell may span lines)."""
+
+    path: Path
+    text: str
+    delimiter: str
+
+    def line(self, row: int) -> int:
+        reader = csv.reader(io.StringIO(self.text, newline=""), delimiter=self.delimiter)
+        for _ in range(row + 1):
+            next(reader)
+        return reader.line_num
+
+    def bad(self, row: int, field: str, rule: str) -> BadInput:
+        return BadInput(f"{self.path.name} line {self.line(row)}, field {field}: {rule}")
+
+
+def _rows(src: _Source, table: list[list[str]], c: _Columns, decimal_comma: bool) -> _Rows:
+    """Whole columns at once (numpy parses the numbers and ISO times); a row-by-row pass only to name the
+    line at fault, or for times that carry a UTC offset."""
+    width = max(i for i in (c.time, c.glucose, c.id, c.group, c.event) if i is not None) + 1
+    at = [k for k in range(1, len(table)) if any(cell.strip() for cell in table[k])]
+    if c.event is not None:  # Dexcom: the patient, device and alert-settings rows, calibrations, events
+        at = [k for k in at if len(table[k]) > c.event and table[k][c.event].strip().upper() == "EGV"]
+    rows = [table[k] if len(table[k]) >= width else table[k] + [""] * (width - len(table[k])) for k in at]
+    times = [r[c.time].strip() for r in rows]
+    raw = [r[c.glucose].strip() for r in rows]
+    present = [v.lower() not in MISSING and t.lower() not in MISSING for v, t in zip(raw, times, strict=True)]
+    keep = [k for k, p in enumerate(present) if p]
+    at, rows = [at[k] for k in keep], [rows[k] for k in keep]
+    times, raw = [times[k] for k in keep], [raw[k] for k in keep]
+    ids = [r[c.id].strip() for r in rows] if c.id is not None else [src.path.stem] * len(rows)
+    empty = next((k for k, sid in enumerate(ids) if not sid), None)
+    if empty is not None:
+        raise src.bad(at[empty], "id", "empty subject id")
+    seconds, local = _times(src, at, times)
+    return _Rows(ids=ids, groups=[(r[c.group].strip() or None) for r in rows] if c.group is not None else
+                 [None] * len(rows), seconds=seconds, local=local, values=_values(src, at, raw, decimal_comma),
+                 skipped=len(present) - len(keep))
+
+
+def _values(src: _Source, at: list[int], raw: list[str], decimal_comma: bool) -> np.ndarray:
+    lowered = [v.lower() for v in raw]
+    censored = {"low": -np.inf, "high": np.inf}
+    numbers = [v.replace(",", ".") if decimal_comma else v for v, low in zip(raw, lowered, strict=True)
+               if low not in censored]
+    try:
+        parsed = np.asarray(numbers, dtype=np.float64)
+    except ValueError:
+        parsed = None
+    if parsed is None or not np.all(np.isfinite(parsed) & (parsed > 0)):
+        for k, (v, low) in enumerate(zip(raw, lowered, strict=True)):
+            if low in censored:
+                continue
+            try:
+                value = float(v.replace(",", ".") if decimal_comma else v)
+            except ValueError:
+                raise src.bad(at[k], "glucose", "not a number") from None
+            if not np.isfinite(value) or value <= 0:
+                raise src.bad(at[k], "glucose", "must be a positive number")
+    out = np.empty(len(raw), dtype=np.float64)
+    is_number = np.asarray([low not in censored for low in lowered], dtype=bool)
+    out[is_number] = parsed if parsed is not None else []
+    out[~is_number] = [censored[low] for low in lowered if low in censored]
     return out
 
 
-def _cell(row: list[str], index: int) -> str:
-    return row[index].strip() if index < len(row) else ""
+def _times(src: _Source, at: list[int], times: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds since 1970 (instants, and the file's wall clock). A time must say the hour: YYYY-MM-DD HH:MM at
+    least, with a space or a T."""
+    shaped = all(len(t) >= 16 and t[10] in " T" for t in times)
+    if shaped:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # numpy only warns on a UTC offset: those go row by row
+                stamps = np.asarray(times, dtype="datetime64[us]")
+            local = (stamps - np.datetime64(0, "us")).astype(np.int64) / 1e6
+            return local, local.copy()
+        except (ValueError, Warning):
+            pass
+    seconds, local = np.empty(len(times)), np.empty(len(times))
+    for k, raw in enumerate(times):
+        seconds[k], local[k] = _time(src, at[k], raw)
+    return seconds, local
 
 
-def _glucose(path: Path, line: int, raw: str, decimal_comma: bool) -> tuple[float, int]:
-    lowered = raw.lower()
-    if lowered == "low":
-        return float("-inf"), -1
-    if lowered == "high":
-        return float("inf"), 1
+def _time(src: _Source, row: int, raw: str) -> tuple[float, float]:
     try:
-        value = float(raw.replace(",", ".") if decimal_comma else raw)
-    except ValueError:
-        raise BadInput(f"{path.name} line {line}, field glucose: not a number") from None
-    if not np.isfinite(value) or value <= 0:
-        raise BadInput(f"{path.name} line {line}, field glucose: must be a positive number")
-    return value, 0
-
-
-def _time(path: Path, line: int, raw: str) -> tuple[float, float]:
-    try:
+        if len(raw) < 16 or raw[10] not in " T":
+            raise ValueError(raw)
         moment = dt.datetime.fromisoformat(raw)
     except ValueError:
-        raise BadInput(f"{path.name} line {line}, field time: not an ISO 8601 date-time "
-                       "(YYYY-MM-DD HH:MM[:SS] or YYYY-MM-DDTHH:MM[:SS])") from None
+        raise src.bad(row, "time", "not an ISO 8601 date-time (YYYY-MM-DD HH:MM[:SS] or YYYY-MM-DDTHH:MM[:SS])"
+                      ) from None
     local = (moment.replace(tzinfo=None) - EPOCH).total_seconds()
     return (moment.timestamp() if moment.tzinfo is not None else local), local
 
 
-def _unit(column_name: str, values: list[float], forced: str | None) -> tuple[str, str]:
+def _unit(column_name: str, values: np.ndarray, forced: str | None) -> tuple[str, str]:
     if forced is not None:
         return forced, "option"
     if "mmol" in column_name:
         return "mmol/L", "header"
     if "mg/dl" in column_name or "mgdl" in column_name:
         return "mg/dL", "header"
-    finite = [v for v in values if np.isfinite(v)]
-    return ("mmol/L" if finite and max(finite) <= MAX_MMOL else "mg/dL"), "values"
+    finite = values[np.isfinite(values)]
+    return ("mmol/L" if finite.size and finite.max() <= MAX_MMOL else "mg/dL"), "values"
 
 
 def _subjects(path: Path, rows: _Rows, unit: str) -> tuple[Subject, ...]:
-    values = np.asarray(rows.values, dtype=np.float64)
+    values = rows.values
     if unit == "mmol/L":
         # Rounded so that a file written as mg/dL / 18 reads back to its exact mg/dL values.
         values = np.round(values * MGDL_PER_MMOL, 9)
@@ -208,8 +250,7 @@ def _subjects(path: Path, rows: _Rows, unit: str) -> tuple[Subject, ...]:
     if implausible.size:
         raise BadInput(f"{path.name}: {implausible.size} reading(s) above {MAX_PLAUSIBLE_MGDL:.0f} mg/dL "
                        f"read as {unit}: is the unit right? (--unit)")
-    seconds = np.asarray(rows.seconds, dtype=np.float64)
-    local = np.asarray(rows.local, dtype=np.float64)
+    seconds, local = rows.seconds, rows.local
     groups = np.asarray(rows.groups, dtype=object)
     # One pass: rows grouped by subject, subjects in the file's order of first appearance (iglu's unique()).
     _, first, inverse = np.unique(np.asarray(rows.ids, dtype=object), return_index=True, return_inverse=True)

@@ -73,12 +73,31 @@ def window_start(subject: Subject, i: int, minutes: float) -> int:
     return int(np.searchsorted(subject.seconds, subject.seconds[i] - minutes * 60.0, side="left"))
 
 
-def slope_per_min(subject: Subject, lo: int, hi: int) -> float:
-    """Least-squares slope (mg/dL per minute) of the readings lo..hi, times centred for precision."""
-    t = (subject.seconds[lo:hi + 1] - subject.seconds[hi]) / 60.0
-    g = subject.glucose[lo:hi + 1]
-    tc = t - t.mean()
-    return float(np.dot(tc, g - g.mean()) / np.dot(tc, tc))
+def window_slopes(subject: Subject, window_min: float, chunk: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+    """For every reading i: the first index of its window (readings within ``window_min`` before it, itself
+    included) and the least-squares slope (mg/dL per minute) through the window, NaN for a single reading.
+
+    Computed for all readings at once on a (readings × window length) array, in chunks to bound memory;
+    times are taken relative to each window's last reading, so precision does not depend on the date.
+    """
+    seconds, glucose = subject.seconds, subject.glucose
+    lo = np.searchsorted(seconds, seconds - window_min * 60.0, side="left")
+    slopes = np.full(subject.n, np.nan)
+    for first in range(0, subject.n, chunk):
+        rows = np.arange(first, min(first + chunk, subject.n))
+        width = int((rows - lo[rows]).max()) + 1
+        idx = rows[:, None] - np.arange(width)[None, :]
+        valid = idx >= lo[rows][:, None]
+        idx = np.where(valid, idx, rows[:, None])
+        t = np.where(valid, (seconds[idx] - seconds[rows][:, None]) / 60.0, 0.0)
+        g = np.where(valid, glucose[idx], 0.0)
+        count = valid.sum(axis=1)
+        tc = np.where(valid, t - (t.sum(axis=1) / count)[:, None], 0.0)
+        gc = np.where(valid, g - (g.sum(axis=1) / count)[:, None], 0.0)
+        den = (tc * tc).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            slopes[rows] = np.where(den > 0, (tc * gc).sum(axis=1) / den, np.nan)
+    return lo, slopes
 
 
 @dataclass(frozen=True)
@@ -109,18 +128,18 @@ class TrendRule:
         quiet = _Quiet(self.refractory_min, self.recent_low_min)
         alerts: list[Alert] = []
         last: float | None = None
-        for i in range(subject.n):
-            g = float(subject.glucose[i])
-            if g < self.threshold_mgdl:
+        lo_all, slopes = window_slopes(subject, self.window_min)
+        g_all = subject.glucose
+        span = (subject.seconds - subject.seconds[lo_all]) / 60.0
+        with np.errstate(invalid="ignore"):
+            fires = ((g_all >= self.threshold_mgdl) & (np.arange(subject.n) - lo_all + 1 >= self.min_readings)
+                     & (span >= self.min_span_min) & (slopes < 0)
+                     & (g_all + slopes * self.projection_min < self.threshold_mgdl))
+        for i in np.flatnonzero(fires).tolist():
+            if quiet.silent(subject, i, last):
                 continue
-            lo = window_start(subject, i, self.window_min)
-            span = (subject.seconds[i] - subject.seconds[lo]) / 60.0
-            if i - lo + 1 < self.min_readings or span < self.min_span_min:
-                continue
-            slope = slope_per_min(subject, lo, i)
+            lo, g, slope = int(lo_all[i]), float(g_all[i]), float(slopes[i])
             projected = g + slope * self.projection_min
-            if slope >= 0 or projected >= self.threshold_mgdl or quiet.silent(subject, i, last):
-                continue
             inputs = {"glucose_mgdl": g, "slope_mgdl_per_min": slope, "projected_mgdl": projected,
                       "projection_min": self.projection_min, "threshold_mgdl": self.threshold_mgdl,
                       "readings": i - lo + 1, "window_min": self.window_min}

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -235,3 +238,36 @@ def test_the_command_runs_as_a_process_without_a_hub(tmp_path: Path) -> None:
     assert result.code == 0, result.stderr
     assert "sensitivity" in result.stdout and "Flags:" in result.stdout
     assert not list(tmp_path.iterdir())  # nothing written without --plots
+
+
+# ---- the example ----------------------------------------------------------------------------------------
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cgm_pilot.py"
+
+
+def _run_example(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if k != "GUICHET_SHARED"} | env
+    return subprocess.run([sys.executable, str(EXAMPLE), *args], capture_output=True, text=True, env=full,
+                          timeout=300)
+
+
+@needs_shared
+def test_the_pilot_example_reads_the_shared_files_at_run_time(tmp_path: Path) -> None:
+    proc = _run_example({"GUICHET_SHARED": str(CGM_DATA.parents[1])}, "--plots", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert set(out) == {"example_data_5_subject", "example_data_hall", "dexcom_clarity_export_sample"}
+    for name in ("example_data_5_subject", "example_data_hall"):
+        agreement = out[name]["reference_agreement"]
+        assert agreement["counts_and_sufficiency_identical"]
+        assert all(agreement["max_abs_difference"][k] <= t for k, t in TOLERANCE.items())
+    for entry in out.values():
+        assert entry["rules"]["consensus"]["scores"]["sensitivity"] == 0
+    assert set(out["example_data_hall"]["rules"]["trend"]["by_subgroup"]) == {"diabetic", "pre-diabetic"}
+    assert len(list((tmp_path / "example_data_hall").glob("*.svg"))) == \
+        out["example_data_hall"]["rules"]["trend"]["scores"]["alerts"]
+
+
+def test_the_pilot_example_says_where_the_data_should_be(tmp_path: Path) -> None:
+    proc = _run_example({"GUICHET_SHARED": str(tmp_path / "nowhere")})
+    assert proc.returncode == 2 and "shared CGM data are not at" in proc.stderr and proc.stdout == ""

@@ -152,7 +152,8 @@ def _rows(src: _Source, table: list[list[str]], c: _Columns, decimal_comma: bool
     """Whole columns at once (numpy parses the numbers and ISO times); a row-by-row pass only to name the
     line at fault, or for times that carry a UTC offset."""
     width = max(i for i in (c.time, c.glucose, c.id, c.group, c.event) if i is not None) + 1
-    at = [k for k in range(1, len(table)) if any(cell.strip() for cell in table[k])]
+    # A blank line is [] or [""]; a line of empty cells passes and is skipped below as a missing value.
+    at = [k for k in range(1, len(table)) if len(table[k]) > 1 or (table[k] and table[k][0].strip())]
     if c.event is not None:  # Dexcom: the patient, device and alert-settings rows, calibrations, events
         at = [k for k in at if len(table[k]) > c.event and table[k][c.event].strip().upper() == "EGV"]
     rows = [table[k] if len(table[k]) >= width else table[k] + [""] * (width - len(table[k])) for k in at]

@@ -123,7 +123,7 @@ def _scores_line(label: str, s: Scores) -> str:
 def _alerts_text(report: AlertReport, plots: Path | None) -> str:
     lines = [f"{report.recording.dataset}: rule '{report.rule.name}': {report.rule.definition()}",
              f"Scored against the consensus episodes with a {report.horizon_min:g}-minute horizon:",
-             _scores_line("all episodes", report.overall())]
+             _scores_line("level 1 (< 70): all", report.overall())]
     lines += [_scores_line(f"level {level} (< {LEVELS[level]:g})", report.overall(level)) for level in LEVELS if level != 1]
     lines += [_scores_line(f"{report.recording.group_column}={g}", s) for g, s in report.by_subgroup().items()]
     flagged = [(r.subject.id, report.flags[r.subject.id]) for r in report.results if report.flags[r.subject.id]]

@@ -99,3 +99,49 @@ def test_mmol_per_litre_files_give_the_same_metrics(values: list[int]) -> None:
     assert b.unit == "mmol/L"
     ma, mb = subject_metrics("d", a.subjects[0]), subject_metrics("d", b.subjects[0])
     assert ma == mb
+
+
+# ---- the two parsers agree -------------------------------------------------------------------------------
+
+cells = st.sampled_from(["a", "b", "Subject 1", '"q,uoted"', "x y"])
+values_text = st.one_of(st.integers(1, 600).map(str), st.floats(0.5, 600, allow_nan=False).map(lambda v: f"{v:.3f}"),
+                        st.sampled_from(["NA", "", "Low", "High", "nan", " 95 ", "1e2", "0", "-3", "abc"]))
+times_text = st.one_of(
+    st.builds(lambda d, m, s, sep: f"2024-03-{d:02d}{sep}{m // 60:02d}:{m % 60:02d}" + (f":{s:02d}" if s >= 0 else ""),
+              st.integers(1, 28), st.integers(0, 1439), st.integers(-1, 59), st.sampled_from([" ", "T"])),
+    st.sampled_from(["NA", "2024-03-01T10:00:00+01:00", "2024-03-01", "2024-13-01 10:00", "2024-03-01T10:00:00Z"]))
+
+
+@st.composite
+def csv_files(draw: st.DrawFn) -> tuple[str, str]:
+    sep = draw(st.sampled_from([",", ";"]))
+    header = sep.join(["id", "time", "gl", "diagnosis"])
+    rows = draw(st.lists(st.tuples(cells, times_text, values_text, st.sampled_from(["", "t1", "t2"])), min_size=1,
+                         max_size=30))
+    lines = [sep.join([sid if sep == "," or "," not in sid else sid.replace(",", ";").replace(";", ""), t,
+                       v.replace(".", ",") if sep == ";" else v, g]) for sid, t, v, g in rows]
+    return sep, "\n".join([header, *lines]) + "\n"
+
+
+@settings(max_examples=150)
+@given(csv_files())
+def test_the_column_parser_agrees_with_the_row_parser(made: tuple[str, str]) -> None:
+    from guichet.cgm.layout import find_columns
+    from guichet.cgm.parse import Source, parse_rows
+    from guichet.cgm.parse_arrow import parse_columns
+    from guichet.errors import BadInput
+
+    sep, text = made
+    path = Path("f.csv")
+    columns, _ = find_columns(path, ["id", "time", "gl", "diagnosis"], None)
+    fast = parse_columns(text.encode(), 4, sep, columns, "f", decimal_comma=sep != ",")
+    try:
+        slow = parse_rows(Source(path, text, sep), columns, decimal_comma=sep != ",")
+    except BadInput:
+        assert fast is None  # the column parser never accepts what the row parser refuses
+        return
+    if fast is None:
+        return
+    assert (fast.subject_names, fast.group_names, fast.skipped) == (slow.subject_names, slow.group_names, slow.skipped)
+    for name in ("subject_codes", "group_codes", "seconds", "local", "values"):
+        assert np.array_equal(getattr(fast, name), getattr(slow, name)), name

@@ -44,3 +44,19 @@ def test_a_refused_value_is_never_echoed(tmp_path: Path, row: str) -> None:
     result = run_cli(["cgm", "metrics", str(f)])
     assert result.code == 2
     assert NIR not in result.stderr and NIR not in result.stdout
+
+
+def test_a_hostile_subject_id_cannot_script_the_plots(tmp_path: Path) -> None:
+    hostile = '</title><script>alert(1)</script><title>'
+    rows = "".join(f'"{hostile}",2024-01-01 {h:02d}:{m:02d}:00,{g}\n'
+                   for (h, m), g in zip(((i // 12, i % 12 * 5) for i in range(40)),
+                                        [150 - 5 * i for i in range(20)] + [60] * 20, strict=True))
+    f = tmp_path / "c.csv"
+    f.write_text("id,time,gl\n" + rows)
+    result = run_cli(["cgm", "alerts", str(f), "--plots", str(tmp_path / "plots"), "--json"])
+    assert result.code == 0, result.stderr
+    plots = list((tmp_path / "plots").glob("*.svg"))
+    assert plots
+    for plot in plots:
+        text = plot.read_text(encoding="utf-8")
+        assert "<script" not in text and "&lt;script&gt;" in text

@@ -143,3 +143,11 @@ def test_scores_by_subgroup_pool_their_subjects() -> None:
     assert set(groups) == {"x", "y"}
     assert groups["x"].episodes == 2 and groups["x"].sensitivity == 1.0
     assert groups["y"].episodes == 0 and groups["y"].sensitivity is None
+
+
+def test_duplicated_times_cannot_blow_up_the_trend_window() -> None:
+    # Two thousand readings at one instant, then a steady fall: each window holds at most 64 readings.
+    s = curve([150] * 2000 + [140, 130, 120, 110, 100, 90, 80, 75, L, L, L] + [H] * 5,
+              gaps={k: -5 for k in range(1, 2000)})
+    alerts = TrendRule().scan(s)
+    assert alerts and all(a.inputs["readings"] <= 64 for a in alerts)

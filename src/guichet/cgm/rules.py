@@ -24,6 +24,9 @@ from guichet.cgm.episodes import MAX_GAP_MIN, START_MIN, steps, steps_needed
 from guichet.cgm.readings import Subject
 
 LOW_MGDL = 70.0
+# A 20-minute window holds 21 readings of a one-minute sensor; more means duplicated or garbled times, and
+# the cap keeps the work linear in the readings whatever the file.
+MAX_WINDOW_READINGS = 64
 
 
 @dataclass(frozen=True)
@@ -52,39 +55,42 @@ class Rule(Protocol):
     def scan(self, subject: Subject) -> list[Alert]: ...
 
 
-@dataclass(frozen=True)
 class _Quiet:
     """The silences every rule shares: after an alert, and (for predictive rules) while recently low."""
 
-    refractory_min: float
-    recent_low_min: float | None
+    def __init__(self, subject: Subject, refractory_min: float, recent_low_min: float | None) -> None:
+        self.subject, self.refractory_min, self.recent_low_min = subject, refractory_min, recent_low_min
+        self._lows = np.concatenate([[0], np.cumsum(subject.glucose < LOW_MGDL)])  # lows before each index
 
-    def silent(self, subject: Subject, i: int, last_alert: float | None) -> bool:
-        now = subject.seconds[i]
+    def silent(self, i: int, last_alert: float | None) -> bool:
+        now = self.subject.seconds[i]
         if last_alert is not None and now - last_alert < self.refractory_min * 60.0:
             return True
         if self.recent_low_min is None:
             return False
-        lo = int(np.searchsorted(subject.seconds, now - self.recent_low_min * 60.0, side="left"))
-        return bool(np.any(subject.glucose[lo:i + 1] < LOW_MGDL))
+        lo = int(np.searchsorted(self.subject.seconds, now - self.recent_low_min * 60.0, side="left"))
+        return bool(self._lows[i + 1] - self._lows[lo] > 0)
 
 
 def window_start(subject: Subject, i: int, minutes: float) -> int:
     return int(np.searchsorted(subject.seconds, subject.seconds[i] - minutes * 60.0, side="left"))
 
 
-def window_slopes(subject: Subject, window_min: float, chunk: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+def window_slopes(subject: Subject, window_min: float, budget: int = 1 << 21) -> tuple[np.ndarray, np.ndarray]:
     """For every reading i: the first index of its window (readings within ``window_min`` before it, itself
-    included) and the least-squares slope (mg/dL per minute) through the window, NaN for a single reading.
+    included, at most the last MAX_WINDOW_READINGS) and the least-squares slope (mg/dL per minute) through the
+    window, NaN for a single reading.
 
-    Computed for all readings at once on a (readings × window length) array, in chunks to bound memory;
-    times are taken relative to each window's last reading, so precision does not depend on the date.
+    Computed for all readings at once on a (readings × window length) array, in chunks of about ``budget``
+    cells; times are taken relative to each window's last reading, so precision does not depend on the date.
     """
     seconds, glucose = subject.seconds, subject.glucose
-    lo = np.searchsorted(seconds, seconds - window_min * 60.0, side="left")
+    index = np.arange(subject.n)
+    lo = np.maximum(np.searchsorted(seconds, seconds - window_min * 60.0, side="left"), index - MAX_WINDOW_READINGS + 1)
     slopes = np.full(subject.n, np.nan)
+    chunk = max(budget // MAX_WINDOW_READINGS, 1)
     for first in range(0, subject.n, chunk):
-        rows = np.arange(first, min(first + chunk, subject.n))
+        rows = index[first:first + chunk]
         width = int((rows - lo[rows]).max()) + 1
         idx = rows[:, None] - np.arange(width)[None, :]
         valid = idx >= lo[rows][:, None]
@@ -125,7 +131,7 @@ class TrendRule:
                 "refractory_min": self.refractory_min, "recent_low_min": self.recent_low_min}
 
     def scan(self, subject: Subject) -> list[Alert]:
-        quiet = _Quiet(self.refractory_min, self.recent_low_min)
+        quiet = _Quiet(subject, self.refractory_min, self.recent_low_min)
         alerts: list[Alert] = []
         last: float | None = None
         lo_all, slopes = window_slopes(subject, self.window_min)
@@ -136,7 +142,7 @@ class TrendRule:
                      & (span >= self.min_span_min) & (slopes < 0)
                      & (g_all + slopes * self.projection_min < self.threshold_mgdl))
         for i in np.flatnonzero(fires).tolist():
-            if quiet.silent(subject, i, last):
+            if quiet.silent(i, last):
                 continue
             lo, g, slope = int(lo_all[i]), float(g_all[i]), float(slopes[i])
             projected = g + slope * self.projection_min
@@ -167,11 +173,11 @@ class LevelRule:
                 "recent_low_min": self.recent_low_min}
 
     def scan(self, subject: Subject) -> list[Alert]:
-        quiet = _Quiet(self.refractory_min, self.recent_low_min)
+        quiet = _Quiet(subject, self.refractory_min, self.recent_low_min)
         alerts: list[Alert] = []
         last: float | None = None
         for i in np.flatnonzero((subject.glucose >= LOW_MGDL) & (subject.glucose < self.alert_mgdl)).tolist():
-            if quiet.silent(subject, i, last):
+            if quiet.silent(i, last):
                 continue
             inputs = {"glucose_mgdl": float(subject.glucose[i]), "alert_mgdl": self.alert_mgdl}
             alerts.append(Alert(subject.id, i, self.name, inputs, (window_start(subject, i, self.window_min), i)))
@@ -197,7 +203,7 @@ class ConsensusRule:
         return {"threshold_mgdl": self.threshold_mgdl, "refractory_min": self.refractory_min}
 
     def scan(self, subject: Subject) -> list[Alert]:
-        quiet = _Quiet(self.refractory_min, None)
+        quiet = _Quiet(subject, self.refractory_min, None)
         need = steps_needed(subject.step_min, START_MIN)
         alerts: list[Alert] = []
         last: float | None = None
@@ -210,7 +216,7 @@ class ConsensusRule:
             run_first = i if run_first is None or gap else run_first
             just_met = steps(subject, run_first, i) >= need and (
                 i == run_first or steps(subject, run_first, i - 1) < need)  # one alert per run, when met
-            if not just_met or quiet.silent(subject, i, last):
+            if not just_met or quiet.silent(i, last):
                 continue
             inputs = {"glucose_mgdl": float(subject.glucose[i]), "threshold_mgdl": self.threshold_mgdl,
                       "minutes_below": steps(subject, run_first, i) * subject.step_min}

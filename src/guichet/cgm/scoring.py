@@ -99,6 +99,17 @@ def score_subject(subject: Subject, alerts: Sequence[Alert], targets: Sequence[E
         hi = np.searchsorted(eligible, start, side="left")  # strictly before the start
         if hi > lo:
             leads.append(float(start - eligible[lo]) / 60.0)
-    true_alerts = sum(bool(np.any((starts > t) & (starts - t <= horizon))) for t in eligible)
-    return Scores(episodes=len(starts), predicted=len(leads), alerts=len(alerts), true_alerts=true_alerts,
+    return Scores(episodes=len(starts), predicted=len(leads), alerts=len(alerts),
+                  true_alerts=_predicting(eligible, starts, horizon),
                   patient_days=subject.observed_days(), lead_times_min=tuple(leads))
+
+
+def _predicting(alert_times: np.ndarray, starts: np.ndarray, horizon: float) -> int:
+    """How many alerts have an episode start in (t, t + horizon]."""
+    if not starts.size:
+        return 0
+    ordered = np.sort(starts)
+    following = np.searchsorted(ordered, alert_times, side="right")  # the first start after each alert
+    has_next = following < ordered.size
+    gap = ordered[np.minimum(following, ordered.size - 1)] - alert_times
+    return int(np.count_nonzero(has_next & (gap <= horizon)))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from guichet.cgm.metrics import recording_metrics
-from guichet.cgm.plot import alert_svg
+from guichet.cgm.plot import write_alert_plots
 from guichet.cgm.read import read_recording
 from guichet.cgm.report import analyse
 from guichet.cgm.rules import RULES
@@ -73,15 +73,7 @@ def main() -> int:
                             if any(f["flag"] != "insufficient" for f in s["flags"])},
             }
             if args.plots and rule_name == "trend":
-                target = args.plots / recording.dataset
-                target.mkdir(parents=True, exist_ok=True)
-                n = 0
-                for result in report.results:
-                    for alert in result.alerts:
-                        n += 1
-                        title = f"{result.subject.id}: trend alert at {result.subject.local_time(alert.index, ' ')}"
-                        (target / f"alert-{n:04d}.svg").write_text(
-                            alert_svg(result.subject, alert, title, result.episodes), encoding="utf-8")
+                write_alert_plots(report, args.plots / recording.dataset)
         out[recording.dataset] = entry
     print(json.dumps(out, indent=2))
     return 0

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
+from pathlib import Path
 
 import numpy as np
 
 from guichet.cgm.episodes import Episode
 from guichet.cgm.readings import Subject, local_iso
+from guichet.cgm.report import AlertReport
 from guichet.cgm.rules import Alert
+from guichet.errors import BadInput
 
 WIDTH, HEIGHT = 720, 360
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 40, 92
@@ -123,3 +126,19 @@ def _caption(alert: Alert) -> list[str]:
     lines += ["inputs: " + ", ".join(items[k:k + 4]) for k in range(0, len(items), 4)]
     return [f'<text x="{LEFT}" y="{HEIGHT - BOTTOM + 34 + 13 * n}" font-size="10">{escape(text)}</text>'
             for n, text in enumerate(lines)]
+
+
+def write_alert_plots(report: AlertReport, folder: Path) -> dict[int, str]:
+    """One SVG per alert in ``folder`` (alert-0001.svg...), by the alert's place in the answer's list."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(f"--plots {folder}: cannot create the folder ({exc.strerror})") from None
+    written: dict[int, str] = {}
+    for result in report.results:
+        for alert in result.alerts:
+            title = f"{result.subject.id}: {report.rule.name} alert at {result.subject.local_time(alert.index, ' ')}"
+            path = folder / f"alert-{len(written) + 1:04d}.svg"
+            path.write_text(alert_svg(result.subject, alert, title, result.episodes), encoding="utf-8")
+            written[len(written)] = str(path)
+    return written

@@ -42,10 +42,6 @@ class Subject:
     def n(self) -> int:
         return len(self.glucose)
 
-    @property
-    def minutes(self) -> np.ndarray:
-        return self.seconds / 60.0
-
     def local_time(self, i: int, sep: str = "T") -> str:
         """Reading ``i``'s time as written in the file: ISO 8601, no offset."""
         return local_iso(float(self.local[i]), sep)

@@ -9,7 +9,7 @@ import click
 
 from guichet.cgm.episodes import LEVELS
 from guichet.cgm.metrics import SubjectMetrics, recording_metrics
-from guichet.cgm.plot import alert_svg
+from guichet.cgm.plot import write_alert_plots
 from guichet.cgm.read import UNITS, read_recording
 from guichet.cgm.readings import Recording
 from guichet.cgm.report import AlertReport, analyse
@@ -89,25 +89,8 @@ def alerts(cli: Cli, file: Path, rule_name: str, horizon: float, group_by: str |
     if not 0 < horizon <= MAX_HORIZON_MIN:
         raise BadInput(f"--horizon: expected minutes in (0, {MAX_HORIZON_MIN:g}]")
     report = analyse(_read(file, unit, group_by), RULES[rule_name], horizon)
-    written = _write_plots(report, plots) if plots is not None else None
+    written = write_alert_plots(report, plots) if plots is not None else None
     cli.emit(report.to_dict(written), lambda: _alerts_text(report, plots))
-
-
-def _write_plots(report: AlertReport, folder: Path) -> dict[int, str]:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BadInput(f"--plots {folder}: cannot create the folder ({exc.strerror})") from None
-    written: dict[int, str] = {}
-    n = 0
-    for result in report.results:
-        for alert in result.alerts:
-            title = f"{result.subject.id}: {report.rule.name} alert at {result.subject.local_time(alert.index, ' ')}"
-            path = folder / f"alert-{n + 1:04d}.svg"
-            path.write_text(alert_svg(result.subject, alert, title, result.episodes), encoding="utf-8")
-            written[n] = str(path)
-            n += 1
-    return written
 
 
 def _fmt(value: float | None, pattern: str = "{:.2f}") -> str:

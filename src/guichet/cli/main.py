@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "guichet.cli.quality",
     "guichet.cli.link",
     "guichet.cli.optout",
+    "guichet.cli.cgm",
     "guichet.cli.serve",
 )
 

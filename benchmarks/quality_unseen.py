@@ -128,9 +128,13 @@ def run_case(root: Path, persons: int, seed: int, defects: list[Defect], tally: 
                 tally.clean_runs += 1
                 fails = c.failing()
                 if fails or c.unparsed:
+                    notes = {r.id: r.note for r in c.outcome.results if r.id in fails}
                     tally.false_pos.append({"persons": persons, "seed": seed, "table": table, "scenario": name,
                                             "failing": sorted(fails), "blocking": sorted(c.blocking()),
-                                            "unparsed": c.unparsed})
+                                            "unparsed": c.unparsed, "notes": notes})
+                    if verbose:
+                        for i, note in notes.items():
+                            print(f"  clean {name}: {i}: {note}")
             baseline = clean["B (other seed)"]
             for d in [d for d in defects if d.table == table]:
                 dirty_csv = base / f"{d.name}.csv"

@@ -375,3 +375,100 @@ def category_shares(view: str, column: str, top: int = 50) -> exp.Select:
     value = exp.alias_(exp.Trim(this=as_text(col(column))), "v")
     return (exp.select(value, exp.alias_(exp.Count(this=exp.Star()), "n")).from_(view)
             .group_by(exp.column("v")).order_by(exp.Ordered(this=exp.column("n"), desc=True)).limit(top))
+
+
+# -- column profiles: one scan for every column's categorical features, one for the orders -------------------
+
+DIGITS, UPPER, LOWER = "0123456789", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"
+SHORT_SHAPE = 8  # longer values are summarised by their length: a positional shape of a random id is unique
+
+
+def _when(cond: exp.Expr, value: exp.Expr) -> exp.If:
+    return exp.If(this=cond, true=value)
+
+
+def _concat(*parts: exp.Expr) -> exp.Expr:
+    return exp.DPipe(this=parts[0], expression=_concat(*parts[1:]), safe=True) if len(parts) > 1 else parts[0]
+
+
+def magnitude(x: exp.Expr) -> exp.Expr:
+    """``+1f``: sign, power of ten, whole (i) or not (f); ``0`` for zero (at most ~1,200 categories)."""
+    power = exp.cast(exp.Floor(this=exp.Log(this=literal(10), expression=exp.Abs(this=x.copy()))), "INT")
+    sign = exp.Case(ifs=[_when(x.copy() < literal(0), literal("-"))], default=literal("+"))
+    whole = exp.Case(ifs=[_when(x.copy().eq(exp.Floor(this=x.copy())), literal("i"))], default=literal("f"))
+    return exp.Case(ifs=[_when(x.copy().eq(literal(0)), literal("0"))],
+                    default=_concat(sign, as_text(power), whole))
+
+
+def feature_value(column: str, kind: str) -> exp.Expr:
+    """The category of a cell for one feature (see ``guichet.quality.features``); ``∅`` for an empty cell."""
+    x = col(column)
+    value: exp.Expr
+    if kind == "shape":
+        text = as_text(x.copy())
+        shape = exp.func("translate", text.copy(), literal(DIGITS + UPPER + LOWER),
+                         literal("9" * 10 + "A" * 26 + "a" * 26))
+        digits_only = exp.func("translate", text.copy(), literal(DIGITS), literal("")).eq(literal(""))
+        long = _concat(literal("L"), as_text(exp.Length(this=text.copy())),
+                       exp.Case(ifs=[_when(digits_only, literal("9"))], default=literal("x")))
+        value = exp.Case(ifs=[_when(exp.Length(this=text.copy()) <= literal(SHORT_SHAPE), shape)], default=long)
+    elif kind == "code":
+        value = as_text(x.copy())
+    elif kind == "count":
+        small = exp.Between(this=x.copy(), low=literal(-9), high=literal(999))
+        value = exp.Case(ifs=[_when(small, as_text(x.copy()))], default=magnitude(exp.cast(x.copy(), "DOUBLE")))
+    elif kind == "magnitude":
+        value = magnitude(exp.cast(x.copy(), "DOUBLE"))
+    elif kind == "day":
+        d = exp.cast(x.copy(), "DATE")
+        value = exp.Case(ifs=[_when(exp.Day(this=d.copy()).eq(literal(1)), literal("first")),
+                              _when(d.copy().eq(exp.LastDay(this=d.copy())), literal("last"))], default=literal("other"))
+    else:
+        raise BadInput(f"feature kind {kind!r} is unknown")
+    return exp.Case(ifs=[_when(x.is_(exp.null()), literal("∅"))], default=value)
+
+
+def month_of(column: str | None) -> exp.Expr:
+    if column is None:
+        return exp.cast(exp.null(), "DATE")
+    return exp.DateTrunc(this=as_date(col(column)), unit=exp.var("MONTH"))
+
+
+def feature_counts(view: str, features: Sequence[tuple[str, str]], period: str | None) -> exp.Select:
+    """Rows per (feature, month, category), long: ``k`` the feature's index, ``m`` the month of ``period``
+    (NULL without one), ``v`` the category, ``n`` the rows. One scan: GROUPING SETS ((m, f0), (m, f1), ...);
+    every category is a non-NULL text (``∅`` for empty cells), so the feature a row belongs to is the one
+    column that is not NULL."""
+    names = [f"f{i}" for i in range(len(features))]
+    inner = (exp.select(exp.alias_(month_of(period), "m"),
+                        *[exp.alias_(feature_value(c, k), n) for (c, k), n in zip(features, names, strict=True)])
+             .from_(view))
+    sets = exp.GroupingSets(expressions=[exp.Tuple(expressions=[exp.column("m"), exp.column(n)]) for n in names])
+    grouped = (exp.select(exp.column("m"), *[exp.column(n) for n in names],
+                          exp.alias_(exp.Count(this=exp.Star()), "n"))
+               .from_(exp.alias_(exp.paren(inner), "r")))
+    grouped.set("group", exp.Group(grouping_sets=[sets]))
+    which = exp.Case(ifs=[_when(exp.column(n).is_(exp.null()).not_(), literal(i)) for i, n in enumerate(names)])
+    value = exp.Coalesce(this=exp.column(names[0]), expressions=[exp.column(n) for n in names[1:]])
+    return exp.select(exp.alias_(which, "k"), exp.column("m"), exp.alias_(value, "v"), exp.column("n")).from_(
+        exp.alias_(exp.paren(grouped), "g"))
+
+
+def order_counts(view: str, pairs: Sequence[tuple[str, str, str]], period: str | None) -> exp.Select:
+    """Per month of ``period`` (one row without one): rows, and per pair rows with both cells, first < second,
+    first > second (dates by day or by month)."""
+    star = exp.Count(this=exp.Star())
+    sel: list[exp.Expr] = [exp.alias_(month_of(period), "m"), exp.alias_(star, "n")]
+    for i, (a, b, unit) in enumerate(pairs):
+        if unit:
+            x, y = as_date(col(a)), as_date(col(b))
+            if unit == "month":
+                x, y = (exp.DateTrunc(this=e, unit=exp.var("MONTH")) for e in (x, y))
+        else:
+            x, y = as_number(col(a)), as_number(col(b))
+        both = exp.and_(x.copy().is_(exp.null()).not_(), y.copy().is_(exp.null()).not_())
+        sel += [exp.alias_(exp.Filter(this=star.copy(), expression=exp.Where(this=both)), f"b{i}"),
+                exp.alias_(exp.Filter(this=star.copy(), expression=exp.Where(this=x.copy() < y.copy())), f"l{i}"),
+                exp.alias_(exp.Filter(this=star.copy(), expression=exp.Where(this=x.copy() > y.copy())), f"g{i}")]
+    q = exp.select(*sel).from_(view)
+    return q.group_by(exp.column("m")) if period else q

@@ -4,9 +4,10 @@ Two measures, each tested against the noise that sampling alone would give at th
 delivery is not flagged for being small and a large one not for being large:
 
 - **new mass**: the share of rows in categories that were absent (or under 0.5 %) before — a shape, a code, a
-  magnitude or an order that the earlier version (nearly) never had. Sampling alone brings unseen categories
-  with about the Good–Turing mass of the earlier version (categories seen once / rows), and rare ones with
-  about their earlier share; the test allows that plus five standard deviations.
+  magnitude or an order that the earlier version (nearly) never had — beyond what each could have held
+  unseen in a sample that size. Sampling alone brings unseen categories with about the Good–Turing mass of
+  the earlier version (categories seen once / rows), and rare ones with about their earlier share; the test
+  allows that plus five standard deviations.
 - **shift**: the total variation distance (half the sum of absolute differences of shares) over the earlier
   version's categories — a fifth of the rows moved between known categories (sex codes swapped, empty
   cells filled). Its sampling noise is bounded by ``sqrt(k (1/n0 + 1/n1)) / 2`` for ``k`` categories; the test
@@ -61,8 +62,11 @@ class Dist:
         return self.counts.get(category, 0) / self.n if self.n else 0.0
 
     def to_json(self) -> dict[str, object]:
-        return {"counts": dict(self.counts), "other": self.other, "distinct": self.distinct,
-                "singletons": self.singletons}
+        """Compact: the counts, and the other fields only when not zero (a profile keeps thousands)."""
+        out: dict[str, object] = {"counts": dict(self.counts)}
+        out.update({k: v for k, v in (("other", self.other), ("distinct", self.distinct),
+                                      ("singletons", self.singletons)) if v})
+        return out
 
     @classmethod
     def from_json(cls, raw: Mapping[str, object]) -> Dist:
@@ -89,22 +93,25 @@ class NewMass:
 
 
 def new_mass(before: Dist, now: Dist) -> NewMass:
-    """Rows of ``now`` in categories absent or rare before, beyond their earlier share. A category absent
-    from an incomplete earlier list may have been among its others: it is not counted."""
+    """Rows of ``now`` in categories absent or rare before, beyond what they could have held before: a
+    category seen ``k`` times in ``n`` earlier rows is allowed ``(k + 4) / n`` (about the 98 % upper bound of a
+    Poisson count; ``4 / 60`` when 60 earlier rows had none). A category absent from an incomplete earlier
+    list may have been among its others: it is not counted."""
     out = NewMass()
     if not now.n or not before.n:
         return out
     for category, k in now.counts.items():
         q = k / now.n
         if category in before.counts:
-            p = before.counts[category] / before.n
+            seen = before.counts[category]
         elif before.complete:
-            p = 0.0
+            seen = 0
         else:
             continue
-        if p < RARE and q > p:
-            out.mass += q - p
-            out.categories.append((category, p, q))
+        allowed = (seen + 4) / before.n
+        if seen / before.n < RARE and q > allowed:
+            out.mass += q - allowed
+            out.categories.append((category, seen / before.n, q))
     out.categories.sort(key=lambda c: c[1] - c[2])
     return out
 
@@ -168,6 +175,28 @@ def period_bound(months: Mapping[str, Dist], empty: str = "∅") -> bool:
     rows = sum(k for d in months.values() for c, k in d.counts.items() if c != empty)
     bound = sum(k for d in months.values() for c, k in d.counts.items() if c != empty and seen.get(c, 0) <= limit)
     return rows > 0 and bound >= 0.5 * rows
+
+
+def _digits(category: str) -> bool:
+    """A shape of a value made of digits only: ``999`` (short) or ``L12`` + ``9`` (long)."""
+    return bool(category) and (set(category) == {"9"} or (category[0] == "L" and category.endswith("9")
+                                                           and category[1:-1].isdigit()))
+
+
+def variable_width_digits(d: Dist) -> bool:
+    """Whether a text column holds numbers written at their own width (``6``, ``78``, ``1042``: two digit
+    widths or more among its shapes): their width follows the numbers' size, which follows the delivery's.
+    A fixed-width code has one (``028``), and losing or gaining a digit is then a new shape."""
+    return sum(1 for c in d.counts if _digits(c)) >= 2
+
+
+def as_digits(d: Dist) -> Dist:
+    """The same distribution with every all-digit shape counted as one category, ``digits``."""
+    counts: dict[str, int] = {}
+    for c, k in d.counts.items():
+        key = "digits" if _digits(c) else c
+        counts[key] = counts.get(key, 0) + k
+    return Dist(counts, d.other, len(counts) + (1 if d.other else 0), 0)
 
 
 def merge(dists: list[Dist]) -> Dist:

@@ -30,9 +30,11 @@ from guichet.quality.compare import (
     SHIFT_SHARE,
     Dist,
     Finding,
+    as_digits,
     compare,
     merge,
     period_bound,
+    variable_width_digits,
 )
 from guichet.quality.features import EMPTY, Feature, Pair
 from guichet.quality.model import Check, CheckResult
@@ -105,15 +107,20 @@ def _dists(entry: dict[str, Any] | None) -> tuple[Dist | None, dict[str, Dist]]:
     return Dist.from_json(entry.get("all", {})), {m: Dist.from_json(d) for m, d in entry.get("months", {}).items()}
 
 
-def drift_findings(now: dict[str, Any], before: dict[str, Any] | None, *, orders: bool = False
-                   ) -> list[tuple[str, Finding, int]]:
+def _as_digits(all_: Dist, months: dict[str, Dist]) -> tuple[Dist, dict[str, Dist]]:
+    return as_digits(all_), {m: as_digits(d) for m, d in months.items()}
+
+
+def drift_findings(now: dict[str, Any], before: dict[str, Any] | None, *, orders: bool = False,
+                   kind: str = "") -> list[tuple[str, Finding, int]]:
     """Findings ``(where, finding, rows)`` of one feature: the version against the previous one, each month
     against the same month of the previous version, and each month against the version's other months —
     each only when its reference has at most ``MAX_CATEGORIES`` categories.
 
     For orders only the new mass counts, and a month is not compared with the same month before: which
     order a row has depends on the period a delivery covers (a flow month of a delivery whose care ends
-    earlier holds no care of that same month)."""
+    earlier holds no care of that same month). When the reference is a text column of numbers written at
+    their own width, every all-digit shape counts as one."""
     cur_all, cur_months = _dists(now)
     old_all, old_months = _dists(before)
     found: list[tuple[str, Finding, int]] = []
@@ -127,17 +134,22 @@ def drift_findings(now: dict[str, Any], before: dict[str, Any] | None, *, orders
     if cur_all is None or period_bound(cur_months) or period_bound(old_months):
         return found
     if old_all is not None and old_all.n and old_all.categories <= MAX_CATEGORIES:
-        check("against the previous version", old_all, cur_all)
-    for m, d in cur_months.items():
-        if d.n < MIN_MONTH_ROWS:
-            continue
-        same = old_months.get(m)
-        if (not orders and same is not None and same.n >= MIN_MONTH_ROWS and old_all is not None
-                and old_all.categories <= MAX_CATEGORIES):
-            check(f"month {m} against the same month before", same, d, month=True)
-        rest = merge([x for k, x in cur_months.items() if k != m])
-        if rest.n >= MIN_MONTH_ROWS and cur_all.categories <= MAX_CATEGORIES:
-            check(f"month {m} against the other months", rest, d, month=True)
+        against, now_all, now_months = old_all, cur_all, cur_months
+        if kind == "shape" and variable_width_digits(old_all):
+            (now_all, now_months), (against, old_months) = (_as_digits(cur_all, cur_months),
+                                                            _as_digits(old_all, old_months))
+        check("against the previous version", against, now_all)
+        for m, d in now_months.items():
+            same = old_months.get(m)
+            if not orders and d.n >= MIN_MONTH_ROWS and same is not None and same.n >= MIN_MONTH_ROWS:
+                check(f"month {m} against the same month before", same, d, month=True)
+    if cur_all.categories <= MAX_CATEGORIES:
+        if kind == "shape" and variable_width_digits(cur_all):
+            cur_all, cur_months = _as_digits(cur_all, cur_months)
+        for m, d in cur_months.items():
+            rest = merge([x for k, x in cur_months.items() if k != m])
+            if d.n >= MIN_MONTH_ROWS and rest.n >= MIN_MONTH_ROWS:
+                check(f"month {m} against the other months", rest, d, month=True)
     return found
 
 
@@ -160,7 +172,7 @@ def column_drift(c: Check, profile: dict[str, Any], history: dict[str, Any], row
     before = history.get("features") or {}
     for kind in c.params.get("features", []):
         key = Feature(c.columns[0], str(kind)).key
-        hits = drift_findings(profile.get("features", {}).get(key, {}), before.get(key))
+        hits = drift_findings(profile.get("features", {}).get(key, {}), before.get(key), kind=str(kind))
         found += [(str(kind), where, f, n) for where, f, n in hits]
     return _result(c, rows, found, bool(before), seconds)
 

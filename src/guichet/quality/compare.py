@@ -178,9 +178,8 @@ def period_bound(months: Mapping[str, Dist], empty: str = "∅") -> bool:
 
 
 def _digits(category: str) -> bool:
-    """A shape of a value made of digits only: ``999`` (short) or ``L12`` + ``9`` (long)."""
-    return bool(category) and (set(category) == {"9"} or (category[0] == "L" and category.endswith("9")
-                                                           and category[1:-1].isdigit()))
+    """A shape of a (short) value made of digits only: ``999``."""
+    return bool(category) and set(category) == {"9"}
 
 
 def variable_width_digits(d: Dist) -> bool:

@@ -7,7 +7,7 @@ whose distribution can be compared between versions and between flow months what
 |------------------------------------------|-------------|---------------------------------------------------|
 | text                                     | ``shape``   | the value with digits as 9 and letters as A / a   |
 |                                          |             | (``'01028'`` → ``99999``; over 8 characters: its  |
-|                                          |             | length and whether it is all digits)              |
+|                                          |             | length, ``L9``)                                   |
 | text or integer with a code list         | ``code``    | the value itself                                  |
 | (``nomenclature``, ``enum``), boolean    |             |                                                   |
 | other integer, not a key                 | ``count``   | the value up to 999, else its magnitude           |

@@ -147,7 +147,7 @@ class Runner:
         learnt = [c for c in checks if c.kind in LEARNT_KINDS]
         if learnt:
             results.update(overtime.run(self.engine, src.view, src.dataset, learnt, history, profile,
-                                        int(profile.get("rows", 0))))
+                                        int(profile.get("rows", 0)), can_sample=src.has_rows))
 
     def _not_applicable(self, src: TableSource, c: Check, refs: dict[str, TableSource]) -> str:
         if c.params.get("unavailable"):

@@ -6,7 +6,10 @@ from __future__ import annotations
 import math
 
 OVERDISPERSION = 3.0
-MIN_MONTH_LEVEL = 20  # a month without rows is missing when its neighbours hold this many (P(0) < 2e-5 at 3x Poisson variance)
+# A month without rows inside the range is missing when its neighbours' level is at least this (Poisson
+# P(0) < 0.25 %). Measured on 60 synthetic deliveries of 300-2,000 people (care in 2022): months empty by
+# chance in a flow tail had neighbours of 4.9 rows at most; 48 of the 59 months synth dropped had 6 or more.
+MIN_MONTH_LEVEL = 6
 
 
 def month_range(counts: dict[str, int]) -> list[str]:

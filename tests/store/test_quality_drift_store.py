@@ -1,6 +1,6 @@
 """Column drift through the deposit: each version's run keeps its column profile in the metadata store, the
-next version is compared with it, and a drift is a warning that never holds the version (SQLite and
-PostgreSQL, real encrypted Parquet)."""
+next version is compared with the latest published one (not a held one), and a drift is a warning that never
+holds the version (SQLite and PostgreSQL, real encrypted Parquet)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from guichet.deposit.run import single_file_request
 from guichet.deposit.tables import DatasetVersion
 from guichet.governance.actors import Actor, system_actor
 from guichet.hub import Hub
+from guichet.quality import plan
 from guichet.quality import services as quality
+from guichet.quality.packs import parse_pack
 from guichet.quality.tables import QualityRun
 
 SCHEMA = {"name": "CLAIMS", "primaryKey": ["ID"], "fields": [
@@ -23,13 +25,13 @@ SCHEMA = {"name": "CLAIMS", "primaryKey": ["ID"], "fields": [
     {"name": "AMOUNT", "type": "number"}, {"name": "BASE", "type": "number"}]}
 
 
-def _rows(n: int, seed: int, *, org: str = "normal", base: str = "normal") -> list[str]:
+def _rows(n: int, seed: int, *, org: str = "normal", base: str = "normal", cents: bool = False) -> list[str]:
     out = []
     for i in range(n):
         k = (i * 7919 + seed * 104729) % 1000003
         code = f"01{(k % 23) + 1:03d}0000"
         code = code.lstrip("0") if org == "unpadded" else code
-        amount = 20 + k % 40 + 0.5
+        amount = (20 + k % 40 + 0.5) * (100 if cents else 1)
         base_amount = amount if base == "copied" else round(amount * 0.7, 2)
         out.append(f"{i};{code};{1 + k % 2};2023-{1 + k % 12:02d}-{1 + k % 28:02d};{amount:.2f};{base_amount:.2f}")
     return out
@@ -65,6 +67,18 @@ def test_a_new_extraction_job_is_flagged_against_the_previous_version_without_ho
     assert "AMOUNT|BASE|" in profile["orders"]
     v2, status = _deposit(store_hub, tmp_path, _rows(2500, 2), "v2.csv")  # another clean extraction
     assert status == "published" and _failing(store_hub, ops, v2) == {}
+    # amounts in cents, held by a blocking rule of a pack: not the reference of the next version
+    pack = parse_pack({"pack": "t", "tables": {"CLAIMS": [
+        {"id": "amount_plausible", "kind": "range", "columns": ["AMOUNT"], "max": 1000}]}}, "t.yaml")
+    old = plan.builtin_packs
+    plan.builtin_packs = lambda: [pack]  # type: ignore[assignment]
+    try:
+        held, status = _deposit(store_hub, tmp_path, _rows(2500, 4, cents=True), "held.csv")
+        assert status == "held" and "CLAIMS.column_drift.AMOUNT" in _failing(store_hub, ops, held)
+        again, status = _deposit(store_hub, tmp_path, _rows(2500, 5), "again.csv")
+        assert status == "published" and _failing(store_hub, ops, again) == {}  # compared with v2, not the held one
+    finally:
+        plan.builtin_packs = old  # type: ignore[assignment]
     # the producer's new job writes the fund code as a number and fills the base from the paid amount
     v3, status = _deposit(store_hub, tmp_path, _rows(2500, 3, org="unpadded", base="copied"), "v3.csv")
     failing = _failing(store_hub, ops, v3)

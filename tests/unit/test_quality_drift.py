@@ -41,6 +41,7 @@ def test_each_column_gets_the_feature_of_its_type_and_integer_keys_none() -> Non
                    ("BORN", "magnitude"), ("AMT", "magnitude"), ("BASE", "magnitude"), ("DAY", "day"),
                    ("END", "day")}
     assert order_pairs(TYPES) == [Pair("DAY", "END", "day"), Pair("DAY", "END", "month"), Pair("AMT", "BASE")]
+    assert order_pairs(TYPES, filled={"DAY", "AMT", "BASE"}) == [Pair("AMT", "BASE")]  # END has no value
 
 
 def test_drift_checks_are_warnings_per_column_and_one_order_check_with_the_flow_month() -> None:

@@ -36,8 +36,7 @@ TEXT_TYPES = ("VARCHAR", "TEXT", "STRING", "CHAR")
 INTEGER_TYPES = ("BIGINT", "INTEGER", "INT", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER")
 NUMBER_TYPES = ("DOUBLE", "FLOAT", "REAL", "DECIMAL", "NUMERIC")
 DATE_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "DATETIME")
-MAX_FEATURED_COLUMNS = 64  # a wide table's first 64 columns: one grouping set each, in one scan
-MAX_ORDERED = 10  # date (and number) columns whose pairs are compared: at most 45 pairs
+MAX_ORDERED = 10  # date (and number) columns with values whose pairs are compared: at most 45 pairs each
 
 
 @dataclass(frozen=True)
@@ -110,14 +109,15 @@ def _fields(schema: TableSchema | None) -> dict[str, FieldSpec]:
 def table_features(schema: TableSchema | None, column_types: dict[str, str]) -> list[Feature]:
     fields, keys = _fields(schema), _keys(schema)
     out: list[Feature] = []
-    for name in [c for c in column_types if not c.startswith("_")][:MAX_FEATURED_COLUMNS]:
+    for name in [c for c in column_types if not c.startswith("_")]:
         out += column_features(name, column_types[name], fields.get(name), keys)
     return out
 
 
-def order_pairs(column_types: dict[str, str]) -> list[Pair]:
-    """Pairs of date columns (by day and by month) and of number columns, in column order."""
-    data = [c for c in column_types if not c.startswith("_")]
+def order_pairs(column_types: dict[str, str], filled: set[str] | None = None) -> list[Pair]:
+    """Pairs of date columns (by day and by month) and of number columns, in column order: of the first
+    ``MAX_ORDERED`` of each type that have values in this version (``filled``; all when unknown)."""
+    data = [c for c in column_types if not c.startswith("_") and (filled is None or c in filled)]
     dates = [c for c in data if base_type(column_types[c]) in DATE_TYPES][:MAX_ORDERED]
     numbers = [c for c in data if base_type(column_types[c]) in NUMBER_TYPES][:MAX_ORDERED]
     pairs = [Pair(a, b, unit) for a, b in combinations(dates, 2) for unit in ("day", "month")]
@@ -136,10 +136,9 @@ def drift_checks(table: str, schema: TableSchema | None, column_types: dict[str,
                          "warning", 0.0, (column,), {"features": kinds, "period": period},
                          f"{column}: empty cells and {' and '.join(kinds)} against the previous version"
                          + (" and across flow months" if period else ""), "schema", False))
-    pairs = order_pairs(column_types)
-    if pairs:
+    if order_pairs(column_types):  # which pairs: decided when the version's empty columns are known
         out.append(Check(f"{table}.order_drift", table, "order_drift", "plausibility", "temporal", "warning", 0.0,
-                         (), {"pairs": [[p.first, p.second, p.unit] for p in pairs], "period": period},
+                         (), {"types": dict(column_types), "period": period},
                          "date (and amount) orders that held in the previous version's rows still hold", "schema",
                          False))
     return out

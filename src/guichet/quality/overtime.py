@@ -1,8 +1,8 @@
 """Column drift and learnt orders: a version against the previous one, and its flow months against each other.
 
-Two scans per table whatever its width: every column's features in one ``GROUPING SETS`` query (per flow month
-when the table has one), every pair's order in one aggregate (per flow month too). What they find is kept in
-the run's profile, the history of the next version:
+One scan per table whatever its width: every column's features and every pair's order in one ``GROUPING SETS``
+query (per flow month when the table has one; on a sample of large versions). What it finds is kept in the
+run's profile, the history of the next version:
 
 ``profile["features"][column:kind]`` = ``{"all": Dist, "months": {YYYY-MM: Dist}}`` — the 200 most frequent
 categories over the version (and, per month, the 10 most frequent ones and ``∅``);
@@ -36,7 +36,7 @@ from guichet.quality.compare import (
     period_bound,
     variable_width_digits,
 )
-from guichet.quality.features import EMPTY, Feature, Pair
+from guichet.quality.features import EMPTY, Feature, Pair, order_pairs
 from guichet.quality.model import Check, CheckResult
 
 TOP = 200  # categories kept per feature over the version
@@ -65,10 +65,14 @@ def _dist(counts: Counter[str], keep: Sequence[str] | None = None) -> Dist:
 
 
 def profile_version(engine: Engine, view: str, features: Sequence[Feature], pairs: Sequence[Pair],
-                    period: str | None, purpose: str, sample: int = 1) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Each feature's and each pair's order distribution over the version and per month (one scan)."""
+                    period: str | None, purpose: str, sample: int = 1,
+                    empty: Sequence[Feature] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each feature's and each pair's order distribution over the version and per month (one scan). The
+    features of columns without a value (``empty``: many in a file of every schema-snds column) are not
+    scanned: they are all ``∅``."""
+    columns: dict[str, Any] = {}
     if not features and not pairs:
-        return {}, {}
+        return {f.key: {"all": Dist({EMPTY: 1}).to_json()} for f in empty}, {}
     tree = q.feature_counts(view, [(f.column, f.kind) for f in features], period, sample,
                             [(p.first, p.second, p.unit) for p in pairs])
     total: dict[int, Counter[str]] = defaultdict(Counter)
@@ -82,7 +86,9 @@ def profile_version(engine: Engine, view: str, features: Sequence[Feature], pair
             total[i][c] += n
             if m is not None:
                 monthly[i][_month(m)][c] += n
-    columns: dict[str, Any] = {}
+    scanned = max((sum(c.values()) for c in total.values()), default=1)
+    for f in empty:
+        columns[f.key] = {"all": Dist({EMPTY: scanned}).to_json()}
     for i, f in enumerate(features):
         whole = _dist(total[i])
         keep = [c for c in list(whole.counts)[:TOP_MONTH]] + ([EMPTY] if EMPTY in total[i] else [])
@@ -176,8 +182,8 @@ def order_drift(c: Check, profile: dict[str, Any], history: dict[str, Any], rows
                 seconds: float) -> CheckResult:
     found: list[tuple[str, str, Finding, int]] = []
     before = history.get("orders") or {}
-    for first, second, unit in c.params.get("pairs", []):
-        pair = Pair(str(first), str(second), str(unit))
+    for key in profile.get("orders", {}):
+        pair = Pair(*key.split("|"))
         hits = drift_findings(profile.get("orders", {}).get(pair.key, {}), before.get(pair.key), orders=True)
         found += [(pair.label, where, f, n) for where, f, n in hits]
     return _result(c, rows, found, bool(before), seconds, int(profile.get("profile_sample", 1)))
@@ -187,13 +193,17 @@ def run(engine: Engine, src_view: str, dataset: str, checks: Sequence[Check], hi
         profile: dict[str, Any], rows: int, *, can_sample: bool = True) -> dict[str, CheckResult]:
     """Profile the version once (on a sample when it is large and its rows are numbered), keep the profile
     for the next version, and evaluate every drift check."""
+    counted = profile.get("completeness")
+    filled = {c for c, n in counted.items() if n} if isinstance(counted, dict) else None
     features = [Feature(c.columns[0], str(k)) for c in checks if c.kind == "column_drift" for k in c.params["features"]]
+    empty = [f for f in features if filled is not None and f.column not in filled]
     period = next((str(c.params["period"]) for c in checks if c.params.get("period")), None)
-    pairs = [Pair(str(a), str(b), str(u)) for c in checks if c.kind == "order_drift" for a, b, u in c.params["pairs"]]
+    pairs = [p for c in checks if c.kind == "order_drift" for p in order_pairs(c.params["types"], filled)]
     sample = max(1, rows // SAMPLE_ROWS) if can_sample else 1
     started = time.perf_counter()
-    profile["features"], profile["orders"] = profile_version(engine, src_view, features, pairs, period,
-                                                             f"column profiles of {dataset}", sample)
+    profile["features"], profile["orders"] = profile_version(
+        engine, src_view, [f for f in features if f not in empty], pairs, period, f"column profiles of {dataset}",
+        sample, empty)
     if sample > 1:
         profile["profile_sample"] = sample
     seconds = (time.perf_counter() - started) / max(1, len(checks))

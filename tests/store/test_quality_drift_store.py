@@ -25,7 +25,8 @@ SCHEMA = {"name": "CLAIMS", "primaryKey": ["ID"], "fields": [
     {"name": "AMOUNT", "type": "number"}, {"name": "BASE", "type": "number"}]}
 
 
-def _rows(n: int, seed: int, *, org: str = "normal", base: str = "normal", cents: bool = False) -> list[str]:
+def _rows(n: int, seed: int, *, org: str = "normal", base: str = "normal", cents: bool = False,
+          comma: bool = False) -> list[str]:
     out = []
     for i in range(n):
         k = (i * 7919 + seed * 104729) % 1000003
@@ -33,7 +34,8 @@ def _rows(n: int, seed: int, *, org: str = "normal", base: str = "normal", cents
         code = code.lstrip("0") if org == "unpadded" else code
         amount = (20 + k % 40 + 0.5) * (100 if cents else 1)
         base_amount = amount if base == "copied" else round(amount * 0.7, 2)
-        out.append(f"{i};{code};{1 + k % 2};2023-{1 + k % 12:02d}-{1 + k % 28:02d};{amount:.2f};{base_amount:.2f}")
+        line = f"{i};{code};{1 + k % 2};2023-{1 + k % 12:02d}-{1 + k % 28:02d};{amount:.2f};{base_amount:.2f}"
+        out.append(line.replace(".", ",") if comma else line)
     return out
 
 
@@ -88,3 +90,6 @@ def test_a_new_extraction_job_is_flagged_against_the_previous_version_without_ho
         "CLAIMS.column_drift.ORG"]
     assert "AMOUNT vs BASE" in failing["CLAIMS.order_drift"]
     assert "0102" not in " ".join(failing.values())  # a shape is said, never a value of an identifier column
+    # amounts with a decimal comma: every row quarantined at deposit; an empty version does not replace v3
+    v4, status = _deposit(store_hub, tmp_path, _rows(2500, 6, comma=True), "v4.csv")
+    assert status == "held" and "CLAIMS.row_count" in _failing(store_hub, ops, v4)

@@ -46,7 +46,8 @@ def test_each_column_gets_the_feature_of_its_type_and_integer_keys_none() -> Non
 
 def test_drift_checks_are_warnings_per_column_and_one_order_check_with_the_flow_month() -> None:
     checks = drift_checks("T", SCHEMA, TYPES, "DAY")
-    assert all(c.severity == "warning" and not c.flags_rows for c in checks)
+    assert all(c.severity == "warning" and not c.flags_rows for c in checks if c.kind != "row_count")
+    assert [c.severity for c in checks if c.kind == "row_count"] == ["blocking"]  # an empty version, certain
     assert [c.id for c in checks if c.kind == "order_drift"] == ["T.order_drift"]
     org = next(c for c in checks if c.id == "T.column_drift.ORG")
     assert org.params == {"features": ["shape", "code"], "period": "DAY"}
@@ -60,6 +61,15 @@ def test_the_flow_month_comes_from_the_packs_flow_volume_rule() -> None:
     assert drift and {c.params["period"] for c in drift} == {"FLX_DIS_DTD"}
     other = plan_checks("X", None, types, as_of=dt.date(2024, 12, 31))
     assert {c.params["period"] for c in other if c.kind == "column_drift"} == {None}
+
+
+def test_an_empty_version_after_one_with_rows_blocks() -> None:
+    from guichet.quality.overtime import row_count
+
+    check = next(c for c in drift_checks("T", SCHEMA, TYPES, None) if c.kind == "row_count")
+    assert row_count(check, 0, {"rows": 2000}).blocking_failed
+    assert row_count(check, 0, {}).status == "pass"  # a first, empty delivery: nothing to compare
+    assert row_count(check, 10, {"rows": 2000}).status == "pass"  # fewer rows: rows per flow month says
 
 
 def test_a_new_shape_is_found_but_the_expected_unseen_mass_is_allowed() -> None:

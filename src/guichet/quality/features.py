@@ -127,8 +127,12 @@ def order_pairs(column_types: dict[str, str], filled: set[str] | None = None) ->
 def drift_checks(table: str, schema: TableSchema | None, column_types: dict[str, str],
                  period: str | None) -> list[Check]:
     """One ``column_drift`` check per featured column and one ``order_drift`` check per table: warnings that
-    compare this version with the previous one (and, with a ``period`` column, month by month)."""
-    out: list[Check] = []
+    compare this version with the previous one (and, with a ``period`` column, month by month). And one
+    ``row_count``, blocking: a version without a row where the previous one had rows (every row of the
+    file quarantined — amounts with a decimal comma, sexes as letters — would otherwise publish an empty
+    table in place of the last good one)."""
+    out: list[Check] = [Check(f"{table}.row_count", table, "row_count", "completeness", "", "blocking", 0.0, (), {},
+                              "the version has rows when the previous version had some", "schema", False)]
     features = table_features(schema, column_types)
     for column in dict.fromkeys(f.column for f in features):
         kinds = [f.kind for f in features if f.column == column]

@@ -211,7 +211,18 @@ def run(engine: Engine, src_view: str, dataset: str, checks: Sequence[Check], hi
     for c in checks:
         if c.kind == "column_drift":
             out[c.id] = column_drift(c, profile, history, rows, seconds)
-        else:
+        elif c.kind == "order_drift":
             out[c.id] = order_drift(c, profile, history, rows, seconds)
+        else:
+            out[c.id] = row_count(c, rows, history)
     return out
+
+
+def row_count(c: Check, rows: int, history: dict[str, Any]) -> CheckResult:
+    before = int(history.get("rows") or 0)
+    empty = rows == 0 and before > 0
+    note = f"no rows; the previous version had {before}" if empty else (
+        "" if history else "no previous version to compare with")
+    return CheckResult(c.id, c.table, c.kind, c.category, c.subcategory, c.severity, c.threshold, max(rows, before),
+                       before if empty else 0, "fail" if empty else "pass", 0.0, c.description, note)
 

@@ -4,7 +4,9 @@ Targets (issue "Quality"): single-table checks, the 9-key DCIR uniqueness includ
 (``SELECT count(*), sum(hash(c1)), ...`` over every column); cross-table (pharmacy -> claims on the 9 keys)
 and over-time checks (drift, rows per flow month) <= 1.5x the bare join / aggregates they need. Each stage of
 the runner is timed on its own (``Runner.single_table``, ``cross_table``, ``over_time``); baseline and
-subject alternate, medians of --repeat runs (>= 3).
+subject alternate, medians of --repeat runs (>= 3). The column drift and learnt orders (every column's
+feature per flow month, every pair's order; against a previous version's profile) are timed against one
+full scan, and so is the whole run of the claims table (every stage but the cross-table one).
 
     .venv/bin/python benchmarks/quality.py --rows 5000000
     .venv/bin/python benchmarks/quality.py --quick
@@ -72,7 +74,8 @@ def main() -> None:
         src = TableSource("ER_PRS_F", 1, "ER_PRS_F", schema, types)
         pha = TableSource("ER_PHA_F", 1, "ER_PHA_F", None, column_types(e, "ER_PHA_F"))
         checks = plan_checks("ER_PRS_F", schema, types, as_of=dt.date(2026, 1, 1))
-        single = [c for c in checks if c.kind not in ("foreign_key", "after_death", "before_birth", "flow_volume", "drift")]
+        single = [c for c in checks if c.kind not in ("foreign_key", "after_death", "before_birth", "flow_volume", "drift",
+                                                      "column_drift", "order_drift")]
         cross = [c for c in plan_checks("ER_PHA_F", None, pha.column_types, as_of=dt.date(2026, 1, 1))
                  if c.kind == "foreign_key"]
         cols = [c for c in types if not c.startswith("_")]
@@ -86,6 +89,9 @@ def main() -> None:
         months = ("SELECT date_trunc('month', FLX_DIS_DTD) AS m, count(*) FROM ER_PRS_F "
                   "WHERE FLX_DIS_DTD IS NOT NULL GROUP BY m")
         over_time = [c for c in checks if c.kind in ("drift", "flow_volume")]
+        learnt = [c for c in checks if c.kind in ("column_drift", "order_drift")]
+        previous: dict[str, object] = {}
+        runner.over_time(src, learnt, {}, previous, {})  # the previous version's profile
 
         def single_stage() -> None:
             runner.single_table(src, runner.applicable(src, single, {}, {}), {})
@@ -96,13 +102,22 @@ def main() -> None:
         def time_stage() -> None:
             runner.over_time(src, over_time, history, {}, {})
 
+        def learnt_stage() -> None:
+            runner.over_time(src, learnt, previous, {"rows": rows}, {})
+
+        def whole_run() -> None:
+            runner.run(src, single + over_time + learnt, history=previous)
+
         pairs = {
             "single-table checks vs one full scan": (lambda: e.con.execute(scan).fetchall(), single_stage),
             "cross-table (9-key) vs bare join": (lambda: e.con.execute(join).fetchall(), cross_stage),
             "drift + flow volume vs bare aggregates": (lambda: (e.con.execute(aggs).fetchall(),
                                                                 e.con.execute(months).fetchall()), time_stage),
+            "column drift + orders vs one full scan": (lambda: e.con.execute(scan).fetchall(), learnt_stage),
+            "whole run (claims) vs one full scan": (lambda: e.con.execute(scan).fetchall(), whole_run),
         }
-        print(f"rows: {rows:,}; single-table checks: {len(single)} (uniqueness on the 9 DCIR keys included)")
+        print(f"rows: {rows:,}; single-table checks: {len(single)} (uniqueness on the 9 DCIR keys included); "
+              f"column drift and order checks: {len(learnt)}")
         for name, (base, subject) in pairs.items():
             b, s = [], []
             for _ in range(args.repeat):

@@ -21,6 +21,8 @@ TABLE_KINDS = ("unique", "duplicate_row")
 CROSS_KINDS = ("foreign_key", "after_death", "before_birth")
 TIME_KINDS = ("flow_volume", "drift")
 KINDS = ROW_KINDS + TABLE_KINDS + CROSS_KINDS + TIME_KINDS
+# Generated for every table from its schema and compared with the previous version's profile (not pack rules).
+LEARNT_KINDS = ("column_drift", "order_drift", "row_count")
 # By default (issue "Quality"): a conformance or plausibility check blocks publication when more than 5 % of
 # rows fail it; completeness checks warn.
 DEFAULT_BLOCKING_THRESHOLD = 5.0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+from guichet.quality.features import drift_checks
 from guichet.quality.generate import schema_checks
 from guichet.quality.model import Check
 from guichet.quality.packs import RulePack, builtin_packs
@@ -23,6 +24,9 @@ def plan_checks(dataset: str, schema: TableSchema | None, column_types: dict[str
                                 "warning", 5.0, (), {}, "no row is an exact copy of an earlier row", "schema"))
     for pack in (builtin_packs() if packs is None else packs):
         checks += pack.checks_for(dataset, schema.name if schema else dataset, as_of=as_of)
+    # the flow month a pack counts rows by is the month the drift checks compare
+    period = next((c.columns[0] for c in checks if c.kind == "flow_volume" and c.columns[0] in column_types), None)
+    checks += drift_checks(dataset, schema, column_types, period)
     seen: dict[str, Check] = {}
     for c in checks:
         seen[c.id] = c

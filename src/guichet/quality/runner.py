@@ -15,14 +15,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from statistics import median
 from typing import Any
 
 from sqlglot import exp
 
 from guichet.engine import Engine, literal
+from guichet.quality import overtime
 from guichet.quality import sql as q
-from guichet.quality.model import CROSS_KINDS, ROW_KINDS, Check, CheckResult, RunOutcome, decide
+from guichet.quality.model import CROSS_KINDS, LEARNT_KINDS, ROW_KINDS, Check, CheckResult, RunOutcome, decide
+from guichet.quality.volume import flow_anomalies, month_range
 from guichet.schema import NomenclatureRef, TableSchema, resolve
 
 REFS = Path(__file__).parent / "refs"
@@ -137,12 +138,16 @@ class Runner:
 
     def over_time(self, src: TableSource, checks: Sequence[Check], history: dict[str, Any], profile: dict[str, Any],
                   results: dict[str, CheckResult]) -> None:
-        """Rows per flow month and distribution drift against the dataset's history."""
+        """Rows per flow month, distribution drift, column drift and learnt orders against the history."""
         for c in checks:
             if c.kind == "flow_volume":
                 results[c.id] = self._flow_volume(src, c, history, profile)
             elif c.kind == "drift":
                 results[c.id] = self._drift(src, c, history, profile)
+        learnt = [c for c in checks if c.kind in LEARNT_KINDS]
+        if learnt:
+            results.update(overtime.run(self.engine, src.view, src.dataset, learnt, history, profile,
+                                        int(profile.get("rows", 0)), can_sample=src.has_rows))
 
     def _not_applicable(self, src: TableSource, c: Check, refs: dict[str, TableSource]) -> str:
         if c.params.get("unavailable"):
@@ -384,7 +389,7 @@ class Runner:
         profile.setdefault("months", {})[c.columns[0]] = counts
         bad = flow_anomalies(counts, history.get("months", {}).get(c.columns[0], {}),
                              float(c.params.get("min_ratio", 0.5)), float(c.params.get("max_ratio", 2.0)))
-        checked = len(_month_range(counts)) if counts else 0
+        checked = len(month_range(counts)) if counts else 0
         note = ("anomalous months: " + ", ".join(f"{m} ({why})" for m, why in bad[:6])) if bad else ""
         return CheckResult(c.id, c.table, c.kind, c.category, c.subcategory, c.severity, c.threshold, checked,
                            len(bad), "fail" if bad else "pass", time.perf_counter() - started, c.description, note)
@@ -426,42 +431,6 @@ def _cross_groups(checks: list[Check]) -> dict[tuple[Any, ...], list[Check]]:
         keys = tuple(c.params.get("keys") or c.columns)
         groups[(ref["table"], tuple(ref["columns"]), keys)].append(c)
     return groups
-
-
-def _month_range(counts: dict[str, int]) -> list[str]:
-    months = sorted(counts)
-    y0, m0 = map(int, months[0].split("-"))
-    y1, m1 = map(int, months[-1].split("-"))
-    out = []
-    for k in range(y0 * 12 + m0 - 1, y1 * 12 + m1):
-        out.append(f"{k // 12:04d}-{k % 12 + 1:02d}")
-    return out
-
-
-def flow_anomalies(counts: dict[str, int], previous: dict[str, int], min_ratio: float,
-                   max_ratio: float) -> list[tuple[str, str]]:
-    """Months that are missing inside the range, or far below/above their neighbours (two each side), or
-    that a previous version of the same months had at least twice as many rows for."""
-    if not counts:
-        return []
-    months = _month_range(counts)
-    series = [counts.get(m, 0) for m in months]
-    bad: list[tuple[str, str]] = []
-    for i, m in enumerate(months):
-        n = series[i]
-        if n == 0:
-            bad.append((m, "no rows"))
-            continue
-        around = [series[j] for j in (i - 2, i - 1, i + 1, i + 2) if 0 <= j < len(series) and series[j] > 0]
-        if len(around) >= 2:
-            ref = median(around)
-            if ref >= 20 and n < min_ratio * ref:
-                bad.append((m, f"{n} rows, neighbours ~{ref:.0f}"))
-            elif n >= 20 and n > max_ratio * ref:
-                bad.append((m, f"{n} rows, neighbours ~{ref:.0f}"))
-        if m in previous and previous[m] >= 20 and n < min_ratio * previous[m]:
-            bad.append((m, f"{n} rows, previous version {previous[m]}"))
-    return bad
 
 
 def drift_columns(before: dict[str, Any], now: dict[str, Any], max_shift: float) -> list[tuple[str, str]]:

@@ -118,17 +118,23 @@ def execute_run(hub: Hub, dataset: str, version: int | None, history: dict[str, 
 
 
 def history_of(hub: Hub, dataset: str, version: int | None) -> dict[str, Any]:
-    """The profile of the latest earlier version's run (for drift and flow volume), and the versions seen."""
+    """The profile of the latest earlier version's run (for drift and flow volume), and the versions seen.
+
+    The profile is the latest earlier *published* version's when there is one: a version held for its
+    failures, or rejected, is not what the next one should look like."""
     with hub.store.read() as s:
         runs = s.execute(select(QualityRun).where(QualityRun.dataset == dataset)
                          .order_by(QualityRun.version, QualityRun.id)).scalars().all()
+        published = set(s.execute(select(DatasetVersion.version).where(
+            DatasetVersion.dataset == dataset, DatasetVersion.status == "published")).scalars())
         earlier = [r for r in runs if version is None or r.version < version]
         if version is None and runs:
             latest = max(r.version for r in runs)
             earlier = [r for r in runs if r.version < latest] or []
         if not earlier:
             return {}
-        profile = dict(earlier[-1].profile or {})
+        reference = [r for r in earlier if r.version in published] or earlier
+        profile = dict(reference[-1].profile or {})
         profile["versions"] = sorted({r.version for r in earlier})
         return profile
 

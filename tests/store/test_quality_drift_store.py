@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from guichet.deposit import services as deposits
 from guichet.deposit.run import single_file_request
-from guichet.deposit.tables import DatasetVersion
-from guichet.governance.actors import Actor, system_actor
+from guichet.lake.tables import DatasetVersion
+from guichet.actor import Actor, system_actor
 from guichet.hub import Hub
 from guichet.quality import plan
 from guichet.quality import services as quality

@@ -15,7 +15,7 @@ from guichet.engine import Engine
 from guichet.errors import NotFound
 from guichet.hub import Hub
 from guichet.lake import open_version, published_datasets
-from guichet.lake.versions import version_in
+from guichet.lake.versions import version_in, versions_in
 from guichet.quality import sql as q
 from guichet.quality.label import label as make_label
 from guichet.quality.model import CROSS_KINDS, RunOutcome
@@ -125,8 +125,7 @@ def history_of(hub: Hub, dataset: str, version: int | None) -> dict[str, Any]:
     with hub.store.read() as s:
         runs = s.execute(select(QualityRun).where(QualityRun.dataset == dataset)
                          .order_by(QualityRun.version, QualityRun.id)).scalars().all()
-        published = set(s.execute(select(DatasetVersion.version).where(
-            DatasetVersion.dataset == dataset, DatasetVersion.status == "published")).scalars())
+        published = {v.version for v in versions_in(s, dataset)}
         earlier = [r for r in runs if version is None or r.version < version]
         if version is None and runs:
             latest = max(r.version for r in runs)

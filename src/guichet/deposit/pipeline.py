@@ -11,6 +11,7 @@ the staged file rewritten.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -28,14 +29,17 @@ from sqlglot import exp
 from guichet.custodian.parquet import encrypted_writer
 from guichet.deposit.duplicates import DuplicateFinder, cells_as_text
 from guichet.deposit.protection import FileKey, Protection
-from guichet.deposit.rules import SEP, IdentifierRole, ValidationPlan, build_plan, col
+from guichet.deposit.records import RecordScan, max_row_bytes, sanitised_copy, scan_records
+from guichet.deposit.rules import ORDINAL, SEP, IdentifierRole, ValidationPlan, build_plan, col, numbered
 from guichet.deposit.sealing import Sealer
 from guichet.deposit.structure import FileShape, NotATable, inspect_file
 from guichet.deposit.writer import BackgroundWriter, Replacement
 from guichet.engine import Engine, EngineError, SourceBinding, csv_source, literal, parquet_source
+from guichet.errors import Unavailable
 from guichet.schema import TableSchema
 
 SOURCE_FILE, SOURCE_ROW = "_source_file", "_source_row"
+ROW_GROUP_ROWS = 122_880  # rows per batch when a staged or quarantine file is rewritten (its writer's row groups)
 CrashHook = Callable[[str], None]
 
 
@@ -107,11 +111,13 @@ class QuarantineWriter:
         self.parts: list[tuple[Path, FileKey]] = []
         self.rows: dict[str, list[Any]] = {n: [] for n in QUARANTINE_SCHEMA.names}
         self.count = 0
+        self._serial = 0
         self._open_part()
 
     def _open_part(self) -> None:
         key = self.protection.new_file_key("quarantine")
-        path = self.folder / f"{self.stem}.quarantine-{len(self.parts)}.parquet"
+        path = self.folder / f"{self.stem}.quarantine-{self._serial}.parquet"
+        self._serial += 1
         self.parts.append((path, key))
         self.writer = _encrypted_writer(path, QUARANTINE_SCHEMA, key)
 
@@ -136,16 +142,20 @@ class QuarantineWriter:
             self.rows = {n: [] for n in QUARANTINE_SCHEMA.names}
 
     def renumber_current(self, remap: Callable[[np.ndarray], np.ndarray]) -> None:
-        """Rows written so far carry provisional numbers: rewrite them exactly, then go on in a new part."""
+        """Rows written so far carry provisional numbers: rewrite them exactly (a row group at a time), then go
+        on in a new part."""
         self.flush()
         self.writer.close()
         path, key = self.parts.pop()
-        table = pq.read_table(path, decryption_properties=_decryption(key))
-        exact = pa.array(remap(table.column(SOURCE_ROW).to_numpy() - 1), pa.int64())
-        table = table.set_column(table.schema.get_field_index(SOURCE_ROW), SOURCE_ROW, exact)
-        path.unlink()
         self._open_part()
-        self.writer.write_table(table)
+        old = pq.ParquetFile(path, decryption_properties=_decryption(key))
+        try:
+            for batch in old.iter_batches(batch_size=ROW_GROUP_ROWS):
+                exact = pa.array(remap(batch.column(SOURCE_ROW).to_numpy() - 1), pa.int64())
+                self.writer.write_batch(batch.set_column(batch.schema.get_field_index(SOURCE_ROW), SOURCE_ROW, exact))
+        finally:
+            old.close()
+        path.unlink()
 
     def close(self) -> None:
         self.flush()
@@ -213,32 +223,12 @@ class TableStager:
     def stage(self, job: TableJob, shape: FileShape, staging: Path, quarantine: Path, producer_pem: str,
               references: dict[str, Reference]) -> StagedTable:
         check_header(job, shape)
-        out = StagedTable(job, shape)
         src = f"src_{self.index}"
-        self.engine.bind(src, csv_source(job.path, columns=list(shape.header), delimiter=shape.delimiter,
-                                         encoding=shape.encoding),
-                         SourceBinding(src, "csv", str(job.path), {"delimiter": shape.delimiter,
-                                                                   "encoding": shape.encoding}))
         plan = build_plan(job.schema, src, shape.header, job.identifiers)
-        out.checks = [{"field": c.field, "rule": c.rule, "status": c.status} for c in plan.checks]
         self._bind_nomenclatures(plan)
-        protected = set(job.identifiers)
-        out.data_key = self.protection.new_file_key()
-        sealer = Sealer(producer_pem)
-        out.ephemeral_public = sealer.ephemeral_public
-        out.data_file = staging / f"{job.dataset}.parquet"
-        qwriter = QuarantineWriter(quarantine, job.dataset, self.protection, sealer, shape.header, protected,
-                                   job.source_label)
-        try:
-            ordinal = self._pass1(job, plan, out, qwriter)
-            malformed = self._malformed_rows(job, shape, ordinal)
-        except EngineError:
-            qwriter.close()
-            raise NotATable(job.path, "the CSV reader cannot split it into rows") from None
-        except BaseException:
-            qwriter.close()
-            raise
-        rows_in = ordinal + len(malformed)
+        out, qwriter, malformed, read = self._read_every_row(
+            _Reading(job, shape, staging, quarantine, Sealer(producer_pem), plan))
+        rows_in = read + len(malformed)
         remap = _remapper(sorted(malformed))
         if malformed:
             qwriter.renumber_current(remap)
@@ -246,6 +236,7 @@ class TableStager:
             qwriter.add(row, rule, None, line)
             out.reasons[rule.split(":", 1)[0]] += 1
         qwriter.flush()
+        assert out.data_key is not None and out.data_file is not None
         self.crash("pass1_done")
         self.engine.add_parquet_key(out.data_key.engine_name, out.data_key.key)
         view = f"stg_{self.index}"
@@ -289,6 +280,76 @@ class TableStager:
         out.view = view
         return out
 
+    def _read_every_row(self, reading: _Reading) -> tuple[StagedTable, QuarantineWriter,
+                                                          dict[int, tuple[str, str]], int]:
+        """Pass 1, with every row of the file accounted for (deposit/records.py): the reader's rows and rejects
+        must add up to the file's lines, or else to its records as split here — after a second pass over a
+        sanitised copy when blank or oversized rows were found; otherwise the file is not a table."""
+        job, shape = reading.job, reading.shape
+        limit = max_row_bytes(self.engine.settings.csv_buffer_size)
+        scan = scan_records(job.path, shape.encoding, limit) if shape.long_line else None
+        try:
+            out, qwriter, malformed, read = self._read(reading, scan)
+        except NotATable:  # the reader may also fail outright on a row it cannot hold
+            if scan is not None or not (scan := scan_records(job.path, shape.encoding, limit)).irregular:
+                raise
+            out, qwriter, malformed, read = self._read(reading, scan)
+        if scan is None and read + len(malformed) != shape.lines:  # blank, lost or multi-line rows
+            scan = scan_records(job.path, shape.encoding, limit)
+            if scan.irregular or scan.records != read + len(malformed):
+                self._discard(out, qwriter)
+                out, qwriter, malformed, read = self._read(reading, scan)
+        expected = scan.records if scan is not None else shape.lines
+        if read + len(malformed) != expected:
+            self._discard(out, qwriter)
+            raise NotATable(job.path, f"the CSV reader split it into {read + len(malformed):,} rows where it "
+                                      f"holds {expected:,}")
+        return out, qwriter, malformed, read
+
+    def _read(self, reading: _Reading, scan: RecordScan | None) -> tuple[StagedTable, QuarantineWriter,
+                                                                         dict[int, tuple[str, str]], int]:
+        """Pass 1 over the file — or, when ``scan`` found blank or oversized rows, over a copy in which each of
+        them is a one-line marker the reader rejects (deposit/records.py): (the staged table, its quarantine
+        writer, the rows the reader rejected, the rows it returned)."""
+        job, shape = reading.job, reading.shape
+        path = job.path
+        if scan is not None and scan.irregular:
+            # one cell too many (a line of delimiters alone would be read as a row of empty cells)
+            marker = shape.delimiter.join(["?"] * (len(shape.header) + 1)).encode(shape.encoding)
+            path = sanitised_copy(job.path, scan, self.engine.scratch / f"sanitised-{self.index}.csv", marker)
+        src = f"src_{self.index}"
+        self.engine.bind(src, csv_source(path, columns=list(shape.header), delimiter=shape.delimiter,
+                                         encoding=shape.encoding, buffer_size=self.engine.settings.csv_buffer_size),
+                         SourceBinding(src, "csv", str(job.path), {"delimiter": shape.delimiter,
+                                                                   "encoding": shape.encoding}))
+        out = StagedTable(job, shape)
+        out.checks = [{"field": c.field, "rule": c.rule, "status": c.status} for c in reading.plan.checks]
+        out.data_key = self.protection.new_file_key()
+        out.ephemeral_public = reading.sealer.ephemeral_public
+        out.data_file = reading.staging / f"{job.dataset}.parquet"
+        qwriter = QuarantineWriter(reading.quarantine, job.dataset, self.protection, reading.sealer, shape.header,
+                                   set(job.identifiers), job.source_label)
+        try:
+            read = self._pass1(job, reading.plan, out, qwriter)
+            malformed = self._malformed_rows(job, shape, read, path)
+        except EngineError as exc:
+            qwriter.close()
+            raise NotATable(job.path, _engine_failure(exc, len(shape.header))) from None
+        except BaseException:
+            qwriter.close()
+            raise
+        if scan is not None:
+            malformed.update({row: why for row, why in scan.irregular.items() if row in malformed})
+        return out, qwriter, malformed, read
+
+    @staticmethod
+    def _discard(out: StagedTable, qwriter: QuarantineWriter) -> None:
+        qwriter.close()
+        for path, _key in qwriter.parts:
+            path.unlink(missing_ok=True)
+        if out.data_file is not None:
+            out.data_file.unlink(missing_ok=True)
+
     def _quarantine_held(self, held: pa.Table, bad: dict[int, str], shape: FileShape, qwriter: QuarantineWriter,
                          remap: Callable[[np.ndarray], np.ndarray], out: StagedTable) -> None:
         """Held-back duplicates: quarantined with their typed cells written back as text."""
@@ -321,7 +382,7 @@ class TableStager:
         assert out.data_file is not None and out.data_key is not None
         data_file, data_key = out.data_file, out.data_key
         writer = BackgroundWriter(lambda schema: _encrypted_writer(data_file, schema, data_key))
-        ordinal = 0
+        read, numbers = 0, 0  # rows returned; the sum of their numbers (each of 1..read exactly once)
         self.duplicates = DuplicateFinder(len(plan.unique_keys)) if plan.unique_keys else None
         flagged = FlaggedRows()
         try:
@@ -329,7 +390,8 @@ class TableStager:
                 n = batch.num_rows
                 ok = pc.invert(batch.column("__bad"))
                 data = batch.drop_columns([c for c in batch.schema.names if c.startswith("__")])
-                rows = pa.array(np.arange(ordinal + 1, ordinal + n + 1, dtype=np.int64))
+                rows = batch.column(ORDINAL).cast(pa.int64())  # in whatever order the batches come
+                numbers += int(pc.sum(rows).as_py() or 0)
                 data = data.append_column(SOURCE_FILE, pa.DictionaryArray.from_arrays(
                     pa.array(np.zeros(n, dtype=np.int32)), pa.array([job.source_label])))
                 data = data.append_column(SOURCE_ROW, rows)
@@ -346,8 +408,8 @@ class TableStager:
                     flagged.add(pc.filter(rows, failing := pc.invert(ok)), pc.filter(batch.column("__raw"), failing))
                     if flagged.count >= FLAGGED_ROWS:  # bounded memory: their rules now, on a side connection
                         self._quarantine_flagged(job, plan, flagged, qwriter, out, self._side_engine(plan))
-                ordinal += n
-                if ordinal == n:
+                read += n
+                if read == n:
                     self.crash("first_batch")
             self._quarantine_flagged(job, plan, flagged, qwriter, out, self.engine)  # the stream is drained
         except BaseException:
@@ -358,7 +420,9 @@ class TableStager:
                 self._side.close()
                 self._side = None
         writer.close(lambda: self._empty_schema(job, plan))
-        return ordinal
+        if numbers != read * (read + 1) // 2:
+            raise Unavailable(f"engine: the rows of {job.name} were numbered inconsistently; nothing deposited")
+        return read
 
     def _side_engine(self, plan: ValidationPlan) -> Engine:
         """A second connection, with the nomenclatures, for statements while the main query's result is open
@@ -417,13 +481,15 @@ class TableStager:
                 qwriter.add(row, rules, row_cells)
                 out.reasons.update({t.split(":", 1)[0] for t in rules.split(SEP)})
 
-    def _malformed_rows(self, job: TableJob, shape: FileShape, passed: int) -> dict[int, tuple[str, str]]:
-        """Rows DuckDB's reader could not split into the schema's columns: {row: (rule, raw line)}."""
+    def _malformed_rows(self, job: TableJob, shape: FileShape, passed: int,
+                        path: Path) -> dict[int, tuple[str, str]]:
+        """Rows DuckDB's reader could not split into the schema's columns (reading ``path``): {row: (rule,
+        raw line)}."""
         e, s = exp.to_table("reject_errors", alias="e"), exp.to_table("reject_scans", alias="s")
         q = (exp.select(exp.column("line", "e"), exp.column("error_type", "e"), exp.column("csv_line", "e"))
              .from_(e).join(s, on=exp.and_(exp.column("scan_id", "e").eq(exp.column("scan_id", "s")),
                                            exp.column("file_id", "e").eq(exp.column("file_id", "s"))))
-             .where(exp.column("file_path", "s").eq(literal(str(job.path)))))
+             .where(exp.column("file_path", "s").eq(literal(str(path)))))
         found: dict[int, tuple[str, str]] = {}
         for line, kind, text in self.engine.fetch_all(q, purpose=f"malformed rows of {job.name}"):
             row = int(line) - 1
@@ -486,61 +552,76 @@ class TableStager:
 
     def _rescan_bad(self, job: TableJob, shape: FileShape, plan: ValidationPlan, bad: dict[int, str],
                     qwriter: QuarantineWriter, remap: Callable[[np.ndarray], np.ndarray], out: StagedTable) -> None:
-        """Quarantine rows that failed a key check, with their cells as delivered (re-read from the file)."""
+        """Quarantine rows that failed a key check, with their cells as delivered (re-read from the file, each
+        row found by its number as pass 1 gave it: the same numbering over the same scan)."""
         if not bad:
             return
-        wanted = sorted(bad)
-        select = exp.select(*[col(h) for h in shape.header]).from_(f"src_{self.index}")
-        pos, ordinal = 0, 0
-        for batch in self.engine.batches(select, purpose=f"re-read rows failing key checks in {job.name}"):
-            n = batch.num_rows
-            while pos < len(wanted) and wanted[pos] <= ordinal + n:
-                r = wanted[pos]
-                cells = [batch.column(i)[r - ordinal - 1].as_py() for i in range(batch.num_columns)]
-                qwriter.add(int(remap(np.array([r - 1]))[0]), bad[r], cells)
-                out.reasons.update({t.split(":", 1)[0] for t in bad[r].split(SEP)})
-                pos += 1
-            ordinal += n
-            if pos >= len(wanted):
-                break
+        wanted = f"wanted_{self.index}"
+        self.engine.con.register(wanted, pa.table({"r": pa.array(sorted(bad), pa.int64())}))
+        try:
+            rows = exp.alias_(exp.paren(numbered(f"src_{self.index}")), "t")
+            select = (exp.select(*[col(h, "t") for h in shape.header], col(ORDINAL, "t")).from_(rows)
+                      .where(col(ORDINAL, "t").isin(query=exp.select("r").from_(wanted))))
+            for batch in self.engine.batches(select, purpose=f"re-read rows failing key checks in {job.name}"):
+                numbers = batch.column(ORDINAL).to_pylist()
+                cells = [batch.column(i).to_pylist() for i in range(len(shape.header))]
+                exact = remap(np.array(numbers, dtype=np.int64) - 1).tolist()
+                for k, (r, row) in enumerate(zip(numbers, exact, strict=True)):
+                    qwriter.add(int(row), bad[r], [c[k] for c in cells])
+                    out.reasons.update({t.split(":", 1)[0] for t in bad[r].split(SEP)})
+        finally:
+            self.engine.con.unregister(wanted)
 
     def _rewrite(self, view: str, out: StagedTable, bad: set[int], malformed: dict[int, tuple[str, str]],
                  extra: pa.Table | None = None) -> None:
-        """Write the staged file again without the rows that failed key checks, with exact row numbers."""
+        """Write the staged file again without the rows that failed key checks (plus ``extra``), with exact row
+        numbers — batch by batch, in bounded memory (the staged file's row groups are ~123k rows)."""
         assert out.data_file is not None and out.data_key is not None
-        shifts = sorted(r - i for i, r in enumerate(sorted(malformed), start=1))
-        self.engine.con.register(f"bad_{self.index}", pa.table({"r": pa.array(sorted(bad), pa.int64())}))
-        self.engine.con.register(f"shift_{self.index}", pa.table({"s": pa.array(shifts, pa.int64())}))
-        count = exp.select(exp.func("count", exp.Star())).from_(f"shift_{self.index}").where(
-            exp.column("s") <= col(SOURCE_ROW, "t") - literal(1))
-        exact = exp.alias_(col(SOURCE_ROW, "t") + exp.paren(exp.Subquery(this=count)), SOURCE_ROW, quoted=True)
-        keep = exp.not_(col(SOURCE_ROW, "t").isin(query=exp.select("r").from_(f"bad_{self.index}")))
-        rows: exp.Expression = exp.to_table(view)
-        if extra is not None and extra.num_rows:
-            self.engine.con.register(f"extra_{self.index}", extra)
-            rows = exp.paren(exp.union(exp.select("*").from_(view), exp.select("*").from_(f"extra_{self.index}"),
-                                       distinct=False))
-        select = (exp.select(exp.Star(except_=[col(SOURCE_ROW)]), exact)
-                  .from_(exp.alias_(rows, "t")).where(keep))
+        remap = _remapper(sorted(malformed))
+        drop = np.array(sorted(bad), dtype=np.int64)
         tmp = out.data_file.with_suffix(".rewrite.parquet")
         new_key = self.protection.new_file_key()
-        writer: pq.ParquetWriter | None = None
+        staged = pq.ParquetFile(out.data_file, decryption_properties=_decryption(out.data_key))
+        schema = staged.schema_arrow
+        writer = _encrypted_writer(tmp, schema, new_key)
         try:
-            for batch in self.engine.batches(select, purpose=f"rewrite {out.job.name} without failing rows"):
-                if writer is None:
-                    writer = _encrypted_writer(tmp, batch.schema, new_key)
-                writer.write_batch(batch)
-            if writer is None:
-                schema = pq.read_schema(out.data_file, decryption_properties=_decryption(out.data_key))
-                writer = _encrypted_writer(tmp, schema, new_key)
+            pieces = staged.iter_batches(batch_size=ROW_GROUP_ROWS)
+            if extra is not None and extra.num_rows:
+                pieces = itertools.chain(pieces, extra.cast(schema).to_batches(ROW_GROUP_ROWS))
+            for batch in pieces:
+                rows = batch.column(SOURCE_ROW).to_numpy()
+                if len(drop):
+                    kept = ~np.isin(rows, drop)
+                    batch, rows = batch.filter(pa.array(kept)), rows[kept]
+                exact = pa.array(remap(rows - 1), pa.int64())
+                writer.write_batch(batch.set_column(batch.schema.get_field_index(SOURCE_ROW), SOURCE_ROW, exact))
         finally:
-            if writer is not None:
-                writer.close()
+            writer.close()
+            staged.close()
         tmp.replace(out.data_file)
         out.data_key = new_key
         self.engine.add_parquet_key(new_key.engine_name, new_key.key)
         self.engine.bind(view, parquet_source([out.data_file], new_key.engine_name),
                          SourceBinding(view, "parquet", out.data_file.name, {"key_id": new_key.key_id}))
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """What every attempt at pass 1 over one table shares."""
+
+    job: TableJob
+    shape: FileShape
+    staging: Path
+    quarantine: Path
+    sealer: Sealer
+    plan: ValidationPlan
+
+
+def _engine_failure(exc: EngineError, columns: int) -> str:
+    """Why pass 1 failed, in the producer's words (the engine's own message is not for them)."""
+    if exc.kind == "OutOfMemoryException":
+        return f"too wide or too large to validate within the deposit's memory ({columns:,} columns)"
+    return "the CSV reader cannot split it into rows"
 
 
 def _remapper(malformed: list[int]) -> Callable[[np.ndarray], np.ndarray]:

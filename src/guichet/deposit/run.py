@@ -33,7 +33,7 @@ from guichet.deposit.sealing import new_key_pair
 from guichet.deposit.status import change_status, quarantine_policy
 from guichet.deposit.structure import FileShape, NotATable
 from guichet.deposit.tables import DatasetVersion, Producer, SchemaVersion
-from guichet.engine import Engine, SourceBinding, parquet_source
+from guichet.engine import Engine, EngineSettings, SourceBinding, parquet_source
 from guichet.errors import BadInput, Conflict, Refused
 from guichet.governance.actors import Actor
 from guichet.hub import Hub
@@ -313,8 +313,17 @@ def _register_pending(hub: Hub, todo: list[Prepared], request: DepositRequest, d
             p.version_row_id = row.id
 
 
+def engine_settings(properties: dict[str, Any]) -> EngineSettings:
+    """The deposit's engine, as the hub's properties tune it (docs/deposit.md, "Memory")."""
+    threads = properties.get("deposit_threads")
+    buffer = properties.get("deposit_csv_buffer_size")
+    return EngineSettings(threads=int(threads) if threads else None,
+                          memory_limit=str(properties.get("deposit_memory_limit") or EngineSettings.memory_limit),
+                          csv_buffer_size=int(buffer) if buffer else None)
+
+
 def _stage_all(hub: Hub, protection: Protection, todo: list[Prepared], request: DepositRequest) -> None:
-    with Engine() as engine:
+    with Engine(engine_settings(hub.config.properties)) as engine:
         references: dict[str, Reference] = {}
         for i, p in enumerate(todo):
             staging = lake_dir(hub, p.job.dataset) / f".staging-{p.deposit_id}"

@@ -313,12 +313,17 @@ def _register_pending(hub: Hub, todo: list[Prepared], request: DepositRequest, d
             p.version_row_id = row.id
 
 
+# DuckDB's share of the deposit's memory (its serial CSV reader keeps the file's buffers up to this limit;
+# the rest of the process — Arrow batches, the writer's queue, the interpreter — takes ~0.8 GB more)
+DEPOSIT_MEMORY_LIMIT = "512MB"
+
+
 def engine_settings(properties: dict[str, Any]) -> EngineSettings:
     """The deposit's engine, as the hub's properties tune it (docs/deposit.md, "Memory")."""
     threads = properties.get("deposit_threads")
     buffer = properties.get("deposit_csv_buffer_size")
     return EngineSettings(threads=int(threads) if threads else None,
-                          memory_limit=str(properties.get("deposit_memory_limit") or EngineSettings.memory_limit),
+                          memory_limit=str(properties.get("deposit_memory_limit") or DEPOSIT_MEMORY_LIMIT),
                           csv_buffer_size=int(buffer) if buffer else None)
 
 

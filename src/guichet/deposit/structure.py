@@ -56,7 +56,6 @@ class FileShape:
     header: tuple[str, ...]
     ends_with_newline: bool
     lines: int = 0  # physical lines after the header's (deposit/records.py: the fast path's row count)
-    long_line: bool = False  # a line over records.LONG_LINE bytes: rows are counted exactly before reading
 
 
 def _line_of(path: Path, offset: int) -> str:
@@ -128,7 +127,7 @@ def inspect_file(path: Path, *, encoding: str | None = None, delimiter: str | No
     if not header or all(not h for h in header):
         raise NotATable(path, "no header", "line 1")
     return FileShape(path, sha.hexdigest(), size, encoding, bom, delimiter, tuple(header), last == b"\n",
-                     lines.data_lines(last == b"\n"), lines.long_line)
+                     lines.data_lines(last == b"\n"))
 
 
 def _open_regular(path: Path) -> io.BufferedReader:

@@ -218,16 +218,19 @@ def struct(options: Mapping[str, Any]) -> exp.Expression:
 
 
 def csv_source(path: Path, *, columns: list[str], delimiter: str, encoding: str,
-               store_rejects: bool = True, buffer_size: int | None = None) -> exp.Expression:
+               store_rejects: bool = True, buffer_size: int | None = None, parallel: bool = True,
+               rejects_limit: int | None = None) -> exp.Expression:
     """``read_csv`` with every column as text and nothing guessed: the schema says what to expect."""
     col_struct = exp.Struct(expressions=[exp.PropertyEQ(this=exp.Literal.string(c),
                                                         expression=exp.Literal.string("VARCHAR")) for c in columns])
     args: list[exp.Expression] = [literal(str(path))]
     opts: dict[str, Any] = {"header": True, "delim": delimiter, "quote": '"', "escape": '"',
                             "auto_detect": False, "encoding": encoding, "strict_mode": True,
-                            "store_rejects": store_rejects, "null_padding": False, "parallel": True}
+                            "store_rejects": store_rejects, "null_padding": False, "parallel": parallel}
     if buffer_size:
         opts["buffer_size"] = buffer_size
+    if store_rejects and rejects_limit:
+        opts["rejects_limit"] = rejects_limit
     for key, value in opts.items():
         args.append(exp.PropertyEQ(this=exp.to_identifier(key), expression=literal(value)))
     args.append(exp.PropertyEQ(this=exp.to_identifier("columns"), expression=col_struct))

@@ -33,7 +33,8 @@ def _delivery(tmp: Path, b_content: bytes) -> Path:
     (folder / "s.json").write_text(json.dumps(SCHEMA))
     (folder / "A.csv").write_text("ID;V\n1;a\n2;b\n")
     (folder / "B.csv").write_bytes(b_content)
-    tables = "".join(f'[[tables]]\nname = "{n}"\nfile = "{n}.csv"\nschema = "s.json"\n\n' for n in ("A", "B"))
+    tables = "".join(f'[[tables]]\nname = "{n}"\nfile = "{n}.csv"\nschema = "s.json"\nproducer = "cnam"\n\n'
+                     for n in ("A", "B"))
     (folder / "manifest.toml").write_text('format = "guichet-delivery/1"\n\n' + tables)
     return folder
 
@@ -44,6 +45,7 @@ def _delivery(tmp: Path, b_content: bytes) -> Path:
 ])
 def test_a_delivery_is_atomic_unless_partial(hub: Hub, tmp_path: Path, b_content: bytes, why: str) -> None:
     hub.config = hub.config.with_properties(quality_gate=False)
+    deposits.add_producer(hub, system_actor(), name="cnam", org="A")
     folder = _delivery(tmp_path, b_content)
     _domain, tables = read_manifest(folder, folder / "manifest.toml")
     with pytest.raises(NotATable, match=why):
@@ -61,6 +63,7 @@ def test_a_delivery_is_atomic_unless_partial(hub: Hub, tmp_path: Path, b_content
 
 def test_partial_on_the_command_line_exits_2_and_keeps_the_readable_tables(tmp_path: Path) -> None:
     hub = make_hub(tmp_path / "h")
+    deposits.add_producer(hub, system_actor(), name="cnam", org="A")
     home = str(hub.home)
     hub.close()
     folder = _delivery(tmp_path, b"ID;V\n1;a\n2;\"cut")

@@ -38,16 +38,27 @@ from guichet.deposit.quarantine import (
 )
 from guichet.deposit.records import RecordScan, max_row_bytes, sanitised_copy, scan_records
 from guichet.deposit.rejects import Rejects, quarantine_rejects, read_rejects
-from guichet.deposit.rules import ORDINAL, SEP, IdentifierRole, ValidationPlan, build_plan, col, numbered
+from guichet.deposit.rules import (
+    ORDINAL,
+    SEP,
+    IdentifierRole,
+    ValidationPlan,
+    anchored,
+    build_plan,
+    col,
+    matches,
+    numbered,
+)
 from guichet.deposit.sealing import Sealer
 from guichet.deposit.structure import FileShape, NotATable, inspect_file
 from guichet.deposit.writer import BackgroundWriter, Replacement
-from guichet.engine import Engine, EngineError, SourceBinding, csv_source, parquet_source
-from guichet.errors import Unavailable
+from guichet.engine import Engine, EngineError, EngineSettings, SourceBinding, csv_source, literal, parquet_source
+from guichet.errors import BadInput, Unavailable
 from guichet.schema import TableSchema
 
 _decryption = decryption  # the name other packages import
 QUARANTINE_SLICE = 5_000  # rows turned into Python objects at a time when they are quarantined
+BATCH_CELLS = 15_000_000  # cells per validated batch: ~122k rows of a 123-column table, fewer of a wider one
 # Rows the reader may reject before the file is refused whole: its reject table keeps each line (up to
 # 10,000 characters), so that this bounds its memory; a file with so many is not the schema's table anyway.
 MAX_REJECTS = 100_000
@@ -99,6 +110,29 @@ def check_header(job: TableJob, shape: FileShape) -> None:
         if extra:
             parts.append(f"unexpected column(s) {', '.join(extra[:5])}{'...' if len(extra) > 5 else ''}")
         raise NotATable(job.path, "wrong columns for schema " + job.schema.name + ": " + "; ".join(parts), "line 1")
+
+
+MAX_COLUMNS = 2_000  # ten times the widest SNDS table; the validation plan of 10,000 ran out of memory
+
+
+def check_schema(schema: TableSchema, where: str) -> None:
+    """Refuse, before any row is read, a schema the deposit cannot run: too many columns, or a ``pattern``
+    the engine cannot compile — invalid, or outside RE2's syntax (no look-ahead, look-behind or
+    back-reference), which is what DuckDB runs."""
+    if len(schema.fields) > MAX_COLUMNS:
+        raise BadInput(f"{where}: {len(schema.fields):,} fields; a deposited table has at most "
+                       f"{MAX_COLUMNS:,} columns")
+    patterns = [(f.name, f.pattern) for f in schema.fields if f.pattern]
+    if not patterns:
+        return
+    with Engine(EngineSettings(threads=1, memory_limit="64MB")) as engine:
+        for name, pattern in patterns:
+            try:
+                engine.fetch_all(exp.select(matches(literal(""), anchored(pattern))),
+                                 purpose=f"compile the pattern of {name}")
+            except EngineError:
+                raise BadInput(f"{where}: field {name}: pattern {pattern!r} is not a regular expression the hub "
+                               "can run (RE2 syntax: no look-ahead, look-behind or back-reference)") from None
 
 
 def inspect(job: TableJob) -> FileShape:
@@ -313,7 +347,8 @@ class TableStager:
         self.duplicates = DuplicateFinder(len(plan.unique_keys)) if plan.unique_keys else None
         flagged = FlaggedRows()
         try:
-            for batch in self.engine.batches(plan.select, purpose=f"validate {job.name}"):
+            rows = max(2_048, min(ROW_GROUP_ROWS, BATCH_CELLS // max(len(plan.columns), 1)))
+            for batch in self.engine.batches(plan.select, purpose=f"validate {job.name}", rows=rows):
                 n = batch.num_rows
                 ok = pc.invert(batch.column("__bad"))
                 data = batch.drop_columns([c for c in batch.schema.names if c.startswith("__")])

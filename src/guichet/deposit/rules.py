@@ -75,6 +75,11 @@ def matches(value: exp.Expr, regex: str) -> exp.Expr:
     return exp.RegexpLike(this=value, expression=literal(regex))
 
 
+def anchored(pattern: str) -> str:
+    """A Table Schema ``pattern`` matches the whole value."""
+    return f"^(?:{pattern})$"
+
+
 def typed_expr(f: FieldSpec, c: exp.Expr) -> exp.Expr:
     """The cell as its Table Schema type (NULL when it does not have that type).
 
@@ -202,8 +207,8 @@ def build_plan(schema: TableSchema, source: str, header: tuple[str, ...],
             fails.append(typed.is_(exp.null()))
             guard = exp.and_(guard, typed.is_(exp.null()).not_())
         if f.pattern:
-            add(f, "pattern", exp.and_(guard, exp.not_(matches(c, f"^(?:{f.pattern})$"))))
-            fails.append(exp.not_(matches(c, f"^(?:{f.pattern})$")))
+            add(f, "pattern", exp.and_(guard, exp.not_(matches(c, anchored(f.pattern)))))
+            fails.append(exp.not_(matches(c, anchored(f.pattern))))
         if f.enum is not None:
             values = [literal(v) if f.type in NUMERIC_TYPES else literal(str(v)) for v in f.enum]
             enum_target: exp.Expr = typed if f.type in NUMERIC_TYPES else c

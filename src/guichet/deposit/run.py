@@ -27,11 +27,11 @@ from guichet.deposit.atomic import (
     version_dirname,
 )
 from guichet.deposit.model import DepositRequest, DepositResult, TableRequest
-from guichet.deposit.pipeline import Reference, StagedTable, TableJob, TableStager, inspect
+from guichet.deposit.pipeline import Reference, StagedTable, TableJob, TableStager, check_schema, inspect
 from guichet.deposit.protection import FileKey, Protection, protection_for
 from guichet.deposit.sealing import new_key_pair
 from guichet.deposit.status import change_status, quarantine_policy
-from guichet.deposit.structure import FileShape, NotATable
+from guichet.deposit.structure import FileShape, NotATable, RowsDisagree, read_regular
 from guichet.deposit.tables import DatasetVersion, Producer, SchemaVersion
 from guichet.engine import Engine, EngineSettings, SourceBinding, parquet_source
 from guichet.errors import BadInput, Conflict, Refused
@@ -119,7 +119,9 @@ def _unchanged(hub: Hub, p: Prepared, mode: str) -> DepositResult | None:
 
 def _prepare(hub: Hub, actor: Actor, req: TableRequest, request: DepositRequest) -> Prepared:
     check_dataset_name(req.dataset)
+    read_regular(req.schema_path)  # a pipe would block the schema's reader
     schema = load_schema(req.schema_path)
+    check_schema(schema, str(req.schema_path.name))
     if req.delimiter or req.encoding:
         from dataclasses import replace
 
@@ -343,10 +345,14 @@ def _stage_all(hub: Hub, protection: Protection, todo: list[Prepared], request: 
             stager = TableStager(engine, protection, i, lambda step: crash_point(request.crash_at, step))
             try:
                 p.staged = stager.stage(p.job, p.shape, staging, qstaging, p.producer_pem, references)
+                # a declared count that disagrees: a file cut or padded in transit, or a producer who counts
+                # other rows than the hub — either way its row numbers cannot be trusted
+                if p.req.expected_rows is not None and p.staged.rows_in != p.req.expected_rows:
+                    raise RowsDisagree(p.job.path, p.req.expected_rows, p.staged.rows_in)
             except NotATable as exc:
                 if not request.partial:
                     raise
-                p.failure = exc.message  # --partial: this table only is left out; the others go on
+                p.failure, p.staged = exc.message, None  # --partial: this table only is left out; the others go on
                 continue
             references[p.job.name] = Reference(p.staged.view, p.job.schema.field_names)
             if p.staged.rows_in != p.staged.rows_accepted + p.staged.rows_quarantined:

@@ -45,6 +45,15 @@ class NotATable(BadInput):
         super().__init__(f"{path.name}: not a table: {why}" + (f" ({where})" if where else ""))
 
 
+class RowsDisagree(NotATable):
+    """The file does not hold the number of rows its manifest declares: not deposited."""
+
+    def __init__(self, path: Path, declared: int, found: int) -> None:
+        BadInput.__init__(self, f"{path.name}: the manifest declares {declared:,} data rows but the file holds "
+                                f"{found:,}; nothing of it was deposited (re-send the file or correct the manifest)")
+        self.file, self.why, self.where = str(path), "rows disagree with the manifest", None
+
+
 @dataclass(frozen=True)
 class FileShape:
     path: Path
@@ -73,6 +82,8 @@ def inspect_file(path: Path, *, encoding: str | None = None, delimiter: str | No
     """Read the file once; raise ``NotATable`` when it cannot be a delimited text table."""
     try:
         handle = _open_regular(path)
+    except NotARegularFile:
+        raise NotATable(path, "not a regular file (a pipe, device or socket)") from None
     except OSError:
         raise NotATable(path, "cannot be opened") from None
     sha = hashlib.sha256()
@@ -130,17 +141,32 @@ def inspect_file(path: Path, *, encoding: str | None = None, delimiter: str | No
                      lines.data_lines(last == b"\n"))
 
 
+class NotARegularFile(OSError):
+    """A pipe, device or socket where a file was expected."""
+
+
 def _open_regular(path: Path) -> io.BufferedReader:
     """Open a regular file, never blocking: a FIFO would wait for a writer, a device never end."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise NotATable(path, "not a regular file (a pipe, device or socket)")
+            raise NotARegularFile(path)
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
+
+
+def read_regular(path: Path) -> bytes:
+    """The bytes of a small regular file (a manifest, a schema); BadInput naming it otherwise."""
+    try:
+        with _open_regular(path) as fh:
+            return fh.read()
+    except NotARegularFile:
+        raise BadInput(f"{path}: not a regular file (a pipe, device or socket)") from None
+    except OSError:
+        raise BadInput(f"{path}: cannot be read") from None
 
 
 def _first_record(text: str) -> str:

@@ -180,7 +180,8 @@ class Engine:
         except duckdb.InterruptException:
             raise Unavailable(f"engine: {purpose}: stopped after {limit:.0f} s") from None
         except duckdb.Error as exc:
-            log.warning("engine: %s failed: %s", purpose, type(exc).__name__)
+            # info, not warning: the error raised says it, and a CLI prints one line per error
+            log.info("engine: %s failed: %s", purpose, type(exc).__name__)
             raise EngineError(f"engine: {purpose} failed ({type(exc).__name__})", type(exc).__name__) from None
         finally:
             timer.cancel()

@@ -1,9 +1,10 @@
 """One table's deposit, up to encrypted staging: validate, quarantine, pseudonymise, write.
 
-Pass 1 streams the CSV through DuckDB once: typed columns, each row's violations and, for failing rows
-only, the raw cells. Accepted rows go to an encrypted Parquet file (with their source file and 1-based
-row number), failing rows to an encrypted quarantine file (identifier and quasi-identifier cells sealed to
-the producer). Rows DuckDB's reader rejects as malformed come back from its reject table by row number.
+Pass 1 streams the CSV through DuckDB once: each row numbered at the scan, its typed columns, its
+violations and, for failing rows only, the raw cells. Accepted rows go to an encrypted Parquet file (with
+their source file and 1-based row number), failing rows to an encrypted quarantine file (identifier and
+quasi-identifier cells sealed to the producer). Rows DuckDB's reader rejects as malformed come back from
+its reject table by row number, and the rows it saw must add up to the file's (deposit/records.py).
 Pass 2 checks keys over the staged file (primary key, ``unique``, foreign keys within the delivery or
 against published versions); only when it finds something (or malformed rows shifted the numbering) is
 the staged file rewritten.
@@ -59,8 +60,9 @@ from guichet.schema import TableSchema
 _decryption = decryption  # the name other packages import
 QUARANTINE_SLICE = 5_000  # rows turned into Python objects at a time when they are quarantined
 BATCH_CELLS = 15_000_000  # cells per validated batch: ~122k rows of a 123-column table, fewer of a wider one
-# Rows the reader may reject before the file is refused whole: its reject table keeps each line (up to
-# 10,000 characters), so that this bounds its memory; a file with so many is not the schema's table anyway.
+# Rows the reader may skip before the file is refused whole: DuckDB keeps each one it records in memory
+# (~1.4 KB, its line up to 10,000 characters) until the scan ends, so that this bounds its memory; a file with
+# so many is not the schema's table anyway.
 MAX_REJECTS = 100_000
 Remap = Callable[[np.ndarray], np.ndarray]
 CrashHook = Callable[[str], None]
@@ -239,41 +241,52 @@ class TableStager:
         out.rows_accepted += len(returned) - len(staged_bad)
 
     def _read_every_row(self, reading: _Reading) -> tuple[StagedTable, QuarantineWriter, Rejects, int]:
-        """Pass 1, with every row of the file accounted for (deposit/records.py): the reader's rows and rejects
-        must add up to the file's lines, or else to its records as split here — after a second pass over a
-        sanitised copy when blank or oversized rows were found; otherwise the file is not a table."""
+        """Pass 1, with every row of the file accounted for (deposit/records.py): when the reader returned one
+        row per physical line, nothing was rejected; otherwise the file is split into records here, read
+        again from a sanitised copy when blank or oversized rows were found, and the rows the reader
+        skipped are found by a scan that records them — unless there are 100,000 or more (refused), since
+        DuckDB keeps every rejected row in memory (~1.4 KB each) until its scan ends, whatever its limit."""
         job, shape = reading.job, reading.shape
         limit = max_row_bytes(self.engine.settings.csv_buffer_size)
         scan: RecordScan | None = None
         try:
-            out, qwriter, rejects, read = self._read(reading, scan)
+            out, qwriter, read, path = self._read(reading, scan)
         except NotATable:  # the reader may also fail outright on a row it cannot hold
             if not (scan := scan_records(job.path, shape.encoding, limit)).irregular:
                 raise
-            out, qwriter, rejects, read = self._read(reading, scan)
-        if len(rejects) >= MAX_REJECTS:
+            out, qwriter, read, path = self._read(reading, scan)
+        if scan is None and read == shape.lines:  # one row per line: none skipped
+            return out, qwriter, Rejects(path, np.zeros(0, dtype=np.int64)), read
+        scan = scan or scan_records(job.path, shape.encoding, limit)
+        if scan.cut:
             qwriter.discard()
-            raise NotATable(job.path, f"{MAX_REJECTS:,} rows or more cannot be split into the schema's "
-                                      f"{len(shape.header)} columns (wrong delimiter, quoting or columns?)",
-                            f"first at row {int(rejects.rows[0])}")
-        if scan is None and read + len(rejects) != shape.lines:  # blank, lost or multi-line rows
-            scan = scan_records(job.path, shape.encoding, limit)
-            if scan.irregular and not scan.cut:
+            raise NotATable(job.path, "truncated in the middle of a row", f"row {scan.records}")
+        if scan.records - read >= MAX_REJECTS:
+            qwriter.discard()
+            raise NotATable(job.path, f"{scan.records - read:,} of its {scan.records:,} rows cannot be split "
+                                      f"into the schema's {len(shape.header)} columns (wrong delimiter, quoting "
+                                      "or columns?)")
+        if scan.irregular and path == job.path:
+            qwriter.discard()
+            out, qwriter, read, path = self._read(reading, scan)
+        rejects = Rejects(path, np.zeros(0, dtype=np.int64))
+        if read != scan.records:
+            try:
+                rejects = self._rejected(reading, read, path, scan)
+            except NotATable:
                 qwriter.discard()
-                out, qwriter, rejects, read = self._read(reading, scan)
-        expected = scan.records if scan is not None else shape.lines
-        if read + len(rejects) != expected:
+                raise
+        if read + len(rejects) != scan.records:
             qwriter.discard()
-            if scan is not None and scan.cut:
-                raise NotATable(job.path, "truncated in the middle of a row", f"row {scan.records}")
             raise NotATable(job.path, f"the CSV reader split it into {read + len(rejects):,} rows where it "
-                                      f"holds {expected:,}")
+                                      f"holds {scan.records:,}")
         return out, qwriter, rejects, read
 
-    def _read(self, reading: _Reading, scan: RecordScan | None) -> tuple[StagedTable, QuarantineWriter, Rejects, int]:
+    def _read(self, reading: _Reading, scan: RecordScan | None) -> tuple[StagedTable, QuarantineWriter, int, Path]:
         """Pass 1 over the file — or, when ``scan`` found blank or oversized rows, over a copy in which each of
         them is a one-line marker the reader rejects (deposit/records.py): (the staged table, its quarantine
-        writer, the rows the reader rejected, the number of rows it returned)."""
+        writer, the number of rows the reader returned, the file it read). Rows it cannot split into the
+        schema's columns are skipped here, not recorded (``_rejected`` finds them when there are any)."""
         job, shape = reading.job, reading.shape
         path = job.path
         if scan is not None and scan.irregular:
@@ -281,12 +294,7 @@ class TableStager:
             marker = shape.delimiter.join(["?"] * (len(shape.header) + 1)).encode(shape.encoding)
             path = sanitised_copy(job.path, scan, self.engine.scratch / f"sanitised-{self.index}.csv", marker)
         src = f"src_{self.index}"
-        # DuckDB's parallel CSV reader, met with a row over its buffer or a long run of rejected rows, drops
-        # rows without a word (the rest of the file, past ~620k rejected rows); its serial reader rejects them
-        # with their row — and the numbered scan runs on one thread anyway (rules.numbered)
-        self.engine.bind(src, csv_source(path, columns=list(shape.header), delimiter=shape.delimiter,
-                                         encoding=shape.encoding, buffer_size=self.engine.settings.csv_buffer_size,
-                                         parallel=False, rejects_limit=MAX_REJECTS),
+        self.engine.bind(src, self._csv(path, shape, store_rejects=False),
                          SourceBinding(src, "csv", str(job.path), {"delimiter": shape.delimiter,
                                                                    "encoding": shape.encoding}))
         out = StagedTable(job, shape)
@@ -298,16 +306,37 @@ class TableStager:
                                    set(job.identifiers), job.source_label)
         try:
             read = self._pass1(job, reading.plan, out, qwriter)
-            rejects = read_rejects(self.engine, job.name, shape, read, path)
         except EngineError as exc:
-            qwriter.close()
+            qwriter.discard()
             raise NotATable(job.path, _engine_failure(exc, len(shape.header))) from None
         except BaseException:
-            qwriter.close()
+            qwriter.discard()
             raise
-        if scan is not None:
-            rejects.replaced = scan.irregular
-        return out, qwriter, rejects, read
+        return out, qwriter, read, path
+
+    def _csv(self, path: Path, shape: FileShape, store_rejects: bool) -> exp.Expression:
+        # DuckDB's parallel CSV reader, met with a row over its buffer or a long run of rejected rows, drops
+        # rows without a word (the rest of the file, past ~620k rejected rows); its serial reader rejects them
+        # with their row — and the numbered scan runs on one thread anyway (rules.numbered)
+        return csv_source(path, columns=list(shape.header), delimiter=shape.delimiter, encoding=shape.encoding,
+                          buffer_size=self.engine.settings.csv_buffer_size, parallel=False,
+                          store_rejects=store_rejects, ignore_errors=True, rejects_limit=MAX_REJECTS)
+
+    def _rejected(self, reading: _Reading, read: int, path: Path, scan: RecordScan) -> Rejects:
+        """The rows the reader skipped reading ``path``, by a scan that records them (with their line)."""
+        job, shape = reading.job, reading.shape
+        view = f"rej_{self.index}"
+        self.engine.bind(view, self._csv(path, shape, store_rejects=True),
+                         SourceBinding(view, "csv", str(job.path), {"delimiter": shape.delimiter,
+                                                                    "encoding": shape.encoding}))
+        try:
+            self.engine.fetch_all(exp.select(exp.func("count", exp.Star())).from_(view),
+                                  purpose=f"find the rows the reader skips in {job.name}")
+        except EngineError as exc:
+            raise NotATable(job.path, _engine_failure(exc, len(shape.header))) from None
+        rejects = read_rejects(self.engine, job.name, shape, read, path)
+        rejects.replaced = scan.irregular
+        return rejects
 
     def _quarantine_held(self, held: pa.Table, bad: KeyFailures, out: StagedTable, qwriter: QuarantineWriter,
                          remap: Remap) -> None:

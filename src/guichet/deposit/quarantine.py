@@ -21,7 +21,7 @@ from guichet.deposit.sealing import Sealer
 
 SOURCE_FILE, SOURCE_ROW = "_source_file", "_source_row"
 ROW_GROUP_ROWS = 122_880  # rows per batch when a staged or quarantine file is rewritten (its writer's row groups)
-FLUSH_ROWS = 50_000  # quarantined rows kept before they are written
+FLUSH_ROWS = 10_000  # quarantined rows kept (as Python objects, ~3 KB each on 123 columns) before they are written
 
 
 def encrypted_file_writer(path: Path, schema: pa.Schema, key: FileKey) -> pq.ParquetWriter:

@@ -220,7 +220,7 @@ def struct(options: Mapping[str, Any]) -> exp.Expression:
 
 def csv_source(path: Path, *, columns: list[str], delimiter: str, encoding: str,
                store_rejects: bool = True, buffer_size: int | None = None, parallel: bool = True,
-               rejects_limit: int | None = None) -> exp.Expression:
+               rejects_limit: int | None = None, ignore_errors: bool = False) -> exp.Expression:
     """``read_csv`` with every column as text and nothing guessed: the schema says what to expect."""
     col_struct = exp.Struct(expressions=[exp.PropertyEQ(this=exp.Literal.string(c),
                                                         expression=exp.Literal.string("VARCHAR")) for c in columns])
@@ -232,6 +232,8 @@ def csv_source(path: Path, *, columns: list[str], delimiter: str, encoding: str,
         opts["buffer_size"] = buffer_size
     if store_rejects and rejects_limit:
         opts["rejects_limit"] = rejects_limit
+    elif ignore_errors:  # skip the rows that cannot be read, without recording them (store_rejects implies it)
+        opts["ignore_errors"] = True
     for key, value in opts.items():
         args.append(exp.PropertyEQ(this=exp.to_identifier(key), expression=literal(value)))
     args.append(exp.PropertyEQ(this=exp.to_identifier("columns"), expression=col_struct))

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from guichet.actor import Actor, system_actor
 from guichet.deposit import services as deposits
 from guichet.deposit.run import single_file_request
-from guichet.lake.tables import DatasetVersion
-from guichet.actor import Actor, system_actor
 from guichet.hub import Hub
+from guichet.lake.tables import DatasetVersion
 from guichet.quality import plan
 from guichet.quality import services as quality
 from guichet.quality.packs import parse_pack

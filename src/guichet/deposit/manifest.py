@@ -8,6 +8,7 @@ from typing import Any
 
 from guichet.deposit.model import TableRequest
 from guichet.deposit.rules import IdentifierRole
+from guichet.deposit.structure import read_regular
 from guichet.errors import BadInput, Refused
 
 KINDS = ("psa", "ano", "quasi")
@@ -45,7 +46,7 @@ def _label(folder: Path, file: Path, prefix: str) -> str:
 
 def read_manifest(folder: Path, manifest: Path) -> tuple[str | None, list[TableRequest]]:
     try:
-        raw = tomllib.loads(manifest.read_text(encoding="utf-8"))
+        raw = tomllib.loads(read_regular(manifest).decode("utf-8"))
     except OSError:
         raise BadInput(f"{manifest}: cannot be read") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -63,6 +64,12 @@ def read_manifest(folder: Path, manifest: Path) -> tuple[str | None, list[TableR
         name = t.get("name")
         if not isinstance(name, str) or not name:
             raise BadInput(f"{where}: name is required")
+        producer = t.get("producer")
+        if not isinstance(producer, str) or not producer:
+            raise BadInput(f"{where}: producer is required (a registered producer: guichet producer add)")
+        rows = t.get("rows")
+        if rows is not None and (not isinstance(rows, int) or isinstance(rows, bool) or rows < 0):
+            raise BadInput(f"{where}: rows must be the file's number of data rows (a whole number)")
         roles = []
         for j, ident in enumerate(t.get("identifiers") or []):
             kind, state = ident.get("kind"), ident.get("state")
@@ -75,8 +82,8 @@ def read_manifest(folder: Path, manifest: Path) -> tuple[str | None, list[TableR
         out.append(TableRequest(
             name=name, dataset=str(t.get("dataset") or name), file=file,
             schema_path=_inside(base, t.get("schema"), where + ".schema"),
-            producer=t.get("producer"), identifiers=tuple(roles), delimiter=t.get("delimiter"),
-            encoding=t.get("encoding"), expected_rows=t.get("rows"), expected_sha256=t.get("sha256"),
+            producer=producer, identifiers=tuple(roles), delimiter=t.get("delimiter"),
+            encoding=t.get("encoding"), expected_rows=rows, expected_sha256=t.get("sha256"),
             label=_label(folder, file, prefix) if isinstance(t.get("file"), str) else name,
         ))
     datasets = [r.dataset for r in out]

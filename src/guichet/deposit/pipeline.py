@@ -1,9 +1,10 @@
 """One table's deposit, up to encrypted staging: validate, quarantine, pseudonymise, write.
 
-Pass 1 streams the CSV through DuckDB once: typed columns, each row's violations and, for failing rows
-only, the raw cells. Accepted rows go to an encrypted Parquet file (with their source file and 1-based
-row number), failing rows to an encrypted quarantine file (identifier and quasi-identifier cells sealed to
-the producer). Rows DuckDB's reader rejects as malformed come back from its reject table by row number.
+Pass 1 streams the CSV through DuckDB once: each row numbered at the scan, its typed columns, its
+violations and, for failing rows only, the raw cells. Accepted rows go to an encrypted Parquet file (with
+their source file and 1-based row number), failing rows to an encrypted quarantine file (identifier and
+quasi-identifier cells sealed to the producer). Rows DuckDB's reader rejects as malformed come back from
+its reject table by row number, and the rows it saw must add up to the file's (deposit/records.py).
 Pass 2 checks keys over the staged file (primary key, ``unique``, foreign keys within the delivery or
 against published versions); only when it finds something (or malformed rows shifted the numbering) is
 the staged file rewritten.
@@ -11,7 +12,7 @@ the staged file rewritten.
 
 from __future__ import annotations
 
-import json
+import itertools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,20 +23,47 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import pyarrow.parquet.encryption as pe
 from sqlglot import exp
 
-from guichet.custodian.parquet import encrypted_writer
 from guichet.deposit.duplicates import DuplicateFinder, cells_as_text
-from guichet.deposit.rules import SEP, IdentifierRole, ValidationPlan, build_plan, col
+from guichet.deposit.keychecks import KeyFailures, Reference, among_sorted, key_checks
+from guichet.deposit.quarantine import (
+    ROW_GROUP_ROWS,
+    SOURCE_FILE,
+    SOURCE_ROW,
+    QuarantineWriter,
+    decryption,
+    encrypted_file_writer,
+    renumbered,
+)
+from guichet.deposit.records import RecordScan, max_row_bytes, sanitised_copy, scan_records
+from guichet.deposit.rejects import Rejects, quarantine_rejects, read_rejects
+from guichet.deposit.rules import (
+    ORDINAL,
+    SEP,
+    IdentifierRole,
+    ValidationPlan,
+    anchored,
+    build_plan,
+    col,
+    matches,
+    numbered,
+)
 from guichet.deposit.sealing import Sealer
 from guichet.deposit.structure import FileShape, NotATable, inspect_file
 from guichet.deposit.writer import BackgroundWriter, Replacement
-from guichet.engine import Engine, EngineError, SourceBinding, csv_source, literal, parquet_source
+from guichet.engine import Engine, EngineError, EngineSettings, SourceBinding, csv_source, literal, parquet_source
+from guichet.errors import BadInput, Unavailable
 from guichet.lake.keys import FileKey, Protection
 from guichet.schema import TableSchema
 
-SOURCE_FILE, SOURCE_ROW = "_source_file", "_source_row"
+QUARANTINE_SLICE = 5_000  # rows turned into Python objects at a time when they are quarantined
+BATCH_CELLS = 15_000_000  # cells per validated batch: ~122k rows of a 123-column table, fewer of a wider one
+# Rows the reader may skip before the file is refused whole: DuckDB keeps each one it records in memory
+# (~1.4 KB, its line up to 10,000 characters) until the scan ends, so that this bounds its memory; a file with
+# so many is not the schema's table anyway.
+MAX_REJECTS = 100_000
+Remap = Callable[[np.ndarray], np.ndarray]
 CrashHook = Callable[[str], None]
 
 
@@ -47,14 +75,6 @@ class TableJob:
     schema: TableSchema
     identifiers: dict[str, IdentifierRole]
     source_label: str  # the file's name as recorded with every row (relative to the delivery)
-
-
-@dataclass
-class Reference:
-    """Where a foreign key's target rows are: a staged table of the same delivery or a published version."""
-
-    view: str
-    columns: tuple[str, ...]
 
 
 @dataclass
@@ -80,82 +100,6 @@ class StagedTable:
         return [k for _, k in self.quarantine_parts] + ([self.data_key] if self.data_key else [])
 
 
-# Every encrypted file goes through the custodian's shared writer: it writes one data page per column chunk,
-# the only layout DuckDB 2.0.1 can decrypt (docs/deposit.md, "Encrypted Parquet and DuckDB 2.0.1").
-def _encrypted_writer(path: Path, schema: pa.Schema, key: FileKey) -> pq.ParquetWriter:
-    return encrypted_writer(path, schema, key.key)
-
-
-def _decryption(key: FileKey) -> Any:
-    return pe.create_decryption_properties(footer_key=key.key)
-
-
-QUARANTINE_SCHEMA = pa.schema([
-    (SOURCE_FILE, pa.string()),
-    (SOURCE_ROW, pa.int64()),
-    ("rules", pa.string()),  # rule:FIELD|rule:FIELD — never a value
-    ("cells", pa.string()),  # JSON of the row's other cells, as delivered
-    ("sealed", pa.binary()),  # identifier and quasi-identifier cells, sealed to the producer
-])
-
-
-class QuarantineWriter:
-    """Writes a table's quarantine as encrypted Parquet parts (each with its own data key)."""
-
-    def __init__(self, folder: Path, stem: str, protection: Protection, sealer: Sealer, header: tuple[str, ...],
-                 protected: set[str], label: str) -> None:
-        self.folder, self.stem, self.protection = folder, stem, protection
-        self.sealer, self.header, self.label = sealer, header, label
-        self.protected_idx = [i for i, h in enumerate(header) if h in protected]
-        self.open_idx = [i for i, h in enumerate(header) if h not in protected]
-        self.parts: list[tuple[Path, FileKey]] = []
-        self.rows: dict[str, list[Any]] = {n: [] for n in QUARANTINE_SCHEMA.names}
-        self.count = 0
-        self._open_part()
-
-    def _open_part(self) -> None:
-        key = self.protection.new_file_key("quarantine")
-        path = self.folder / f"{self.stem}.quarantine-{len(self.parts)}.parquet"
-        self.parts.append((path, key))
-        self.writer = _encrypted_writer(path, QUARANTINE_SCHEMA, key)
-
-    def add(self, row: int, rules: str, cells: list[str | None] | None, whole_line: str | None = None) -> None:
-        if cells is not None:
-            secret = {self.header[i]: cells[i] for i in self.protected_idx}
-            shown = {self.header[i]: cells[i] for i in self.open_idx}
-        else:  # a malformed row: the whole line is sealed, nothing is shown
-            secret, shown = {"line": whole_line}, {}
-        self.rows[SOURCE_FILE].append(self.label)
-        self.rows[SOURCE_ROW].append(row)
-        self.rows["rules"].append(rules)
-        self.rows["cells"].append(json.dumps(shown, ensure_ascii=False))
-        self.rows["sealed"].append(self.sealer.seal(json.dumps(secret, ensure_ascii=False).encode()))
-        self.count += 1
-        if len(self.rows[SOURCE_ROW]) >= 50_000:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.rows[SOURCE_ROW]:
-            self.writer.write_table(pa.table(self.rows, schema=QUARANTINE_SCHEMA))
-            self.rows = {n: [] for n in QUARANTINE_SCHEMA.names}
-
-    def renumber_current(self, remap: Callable[[np.ndarray], np.ndarray]) -> None:
-        """Rows written so far carry provisional numbers: rewrite them exactly, then go on in a new part."""
-        self.flush()
-        self.writer.close()
-        path, key = self.parts.pop()
-        table = pq.read_table(path, decryption_properties=_decryption(key))
-        exact = pa.array(remap(table.column(SOURCE_ROW).to_numpy() - 1), pa.int64())
-        table = table.set_column(table.schema.get_field_index(SOURCE_ROW), SOURCE_ROW, exact)
-        path.unlink()
-        self._open_part()
-        self.writer.write_table(table)
-
-    def close(self) -> None:
-        self.flush()
-        self.writer.close()
-
-
 def check_header(job: TableJob, shape: FileShape) -> None:
     names = list(shape.header)
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -171,6 +115,29 @@ def check_header(job: TableJob, shape: FileShape) -> None:
         if extra:
             parts.append(f"unexpected column(s) {', '.join(extra[:5])}{'...' if len(extra) > 5 else ''}")
         raise NotATable(job.path, "wrong columns for schema " + job.schema.name + ": " + "; ".join(parts), "line 1")
+
+
+MAX_COLUMNS = 2_000  # ten times the widest SNDS table; the validation plan of 10,000 ran out of memory
+
+
+def check_schema(schema: TableSchema, where: str) -> None:
+    """Refuse, before any row is read, a schema the deposit cannot run: too many columns, or a ``pattern``
+    the engine cannot compile — invalid, or outside RE2's syntax (no look-ahead, look-behind or
+    back-reference), which is what DuckDB runs."""
+    if len(schema.fields) > MAX_COLUMNS:
+        raise BadInput(f"{where}: {len(schema.fields):,} fields; a deposited table has at most "
+                       f"{MAX_COLUMNS:,} columns")
+    patterns = [(f.name, f.pattern) for f in schema.fields if f.pattern]
+    if not patterns:
+        return
+    with Engine(EngineSettings(threads=1, memory_limit="64MB")) as engine:
+        for name, pattern in patterns:
+            try:
+                engine.fetch_all(exp.select(matches(literal(""), anchored(pattern))),
+                                 purpose=f"compile the pattern of {name}")
+            except EngineError:
+                raise BadInput(f"{where}: field {name}: pattern {pattern!r} is not a regular expression the hub "
+                               "can run (RE2 syntax: no look-ahead, look-behind or back-reference)") from None
 
 
 def inspect(job: TableJob) -> FileShape:
@@ -217,46 +184,35 @@ class TableStager:
     def stage(self, job: TableJob, shape: FileShape, staging: Path, quarantine: Path, producer_pem: str,
               references: dict[str, Reference]) -> StagedTable:
         check_header(job, shape)
-        out = StagedTable(job, shape)
-        src = f"src_{self.index}"
-        self.engine.bind(src, csv_source(job.path, columns=list(shape.header), delimiter=shape.delimiter,
-                                         encoding=shape.encoding),
-                         SourceBinding(src, "csv", str(job.path), {"delimiter": shape.delimiter,
-                                                                   "encoding": shape.encoding}))
-        plan = build_plan(job.schema, src, shape.header, job.identifiers)
-        out.checks = [{"field": c.field, "rule": c.rule, "status": c.status} for c in plan.checks]
+        plan = build_plan(job.schema, f"src_{self.index}", shape.header, job.identifiers)
         self._bind_nomenclatures(plan)
-        protected = set(job.identifiers)
-        out.data_key = self.protection.new_file_key()
-        sealer = Sealer(producer_pem)
-        out.ephemeral_public = sealer.ephemeral_public
-        out.data_file = staging / f"{job.dataset}.parquet"
-        qwriter = QuarantineWriter(quarantine, job.dataset, self.protection, sealer, shape.header, protected,
-                                   job.source_label)
-        try:
-            ordinal = self._pass1(job, plan, out, qwriter)
-            malformed = self._malformed_rows(job, shape, ordinal)
-        except EngineError:
-            qwriter.close()
-            raise NotATable(job.path, "the CSV reader cannot split it into rows") from None
-        except BaseException:
-            qwriter.close()
-            raise
-        rows_in = ordinal + len(malformed)
-        remap = _remapper(sorted(malformed))
-        if malformed:
+        out, qwriter, rejects, read = self._read_every_row(
+            _Reading(job, shape, staging, quarantine, Sealer(producer_pem), plan))
+        remap = _remapper(rejects.rows)
+        if len(rejects):
             qwriter.renumber_current(remap)
-        for row, (rule, line) in sorted(malformed.items()):
-            qwriter.add(row, rule, None, line)
-            out.reasons[rule.split(":", 1)[0]] += 1
+        quarantine_rejects(self.engine, job.name, rejects, qwriter, out.reasons)
         qwriter.flush()
         self.crash("pass1_done")
+        self._check_keys(out, plan, references, qwriter, rejects, remap)
+        qwriter.close()
+        out.quarantine_parts = qwriter.parts
+        out.rows_in = read + len(rejects)
+        out.rows_quarantined = qwriter.count
+        return out
+
+    def _check_keys(self, out: StagedTable, plan: ValidationPlan, references: dict[str, Reference],
+                    qwriter: QuarantineWriter, rejects: Rejects, remap: Remap) -> None:
+        """Key checks over the staged rows and the held-back duplicate candidates; failing rows quarantined,
+        the staged file rewritten when rows leave or come back or numbers shift (malformed rows)."""
+        job = out.job
+        assert out.data_key is not None and out.data_file is not None
         self.engine.add_parquet_key(out.data_key.engine_name, out.data_key.key)
-        view = f"stg_{self.index}"
+        view = out.view = f"stg_{self.index}"
         self.engine.bind(view, parquet_source([out.data_file], out.data_key.engine_name),
                          SourceBinding(view, "parquet", out.data_file.name, {"key_id": out.data_key.key_id}))
         held = self.duplicates.held_table() if self.duplicates else None
-        checked = view
+        checked, held_hub = view, None
         if held is not None:  # the key checks see the staged rows and the held-back candidates together
             held_hub = self._pseudonymise(job, held)
             self.engine.con.register(f"held_{self.index}", held_hub)
@@ -271,39 +227,133 @@ class TableStager:
         among = None
         if self.duplicates is not None and not self.duplicates.overflow:
             among = f"held_{self.index}" if held is not None else ""
-        bad = self._key_checks(job, plan, checked, references, out, among)
-        held_rows = set(held.column(SOURCE_ROW).to_pylist()) if held is not None else set()
-        staged_bad = {r: v for r, v in bad.items() if r not in held_rows}
-        returned = held_rows - set(bad)  # hash collisions: not duplicates after all, back to the lake
+        bad = key_checks(self.engine, job.name, job.schema, plan, checked, references, out.checks, among)
+        failing = bad.rows()
+        held_rows = np.sort(held.column(SOURCE_ROW).to_numpy()) if held is not None else np.zeros(0, np.int64)
+        staged_bad = failing[~among_sorted(failing, held_rows)]
+        returned = held_rows[~among_sorted(held_rows, failing)]  # hash collisions: not duplicates after all
         if held is not None:
-            self._quarantine_held(held, bad, shape, qwriter, remap, out)
-        if staged_bad or malformed or returned:
-            self._rescan_bad(job, shape, plan, staged_bad, qwriter, remap, out)
+            self._quarantine_held(held, bad, out, qwriter, remap)
+        if len(staged_bad) or len(rejects) or len(returned):
+            self._rescan_bad(out, bad, staged_bad, qwriter, remap)
             extra = None
-            if returned:
-                keep = pc.is_in(held_hub.column(SOURCE_ROW), pa.array(sorted(returned), pa.int64()))
-                extra = held_hub.filter(keep)
-            self._rewrite(view, out, set(staged_bad), malformed, extra)
-        qwriter.close()
-        out.quarantine_parts = qwriter.parts
-        out.rows_in = rows_in
-        out.rows_quarantined = qwriter.count
+            if held_hub is not None and len(returned):
+                extra = held_hub.filter(pc.is_in(held_hub.column(SOURCE_ROW), pa.array(returned, pa.int64())))
+            self._rewrite(view, out, staged_bad, rejects.rows, extra)
         # rows written in pass 1, less those the key checks took out, plus held-back rows given back
         out.rows_accepted += len(returned) - len(staged_bad)
-        out.view = view
-        return out
 
-    def _quarantine_held(self, held: pa.Table, bad: dict[int, str], shape: FileShape, qwriter: QuarantineWriter,
-                         remap: Callable[[np.ndarray], np.ndarray], out: StagedTable) -> None:
-        """Held-back duplicates: quarantined with their typed cells written back as text."""
-        picked = [(i, r) for i, r in enumerate(held.column(SOURCE_ROW).to_pylist()) if r in bad]
-        if not picked:
+    def _read_every_row(self, reading: _Reading) -> tuple[StagedTable, QuarantineWriter, Rejects, int]:
+        """Pass 1, with every row of the file accounted for (deposit/records.py): when the reader returned one
+        row per physical line, nothing was rejected; otherwise the file is split into records here, read
+        again from a sanitised copy when blank or oversized rows were found, and the rows the reader
+        skipped are found by a scan that records them — unless there are 100,000 or more (refused), since
+        DuckDB keeps every rejected row in memory (~1.4 KB each) until its scan ends, whatever its limit."""
+        job, shape = reading.job, reading.shape
+        limit = max_row_bytes(self.engine.settings.csv_buffer_size)
+        scan: RecordScan | None = None
+        try:
+            out, qwriter, read, path = self._read(reading, scan)
+        except NotATable:  # the reader may also fail outright on a row it cannot hold
+            if not (scan := scan_records(job.path, shape.encoding, limit)).irregular:
+                raise
+            out, qwriter, read, path = self._read(reading, scan)
+        if scan is None and read == shape.lines:  # one row per line: none skipped
+            return out, qwriter, Rejects(path, np.zeros(0, dtype=np.int64)), read
+        scan = scan or scan_records(job.path, shape.encoding, limit)
+        if scan.cut:
+            qwriter.discard()
+            raise NotATable(job.path, "truncated in the middle of a row", f"row {scan.records}")
+        if scan.records - read >= MAX_REJECTS:
+            qwriter.discard()
+            raise NotATable(job.path, f"{scan.records - read:,} of its {scan.records:,} rows cannot be split "
+                                      f"into the schema's {len(shape.header)} columns (wrong delimiter, quoting "
+                                      "or columns?)")
+        if scan.irregular and path == job.path:
+            qwriter.discard()
+            out, qwriter, read, path = self._read(reading, scan)
+        rejects = Rejects(path, np.zeros(0, dtype=np.int64))
+        if read != scan.records:
+            try:
+                rejects = self._rejected(reading, read, path, scan)
+            except NotATable:
+                qwriter.discard()
+                raise
+        if read + len(rejects) != scan.records:
+            qwriter.discard()
+            raise NotATable(job.path, f"the CSV reader split it into {read + len(rejects):,} rows where it "
+                                      f"holds {scan.records:,}")
+        return out, qwriter, rejects, read
+
+    def _read(self, reading: _Reading, scan: RecordScan | None) -> tuple[StagedTable, QuarantineWriter, int, Path]:
+        """Pass 1 over the file — or, when ``scan`` found blank or oversized rows, over a copy in which each of
+        them is a one-line marker the reader rejects (deposit/records.py): (the staged table, its quarantine
+        writer, the number of rows the reader returned, the file it read). Rows it cannot split into the
+        schema's columns are skipped here, not recorded (``_rejected`` finds them when there are any)."""
+        job, shape = reading.job, reading.shape
+        path = job.path
+        if scan is not None and scan.irregular:
+            # one cell too many (a line of delimiters alone would be read as a row of empty cells)
+            marker = shape.delimiter.join(["?"] * (len(shape.header) + 1)).encode(shape.encoding)
+            path = sanitised_copy(job.path, scan, self.engine.scratch / f"sanitised-{self.index}.csv", marker)
+        src = f"src_{self.index}"
+        self.engine.bind(src, self._csv(path, shape, store_rejects=False),
+                         SourceBinding(src, "csv", str(job.path), {"delimiter": shape.delimiter,
+                                                                   "encoding": shape.encoding}))
+        out = StagedTable(job, shape)
+        out.checks = [{"field": c.field, "rule": c.rule, "status": c.status} for c in reading.plan.checks]
+        out.data_key = self.protection.new_file_key()
+        out.ephemeral_public = reading.sealer.ephemeral_public
+        out.data_file = reading.staging / f"{job.dataset}.parquet"
+        qwriter = QuarantineWriter(reading.quarantine, job.dataset, self.protection, reading.sealer, shape.header,
+                                   set(job.identifiers), job.source_label)
+        try:
+            read = self._pass1(job, reading.plan, out, qwriter)
+        except EngineError as exc:
+            qwriter.discard()
+            raise NotATable(job.path, _engine_failure(exc, len(shape.header))) from None
+        except BaseException:
+            qwriter.discard()
+            raise
+        return out, qwriter, read, path
+
+    def _csv(self, path: Path, shape: FileShape, store_rejects: bool) -> exp.Expression:
+        # DuckDB's parallel CSV reader, met with a row over its buffer or a long run of rejected rows, drops
+        # rows without a word (the rest of the file, past ~620k rejected rows); its serial reader rejects them
+        # with their row — and the numbered scan runs on one thread anyway (rules.numbered)
+        return csv_source(path, columns=list(shape.header), delimiter=shape.delimiter, encoding=shape.encoding,
+                          buffer_size=self.engine.settings.csv_buffer_size, parallel=False,
+                          store_rejects=store_rejects, ignore_errors=True, rejects_limit=MAX_REJECTS)
+
+    def _rejected(self, reading: _Reading, read: int, path: Path, scan: RecordScan) -> Rejects:
+        """The rows the reader skipped reading ``path``, by a scan that records them (with their line)."""
+        job, shape = reading.job, reading.shape
+        view = f"rej_{self.index}"
+        self.engine.bind(view, self._csv(path, shape, store_rejects=True),
+                         SourceBinding(view, "csv", str(job.path), {"delimiter": shape.delimiter,
+                                                                    "encoding": shape.encoding}))
+        try:
+            self.engine.fetch_all(exp.select(exp.func("count", exp.Star())).from_(view),
+                                  purpose=f"find the rows the reader skips in {job.name}")
+        except EngineError as exc:
+            raise NotATable(job.path, _engine_failure(exc, len(shape.header))) from None
+        rejects = read_rejects(self.engine, job.name, shape, read, path)
+        rejects.replaced = scan.irregular
+        return rejects
+
+    def _quarantine_held(self, held: pa.Table, bad: KeyFailures, out: StagedTable, qwriter: QuarantineWriter,
+                         remap: Remap) -> None:
+        """Held-back duplicates that are duplicates: quarantined with their typed cells written back as text."""
+        numbers = held.column(SOURCE_ROW).to_numpy()
+        picked = np.flatnonzero(among_sorted(numbers, bad.rows()))
+        if not len(picked):
             return
-        exact = remap(np.array([r - 1 for _, r in picked], dtype=np.int64)).tolist()
-        texts = cells_as_text(held, shape.header, [i for i, _ in picked])
-        for (_, r), row, cells in zip(picked, exact, texts, strict=True):
-            qwriter.add(int(row), bad[r], cells)
-            out.reasons.update({t.split(":", 1)[0] for t in bad[r].split(SEP)})
+        rules = bad.rules(numbers[picked])
+        exact = remap(numbers[picked] - 1).tolist()
+        texts = cells_as_text(held, out.shape.header, picked.tolist())
+        for row, rule, cells in zip(exact, rules, texts, strict=True):
+            qwriter.add(int(row), rule, cells)
+            out.reasons.update({t.split(":", 1)[0] for t in rule.split(SEP)})
 
     def _bind_nomenclatures(self, plan: ValidationPlan, engine: Engine | None = None) -> None:
         engine = engine or self.engine
@@ -324,16 +374,18 @@ class TableStager:
     def _pass1(self, job: TableJob, plan: ValidationPlan, out: StagedTable, qwriter: QuarantineWriter) -> int:
         assert out.data_file is not None and out.data_key is not None
         data_file, data_key = out.data_file, out.data_key
-        writer = BackgroundWriter(lambda schema: _encrypted_writer(data_file, schema, data_key))
-        ordinal = 0
+        writer = BackgroundWriter(lambda schema: encrypted_file_writer(data_file, schema, data_key))
+        read, numbers = 0, 0  # rows returned; the sum of their numbers (each of 1..read exactly once)
         self.duplicates = DuplicateFinder(len(plan.unique_keys)) if plan.unique_keys else None
         flagged = FlaggedRows()
         try:
-            for batch in self.engine.batches(plan.select, purpose=f"validate {job.name}"):
+            rows = max(2_048, min(ROW_GROUP_ROWS, BATCH_CELLS // max(len(plan.columns), 1)))
+            for batch in self.engine.batches(plan.select, purpose=f"validate {job.name}", rows=rows):
                 n = batch.num_rows
                 ok = pc.invert(batch.column("__bad"))
                 data = batch.drop_columns([c for c in batch.schema.names if c.startswith("__")])
-                rows = pa.array(np.arange(ordinal + 1, ordinal + n + 1, dtype=np.int64))
+                rows = batch.column(ORDINAL).cast(pa.int64())  # in whatever order the batches come
+                numbers += int(pc.sum(rows).as_py() or 0)
                 data = data.append_column(SOURCE_FILE, pa.DictionaryArray.from_arrays(
                     pa.array(np.zeros(n, dtype=np.int32)), pa.array([job.source_label])))
                 data = data.append_column(SOURCE_ROW, rows)
@@ -350,8 +402,8 @@ class TableStager:
                     flagged.add(pc.filter(rows, failing := pc.invert(ok)), pc.filter(batch.column("__raw"), failing))
                     if flagged.count >= FLAGGED_ROWS:  # bounded memory: their rules now, on a side connection
                         self._quarantine_flagged(job, plan, flagged, qwriter, out, self._side_engine(plan))
-                ordinal += n
-                if ordinal == n:
+                read += n
+                if read == n:
                     self.crash("first_batch")
             self._quarantine_flagged(job, plan, flagged, qwriter, out, self.engine)  # the stream is drained
         except BaseException:
@@ -362,7 +414,9 @@ class TableStager:
                 self._side.close()
                 self._side = None
         writer.close(lambda: self._empty_schema(job, plan))
-        return ordinal
+        if numbers != read * (read + 1) // 2:
+            raise Unavailable(f"engine: the rows of {job.name} were numbered inconsistently; nothing deposited")
+        return read
 
     def _side_engine(self, plan: ValidationPlan) -> Engine:
         """A second connection, with the nomenclatures, for statements while the main query's result is open
@@ -373,7 +427,9 @@ class TableStager:
         return self._side
 
     def _empty_schema(self, job: TableJob, plan: ValidationPlan) -> pa.Schema:
-        limited = plan.select.copy().limit(0)
+        # WHERE false is folded into an empty result; a LIMIT 0 would read the file for a first row to skip —
+        # all of it when no row passes
+        limited = exp.select("*").from_(exp.alias_(exp.paren(plan.select.copy()), "q")).where(exp.false())
         schema = self.engine.arrow_table(limited, purpose=f"schema of {job.name}").schema
         schema = pa.schema([f for f in schema if not f.name.startswith("__")])
         return schema.append(pa.field(SOURCE_FILE, pa.dictionary(pa.int32(), pa.string()))).append(
@@ -421,125 +477,52 @@ class TableStager:
                 qwriter.add(row, rules, row_cells)
                 out.reasons.update({t.split(":", 1)[0] for t in rules.split(SEP)})
 
-    def _malformed_rows(self, job: TableJob, shape: FileShape, passed: int) -> dict[int, tuple[str, str]]:
-        """Rows DuckDB's reader could not split into the schema's columns: {row: (rule, raw line)}."""
-        e, s = exp.to_table("reject_errors", alias="e"), exp.to_table("reject_scans", alias="s")
-        q = (exp.select(exp.column("line", "e"), exp.column("error_type", "e"), exp.column("csv_line", "e"))
-             .from_(e).join(s, on=exp.and_(exp.column("scan_id", "e").eq(exp.column("scan_id", "s")),
-                                           exp.column("file_id", "e").eq(exp.column("file_id", "s"))))
-             .where(exp.column("file_path", "s").eq(literal(str(job.path)))))
-        found: dict[int, tuple[str, str]] = {}
-        for line, kind, text in self.engine.fetch_all(q, purpose=f"malformed rows of {job.name}"):
-            row = int(line) - 1
-            if row not in found:
-                found[row] = (f"structure:{str(kind).lower().replace(' ', '_')}", text or "")
-        if found:
-            last = passed + len(found)
-            kinds = {k for k, _ in found.values()}
-            # The last row is cut when the file ends mid-row or inside a quoted field (odd quote count).
-            if last in found and (not shape.ends_with_newline or found[last][1].count('"') % 2 == 1):
-                raise NotATable(job.path, "truncated in the middle of a row", f"row {last}")
-            if any(k.startswith("structure:invalid_encoding") for k in kinds):
-                raise NotATable(job.path, f"undecodable as {shape.encoding}", f"row {min(found)}")
-        return found
-
-    def _key_checks(self, job: TableJob, plan: ValidationPlan, view: str, references: dict[str, Reference],
-                    out: StagedTable, among: str | None = None) -> dict[int, str]:
-        """Rows failing a key check: {row: 'rule:FIELD|...'}. ``among``: the view of the held-back duplicate
-        candidates, when every duplicate is known to be among them ('' when there are none): the uniqueness
-        checks then rank only the rows whose key one of them holds."""
-        bad: dict[int, list[str]] = {}
-        row = col(SOURCE_ROW)
-        for rule, keys in plan.unique_keys:
-            out.checks.append({"field": "+".join(keys), "rule": rule, "status": "applied"})
-            if among == "":
-                continue  # no two accepted rows share a key hash: no duplicate
-            s = exp.to_table(view, alias="s")
-            not_null = exp.and_(*[col(k, "s").is_(exp.null()).not_() for k in keys])
-            if among:
-                same = exp.and_(*[col(k, "h").eq(col(k, "s")) for k in keys])
-                not_null = exp.and_(not_null, exp.Exists(
-                    this=exp.select(literal(1)).from_(exp.to_table(among, alias="h")).where(same)))
-            rank = exp.Window(this=exp.RowNumber(), partition_by=[col(k, "s") for k in keys], order=exp.Order(
-                expressions=[exp.Ordered(this=col(SOURCE_ROW, "s"))]))
-            inner = exp.select(exp.alias_(col(SOURCE_ROW, "s"), SOURCE_ROW, quoted=True),
-                               exp.alias_(rank, "__rank")).from_(s).where(not_null)
-            q = exp.select(row).from_(exp.alias_(exp.paren(inner), "u")).where(exp.column("__rank") > literal(1))
-            for (r,) in self.engine.fetch_all(q, purpose=f"{rule} of {job.name} ({', '.join(keys)})"):
-                bad.setdefault(int(r), []).append(f"{rule}:{'+'.join(keys)}")
-        for fk in job.schema.foreign_keys:
-            ref = references.get(fk.resource)
-            label = "+".join(fk.fields)
-            if ref is None or not set(fk.ref_fields) <= set(ref.columns):
-                from guichet.deposit.rules import resolve_ref
-
-                if len(fk.fields) == 1 and resolve_ref(fk.resource, fk.ref_fields[0]) is not None:
-                    continue  # a nomenclature written as a foreign key: checked in pass 1
-                out.checks.append({"field": label, "rule": "foreign_key",
-                                   "status": f"not applicable: {fk.resource} is neither in the delivery nor published"})
-                continue
-            cond = exp.and_(*[exp.cast(col(a, "r"), "VARCHAR").eq(exp.cast(col(b, "s"), "VARCHAR"))
-                              for a, b in zip(fk.ref_fields, fk.fields, strict=True)])
-            exists = exp.Exists(this=exp.select(literal(1)).from_(exp.alias_(exp.to_table(ref.view), "r")).where(cond))
-            q = (exp.select(col(SOURCE_ROW, "s")).from_(exp.alias_(exp.to_table(view), "s"))
-                 .where(exp.and_(*[col(k, "s").is_(exp.null()).not_() for k in fk.fields], exp.not_(exists))))
-            for (r,) in self.engine.fetch_all(q, purpose=f"foreign key {label} of {job.name} -> {fk.resource}"):
-                bad.setdefault(int(r), []).append(f"foreign_key:{label}")
-            out.checks.append({"field": label, "rule": "foreign_key", "status": "applied"})
-        return {r: SEP.join(v) for r, v in bad.items()}
-
-    def _rescan_bad(self, job: TableJob, shape: FileShape, plan: ValidationPlan, bad: dict[int, str],
-                    qwriter: QuarantineWriter, remap: Callable[[np.ndarray], np.ndarray], out: StagedTable) -> None:
-        """Quarantine rows that failed a key check, with their cells as delivered (re-read from the file)."""
-        if not bad:
+    def _rescan_bad(self, out: StagedTable, bad: KeyFailures, rows: np.ndarray, qwriter: QuarantineWriter,
+                    remap: Remap) -> None:
+        """Quarantine staged ``rows`` that failed a key check, with their cells as delivered: re-read from the
+        file, each found by its number as pass 1 gave it (the same numbering over the same scan)."""
+        if not len(rows):
             return
-        wanted = sorted(bad)
-        select = exp.select(*[col(h) for h in shape.header]).from_(f"src_{self.index}")
-        pos, ordinal = 0, 0
-        for batch in self.engine.batches(select, purpose=f"re-read rows failing key checks in {job.name}"):
-            n = batch.num_rows
-            while pos < len(wanted) and wanted[pos] <= ordinal + n:
-                r = wanted[pos]
-                cells = [batch.column(i)[r - ordinal - 1].as_py() for i in range(batch.num_columns)]
-                qwriter.add(int(remap(np.array([r - 1]))[0]), bad[r], cells)
-                out.reasons.update({t.split(":", 1)[0] for t in bad[r].split(SEP)})
-                pos += 1
-            ordinal += n
-            if pos >= len(wanted):
-                break
+        shape = out.shape
+        wanted = f"wanted_{self.index}"
+        self.engine.con.register(wanted, pa.table({"r": pa.array(rows, pa.int64())}))
+        try:
+            src = exp.alias_(exp.paren(numbered(f"src_{self.index}")), "t")
+            select = (exp.select(*[col(h, "t") for h in shape.header], col(ORDINAL, "t")).from_(src)
+                      .where(col(ORDINAL, "t").isin(query=exp.select("r").from_(wanted))))
+            purpose = f"re-read rows failing key checks in {out.job.name}"
+            for batch in self.engine.batches(select, purpose=purpose, rows=QUARANTINE_SLICE):
+                numbers = batch.column(ORDINAL).to_numpy().astype(np.int64)
+                cells = [batch.column(i).to_pylist() for i in range(len(shape.header))]
+                for k, (row, rule) in enumerate(zip(remap(numbers - 1).tolist(), bad.rules(numbers), strict=True)):
+                    qwriter.add(int(row), rule, [c[k] for c in cells])
+                    out.reasons.update({t.split(":", 1)[0] for t in rule.split(SEP)})
+        finally:
+            self.engine.con.unregister(wanted)
 
-    def _rewrite(self, view: str, out: StagedTable, bad: set[int], malformed: dict[int, tuple[str, str]],
+    def _rewrite(self, view: str, out: StagedTable, drop: np.ndarray, malformed: np.ndarray,
                  extra: pa.Table | None = None) -> None:
-        """Write the staged file again without the rows that failed key checks, with exact row numbers."""
+        """Write the staged file again without the rows ``drop`` (sorted), plus ``extra``, with exact row
+        numbers — a row group at a time, in bounded memory."""
         assert out.data_file is not None and out.data_key is not None
-        shifts = sorted(r - i for i, r in enumerate(sorted(malformed), start=1))
-        self.engine.con.register(f"bad_{self.index}", pa.table({"r": pa.array(sorted(bad), pa.int64())}))
-        self.engine.con.register(f"shift_{self.index}", pa.table({"s": pa.array(shifts, pa.int64())}))
-        count = exp.select(exp.func("count", exp.Star())).from_(f"shift_{self.index}").where(
-            exp.column("s") <= col(SOURCE_ROW, "t") - literal(1))
-        exact = exp.alias_(col(SOURCE_ROW, "t") + exp.paren(exp.Subquery(this=count)), SOURCE_ROW, quoted=True)
-        keep = exp.not_(col(SOURCE_ROW, "t").isin(query=exp.select("r").from_(f"bad_{self.index}")))
-        rows: exp.Expression = exp.to_table(view)
-        if extra is not None and extra.num_rows:
-            self.engine.con.register(f"extra_{self.index}", extra)
-            rows = exp.paren(exp.union(exp.select("*").from_(view), exp.select("*").from_(f"extra_{self.index}"),
-                                       distinct=False))
-        select = (exp.select(exp.Star(except_=[col(SOURCE_ROW)]), exact)
-                  .from_(exp.alias_(rows, "t")).where(keep))
+        remap = _remapper(malformed)
         tmp = out.data_file.with_suffix(".rewrite.parquet")
         new_key = self.protection.new_file_key()
-        writer: pq.ParquetWriter | None = None
+        staged = pq.ParquetFile(out.data_file, decryption_properties=decryption(out.data_key))
+        schema = staged.schema_arrow
+        writer = encrypted_file_writer(tmp, schema, new_key)
         try:
-            for batch in self.engine.batches(select, purpose=f"rewrite {out.job.name} without failing rows"):
-                if writer is None:
-                    writer = _encrypted_writer(tmp, batch.schema, new_key)
-                writer.write_batch(batch)
-            if writer is None:
-                schema = pq.read_schema(out.data_file, decryption_properties=_decryption(out.data_key))
-                writer = _encrypted_writer(tmp, schema, new_key)
+            pieces = staged.iter_batches(batch_size=ROW_GROUP_ROWS)
+            if extra is not None and extra.num_rows:
+                pieces = itertools.chain(pieces, extra.cast(schema).to_batches(ROW_GROUP_ROWS))
+            for batch in pieces:
+                if len(drop):
+                    kept = ~among_sorted(batch.column(SOURCE_ROW).to_numpy(), drop)
+                    batch = batch.filter(pa.array(kept))
+                writer.write_batch(renumbered(batch, remap))
         finally:
-            if writer is not None:
-                writer.close()
+            writer.close()
+            staged.close()
         tmp.replace(out.data_file)
         out.data_key = new_key
         self.engine.add_parquet_key(new_key.engine_name, new_key.key)
@@ -547,8 +530,28 @@ class TableStager:
                          SourceBinding(view, "parquet", out.data_file.name, {"key_id": new_key.key_id}))
 
 
-def _remapper(malformed: list[int]) -> Callable[[np.ndarray], np.ndarray]:
-    """Ordinals among readable rows (0-based) -> their data-row numbers in the file."""
+@dataclass(frozen=True)
+class _Reading:
+    """What every attempt at pass 1 over one table shares."""
+
+    job: TableJob
+    shape: FileShape
+    staging: Path
+    quarantine: Path
+    sealer: Sealer
+    plan: ValidationPlan
+
+
+def _engine_failure(exc: EngineError, columns: int) -> str:
+    """Why pass 1 failed, in the producer's words (the engine's own message is not for them)."""
+    if exc.kind == "OutOfMemoryException":
+        return f"too wide or too large to validate within the deposit's memory ({columns:,} columns)"
+    return "the CSV reader cannot split it into rows"
+
+
+def _remapper(malformed: np.ndarray) -> Remap:
+    """Ordinals among readable rows (0-based) -> their data-row numbers in the file (``malformed``: the
+    sorted numbers of the rows the reader rejected)."""
     shifts = np.array([r - i for i, r in enumerate(malformed, start=1)], dtype=np.int64)
 
     def remap(ordinals: np.ndarray) -> np.ndarray:

@@ -27,6 +27,17 @@ YEAR = r"^[0-9]{4}$"
 YEARMONTH = r"^[0-9]{4}-?(0[1-9]|1[0-2])$"
 NUMERIC_TYPES = ("integer", "number", "year")
 ROW_COLUMN = "_source_row"
+ORDINAL = "__row"  # 1-based position among the rows the CSV reader could split, numbered at the scan
+
+
+def numbered(source: str) -> exp.Select:
+    """The source's rows, each with its position in the file (``ORDINAL``).
+
+    A streaming ``row_number()`` over the scan itself, not a counter over the result: DuckDB's scan runs on
+    several threads and the joins above it (the nomenclature semi-joins) do not keep their order, so that
+    past a few CSV buffers the n-th row returned is not the file's n-th row. The window keeps the scan's
+    order by running its pipeline on one thread (measured in docs/deposit.md)."""
+    return exp.select(exp.Star(), exp.alias_(exp.Window(this=exp.RowNumber()), ORDINAL, quoted=True)).from_(source)
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,11 @@ def col(name: str, table: str | None = None) -> exp.Column:
 
 def matches(value: exp.Expr, regex: str) -> exp.Expr:
     return exp.RegexpLike(this=value, expression=literal(regex))
+
+
+def anchored(pattern: str) -> str:
+    """A Table Schema ``pattern`` matches the whole value."""
+    return f"^(?:{pattern})$"
 
 
 def typed_expr(f: FieldSpec, c: exp.Expr) -> exp.Expr:
@@ -145,6 +161,8 @@ def build_plan(schema: TableSchema, source: str, header: tuple[str, ...],
     2. ``__bad``: ONE boolean, true when some rule's predicate holds (one CASE branch per field);
     3. the typed cells for the lake, and only where ``__bad`` holds the raw cells for the quarantine.
 
+    Every row carries its position in the file (``ORDINAL``), numbered at the scan (``numbered``).
+
     The detailed ``rule:FIELD`` tokens of the flagged rows come from a second statement (``violations``),
     run over those rows alone.
     """
@@ -189,8 +207,8 @@ def build_plan(schema: TableSchema, source: str, header: tuple[str, ...],
             fails.append(typed.is_(exp.null()))
             guard = exp.and_(guard, typed.is_(exp.null()).not_())
         if f.pattern:
-            add(f, "pattern", exp.and_(guard, exp.not_(matches(c, f"^(?:{f.pattern})$"))))
-            fails.append(exp.not_(matches(c, f"^(?:{f.pattern})$")))
+            add(f, "pattern", exp.and_(guard, exp.not_(matches(c, anchored(f.pattern)))))
+            fails.append(exp.not_(matches(c, anchored(f.pattern))))
         if f.enum is not None:
             values = [literal(v) if f.type in NUMERIC_TYPES else literal(str(v)) for v in f.enum]
             enum_target: exp.Expr = typed if f.type in NUMERIC_TYPES else c
@@ -235,7 +253,8 @@ def build_plan(schema: TableSchema, source: str, header: tuple[str, ...],
                 fails.append(exp.not_(col(f"__in{i}")))
         field_bad.extend(_field_failure(unguarded, present, fails))
     raw_cols = [col(h) for h in header]
-    layer1 = exp.select(*raw_cols, *typed_cols, *member_cols).from_(source)
+    layer1 = exp.select(*raw_cols, col(ORDINAL), *typed_cols, *member_cols).from_(
+        exp.alias_(exp.paren(numbered(source), copy=False), "s", copy=False), copy=False)
     # __bad: a CASE of one WHEN per field (the OR of that field's predicates, guards factored out). DuckDB
     # evaluates a CASE's conditions with selection vectors: an AND/OR inside stops where its outcome is known
     # (an OR in a projection computes every operand on every row), and a row leaves the chain at its first
@@ -260,6 +279,7 @@ def build_plan(schema: TableSchema, source: str, header: tuple[str, ...],
     outs: list[exp.Expr] = [exp.alias_(col(f"__t{i}", "v"), f.name, quoted=True)
                                   for i, f in enumerate(schema.fields)]
     outs.append(exp.alias_(flagged, "__bad", quoted=True))
+    outs.append(col(ORDINAL, "v"))
     raw_list = exp.Array(expressions=[col(h, "v") for h in header])
     outs.append(exp.alias_(exp.case().when(flagged, raw_list), "__raw", quoted=True))
     unique: list[tuple[str, tuple[str, ...]]] = []

@@ -14,12 +14,12 @@ from sqlalchemy import select
 from guichet import __version__
 from guichet.actor import Actor, system_actor
 from guichet.deposit.model import DepositRequest, DepositResult, TableRequest
-from guichet.deposit.pipeline import Reference, StagedTable, TableJob, TableStager, inspect
+from guichet.deposit.pipeline import Reference, StagedTable, TableJob, TableStager, check_schema, inspect
 from guichet.deposit.policy import quarantine_policy
 from guichet.deposit.rules import IdentifierRole
 from guichet.deposit.sniff import identifier_columns
-from guichet.deposit.structure import FileShape, NotATable
-from guichet.engine import Engine
+from guichet.deposit.structure import FileShape, NotATable, RowsDisagree, read_regular
+from guichet.engine import Engine, EngineSettings
 from guichet.errors import BadInput, Conflict, Refused
 from guichet.hub import Hub
 from guichet.lake import writing
@@ -118,7 +118,9 @@ def _unchanged(hub: Hub, p: Prepared, mode: str) -> DepositResult | None:
 
 def _prepare(hub: Hub, actor: Actor, req: TableRequest, request: DepositRequest) -> Prepared:
     check_dataset_name(req.dataset)
+    read_regular(req.schema_path)  # a pipe would block the schema's reader
     schema = load_schema(req.schema_path)
+    check_schema(schema, str(req.schema_path.name))
     if req.delimiter or req.encoding:
         from guichet.schema.load import ENCODINGS
 
@@ -259,8 +261,22 @@ def _decide(hub: Hub, actor: Actor, todo: list[Prepared]) -> None:
         p.status, _ = writing.gate(hub, actor, p.job.dataset, p.version)
 
 
+# DuckDB's share of the deposit's memory (its serial CSV reader keeps the file's buffers up to this limit;
+# the rest of the process — Arrow batches, the writer's queue, the interpreter — takes ~0.8 GB more)
+DEPOSIT_MEMORY_LIMIT = "512MB"
+
+
+def engine_settings(properties: dict[str, Any]) -> EngineSettings:
+    """The deposit's engine, as the hub's properties tune it (docs/deposit.md, "Memory")."""
+    threads = properties.get("deposit_threads")
+    buffer = properties.get("deposit_csv_buffer_size")
+    return EngineSettings(threads=int(threads) if threads else None,
+                          memory_limit=str(properties.get("deposit_memory_limit") or DEPOSIT_MEMORY_LIMIT),
+                          csv_buffer_size=int(buffer) if buffer else None)
+
+
 def _stage_all(hub: Hub, protection: Protection, todo: list[Prepared], request: DepositRequest) -> None:
-    with Engine() as engine:
+    with Engine(engine_settings(hub.config.properties)) as engine:
         references: dict[str, Reference] = {}
         for i, p in enumerate(todo):
             assert p.pending is not None
@@ -273,10 +289,14 @@ def _stage_all(hub: Hub, protection: Protection, todo: list[Prepared], request: 
             stager = TableStager(engine, protection, i, lambda step: crash_point(request.crash_at, step))
             try:
                 p.staged = stager.stage(p.job, p.shape, staging, qstaging, p.producer_pem, references)
+                # a declared count that disagrees: a file cut or padded in transit, or a producer who counts
+                # other rows than the hub — either way its row numbers cannot be trusted
+                if p.req.expected_rows is not None and p.staged.rows_in != p.req.expected_rows:
+                    raise RowsDisagree(p.job.path, p.req.expected_rows, p.staged.rows_in)
             except NotATable as exc:
                 if not request.partial:
                     raise
-                p.failure = exc.message  # --partial: this table only is left out; the others go on
+                p.failure, p.staged = exc.message, None  # --partial: this table only is left out; the others go on
                 continue
             references[p.job.name] = Reference(p.staged.view, p.job.schema.field_names)
             if p.staged.rows_in != p.staged.rows_accepted + p.staged.rows_quarantined:

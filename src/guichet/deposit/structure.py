@@ -13,9 +13,12 @@ import codecs
 import csv
 import hashlib
 import io
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from guichet.deposit.records import LineCounter
 from guichet.errors import BadInput
 
 CHUNK = 8 * 1024 * 1024
@@ -42,6 +45,15 @@ class NotATable(BadInput):
         super().__init__(f"{path.name}: not a table: {why}" + (f" ({where})" if where else ""))
 
 
+class RowsDisagree(NotATable):
+    """The file does not hold the number of rows its manifest declares: not deposited."""
+
+    def __init__(self, path: Path, declared: int, found: int) -> None:
+        BadInput.__init__(self, f"{path.name}: the manifest declares {declared:,} data rows but the file holds "
+                                f"{found:,}; nothing of it was deposited (re-send the file or correct the manifest)")
+        self.file, self.why, self.where = str(path), "rows disagree with the manifest", None
+
+
 @dataclass(frozen=True)
 class FileShape:
     path: Path
@@ -52,6 +64,7 @@ class FileShape:
     delimiter: str
     header: tuple[str, ...]
     ends_with_newline: bool
+    lines: int = 0  # physical lines after the header's (deposit/records.py: the fast path's row count)
 
 
 def _line_of(path: Path, offset: int) -> str:
@@ -68,13 +81,16 @@ def _line_of(path: Path, offset: int) -> str:
 def inspect_file(path: Path, *, encoding: str | None = None, delimiter: str | None = None) -> FileShape:
     """Read the file once; raise ``NotATable`` when it cannot be a delimited text table."""
     try:
-        handle = path.open("rb")
+        handle = _open_regular(path)
+    except NotARegularFile:
+        raise NotATable(path, "not a regular file (a pipe, device or socket)") from None
     except OSError:
         raise NotATable(path, "cannot be opened") from None
     sha = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
     utf8_ok, first, size, last = True, b"", 0, b""
     bad_offset: int | None = None  # the first byte that is not UTF-8 (None: at the end of the file)
+    lines = LineCounter()
     with handle:
         while chunk := handle.read(CHUNK):
             if not first:
@@ -86,6 +102,7 @@ def inspect_file(path: Path, *, encoding: str | None = None, delimiter: str | No
             if nul >= 0:
                 raise NotATable(path, "binary content (a NUL byte)", _line_of(path, size + nul))
             sha.update(chunk)
+            lines.add(chunk)
             # ASCII (checked ~30x faster than decoded) is UTF-8 when no multi-byte sequence is pending
             if utf8_ok and not (chunk.isascii() and not decoder.getstate()[0]):
                 try:
@@ -120,7 +137,36 @@ def inspect_file(path: Path, *, encoding: str | None = None, delimiter: str | No
     header = [h.strip() for h in header]
     if not header or all(not h for h in header):
         raise NotATable(path, "no header", "line 1")
-    return FileShape(path, sha.hexdigest(), size, encoding, bom, delimiter, tuple(header), last == b"\n")
+    return FileShape(path, sha.hexdigest(), size, encoding, bom, delimiter, tuple(header), last == b"\n",
+                     lines.data_lines(last == b"\n"))
+
+
+class NotARegularFile(OSError):
+    """A pipe, device or socket where a file was expected."""
+
+
+def _open_regular(path: Path) -> io.BufferedReader:
+    """Open a regular file, never blocking: a FIFO would wait for a writer, a device never end."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotARegularFile(path)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: Path) -> bytes:
+    """The bytes of a small regular file (a manifest, a schema); BadInput naming it otherwise."""
+    try:
+        with _open_regular(path) as fh:
+            return fh.read()
+    except NotARegularFile:
+        raise BadInput(f"{path}: not a regular file (a pipe, device or socket)") from None
+    except OSError:
+        raise BadInput(f"{path}: cannot be read") from None
 
 
 def _first_record(text: str) -> str:

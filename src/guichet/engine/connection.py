@@ -26,6 +26,9 @@ class EngineSettings:
     threads: int | None = None
     memory_limit: str = "1GB"
     timeout_seconds: float = 6 * 3600.0
+    # read_csv's buffer (DuckDB's default when None): a small one splits even a small file across threads,
+    # which is how tests reach the parallel scans of large files
+    csv_buffer_size: int | None = None
 
 
 SPILL_PREFIX = "guichet-"

@@ -56,7 +56,12 @@ class SourceBinding:
 
 
 class EngineError(BadInput):
-    """A statement failed; the message names its purpose, not the data."""
+    """A statement failed; the message names its purpose, not the data. ``kind``: the engine's exception
+    class (e.g. ``OutOfMemoryException``), for callers that explain a failure in their own words."""
+
+    def __init__(self, message: str, kind: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def to_spark(tree: exp.Expression) -> tuple[str | None, str | None]:
@@ -85,6 +90,12 @@ class Engine:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+    @property
+    def scratch(self) -> Path:
+        """This engine's private folder (its spill folder: RAM-backed when possible, removed at close), for
+        a file the engine must read that may not be written anywhere else."""
+        return self._spill
 
     def close(self) -> None:
         try:
@@ -147,8 +158,8 @@ class Engine:
             raise Unavailable(f"engine: {purpose}: interrupted after the time limit") from None
         except (duckdb.Error, pa.ArrowException, OSError) as exc:  # a DuckDB error met mid-stream reaches
             # Python through the Arrow stream, as an OSError
-            log.warning("engine: %s failed: %s", purpose, type(exc).__name__)
-            raise EngineError(f"engine: {purpose} failed ({type(exc).__name__})") from None
+            log.info("engine: %s failed: %s", purpose, type(exc).__name__)
+            raise EngineError(f"engine: {purpose} failed ({type(exc).__name__})", type(exc).__name__) from None
         finally:
             timer.cancel()
         seconds = time.perf_counter() - started
@@ -169,8 +180,9 @@ class Engine:
         except duckdb.InterruptException:
             raise Unavailable(f"engine: {purpose}: stopped after {limit:.0f} s") from None
         except duckdb.Error as exc:
-            log.warning("engine: %s failed: %s", purpose, type(exc).__name__)
-            raise EngineError(f"engine: {purpose} failed ({type(exc).__name__})") from None
+            # info, not warning: the error raised says it, and a CLI prints one line per error
+            log.info("engine: %s failed: %s", purpose, type(exc).__name__)
+            raise EngineError(f"engine: {purpose} failed ({type(exc).__name__})", type(exc).__name__) from None
         finally:
             timer.cancel()
         seconds = time.perf_counter() - started
@@ -207,14 +219,21 @@ def struct(options: Mapping[str, Any]) -> exp.Expression:
 
 
 def csv_source(path: Path, *, columns: list[str], delimiter: str, encoding: str,
-               store_rejects: bool = True) -> exp.Expression:
+               store_rejects: bool = True, buffer_size: int | None = None, parallel: bool = True,
+               rejects_limit: int | None = None, ignore_errors: bool = False) -> exp.Expression:
     """``read_csv`` with every column as text and nothing guessed: the schema says what to expect."""
     col_struct = exp.Struct(expressions=[exp.PropertyEQ(this=exp.Literal.string(c),
                                                         expression=exp.Literal.string("VARCHAR")) for c in columns])
     args: list[exp.Expression] = [literal(str(path))]
     opts: dict[str, Any] = {"header": True, "delim": delimiter, "quote": '"', "escape": '"',
                             "auto_detect": False, "encoding": encoding, "strict_mode": True,
-                            "store_rejects": store_rejects, "null_padding": False, "parallel": True}
+                            "store_rejects": store_rejects, "null_padding": False, "parallel": parallel}
+    if buffer_size:
+        opts["buffer_size"] = buffer_size
+    if store_rejects and rejects_limit:
+        opts["rejects_limit"] = rejects_limit
+    elif ignore_errors:  # skip the rows that cannot be read, without recording them (store_rejects implies it)
+        opts["ignore_errors"] = True
     for key, value in opts.items():
         args.append(exp.PropertyEQ(this=exp.to_identifier(key), expression=literal(value)))
     args.append(exp.PropertyEQ(this=exp.to_identifier("columns"), expression=col_struct))

@@ -56,6 +56,9 @@ def _text(results: list[DepositResult]) -> str:
 @click.option("--producer", "producer_name", metavar="NAME", help="One file: the registered producer.")
 @click.option("--identifiers", "identifiers", multiple=True, metavar="COL:KIND[:STATE]",
               help="One file: an identifier column (psa|ano|quasi; state level1 by default). Repeat.")
+@click.option("--year", type=int, metavar="YYYY",
+              help="One file: the year it holds of a dataset delivered by year (read from a name like T_MCO22B "
+                   "for T_MCOaaB); it replaces that year only.")
 @click.option("--manifest", type=click.Path(path_type=Path), help="A delivery: its manifest.toml.")
 @click.option("--mode", type=click.Choice(["append", "replace"]), default="replace", show_default=True,
               help="Replace the dataset's rows, or add to them.")
@@ -64,13 +67,14 @@ def _text(results: list[DepositResult]) -> str:
 @hub_command
 @pass_cli
 def run(cli: Cli, path: Path, dataset: str | None, schema: Path | None, producer_name: str | None,
-        identifiers: tuple[str, ...], manifest: Path | None, mode: str, partial: bool, crash_at: str | None) -> None:
+        identifiers: tuple[str, ...], year: int | None, manifest: Path | None, mode: str, partial: bool,
+        crash_at: str | None) -> None:
     """Deposit one file (with --dataset and --schema) or a whole delivery (with --manifest).
 
     Exit 0 when every row was accepted, 1 when rows were quarantined (or the version is held or
     rejected by policy), 2 when a file cannot be read as a table (nothing of it is deposited)."""
     if manifest is not None:
-        if dataset or schema or identifiers:
+        if dataset or schema or identifiers or year:
             raise BadInput("give either --manifest (a delivery) or --dataset/--schema (one file), not both")
         if not path.is_dir():
             raise BadInput(f"{path}: a delivery is a folder (with --manifest)")
@@ -82,7 +86,7 @@ def run(cli: Cli, path: Path, dataset: str | None, schema: Path | None, producer
         if not path.is_file():
             raise BadInput(f"{path}: not a file")
         request = single_file_request(path.absolute(), dataset, schema, producer_name, mode,
-                                      _identifiers(identifiers), crash_at)
+                                      _identifiers(identifiers), crash_at, year)
     results = deposits.deposit(cli.hub, cli.actor, request=request)
     data = [r.to_dict() for r in results]
     cli.emit(data if request.delivery else data[0], lambda: _text(results))

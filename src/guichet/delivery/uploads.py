@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from guichet.delivery.tables import Upload
-from guichet.deposit.manifest import read_manifest
+from guichet.deposit.manifest import read_manifest, year_of
 from guichet.deposit.model import DepositRequest, TableRequest
 from guichet.deposit.rules import IdentifierRole
 from guichet.errors import BadInput, Hidden, NotFound, Refused
@@ -233,7 +233,8 @@ def file_request(session: Session, file: Path, folder: Path, upload: Upload) -> 
         known = ((last.lineage or {}).get("identifiers") or {}) if last is not None else {}
         idents = [f"{c}:{r['kind']}" + (f":{r['state']}" if r.get("state") else "") for c, r in known.items()]
     table = TableRequest(dataset, dataset, file, schema_path, upload.producer, _roles(idents),
-                         delimiter=opts.get("delimiter"), expected_sha256=upload.sha256, label=upload.filename)
+                         delimiter=opts.get("delimiter"), expected_sha256=upload.sha256, label=upload.filename,
+                         year=year_of("upload", Path(upload.filename).stem, dataset, None))
     return DepositRequest((table,), mode=str(opts.get("mode") or "replace"))
 
 

@@ -85,8 +85,25 @@ def read_manifest(folder: Path, manifest: Path) -> tuple[str | None, list[TableR
             producer=producer, identifiers=tuple(roles), delimiter=t.get("delimiter"),
             encoding=t.get("encoding"), expected_rows=rows, expected_sha256=t.get("sha256"),
             label=_label(folder, file, prefix) if isinstance(t.get("file"), str) else name,
+            year=year_of(where, name, str(t.get("dataset") or name), t.get("year")),
         ))
-    datasets = [r.dataset for r in out]
-    if len(set(datasets)) != len(datasets):
-        raise BadInput(f"{manifest}: a dataset appears twice in one delivery")
+    names = [r.name for r in out]
+    if len(set(names)) != len(names):
+        raise BadInput(f"{manifest}: a table name appears twice in one delivery")
     return raw.get("domain"), out
+
+
+def year_of(where: str, name: str, dataset: str, given: Any) -> int | None:
+    """A table's year: the manifest's ``year``, else read from its name where the dataset's name has the
+    SNDS's ``aa`` (T_MCO19B of T_MCOaaB is 2019); None for a table that is not a yearly part."""
+    if given is not None:
+        if not isinstance(given, int) or isinstance(given, bool) or not 1900 <= given <= 2199:
+            raise BadInput(f"{where}: year must be a four-digit year (e.g. 2021)")
+        return given
+    at = dataset.find("aa")
+    if at < 0 or len(name) != len(dataset) or name[:at] != dataset[:at] or name[at + 2:] != dataset[at + 2:]:
+        return None
+    yy = name[at:at + 2]
+    if not yy.isdigit():
+        return None
+    return (2000 if int(yy) < 70 else 1900) + int(yy)

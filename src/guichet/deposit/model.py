@@ -27,6 +27,7 @@ class TableRequest:
     expected_rows: int | None = None
     expected_sha256: str | None = None
     label: str | None = None  # the file's path within its delivery
+    year: int | None = None  # a yearly part of its dataset (T_MCO19B of T_MCOaaB): one version holds them all
 
 
 @dataclass(frozen=True)

@@ -181,13 +181,16 @@ class TableStager:
         self._violations_recorded = False
         self._side: Engine | None = None  # a connection of its own for flagged rows met while the main query streams
 
-    def stage(self, job: TableJob, shape: FileShape, staging: Path, quarantine: Path, producer_pem: str,
+    def stage(self, job: TableJob, shape: FileShape, staging: Path, quarantine: Path, sealer: Sealer,
               references: dict[str, Reference]) -> StagedTable:
+        """Stage one delivered file into the version's staging folders (its files named after the table, so
+        that the yearly parts of one version sit side by side), its quarantined cells sealed by ``sealer``
+        (one per version: the producer opens every part's rejections with one ephemeral key)."""
         check_header(job, shape)
         plan = build_plan(job.schema, f"src_{self.index}", shape.header, job.identifiers)
         self._bind_nomenclatures(plan)
         out, qwriter, rejects, read = self._read_every_row(
-            _Reading(job, shape, staging, quarantine, Sealer(producer_pem), plan))
+            _Reading(job, shape, staging, quarantine, sealer, plan))
         remap = _remapper(rejects.rows)
         if len(rejects):
             qwriter.renumber_current(remap)
@@ -304,8 +307,8 @@ class TableStager:
         out.checks = [{"field": c.field, "rule": c.rule, "status": c.status} for c in reading.plan.checks]
         out.data_key = self.protection.new_file_key()
         out.ephemeral_public = reading.sealer.ephemeral_public
-        out.data_file = reading.staging / f"{job.dataset}.parquet"
-        qwriter = QuarantineWriter(reading.quarantine, job.dataset, self.protection, reading.sealer, shape.header,
+        out.data_file = reading.staging / f"{job.name}.parquet"
+        qwriter = QuarantineWriter(reading.quarantine, job.name, self.protection, reading.sealer, shape.header,
                                    set(job.identifiers), job.source_label)
         try:
             read = self._pass1(job, reading.plan, out, qwriter)

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import os
+import re
 import secrets
+from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlglot import exp
 
 from guichet import __version__
 from guichet.actor import Actor, system_actor
+from guichet.deposit.manifest import year_of
 from guichet.deposit.model import DepositRequest, DepositResult, TableRequest
 from guichet.deposit.pipeline import Reference, StagedTable, TableJob, TableStager, check_schema, inspect
 from guichet.deposit.policy import quarantine_policy
 from guichet.deposit.rules import IdentifierRole
+from guichet.deposit.sealing import Sealer
 from guichet.deposit.sniff import identifier_columns
 from guichet.deposit.structure import FileShape, NotATable, RowsDisagree, read_regular
 from guichet.engine import Engine, EngineSettings
@@ -31,20 +38,36 @@ from guichet.lake.tables import DatasetVersion, Producer, SchemaVersion
 from guichet.lake.versions import current_version
 from guichet.schema import TableSchema, breaking_changes, load_schema, parse_schema
 
+TABLE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$")
+
 
 @dataclass
 class Prepared:
+    """One delivered file, checked and ready to stage."""
+
     req: TableRequest
     job: TableJob
     shape: FileShape
     producer_pem: str
+    staged: StagedTable | None = None
+    failure: str | None = None  # --partial: why this file was left out
+
+
+@dataclass
+class Group:
+    """The files of one dataset in a request — one, or its yearly parts — deposited as one version."""
+
+    dataset: str
+    parts: list[Prepared]
     pending: writing.Pending | None = None
     schema_version: int | None = None
-    staged: StagedTable | None = None
     lineage: dict[str, Any] | None = None
     unchanged: DepositResult | None = None
     status: str = "pending"
-    failure: str | None = None  # --partial: why this table was left out
+
+    @property
+    def first(self) -> Prepared:
+        return self.parts[0]
 
     @property
     def version(self) -> int | None:
@@ -53,6 +76,62 @@ class Prepared:
     @property
     def deposit_id(self) -> str:
         return self.pending.deposit_id if self.pending else ""
+
+    @property
+    def failure(self) -> str | None:
+        """A part left out fails its whole version: a version never lacks one of the files delivered for it."""
+        return next((p.failure for p in self.parts if p.failure), None)
+
+    @property
+    def input_sha256(self) -> str:
+        if len(self.parts) == 1:
+            return self.first.shape.sha256
+        listing = "\n".join(sorted(f"{p.job.source_label}\t{p.shape.sha256}" for p in self.parts))
+        return hashlib.sha256(listing.encode()).hexdigest()
+
+    @property
+    def input_file(self) -> str:
+        labels = ", ".join(p.job.source_label for p in self.parts)
+        return labels if len(labels) <= 500 else labels[:497] + "..."
+
+    def totals(self) -> tuple[int, int, int]:
+        staged = [p.staged for p in self.parts if p.staged is not None]
+        return (sum(t.rows_in for t in staged), sum(t.rows_accepted for t in staged),
+                sum(t.rows_quarantined for t in staged))
+
+    def reasons(self) -> dict[str, int]:
+        out: Counter[str] = Counter()
+        for p in self.parts:
+            if p.staged is not None:
+                out.update(p.staged.reasons_by_rule())
+        return dict(sorted(out.items()))
+
+
+def _groups(prepared: list[Prepared]) -> list[Group]:
+    """The request's files by dataset, in delivery order; the parts of one dataset must agree on what the
+    version is (its schema, producer and identifiers) and be distinct files."""
+    groups: dict[str, Group] = {}
+    names: set[str] = set()
+    for p in prepared:
+        if p.job.name in names:
+            raise BadInput(f"{p.req.file.name}: table {p.job.name} appears twice in one delivery")
+        names.add(p.job.name)
+        g = groups.setdefault(p.job.dataset, Group(p.job.dataset, []))
+        if g.parts:
+            first = g.first
+            for what, mine, theirs in (("schema", p.job.schema.sha256, first.job.schema.sha256),
+                                       ("producer", p.req.producer, first.req.producer),
+                                       ("identifiers", sorted(p.job.identifiers), sorted(first.job.identifiers))):
+                if mine != theirs:
+                    raise BadInput(f"{p.req.file.name}: a part of {p.job.dataset} with another {what} than "
+                                   f"{first.req.file.name}; the files of one dataset make one version")
+        g.parts.append(p)
+    for g in groups.values():
+        years = [p.req.year for p in g.parts]
+        if len(g.parts) > 1 and None in years:
+            raise BadInput(f"{g.dataset}: several files in one delivery are its parts by year; give each its year "
+                           "(the manifest's year = YYYY, or a name with the year where the dataset has aa)")
+    return list(groups.values())
 
 
 def _owner(hub: Hub, actor: Actor, req: TableRequest) -> tuple[str, str, tuple[IdentifierRole, ...]]:
@@ -102,12 +181,12 @@ def _schema_version(hub: Hub, dataset: str, schema: TableSchema) -> int:
         return version
 
 
-def _unchanged(hub: Hub, p: Prepared, mode: str) -> DepositResult | None:
+def _unchanged(hub: Hub, g: Group, mode: str) -> DepositResult | None:
     with hub.store.read() as s:
         v = s.execute(select(DatasetVersion).where(
-            DatasetVersion.dataset == p.job.dataset, DatasetVersion.input_sha256 == p.shape.sha256,
-            DatasetVersion.producer == p.req.producer,
-            DatasetVersion.schema_sha256 == p.job.schema.sha256, DatasetVersion.mode == mode,
+            DatasetVersion.dataset == g.dataset, DatasetVersion.input_sha256 == g.input_sha256,
+            DatasetVersion.producer == g.first.req.producer,
+            DatasetVersion.schema_sha256 == g.first.job.schema.sha256, DatasetVersion.mode == mode,
             DatasetVersion.status.in_(("published", "held"))).order_by(DatasetVersion.version.desc())
         ).scalars().first()
     if v is None:
@@ -118,6 +197,8 @@ def _unchanged(hub: Hub, p: Prepared, mode: str) -> DepositResult | None:
 
 def _prepare(hub: Hub, actor: Actor, req: TableRequest, request: DepositRequest) -> Prepared:
     check_dataset_name(req.dataset)
+    if req.name != req.dataset and not TABLE_NAME.match(req.name):  # its staged files are named after it
+        raise BadInput(f"table {req.name!r}: letters, digits, '_', '-' and '.' only (not starting with '.')")
     read_regular(req.schema_path)  # a pipe would block the schema's reader
     schema = load_schema(req.schema_path)
     check_schema(schema, str(req.schema_path.name))
@@ -141,24 +222,24 @@ def _prepare(hub: Hub, actor: Actor, req: TableRequest, request: DepositRequest)
     return Prepared(req, job, shape, pem)
 
 
-def _order(prepared: list[Prepared]) -> list[Prepared]:
-    """Referenced tables first, so that foreign keys are checked against their accepted rows."""
-    by_name = {p.job.name: p for p in prepared}
-    done: list[Prepared] = []
+def _order(groups: list[Group]) -> list[Group]:
+    """Referenced datasets first, so that foreign keys are checked against their accepted rows."""
+    by_name = {name: g for g in groups for name in {g.dataset, *(p.job.name for p in g.parts)}}
+    done: list[Group] = []
     seen: set[str] = set()
 
-    def visit(p: Prepared, path: tuple[str, ...]) -> None:
-        if p.job.name in seen or p.job.name in path:
+    def visit(g: Group, path: tuple[str, ...]) -> None:
+        if g.dataset in seen or g.dataset in path:
             return
-        for fk in p.job.schema.foreign_keys:
+        for fk in g.first.job.schema.foreign_keys:
             ref = by_name.get(fk.resource)
-            if ref is not None and ref is not p:
-                visit(ref, (*path, p.job.name))
-        seen.add(p.job.name)
-        done.append(p)
+            if ref is not None and ref is not g:
+                visit(ref, (*path, g.dataset))
+        seen.add(g.dataset)
+        done.append(g)
 
-    for p in prepared:
-        visit(p, ())
+    for g in groups:
+        visit(g, ())
     return done
 
 
@@ -184,81 +265,87 @@ def run_deposit(hub: Hub, actor: Actor, request: DepositRequest) -> list[Deposit
             if not request.partial:
                 raise
             failures.append(DepositResult("", req.dataset, None, "rejected", 0, 0, 0, {}, "", error=exc.message))
-    datasets = [p.job.dataset for p in prepared]
-    with dataset_locks(hub, datasets):
-        results = _deposit_locked(hub, actor, request, protection, _order(prepared))
+    groups = _groups(prepared)
+    with dataset_locks(hub, [g.dataset for g in groups]):
+        results = _deposit_locked(hub, actor, request, protection, _order(groups))
     return results + failures
 
 
 def _deposit_locked(hub: Hub, actor: Actor, request: DepositRequest, protection: Protection,
-                    prepared: list[Prepared]) -> list[DepositResult]:
+                    groups: list[Group]) -> list[DepositResult]:
     delivery_id = "dl" + secrets.token_hex(8) if request.delivery else None
     with hub.store.read() as s:  # again under the dataset's lock: another producer may have deposited since
-        for p in prepared:
-            writer_producer(s, actor, p.job.dataset, p.req.producer)
+        for g in groups:
+            writer_producer(s, actor, g.dataset, g.first.req.producer)
     todo = []
-    for p in prepared:
-        p.unchanged = _unchanged(hub, p, request.mode)
-        if p.unchanged is None:
-            p.schema_version = _schema_version(hub, p.job.dataset, p.job.schema)
-            todo.append(p)
+    for g in groups:
+        g.unchanged = _unchanged(hub, g, request.mode)
+        if g.unchanged is None:
+            g.schema_version = _schema_version(hub, g.dataset, g.first.job.schema)
+            todo.append(g)
     if todo:
-        pending = writing.begin(hub, [_pending_request(p, request) for p in todo], delivery_id)
-        for p, pen in zip(todo, pending, strict=True):
-            p.pending = pen
+        pending = writing.begin(hub, [_pending_request(g, request) for g in todo], delivery_id)
+        for g, pen in zip(todo, pending, strict=True):
+            g.pending = pen
         crash_point(request.crash_at, "pending")
         try:
             _stage_all(hub, protection, todo, request)
-            failed = [p.pending for p in todo if p.failure and p.pending]
+            failed = [g.pending for g in todo if g.failure and g.pending]
             if failed:
                 writing.roll_back(hub, failed)
-                todo = [p for p in todo if not p.failure]
+                todo = [g for g in todo if not g.failure]
             crash_point(request.crash_at, "staged")
-            writing.move_into_place(hub, [p.pending for p in todo if p.pending])
+            writing.move_into_place(hub, [g.pending for g in todo if g.pending])
             crash_point(request.crash_at, "renamed")
-            writing.commit(hub, actor, [(p.pending, _written(p)) for p in todo if p.pending], request.mode)
+            writing.commit(hub, actor, [(g.pending, _written(g)) for g in todo if g.pending], request.mode)
         except BaseException:
-            writing.roll_back(hub, [p.pending for p in todo if p.pending])
+            writing.roll_back(hub, [g.pending for g in todo if g.pending])
             raise
         crash_point(request.crash_at, "committed")
         _decide(hub, actor, todo)
         crash_point(request.crash_at, "gated")
-    return [p.unchanged or (_failure(p) if p.failure else _result(p)) for p in prepared]
+    return [g.unchanged or (_failure(g) if g.failure else _result(g)) for g in groups]
 
 
-def _pending_request(p: Prepared, request: DepositRequest) -> writing.PendingRequest:
-    return writing.PendingRequest(p.job.dataset, request.mode, p.req.producer, p.schema_version,
-                                  p.job.schema.sha256, p.shape.sha256, p.job.source_label)
+def _pending_request(g: Group, request: DepositRequest) -> writing.PendingRequest:
+    return writing.PendingRequest(g.dataset, request.mode, g.first.req.producer, g.schema_version,
+                                  g.first.job.schema.sha256, g.input_sha256, g.input_file)
 
 
-def _written(p: Prepared) -> writing.Written:
-    st = p.staged
-    assert st is not None and st.data_file is not None and st.data_key is not None and p.lineage is not None
-    return writing.Written(st.data_file, st.data_key, st.rows_in, st.rows_accepted, st.rows_quarantined,
-                           st.reasons_by_rule(), p.job.source_label, list(st.quarantine_parts), p.lineage)
+def _written(g: Group) -> writing.Written:
+    assert g.lineage is not None
+    files, quarantine = [], []
+    for p in g.parts:
+        st = p.staged
+        assert st is not None and st.data_file is not None and st.data_key is not None
+        files.append(writing.WrittenFile(st.data_file, st.data_key, st.rows_accepted, p.job.source_label,
+                                         st.rows_in, p.req.year))
+        quarantine += st.quarantine_parts
+    rows_in, accepted, quarantined = g.totals()
+    return writing.Written(files, rows_in, accepted, quarantined, g.reasons(), quarantine, g.lineage)
 
 
-def _failure(p: Prepared) -> DepositResult:
-    return DepositResult(p.deposit_id, p.job.dataset, None, "rejected", 0, 0, 0, {}, p.shape.sha256, error=p.failure)
+def _failure(g: Group) -> DepositResult:
+    return DepositResult(g.deposit_id, g.dataset, None, "rejected", 0, 0, 0, {}, g.input_sha256, error=g.failure)
 
 
-def _decide(hub: Hub, actor: Actor, todo: list[Prepared]) -> None:
+def _decide(hub: Hub, actor: Actor, todo: list[Group]) -> None:
     """Committed versions are ``held`` (complete, invisible); publish each one unless the quarantine-rate
     policy holds or rejects it or a gate registered with the lake (quality's blocking checks) holds it.
     All tables of a delivery are committed before any is gated, so cross-table checks see their siblings."""
-    for p in todo:
-        st = p.staged
-        assert st is not None and p.version is not None
-        verdict = quarantine_policy(hub.config.properties, p.job.dataset).verdict(st.rows_in, st.rows_quarantined)
+    for g in todo:
+        assert g.version is not None
+        rows_in, _, quarantined = g.totals()
+        verdict = quarantine_policy(hub.config.properties, g.dataset).verdict(rows_in, quarantined)
         if verdict is not None:
-            why = f"quarantine rate {st.rows_quarantined}/{st.rows_in} above the hub's maximum"
+            why = f"quarantine rate {quarantined}/{rows_in} above the hub's maximum"
             if verdict == "rejected":
-                writing.reject(hub, actor, p.job.dataset, p.version, why)
+                writing.reject(hub, actor, g.dataset, g.version, why)
             else:
-                writing.hold(hub, actor, p.job.dataset, p.version, why)
-            p.status = verdict
+                writing.hold(hub, actor, g.dataset, g.version, why)
+            g.status = verdict
             continue
-        p.status, _ = writing.gate(hub, actor, p.job.dataset, p.version)
+        g.status, _ = writing.gate(hub, actor, g.dataset, g.version)
 
 
 # DuckDB's share of the deposit's memory (its serial CSV reader keeps the file's buffers up to this limit;
@@ -275,59 +362,121 @@ def engine_settings(properties: dict[str, Any]) -> EngineSettings:
                           csv_buffer_size=int(buffer) if buffer else None)
 
 
-def _stage_all(hub: Hub, protection: Protection, todo: list[Prepared], request: DepositRequest) -> None:
+def _stage_all(hub: Hub, protection: Protection, todo: list[Group], request: DepositRequest) -> None:
     with Engine(engine_settings(hub.config.properties)) as engine:
         references: dict[str, Reference] = {}
-        for i, p in enumerate(todo):
-            assert p.pending is not None
-            staging, qstaging = p.pending.staging, p.pending.quarantine_staging
-            for fk in p.job.schema.foreign_keys:
-                if fk.resource not in references and fk.resource != p.job.name:
-                    ref = _published_reference(hub, engine, protection, fk.resource, i * 100 + len(references))
-                    if ref is not None:
-                        references[fk.resource] = ref
-            stager = TableStager(engine, protection, i, lambda step: crash_point(request.crash_at, step))
-            try:
-                p.staged = stager.stage(p.job, p.shape, staging, qstaging, p.producer_pem, references)
-                # a declared count that disagrees: a file cut or padded in transit, or a producer who counts
-                # other rows than the hub — either way its row numbers cannot be trusted
-                if p.req.expected_rows is not None and p.staged.rows_in != p.req.expected_rows:
-                    raise RowsDisagree(p.job.path, p.req.expected_rows, p.staged.rows_in)
-            except NotATable as exc:
-                if not request.partial:
-                    raise
-                p.failure, p.staged = exc.message, None  # --partial: this table only is left out; the others go on
-                continue
-            references[p.job.name] = Reference(p.staged.view, p.job.schema.field_names)
-            if p.staged.rows_in != p.staged.rows_accepted + p.staged.rows_quarantined:
-                raise RuntimeError("accounting does not balance")  # pragma: no cover - by construction
-            writing.save_file_keys(hub, p.staged.file_keys())
+        index = itertools.count()
+        for g in todo:
+            assert g.pending is not None
+            sealer = Sealer(g.first.producer_pem)
+            for p in g.parts:
+                i = next(index)
+                _add_references(hub, engine, protection, p, references, i)
+                stager = TableStager(engine, protection, i, lambda step: crash_point(request.crash_at, step))
+                try:
+                    p.staged = stager.stage(p.job, p.shape, g.pending.staging, g.pending.quarantine_staging, sealer,
+                                            _references_for(p, references))
+                    # a declared count that disagrees: a file cut or padded in transit, or a producer who counts
+                    # other rows than the hub — either way its row numbers cannot be trusted
+                    if p.req.expected_rows is not None and p.staged.rows_in != p.req.expected_rows:
+                        raise RowsDisagree(p.job.path, p.req.expected_rows, p.staged.rows_in)
+                except NotATable as exc:
+                    if not request.partial:
+                        raise
+                    p.failure, p.staged = exc.message, None  # --partial: this dataset only is left out
+                    break
+                ref = Reference(p.staged.view, p.job.schema.field_names)
+                references[p.job.name] = ref
+                if p.req.year is not None:
+                    references[f"{g.dataset}@{p.req.year}"] = ref
+                if p.staged.rows_in != p.staged.rows_accepted + p.staged.rows_quarantined:
+                    raise RuntimeError("accounting does not balance")  # pragma: no cover - by construction
+                writing.save_file_keys(hub, p.staged.file_keys())
+            if not g.failure:
+                references[g.dataset] = _whole(engine, g, next(index))
         lineage_sql = [r.to_dict() for r in engine.recorded]
         bindings = [b.to_dict() for b in engine.bindings]
-    for p in todo:
-        if p.staged is None:
-            continue
-        p.lineage = {
-            "input_sha256": p.shape.sha256, "input_file": p.job.source_label, "input_bytes": p.shape.size,
-            "encoding": p.shape.encoding, "delimiter": p.shape.delimiter,
-            "schema_sha256": p.job.schema.sha256, "schema_version": p.schema_version,
-            "code_version": __version__, "protection": protection.scheme,
-            "identifiers": {c: {"kind": r.kind, "state": r.state} for c, r in p.job.identifiers.items()},
-            "checks": p.staged.checks, "sql": lineage_sql, "bindings": bindings,
-            "expected_rows": p.req.expected_rows, "pid": os.getpid(), "columns": list(p.job.schema.field_names),
-            "sealed_with": p.staged.ephemeral_public.hex(),
-        }
+    for g in todo:
+        if not g.failure:
+            g.lineage = _lineage(g, protection, lineage_sql, bindings)
 
 
-def _result(p: Prepared) -> DepositResult:
-    st = p.staged
-    assert st is not None
-    na = [c for c in st.checks if c["status"] != "applied" and c["rule"] != "length"]
-    return DepositResult(p.deposit_id, p.job.dataset, p.version, p.status, st.rows_in, st.rows_accepted,
-                         st.rows_quarantined, st.reasons_by_rule(), p.shape.sha256, checks_not_applicable=na)
+def _add_references(hub: Hub, engine: Engine, protection: Protection, p: Prepared,
+                    references: dict[str, Reference], i: int) -> None:
+    """The published version of each dataset the part's foreign keys name and the delivery does not hold."""
+    for n, fk in enumerate(p.job.schema.foreign_keys):
+        if fk.resource not in references and fk.resource not in (p.job.name, p.job.dataset):
+            ref = _published_reference(hub, engine, protection, fk.resource, i * 100 + n)
+            if ref is not None:
+                references[fk.resource] = ref
+
+
+def _references_for(p: Prepared, references: dict[str, Reference]) -> dict[str, Reference]:
+    """What the part's foreign keys check against: a referenced dataset delivered by year is matched year
+    by year (a 2020 stay's key is looked for among the 2020 summaries), else as a whole."""
+    if p.req.year is None:
+        return references
+    out = dict(references)
+    for fk in p.job.schema.foreign_keys:
+        same_year = references.get(f"{fk.resource}@{p.req.year}")
+        if same_year is not None:
+            out[fk.resource] = same_year
+    return out
+
+
+def _whole(engine: Engine, g: Group, i: int) -> Reference:
+    """The dataset's staged rows, all parts together, as one view (its parts' own when there is one)."""
+    views = [p.staged.view for p in g.parts if p.staged is not None]
+    columns = g.first.job.schema.field_names
+    if len(views) == 1:
+        return Reference(views[0], columns)
+    name = f"whole_{i}"
+    union = exp.union(*[exp.select(*[exp.column(c, quoted=True) for c in columns]).from_(v) for v in views],
+                      distinct=False)
+    engine.execute(exp.Create(this=exp.to_table(name), kind="VIEW", replace=True,
+                              properties=exp.Properties(expressions=[exp.TemporaryProperty()]), expression=union),
+                   purpose=f"the staged parts of {g.dataset}", record=False)
+    return Reference(name, columns)
+
+
+def _lineage(g: Group, protection: Protection, sql: list[dict[str, Any]], bindings: list[dict[str, Any]]
+             ) -> dict[str, Any]:
+    p = g.first
+    assert p.staged is not None
+    out: dict[str, Any] = {
+        "input_sha256": g.input_sha256, "input_file": g.input_file, "input_bytes": sum(q.shape.size for q in g.parts),
+        "encoding": p.shape.encoding, "delimiter": p.shape.delimiter,
+        "schema_sha256": p.job.schema.sha256, "schema_version": g.schema_version,
+        "code_version": __version__, "protection": protection.scheme,
+        "identifiers": {c: {"kind": r.kind, "state": r.state} for c, r in p.job.identifiers.items()},
+        "checks": p.staged.checks, "sql": sql, "bindings": bindings,
+        "expected_rows": p.req.expected_rows, "pid": os.getpid(), "columns": list(p.job.schema.field_names),
+        "sealed_with": p.staged.ephemeral_public.hex(),
+    }
+    if len(g.parts) > 1:
+        out["expected_rows"] = None
+        out["parts"] = [{"input_file": q.job.source_label, "input_sha256": q.shape.sha256, "input_bytes": q.shape.size,
+                         "year": q.req.year, "expected_rows": q.req.expected_rows,
+                         "rows_in": q.staged.rows_in if q.staged else 0,
+                         "rows_accepted": q.staged.rows_accepted if q.staged else 0,
+                         "rows_quarantined": q.staged.rows_quarantined if q.staged else 0,
+                         "checks": q.staged.checks if q.staged else []} for q in g.parts]
+    return out
+
+
+def _result(g: Group) -> DepositResult:
+    checks = g.first.staged.checks if g.first.staged else []
+    na = [c for c in checks if c["status"] != "applied" and c["rule"] != "length"]
+    rows_in, accepted, quarantined = g.totals()
+    return DepositResult(g.deposit_id, g.dataset, g.version, g.status, rows_in, accepted, quarantined, g.reasons(),
+                         g.input_sha256, checks_not_applicable=na)
 
 
 def single_file_request(file: Path, dataset: str, schema: Path, producer: str | None, mode: str,
-                        identifiers: list[Any], crash_at: str | None = None) -> DepositRequest:
+                        identifiers: list[Any], crash_at: str | None = None, year: int | None = None
+                        ) -> DepositRequest:
+    """One file for one dataset; a yearly part (``--year``, or the year its name gives where the dataset's has
+    ``aa``: T_MCO22B.csv of T_MCOaaB) replaces only its year of the dataset's live version."""
     return DepositRequest((TableRequest(dataset, dataset, file, schema, producer, tuple(identifiers),
-                                        label=file.name),), mode=mode, crash_at=crash_at)
+                                        label=file.name, year=year_of("--year", file.stem, dataset, year)),),
+                          mode=mode, crash_at=crash_at)

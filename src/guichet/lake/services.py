@@ -64,7 +64,8 @@ def dataset_versions(unit: Unit, dataset: str) -> list[dict[str, Any]]:
 
 
 def _lineage_summary(v: VersionInfo) -> dict[str, Any]:
-    return {"files": [{"path": f["path"], "rows": f.get("rows"), "source": f.get("source")} for f in v.files],
+    return {"files": [{"path": f["path"], "rows": f.get("rows"), "source": f.get("source"),
+                       **({"year": f["year"]} if f.get("year") is not None else {})} for f in v.files],
             "columns": len(v.columns), "schema_version": v.schema_version, "input_file": v.input_file}
 
 

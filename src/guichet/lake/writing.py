@@ -61,17 +61,34 @@ class PendingRequest:
     input_file: str
 
 
-@dataclass
-class Written:
-    """What the writer staged for one version, for its commit."""
+@dataclass(frozen=True)
+class WrittenFile:
+    """One delivered file's accepted rows, staged as one encrypted Parquet file of the version."""
 
     data_file: Path  # in the staging folder
-    data_key: FileKey
+    key: FileKey
+    rows: int  # accepted
+    source: str  # the delivered file's label
+    rows_in: int  # the delivered file's data rows (accepted + quarantined)
+    year: int | None = None  # the part's year, for a dataset delivered as yearly files
+
+    def entry(self, path: str, deposit_id: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": path, "rows": self.rows, "key_id": self.key.key_id,
+                               "deposit_id": deposit_id, "source": self.source, "rows_in": self.rows_in}
+        if self.year is not None:
+            out["year"] = self.year
+        return out
+
+
+@dataclass
+class Written:
+    """What the writer staged for one version (one file per delivered part), for its commit."""
+
+    files: list[WrittenFile]
     rows_in: int
     rows_accepted: int
     rows_quarantined: int
     reasons: dict[str, int]
-    source: str  # the delivered file's label
     quarantine_parts: list[tuple[Path, FileKey]] = field(default_factory=list)
     lineage: dict[str, Any] = field(default_factory=dict)
 
@@ -132,14 +149,8 @@ def commit(hub: Hub, actor: Actor, items: list[tuple[Pending, Written]], mode: s
     with hub.store.write() as s:
         for p, w in items:
             folder = lake_dir(hub, p.dataset) / p.dirname
-            files: list[dict[str, Any]] = []
-            if mode == "append":
-                prev = s.execute(select(DatasetVersion).where(
-                    DatasetVersion.dataset == p.dataset, DatasetVersion.status.in_(LIVE))
-                    .order_by(DatasetVersion.version.desc()).limit(1)).scalar_one_or_none()
-                files = list(prev.files) if prev is not None else []
-            files.append({"path": str((folder / w.data_file.name).relative_to(hub.home)), "rows": w.rows_accepted,
-                          "key_id": w.data_key.key_id, "deposit_id": p.deposit_id, "source": w.source})
+            files = _carried(s, p.dataset, mode, w.files)
+            files += [f.entry(str((folder / f.data_file.name).relative_to(hub.home)), p.deposit_id) for f in w.files]
             row = s.get(DatasetVersion, p.row_id)
             assert row is not None
             row.status = "held"
@@ -160,6 +171,20 @@ def commit(hub: Hub, actor: Actor, items: list[tuple[Pending, Written]], mode: s
             row.finished_at = now()
             _event(s, actor, action, p.dataset, p.version, "committed", deposit_id=p.deposit_id,
                    rows_in=w.rows_in, rows_accepted=w.rows_accepted, rows_quarantined=w.rows_quarantined)
+
+
+def _carried(s: Session, dataset: str, mode: str, new: list[WrittenFile]) -> list[dict[str, Any]]:
+    """The live version's files the new one keeps: all of them in ``append`` mode; in ``replace`` mode, when
+    every new file is a yearly part, those of the years not delivered again (a corrected 2021 file replaces
+    2021 only); else none."""
+    years = {f.year for f in new}
+    if mode != "append" and (None in years or not years):
+        return []
+    prev = s.execute(select(DatasetVersion).where(
+        DatasetVersion.dataset == dataset, DatasetVersion.status.in_(LIVE))
+        .order_by(DatasetVersion.version.desc()).limit(1)).scalar_one_or_none()
+    files = list(prev.files) if prev is not None else []
+    return files if mode == "append" else [f for f in files if f.get("year") is not None and f["year"] not in years]
 
 
 def roll_back(hub: Hub, pending: list[Pending]) -> None:

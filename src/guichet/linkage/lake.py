@@ -36,10 +36,18 @@ def lake_sources(hub: Hub, engine: Engine) -> Sources:
 
 def delivered_rows(hub: Hub, names: set[str]) -> dict[str, int]:
     """Rows each delivered file had (accepted + quarantined), by label: rows the deposit quarantined are
-    not in the lake, yet ``persons.csv`` lists every delivered row (unlinked, reason ``quarantined``)."""
+    not in the lake, yet ``persons.csv`` lists every delivered row (unlinked, reason ``quarantined``). Each
+    of a version's files says how many rows its delivered file had (a version of yearly parts has one per
+    year); a version written before files said so had one file, counted by the version's own figure."""
     out: dict[str, int] = {}
     for v in all_versions(hub, ("published",)):
-        if v.dataset in names and v.input_file:
-            label = re.sub(r"\.csv$", "", v.input_file)
-            out[label] = max(out.get(label, 0), v.rows_in)
+        if v.dataset not in names:
+            continue
+        for f in v.files:
+            rows_in = f.get("rows_in", v.rows_in if len(v.files) == 1 else None)
+            source = f.get("source") or v.input_file
+            if rows_in is None or not source:
+                continue
+            label = re.sub(r"\.csv$", "", str(source))
+            out[label] = max(out.get(label, 0), int(rows_in))
     return out

@@ -32,6 +32,8 @@ COMMAND_MODULES = (
     "guichet.cli.link",
     "guichet.cli.optout",
     "guichet.cli.cgm",
+    "guichet.cli.permit",  # permits, fee estimates; adds "user attest"
+    "guichet.cli.jobs",
     "guichet.cli.serve",
 )
 

@@ -129,6 +129,25 @@ class PermitRevision(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     key_id: Mapped[str] = mapped_column(String(32))
+    public_key: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(String(200))
     actor: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PermitAmendment(Base):
+    """An amendment that widens a permit's scope (a person or a variable added): requested, then applied
+    when the steps the configuration requires approved it. Narrowing ones apply at once and need no row."""
+
+    __tablename__ = "permit_amendments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    permit_id: Mapped[str] = mapped_column(String(24), index=True)
+    change: Mapped[str] = mapped_column(String(16))  # add_person add_variable
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))  # pending approved refused
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,5 +1,5 @@
 """permits: training attestations, fee estimates and invoices, the notification outbox, scheduler runs,
-permits and their signed revisions
+permits, their signed revisions and amendments
 
 Revision ID: 0013
 Revises: 0012
@@ -115,15 +115,30 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("document", sa.JSON(), nullable=False),
         sa.Column("key_id", sa.String(32), nullable=False),
+        sa.Column("public_key", sa.String(64), nullable=False),
         sa.Column("signature", sa.String(200), nullable=False),
         sa.Column("actor", sa.String(64), nullable=False),
         sa.Column("created_at", TZ, nullable=False),
         sa.UniqueConstraint("permit_id", "revision"),
     )
     op.create_index("ix_permit_revisions_permit_id", "permit_revisions", ["permit_id"])
+    op.create_table(
+        "permit_amendments",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("permit_id", sa.String(24), nullable=False),
+        sa.Column("change", sa.String(16), nullable=False),
+        sa.Column("value", sa.JSON(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("requested_by", sa.String(64), nullable=False),
+        sa.Column("requested_at", TZ, nullable=False),
+        sa.Column("decided_by", sa.String(64), nullable=True),
+        sa.Column("decided_at", TZ, nullable=True),
+    )
+    op.create_index("ix_permit_amendments_permit_id", "permit_amendments", ["permit_id"])
 
 
 def downgrade() -> None:
-    for table in ("permit_revisions", "permits", "job_runs", "notifications", "invoices", "fee_estimates",
+    for table in ("permit_amendments", "permit_revisions", "permits", "job_runs", "notifications", "invoices", "fee_estimates",
                   "training_attestations"):
         op.drop_table(table)

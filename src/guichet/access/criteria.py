@@ -42,7 +42,7 @@ import jsonschema
 from sqlglot import exp
 
 from guichet.engine import Engine, SourceBinding, literal, parquet_source
-from guichet.errors import BadInput, NotFound
+from guichet.errors import BadInput
 from guichet.hub import Hub
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "criteria.schema.json"
@@ -327,18 +327,23 @@ def _code_errors(node: dict[str, Any], path: str) -> list[CriteriaError]:
     return errors
 
 
-def variables_used(criteria: dict[str, Any]) -> list[tuple[str, str, bool]]:
-    """(JSON pointer, TABLE.COLUMN, required) of every variable a valid criteria reads."""
-    out: list[tuple[str, str, bool]] = []
+def variables_used(criteria: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(JSON pointer, TABLE.COLUMN, group) of every variable a valid criteria reads. A group needs one of its
+    variables held by the lake: a variable a criterion names is a group of its own; the defaults of a code
+    system (ICD-10: the stays' three diagnosis columns) or a period (claims or stays) are one group."""
+    out: list[tuple[str, str, str]] = []
     for path, node in walk(criteria):
         kind = kind_of(node)
         if kind == "codes":
             given = node.get("variables")
-            chosen = given or list(SYSTEMS[node["system"]].variables)
-            for i, v in enumerate(chosen):
-                out.append((f"{path}/variables/{i}" if given else f"{path}/system", v, True))
+            if given:
+                out.extend((f"{path}/variables/{i}", v, f"{path}/variables/{i}") for i, v in enumerate(given))
+            else:
+                out.extend((f"{path}/system", v, f"{path}/system") for v in SYSTEMS[node["system"]].variables)
+        elif kind == "period":
+            out.extend((f"{path}/period", v, f"{path}/period") for v in LEAF_VARIABLES[kind])
         elif kind in LEAF_VARIABLES:
-            out.extend((f"{path}/{kind}", v, True) for v in LEAF_VARIABLES[kind])
+            out.extend((f"{path}/{kind}", v, f"{path}/{kind}/{v}") for v in LEAF_VARIABLES[kind])
     return out
 
 
@@ -361,12 +366,11 @@ def _lake_errors(hub: Hub, criteria: dict[str, Any]) -> list[CriteriaError]:
 
     used = variables_used(criteria)
     tables = {v.split(".")[0] for _, v, _ in used}
-    tables |= {EVENT_TABLES[t].parent for t in tables if EVENT_TABLES[t].parent} - {None}  # type: ignore[arg-type]
+    tables |= {p for p in (EVENT_TABLES[t].parent for t in tables) if p}
     dictionary = table_variables(hub, tables)
     held = _held_columns(hub)
-    errors: list[CriteriaError] = []
-    period_paths: dict[str, list[str]] = {}
-    for path, variable, _ in used:
+    groups: dict[str, tuple[str, list[str | None]]] = {}
+    for path, variable, group in used:
         table, column = variable.split(".")
         problem = None
         if column not in dictionary.get(table, {}):
@@ -379,13 +383,11 @@ def _lake_errors(hub: Hub, criteria: dict[str, Any]) -> list[CriteriaError]:
             parent = EVENT_TABLES[table].parent
             if parent and parent not in held:
                 problem = f"{table} rows get their person and dates from {parent}, which has no published version"
-        if problem and path.endswith("/period"):
-            period_paths.setdefault(path, []).append(problem)
-        elif problem:
-            errors.append(CriteriaError(path, problem))
-    for path, problems in period_paths.items():
-        if len(problems) == len(LEAF_VARIABLES["period"]):  # a period needs claims or stays, not both
-            errors.append(CriteriaError(path, "; ".join(problems)))
+        groups.setdefault(group, (path, []))[1].append(problem)
+    errors: list[CriteriaError] = []
+    for path, problems in groups.values():
+        if all(problems):  # none of the group's variables is usable
+            errors.append(CriteriaError(path, "; ".join(p for p in problems if p)))
     return errors
 
 
@@ -418,6 +420,15 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def normal_codes(system: str, codes: list[str], match: str) -> list[str]:
+    """Codes normalised, deduplicated and sorted; with a prefix match, a code another one starts (``E11``
+    and ``E119``) keeps only the shorter one (the same persons)."""
+    found = sorted({normal_code(system, c) for c in codes})
+    if match == "prefix":
+        found = [c for c in found if not any(c != o and c.startswith(o) for o in found)]
+    return found
+
+
 def _canon(node: dict[str, Any]) -> dict[str, Any]:
     kind = kind_of(node)
     if kind in ("all", "any"):
@@ -434,7 +445,7 @@ def _canon(node: dict[str, Any]) -> dict[str, Any]:
     if kind == "codes":
         system = SYSTEMS[node["system"]]
         out: dict[str, Any] = {
-            "codes": sorted({normal_code(system.name, c) for c in node["codes"]}),
+            "codes": normal_codes(system.name, node["codes"], node.get("match", system.match)),
             "system": system.name,
             "match": node.get("match", system.match),
             "variables": sorted(set(node.get("variables") or system.variables)),
@@ -537,8 +548,8 @@ def _leaf(node: dict[str, Any]) -> exp.Query:
     kind = kind_of(node)
     if kind == "codes":
         system = SYSTEMS[node["system"]]
-        codes = sorted({normal_code(system.name, c) for c in node["codes"]})
         match = node.get("match", system.match)
+        codes = normal_codes(system.name, node["codes"], match)
         if system.name == "ATC":
             codes, match = atc_to_cip13(codes), "exact"
         window = _overlaps(node["during"]) if "during" in node else None
@@ -691,8 +702,12 @@ def bind_population(hub: Hub, engine: Engine, criteria: dict[str, Any]) -> dict[
     for table in order:
         spec = EVENT_TABLES[table]
         published = {v.version: v for v in published_versions(hub, table)}
-        if not published:
-            raise NotFound(f"{table} has no published version in the lake")
+        if not published:  # validation let it through: another variable of its group is held
+            cols = [exp.alias_(exp.cast(exp.Null(), "VARCHAR"), c, quoted=True)
+                    for c in ("person_id", *sorted(need[table]), "_year")]
+            cols += [exp.alias_(exp.cast(exp.Null(), "DATE"), c) for c in ("ev_start", "ev_end")]
+            _temp(engine, relation(table), exp.select(*cols).where(exp.false()), f"criteria: {table} (none)")
+            continue
         info = published.get(linked_from.get(table, -1)) or published[max(published)]
         used[table] = info.version
         rel = open_info(hub, engine, info, view=f"acc_src_{table}")

@@ -203,16 +203,19 @@ def pointer(parts: Any) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(schema())
+
+
 def _schema_errors(criteria: Any) -> list[CriteriaError]:
-    validator = jsonschema.Draft202012Validator(schema())
+    validator = _validator()
     out: list[CriteriaError] = []
     seen: set[tuple[str, str]] = set()
     for err in sorted(validator.iter_errors(criteria), key=lambda e: (list(map(str, e.absolute_path)), e.message)):
         if err.validator in ("if", "allOf"):
             continue
         path = pointer(err.absolute_path)
-        if err.validator == "anyOf" and err.schema_path and "node" not in str(err.schema_path):
-            pass
         message = _schema_message(err)
         if (path, message) not in seen:
             seen.add((path, message))
@@ -596,16 +599,25 @@ def _leaf(node: dict[str, Any]) -> exp.Query:
     raise BadInput(f"criteria: unknown criterion {kind}")  # pragma: no cover - the schema refuses it
 
 
+def _operand(query: exp.Query) -> exp.Query:
+    """A set operation as an operand of another, in its own subquery: SQL's set operators associate to the
+    left and INTERSECT binds tighter than UNION, so ``a UNION b INTERSECT c`` is not ``(a UNION b) INTERSECT c``
+    — nothing is left to precedence."""
+    if isinstance(query, exp.SetOperation):
+        return exp.select(_col("person_id")).from_(query.subquery("part"))
+    return query
+
+
 def _node(node: dict[str, Any]) -> exp.Query:
     kind = kind_of(node)
     if kind in ("all", "any"):
-        parts = [_node(c) for c in node[kind]]
+        parts = [_operand(_node(c)) for c in node[kind]]
         out = parts[0]
         for p in parts[1:]:
             out = exp.intersect(out, p, distinct=True) if kind == "all" else exp.union(out, p, distinct=True)
         return out
     if kind == "not":
-        return exp.except_(exp.select(_col("person_id")).from_(PERSONS), _node(node["not"]), distinct=True)
+        return exp.except_(exp.select(_col("person_id")).from_(PERSONS), _operand(_node(node["not"])), distinct=True)
     return _leaf(node)
 
 

@@ -191,10 +191,10 @@ def build_lake(hub: Hub, root: Path) -> dict[str, Any]:
     from guichet.catalogue import services as catalogue
     from guichet.custodian.local import LocalCustodian
     from guichet.custodian.producer import pseudonymise_delivery
+    from guichet.demo.catalogue import schema_folder
     from guichet.deposit import services as deposits
     from guichet.deposit.manifest import read_manifest
     from guichet.deposit.model import DepositRequest
-    from guichet.demo.catalogue import schema_folder
     from guichet.linkage.run import LinkRequest
     from guichet.linkage.services import run_linkage
     from guichet.quality.services import override

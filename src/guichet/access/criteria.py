@@ -506,15 +506,15 @@ def _col(name: str) -> exp.Column:
     return exp.column(name, quoted=True)
 
 
-def _text(name: str) -> exp.Expression:
+def _text(name: str) -> exp.Expr:
     """A column's value as the criteria compare codes: text, trimmed, upper case, without dots."""
     return exp.func("replace", exp.Upper(this=exp.Trim(this=exp.cast(_col(name), "VARCHAR"))),
                     literal("."), literal(""))
 
 
-def _overlaps(window: dict[str, str]) -> exp.Expression | None:
+def _overlaps(window: dict[str, str]) -> exp.Expr | None:
     """The event interval [ev_start, ev_end] meets the window (both ends included; an open end is open)."""
-    conds: list[exp.Expression] = []
+    conds: list[exp.Expr] = []
     if "from" in window:
         conds.append(exp.func("coalesce", _col("ev_end"), _col("ev_start")) >= _date_literal(window["from"]))
     if "to" in window:
@@ -522,16 +522,16 @@ def _overlaps(window: dict[str, str]) -> exp.Expression | None:
     return exp.and_(*conds) if conds else None
 
 
-def _date_literal(value: str) -> exp.Expression:
+def _date_literal(value: str) -> exp.Expr:
     return exp.cast(literal(dt.date.fromisoformat(value).isoformat()), "DATE")
 
 
-def _persons_where(table: str, condition: exp.Expression | None) -> exp.Select:
+def _persons_where(table: str, condition: exp.Expr | None) -> exp.Select:
     q = exp.select(_col("person_id")).from_(relation(table))
     return q.where(condition) if condition is not None else q
 
 
-def _age_at(day: exp.Expression) -> exp.Expression:
+def _age_at(day: exp.Expr) -> exp.Expr:
     """Whole years at ``day`` of a person born in BEN_NAI_ANN / BEN_NAI_MOI (on the 1st of that month)."""
     year = exp.cast(_col("BEN_NAI_ANN"), "INT")
     month = exp.func("coalesce", exp.TryCast(this=_col("BEN_NAI_MOI"), to=exp.DataType.build("INT")),
@@ -561,7 +561,7 @@ def _leaf(node: dict[str, Any]) -> exp.Query:
             table, column = variable.split(".")
             value = _text(column)
             if not codes:
-                cond: exp.Expression = exp.false()
+                cond: exp.Expr = exp.false()
             elif match == "exact":
                 cond = value.isin(*[literal(c) for c in codes])
             else:
@@ -577,7 +577,7 @@ def _leaf(node: dict[str, Any]) -> exp.Query:
             w = node["during"]
             # some day of the period at which the age is within [low, high]: old enough by its end, not too old
             # at its start (an open end: no bound from that side)
-            conds = []
+            conds: list[exp.Expr] = []
             if "to" in w:
                 conds.append(_age_at(_date_literal(w["to"])) >= literal(low))
             if "from" in w:
@@ -662,24 +662,24 @@ def tables_needed(criteria: dict[str, Any]) -> dict[str, set[str]]:
     return need
 
 
-def _temp(engine: Engine, name: str, query: exp.Expression, purpose: str, *, table: bool = True) -> None:
+def _temp(engine: Engine, name: str, query: exp.Expr, purpose: str, *, table: bool = True) -> None:
     engine.execute(exp.Create(this=exp.to_table(name), kind="TABLE" if table else "VIEW", replace=True,
                               properties=exp.Properties(expressions=[exp.TemporaryProperty()]), expression=query),
                    purpose=purpose)
 
 
-def _label() -> exp.Expression:
+def _label() -> exp.Expr:
     return exp.func("regexp_replace", exp.cast(_col(SOURCE_FILE), "VARCHAR"), literal(r"\.csv$"), literal(""))
 
 
-def _key(name: str, alias: str | None = None) -> exp.Expression:
+def _key(name: str, alias: str | None = None) -> exp.Expr:
     """A join key as text without leading zeros: the same value typed differently by two tables' schemas
     (an integer in one, a string in the other) still joins."""
     col = exp.column(name, table=alias, quoted=True) if alias else _col(name)
     return exp.func("ltrim", exp.cast(col, "VARCHAR"), literal("0"))
 
 
-def _as_date(column: str, present: set[str]) -> exp.Expression:
+def _as_date(column: str, present: set[str]) -> exp.Expr:
     if column not in present:
         return exp.cast(exp.Null(), "DATE")
     return exp.TryCast(this=_col(column), to=exp.DataType.build("DATE"))
@@ -715,16 +715,16 @@ def bind_population(hub: Hub, engine: Engine, criteria: dict[str, Any]) -> dict[
         spec = EVENT_TABLES[table]
         published = {v.version: v for v in published_versions(hub, table)}
         if not published:  # validation let it through: another variable of its group is held
-            cols = [exp.alias_(exp.cast(exp.Null(), "VARCHAR"), c, quoted=True)
-                    for c in ("person_id", *sorted(need[table]), "_year")]
-            cols += [exp.alias_(exp.cast(exp.Null(), "DATE"), c) for c in ("ev_start", "ev_end")]
-            _temp(engine, relation(table), exp.select(*cols).where(exp.false()), f"criteria: {table} (none)")
+            empty = [exp.alias_(exp.cast(exp.Null(), "VARCHAR"), c, quoted=True)
+                     for c in ("person_id", *sorted(need[table]), "_year")]
+            empty += [exp.alias_(exp.cast(exp.Null(), "DATE"), c) for c in ("ev_start", "ev_end")]
+            _temp(engine, relation(table), exp.select(*empty).where(exp.false()), f"criteria: {table} (none)")
             continue
         info = published.get(linked_from.get(table, -1)) or published[max(published)]
         used[table] = info.version
         rel = open_info(hub, engine, info, view=f"acc_src_{table}")
         present = set(info.columns) or {f.name for f in (rel.schema.fields if rel.schema else ())}
-        cols: list[exp.Expression] = []
+        cols: list[exp.Expr] = []
         for c in sorted(need[table]):
             value = exp.cast(_col(c), "VARCHAR") if c in present else exp.cast(exp.Null(), "VARCHAR")
             cols.append(exp.alias_(value, c, quoted=True))

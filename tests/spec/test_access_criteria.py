@@ -202,3 +202,25 @@ def test_population_sql_validates_first(lake: Hub) -> None:
     with pytest.raises(BadInput, match="/all/0/sex"):
         cr.population_sql(lake, {"all": [{"sex": "x"}]})
     assert isinstance(cr.population_sql(lake, {"sex": "male"}), exp.Select)
+
+
+def test_criteria_check_command(lake: Hub, tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    env = {"GUICHET_HOME": str(lake.home)}
+    good = run_cli(["criteria", "check", str(EXAMPLE), "--json"], env)
+    assert good.code == 0, good.stderr
+    answer = json.loads(good.stdout)
+    assert answer["valid"] and answer["canonical"] == json.loads(cr.canonical(json.loads(EXAMPLE.read_text())))
+    assert answer["fingerprint"] == cr.fingerprint(cr.canonical(answer["canonical"]))
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"all": [{"sex": "male"}, {"codes": ["E11"], "system": "ICD10",
+                                                          "variables": ["T_MCOaaB.DGN_REL"]}]}))
+    r = run_cli(["criteria", "check", str(bad), "--json"], env)
+    assert r.code == 1
+    assert [e["path"] for e in json.loads(r.stdout)["errors"]] == ["/all/1/variables/0"]
+    offline = run_cli(["criteria", "check", str(bad), "--offline", "--json"])  # no hub: schema and meaning
+    assert offline.code == 0 and json.loads(offline.stdout)["valid"]
+    (tmp_path / "not.json").write_text("{")
+    broken = run_cli(["criteria", "check", str(tmp_path / "not.json"), "--offline"])
+    assert broken.code == 2 and "not JSON" in broken.stderr and "Traceback" not in broken.stderr

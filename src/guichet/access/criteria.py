@@ -703,12 +703,16 @@ def bind_population(hub: Hub, engine: Engine, criteria: dict[str, Any]) -> dict[
     engine.add_parquet_key(key_name, key)
     engine.bind("acc_links_file", parquet_source([hub.home / meta["path"]], key_name),
                 SourceBinding("acc_links_file", "parquet", str(meta["path"]), {"key_id": meta["key_id"]}))
-    _temp(engine, "acc_links", exp.select(_col("_table"), _col("_row"), _col("person_id")).from_("acc_links_file")
-          .where(_col("person_id").is_(exp.null()).not_()), "criteria: person index links")
-    _temp(engine, PERSONS, exp.select(_col("person_id")).distinct().from_("acc_links"), "criteria: persons",
-          table=False)
-    linked_from = {str(k): int(v) for k, v in dict((run.summary or {}).get("versions", {})).items()}
     need = tables_needed(criteria)
+    anchors = sorted(t for t in need if not EVENT_TABLES[t].parent)
+    # only the links of the tables read (the index links every delivered row of every table)
+    _temp(engine, "acc_links", exp.select(_col("_table"), _col("_row"), _col("person_id")).from_("acc_links_file")
+          .where(exp.and_(_col("person_id").is_(exp.null()).not_(),
+                          _col("logical").isin(*[literal(t) for t in anchors]))), "criteria: person index links")
+    if any(kind_of(node) == "not" for _, node in walk(criteria)):  # the persons of the index, for ``not``
+        _temp(engine, PERSONS, exp.select(_col("person_id")).distinct().from_("acc_links_file")
+              .where(_col("person_id").is_(exp.null()).not_()), "criteria: persons")
+    linked_from = {str(k): int(v) for k, v in dict((run.summary or {}).get("versions", {})).items()}
     used: dict[str, int] = {}
     order = [t for t in need if not EVENT_TABLES[t].parent] + [t for t in need if EVENT_TABLES[t].parent]
     for table in order:
@@ -744,7 +748,7 @@ def bind_population(hub: Hub, engine: Engine, criteria: dict[str, Any]) -> dict[
         else:
             conds = [_key(k, "c").eq(_key(k, "p")) for k in spec.keys]
             if spec.same_year:
-                conds.append(exp.column("_year", table="c").eq(exp.column("_year", table="p")))
+                conds.append(exp.NullSafeEQ(this=exp.column("_year", table="c"), expression=exp.column("_year", table="p")))
             child_cols = [exp.column(c, table="c", quoted=True) for c in sorted(need[table])]
             q = (exp.select(exp.column("person_id", table="p", quoted=True),
                             exp.alias_(exp.column("ev_start", table="p"), "ev_start"),

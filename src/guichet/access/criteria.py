@@ -746,7 +746,7 @@ def bind_population(hub: Hub, engine: Engine, criteria: dict[str, Any]) -> dict[
                                    exp.column("_row", table="l").eq(exp.column("_row", table="r"))),
                        join_type="inner"))
         else:
-            conds = [_key(k, "c").eq(_key(k, "p")) for k in spec.keys]
+            conds: list[exp.Expr] = [_key(k, "c").eq(_key(k, "p")) for k in spec.keys]
             if spec.same_year:
                 conds.append(exp.NullSafeEQ(this=exp.column("_year", table="c"), expression=exp.column("_year", table="p")))
             child_cols = [exp.column(c, table="c", quoted=True) for c in sorted(need[table])]

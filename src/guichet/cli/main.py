@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "guichet.cli.delivery",
     "guichet.cli.quality",
     "guichet.cli.link",
+    "guichet.cli.criteria",
     "guichet.cli.optout",
     "guichet.cli.cgm",
     "guichet.cli.serve",

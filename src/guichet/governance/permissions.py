@@ -162,6 +162,9 @@ _TABLE: tuple[ActionSpec, ...] = (
        "read a delivery's receipt and deposit result (a producer: only its own)"),
     _a("delivery.report", "producer", "read_personal",
        "download a delivery's rejection report, identifier cells sealed to the producer's key"),
+    # --- access ----------------------------------------------------------------------------------------
+    _a("application.feasibility", "researcher operator", "read_personal",
+       "count the persons a criteria selects: noisy, rounded up to 10, 'fewer than 11' below 11; a daily budget"),
     # --- web -----------------------------------------------------------------------------------------
     _a("web.home", "operator producer researcher committee authority checker auditor", "read",
        "see one's home page in the web portal"),

@@ -102,7 +102,7 @@ def _reason(reason: str | None, what: str = "--reason") -> str:
 
 
 def _out_of_turn(app: Application, step: str, allowed: str) -> Refused:
-    return Refused(f"application {app.id} is {app.state}: it cannot be {step} now ({step} needs {allowed})")
+    return Refused(f"application {app.id} is {app.state}: it cannot be {step} now; only {allowed} can be")
 
 
 def _move(unit: Unit, app: Application, action: str, to_state: str, reason: str | None = None) -> None:

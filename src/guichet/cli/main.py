@@ -31,6 +31,9 @@ COMMAND_MODULES = (
     "guichet.cli.quality",
     "guichet.cli.link",
     "guichet.cli.optout",
+    "guichet.cli.application",
+    "guichet.cli.review",
+    "guichet.cli.panel",
     "guichet.cli.cgm",
     "guichet.cli.serve",
 )

@@ -222,5 +222,5 @@ def test_no_sequence_of_steps_reaches_an_illegal_state(desk: tuple[Hub, dict[str
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(services, "today", today)
     Workflow.hub, Workflow.actors = desk
-    run_state_machine_as_test(Workflow, settings=settings(max_examples=30, stateful_step_count=50, deadline=None,
+    run_state_machine_as_test(Workflow, settings=settings(max_examples=20, stateful_step_count=40, deadline=None,
                                                           suppress_health_check=list(HealthCheck)))

@@ -30,7 +30,11 @@ COMMAND_MODULES = (
     "guichet.cli.delivery",
     "guichet.cli.quality",
     "guichet.cli.link",
+    "guichet.cli.criteria",
     "guichet.cli.optout",
+    "guichet.cli.application",
+    "guichet.cli.review",
+    "guichet.cli.panel",
     "guichet.cli.cgm",
     "guichet.cli.permit",  # permits, fee estimates; adds "user attest"
     "guichet.cli.jobs",

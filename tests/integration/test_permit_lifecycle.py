@@ -1,0 +1,173 @@
+"""A permit's life through the command line: estimate, acceptance, issue, export and verification, amend
+(narrowing at once, widening after approval), extend, expiry by the scheduler, revocation with exclusion;
+each person's access follows their own training attestation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from guichet.permits.state import person_has_access
+from guichet.permits.tables import Permit
+from tests.access_support import APPLICANT_ORG, EXAMPLE, prepare
+from tests.conftest import make_hub, run_cli
+
+TODAY = datetime.now(UTC).date()
+
+
+@dataclass
+class Desk:
+    home: Path
+    hub: Any
+
+    def run(self, *args: str, who: str | None = None) -> Any:
+        argv = [*args, "--home", str(self.home), "--json"]
+        if who:
+            argv += ["--as", who]
+        return run_cli(argv)
+
+    def ok(self, *args: str, who: str | None = None) -> Any:
+        r = self.run(*args, who=who)
+        assert r.code == 0, r.stderr
+        return json.loads(r.stdout) if r.stdout.strip() else None
+
+    def refused(self, *args: str, who: str | None = None, says: str = "") -> str:
+        r = self.run(*args, who=who)
+        assert r.code == 2, (r.stdout, r.stderr)
+        assert says in r.stderr, r.stderr
+        return str(r.stderr)
+
+    def authorised(self, who: str = "alice") -> int:
+        app = int(self.ok("application", "create", "--file", str(EXAMPLE), who=who)["id"])
+        self.ok("application", "submit", str(app), who=who)
+        self.ok("application", "check", str(app), "--complete", "--reason", "all sections present")
+        self.ok("review", "opinion", str(app), "--favourable", "--reason", "sound design", "--present", "marc",
+                "--vote", "2,0,0", who="claire")
+        self.ok("review", "decide", str(app), "--authorise", "--reason", "favourable opinion", who="arthur")
+        return app
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Desk]:
+    hub = make_hub(tmp_path)
+    prepare(hub, tmp_path)
+    d = Desk(hub.home, hub)
+    d.ok("user", "add", "bruno", "--role", "researcher", "--org", APPLICANT_ORG)
+    until = (TODAY + timedelta(days=400)).isoformat()
+    for who in ("alice", "bruno", "bob"):
+        d.ok("user", "attest", who, "--until", until)
+    yield d
+    hub.close()
+
+
+def test_issue_export_verify_amend_extend_expire(desk: Desk, tmp_path: Path) -> None:
+    app = str(desk.authorised())
+    desk.refused("permit", "issue", app, says="no accepted fee estimate")
+    desk.refused("permit", "estimate", app, who="bob", says="permit.estimate")  # not the applicant, not an operator
+    est = desk.ok("permit", "estimate", app, "--compute-hours", "100", who="alice")["estimate"]
+    assert est["state"] == "proposed" and est["org_kind"] == "academic" and est["total_cents"] == 0
+    desk.refused("permit", "accept-estimate", app, who="bob", says="")
+    assert desk.ok("permit", "accept-estimate", app, who="alice")["estimate"]["state"] == "accepted"
+    desk.refused("permit", "issue", app, "--person", "cnam", says="training attestation")
+    desk.refused("permit", "issue", app, who="op.same", says="own organisation")
+    permit = desk.ok("permit", "issue", app, "--person", "bruno")["permit"]
+    pid = permit["id"]
+    assert pid == f"P-{TODAY.year}-0001" and permit["state"] == "active" and permit["revision"] == 1
+    assert [(p["name"], p["role"], p["access"]) for p in permit["people"]] == [
+        ("alice", "principal_investigator", True), ("bruno", "member", True)]
+    doc = permit["document"]
+    assert doc["data"]["tables"] == ["ER_PHA_F", "ER_PRS_F"] and doc["population"]["period"]["end"] == "2023-12-31"
+    assert doc["validity"]["start"] == TODAY.isoformat() and doc["pseudonymisation"] == "pseudonymised"
+    desk.refused("permit", "issue", app, says="already has its permit")
+
+    out = tmp_path / "permit.json"
+    desk.ok("permit", "export", pid, "--out", str(out), who="alice")
+    key = desk.ok("permit", "key")
+    assert run_cli(["permit", "verify", str(out), "--key-id", key["key_id"]]).code == 0
+    data = json.loads(out.read_text())
+    data["permit"]["people"].append({"name": "mallory", "role": "member", "attested_until": None})
+    out.write_text(json.dumps(data))
+    assert run_cli(["permit", "verify", str(out)]).code == 1
+
+    # narrowing: at once
+    p2 = desk.ok("permit", "amend", pid, "--remove-person", "bruno", "--reason", "left the team")["permit"]
+    assert p2["revision"] == 2 and [p["name"] for p in p2["people"]] == ["alice"]
+    desk.refused("permit", "amend", pid, "--remove-person", "alice", "--reason", "x", says="principal investigator")
+    # widening: requested, then approved by an authority
+    p3 = desk.ok("permit", "amend", pid, "--add-variable", "ER_PHA_F.PHA_ACT_PRU", "--reason", "price needed")["permit"]
+    assert p3["revision"] == 2 and p3["pending_amendments"][0]["change"] == "add_variable"
+    desk.refused("permit", "amend", pid, "--add-variable", "ER_PHA_F.NOPE", "--reason", "x", says="dictionary")
+    amendment = str(p3["pending_amendments"][0]["id"])
+    p4 = desk.ok("permit", "approve", pid, amendment, "--reason", "proportionate", who="arthur")["permit"]
+    assert p4["revision"] == 3 and {"table": "ER_PHA_F", "variable": "PHA_ACT_PRU"} in p4["document"]["data"]["variables"]
+    # one extension, at most the first length
+    end = date.fromisoformat(p4["valid_until"])
+    desk.refused("permit", "extend", pid, "--until", (end + timedelta(days=3000)).isoformat(), "--reason", "x",
+                 says="first length")
+    p5 = desk.ok("permit", "extend", pid, "--until", (end + timedelta(days=180)).isoformat(), "--reason", "follow-up")
+    assert p5["permit"]["extended"] and p5["permit"]["revision"] == 4
+    desk.refused("permit", "extend", pid, "--until", (end + timedelta(days=200)).isoformat(), "--reason", "x",
+                 says="already extended")
+    desk.ok("permit", "export", pid, "--out", str(out), "--revision", "4")
+    assert run_cli(["permit", "verify", str(out)]).code == 0
+    assert json.loads(out.read_text())["permit"]["validity"]["extension"]["reason"] == "follow-up"
+
+    # the scheduler expires it after its last day; then it cannot change
+    after = (end + timedelta(days=181)).isoformat()
+    run = desk.ok("jobs", "run", "--now", after)
+    assert {j["job"]: j["changed"] for j in run["jobs"]}["permits.expire"] == 1
+    assert desk.ok("jobs", "run", "--now", after)["changed"] == 0
+    shown = desk.ok("permit", "show", pid, who="alice")
+    assert shown["state"] == "expired" and shown["results_due"] and shown["delete_by"]
+    desk.refused("permit", "amend", pid, "--remove-person", "alice", "--reason", "x", says="expired")
+    assert [p["state"] for p in desk.ok("permit", "list", who="alice")] == ["expired"]
+    assert desk.ok("permit", "list", who="bob") == []
+
+
+def test_an_expired_attestation_suspends_that_person_only(desk: Desk) -> None:
+    app = str(desk.authorised())
+    desk.ok("permit", "estimate", app)
+    desk.ok("permit", "accept-estimate", app, who="alice")
+    pid = desk.ok("permit", "issue", app)["permit"]["id"]
+    desk.ok("user", "add", "carla", "--role", "researcher", "--org", APPLICANT_ORG)
+    desk.refused("permit", "amend", pid, "--add-person", "carla", "--reason", "joins", says="training attestation")
+    desk.ok("user", "attest", "carla", "--until", (TODAY + timedelta(days=10)).isoformat())
+    pending = desk.ok("permit", "amend", pid, "--add-person", "carla", "--reason", "joins the team")["permit"]
+    assert [p["name"] for p in pending["people"]] == ["alice"]  # widening: not before approval
+    desk.refused("permit", "approve", pid, str(pending["pending_amendments"][0]["id"]), "--reason", "ok",
+                 says="permit.approve")  # the operator who asked does not approve
+    added = desk.ok("permit", "approve", pid, str(pending["pending_amendments"][0]["id"]), "--reason", "ok",
+                    who="arthur")["permit"]
+    assert [(p["name"], p["access"]) for p in added["people"]] == [("alice", True), ("carla", True)]
+    with desk.hub.store.read() as s:
+        from guichet.permits.state import effective_state
+
+        permit = s.get(Permit, pid)
+        assert permit is not None
+        day = TODAY + timedelta(days=11)  # carla's attestation ended: her access only is suspended
+        assert not person_has_access(s, permit, "carla", day)
+        assert person_has_access(s, permit, "alice", day) and effective_state(s, permit, day) == "active"
+        later = TODAY + timedelta(days=401)  # nobody holds one any more: the permit is suspended
+        assert effective_state(s, permit, later) == "suspended"
+        assert not person_has_access(s, permit, "mallory", TODAY)
+
+
+def test_revocation_excludes_the_organisation(desk: Desk) -> None:
+    app = str(desk.authorised())
+    desk.ok("permit", "estimate", app)
+    desk.ok("permit", "accept-estimate", app, who="alice")
+    pid = desk.ok("permit", "issue", app)["permit"]["id"]
+    desk.refused("permit", "revoke", pid, "--reason", "breach", "--exclude-years", "6", says="")
+    out = desk.ok("permit", "revoke", pid, "--reason", "data shared outside the workspace", "--exclude-years", "2",
+                  who="arthur")["permit"]
+    assert out["state"] == "revoked" and out["exclude_until"] == TODAY.replace(year=TODAY.year + 2).isoformat()
+    assert out["document"]["revocation"]["reason"] == "data shared outside the workspace"
+    desk.refused("permit", "revoke", pid, "--reason", "again", who="arthur", says="already revoked")
+    second = str(desk.authorised())
+    desk.refused("permit", "estimate", second, says="excluded from access until")

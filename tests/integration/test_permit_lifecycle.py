@@ -171,3 +171,48 @@ def test_revocation_excludes_the_organisation(desk: Desk) -> None:
     desk.refused("permit", "revoke", pid, "--reason", "again", who="arthur", says="already revoked")
     second = str(desk.authorised())
     desk.refused("permit", "estimate", second, says="excluded from access until")
+
+
+def test_the_public_registry_and_its_feeds(desk: Desk, tmp_path: Path) -> None:
+    from xml.etree import ElementTree as ET
+
+    from starlette.testclient import TestClient
+
+    from guichet.web import create_app
+
+    app = str(desk.authorised())
+    desk.ok("permit", "estimate", app)
+    desk.ok("permit", "accept-estimate", app, who="alice")
+    pid = desk.ok("permit", "issue", app, "--person", "bruno")["permit"]["id"]
+    refused_app = int(desk.ok("application", "create", "--file", str(EXAMPLE), who="bob")["id"])
+    desk.ok("application", "submit", str(refused_app), who="bob")
+    with TestClient(create_app(desk.hub.config)) as client:  # nobody signed in: a citizen
+        data = client.get("/registry.json").json()
+        key = desk.ok("permit", "key")
+        assert data["hub"]["signing_key"]["key_id"] == key["key_id"]
+        assert data["hub"]["signing_key"]["public_key"] == key["public_key"]
+        by_id = {a["id"]: a for a in data["applications"]}
+        granted = by_id[f"A-{app}"]
+        assert granted["status"] == "authorised" and granted["permit"] == pid
+        assert granted["organisation"] == APPLICANT_ORG and granted["principal_investigator"] == "Dr Alice Martin"
+        assert granted["decision"]["outcome"] == "authorised" and granted["decision"]["reason"] == "favourable opinion"
+        assert granted["decision"]["publish_by"] > granted["decision"]["date"]
+        assert [o["outcome"] for o in granted["opinions"]] == ["favourable"]
+        assert by_id[f"A-{refused_app}"]["status"] == "submitted" and by_id[f"A-{refused_app}"]["due"]
+        assert [p["id"] for p in data["permits"]] == [pid] and data["permits"][0]["state"] == "active"
+        text = client.get("/registry.json").text
+        for personal in ("alice", "bruno", "\"bob\""):  # no account names, no named people
+            assert personal not in text.replace("Alice Martin", "")
+        page = client.get("/registry")
+        assert page.status_code == 200 and pid in page.text and "Dr Alice Martin" in page.text
+        assert "bruno" not in page.text
+        assert pid in client.get("/registry", params={"product": "dcir"}).text
+        assert pid not in client.get("/registry", params={"product": "pmsi"}).text
+        atom = client.get("/registry.atom")
+        assert atom.headers["content-type"].startswith("application/atom+xml")
+        feed = ET.fromstring(atom.content)  # noqa: S314 - the hub's own feed, made by this test
+        ns = {"a": "http://www.w3.org/2005/Atom"}
+        titles = [e.findtext("a:title", namespaces=ns) for e in feed.findall("a:entry", ns)]
+        assert any(pid in (t or "") for t in titles) and any("authorised" in (t or "") for t in titles)
+        schema = client.get("/registry/permit.schema.json")
+        assert schema.status_code == 200 and json.loads(schema.text)["$defs"]["permit"]["properties"]["format"]

@@ -492,3 +492,11 @@ def revoke(unit: Unit, permit_id: str, reason: str, exclude_years: int = 0) -> P
                  now=_now())
     unit.note(obj=f"permit:{permit.id}", reason=why, exclude_until=excluded.isoformat() if excluded else None)
     return _info(s, permit, today)
+
+
+@query("registry.read")
+def read_registry(unit: Unit) -> dict[str, Any]:
+    """The public registry's data (``guichet.permits.registry``)."""
+    from guichet.permits.registry import build_registry
+
+    return build_registry(unit.hub, unit.session, _today())

@@ -216,3 +216,28 @@ def test_the_public_registry_and_its_feeds(desk: Desk, tmp_path: Path) -> None:
         assert any(pid in (t or "") for t in titles) and any("authorised" in (t or "") for t in titles)
         schema = client.get("/registry/permit.schema.json")
         assert schema.status_code == 200 and json.loads(schema.text)["$defs"]["permit"]["properties"]["format"]
+
+
+def test_the_scheduler_lapses_flags_and_tells_applicants_once(desk: Desk) -> None:
+    from sqlalchemy import select
+
+    from guichet.permits.tables import Notification
+
+    # one application left incomplete (the applicant never answers), one waiting for its completeness check
+    waiting = int(desk.ok("application", "create", "--file", str(EXAMPLE), who="alice")["id"])
+    desk.ok("application", "submit", str(waiting), who="alice")
+    silent = int(desk.ok("application", "create", "--file", str(EXAMPLE), who="alice")["id"])
+    desk.ok("application", "submit", str(silent), who="alice")
+    desk.ok("application", "check", str(silent), "--incomplete", "--reason", "the ethics section is empty")
+    day = (TODAY + timedelta(days=60)).isoformat()
+    first = {j["job"]: j["changed"] for j in desk.ok("jobs", "run", "--now", day)["jobs"]}
+    assert first["applications.lapse"] == 1 and first["applications.overdue"] == 1
+    assert first["applications.notify"] >= 2  # incomplete, then lapsed (not the applicant's own submissions)
+    assert desk.ok("application", "show", str(silent), who="alice")["state"] == "lapsed"
+    assert desk.ok("jobs", "run", "--now", day)["changed"] == 0
+    with desk.hub.store.read() as s:
+        notes = s.execute(select(Notification.recipient, Notification.subject, Notification.delivered_at)).all()
+    assert all(n.delivered_at is not None for n in notes)
+    assert any(n.recipient == "alice" and "lapsed" in n.subject for n in notes)
+    assert any(n.recipient == "operator" and "overdue" in n.subject for n in notes)
+    assert len(list((desk.home / "outbox").glob("*.eml"))) == len(notes)

@@ -104,6 +104,8 @@ _TABLE: tuple[ActionSpec, ...] = (
     _a("jobs.run", "operator system", "change",
        "run the scheduler's jobs for a day: lapse, flag overdue, expire permits, close access, deliver "
        "notifications (idempotent)"),
+    _a("jobs.overdue", "operator auditor", "read",
+       "list what is overdue: application steps past their due date, permits whose results are late"),
     _a("jobs.list", "operator auditor", "read",
        "list the scheduler's jobs and its last runs"),
     _a("permit.estimate", "operator self", "change",

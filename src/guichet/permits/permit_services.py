@@ -500,3 +500,24 @@ def read_registry(unit: Unit) -> dict[str, Any]:
     from guichet.permits.registry import build_registry
 
     return build_registry(unit.hub, unit.session, _today())
+
+
+@query("jobs.overdue")
+def overdue_items(unit: Unit) -> list[dict[str, Any]]:
+    """What is overdue today: application steps past their due date, permits whose results are late."""
+    from guichet.access.tables import Application
+    from guichet.access.workflow import FINAL
+
+    today = _today()
+    items: list[dict[str, Any]] = []
+    for app in unit.session.execute(select(Application).where(Application.due.is_not(None), Application.due < today,
+                                                              Application.state.not_in(sorted(FINAL)))
+                                    .order_by(Application.due)).scalars():
+        items.append({"kind": "application", "id": app.id, "state": app.state, "due": str(app.due),
+                      "href": "/registry#A-" + str(app.id)})
+    for permit in unit.session.execute(select(Permit).where(Permit.results_due.is_not(None), Permit.results_due < today)
+                                       .order_by(Permit.results_due)).scalars():
+        assert permit.results_due is not None
+        items.append({"kind": "results", "id": permit.id, "state": permit.state, "due": permit.results_due.isoformat(),
+                      "href": "/registry#" + permit.id})
+    return items

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from importlib import import_module
 
 from sqlalchemy import func, select
 
@@ -18,7 +19,8 @@ WARN_DAYS = 30
 
 
 def load() -> None:
-    """Importing this module registered its jobs; later packages' job modules are imported here too."""
+    """Importing this module registered its jobs; the application jobs are registered by importing theirs."""
+    import_module("guichet.permits.application_jobs")
 
 
 def _named(permit: Permit) -> list[str]:

@@ -20,6 +20,7 @@ from guichet.web.context import WebContext
 from guichet.web.login import PUBLIC as PUBLIC_ACTOR
 from guichet.web.pages_base import render
 from guichet.web.routing import PUBLIC, Ctx, GuardedRouter
+from guichet.web.site import Panel
 
 HERE = Path(__file__).parent
 router = GuardedRouter(templates=HERE / "templates", locales=HERE / "locales")
@@ -62,3 +63,12 @@ async def registry_atom(ctx: Ctx) -> Response:
                    summary="The published JSON Schema of a signed permit file")
 async def permit_schema(ctx: Ctx) -> Response:
     return Response(schema_text(), media_type="application/schema+json")
+
+
+@router.home_panel(permission="jobs.overdue", order=15)
+def overdue_panel(ctx: WebContext) -> Panel | None:
+    """What is overdue: application steps past their due date, permits whose results are late."""
+    assert ctx.actor is not None
+    items = [{"label": f"{i['kind']} {i['id']} ({i['state']})", "detail": ctx.t("registry.overdue.due", date=i["due"]),
+              "href": i["href"]} for i in svc.overdue_items(ctx.hub, ctx.actor)]
+    return Panel("registry.overdue", items[:20], "/registry", "registry.overdue.none", 15)

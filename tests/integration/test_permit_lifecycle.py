@@ -4,6 +4,7 @@ each person's access follows their own training attestation."""
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -241,3 +242,37 @@ def test_the_scheduler_lapses_flags_and_tells_applicants_once(desk: Desk) -> Non
     assert any(n.recipient == "alice" and "lapsed" in n.subject for n in notes)
     assert any(n.recipient == "operator" and "overdue" in n.subject for n in notes)
     assert len(list((desk.home / "outbox").glob("*.eml"))) == len(notes)
+
+
+def test_the_permit_page_for_its_holder_and_the_overdue_panel(desk: Desk) -> None:
+    from starlette.testclient import TestClient
+
+    from guichet.accounts import services as accounts
+    from guichet.actor import system_actor
+    from guichet.web import create_app
+    from tests.web_support import PASSWORD, Person, sign_in
+
+    app = str(desk.authorised())
+    desk.ok("permit", "estimate", app)
+    desk.ok("permit", "accept-estimate", app, who="alice")
+    pid = desk.ok("permit", "issue", app, "--person", "bruno")["permit"]["id"]
+    people = {}
+    for name in ("alice", "bob", "operator"):
+        accounts.set_password(desk.hub, system_actor(), username=name, password=PASSWORD)
+        people[name] = Person(name, "x", PASSWORD, accounts.enroll_totp(desk.hub, system_actor(), username=name))
+    with TestClient(create_app(desk.hub.config)) as client:
+        assert client.get(f"/permits/{pid}").status_code == 401
+        sign_in(client, people["alice"])
+        page = client.get(f"/permits/{pid}")
+        assert page.status_code == 200
+        for text in (pid, "bruno", "PHA_PRS_C13", "Université de test", "guichet permit verify"):
+            assert text in page.text
+    with TestClient(create_app(desk.hub.config)) as client:
+        sign_in(client, people["bob"])  # another researcher: not theirs
+        assert client.get(f"/permits/{pid}").status_code == 403
+    with TestClient(create_app(desk.hub.config)) as client:
+        sign_in(client, people["operator"])
+        assert client.get(f"/permits/{pid}").status_code == 200
+        home = client.get("/")
+        text = html.unescape(home.text)
+        assert home.status_code == 200 and ("Nothing is overdue" in text or "Rien n'est en retard" in text)

@@ -11,12 +11,16 @@ from typing import Any
 
 from fastapi import Query
 from fastapi.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from guichet.governance import Actor, Resource
 from guichet.permits import permit_services as svc
 from guichet.permits.document import schema_text
 from guichet.permits.registry import atom_feed
-from guichet.web.context import WebContext
+from guichet.permits.signing import load_or_create_key
+from guichet.permits.tables import Permit
+from guichet.web.context import WebContext, WebState
 from guichet.web.login import PUBLIC as PUBLIC_ACTOR
 from guichet.web.pages_base import render
 from guichet.web.routing import PUBLIC, Ctx, GuardedRouter
@@ -72,3 +76,22 @@ def overdue_panel(ctx: WebContext) -> Panel | None:
     items = [{"label": f"{i['kind']} {i['id']} ({i['state']})", "detail": ctx.t("registry.overdue.due", date=i["due"]),
               "href": i["href"]} for i in svc.overdue_items(ctx.hub, ctx.actor)]
     return Panel("registry.overdue", items[:20], "/registry", "registry.overdue.none", 15)
+
+
+def _permit_resource(request: Request, _actor: Actor) -> Resource:
+    """The permit a route is about, with its holder (``self`` in ``permit.show``: the holder reads their own)."""
+    permit_id = str(request.path_params.get("permit_id", ""))[:24]
+    state: WebState = request.app.state.web
+    with state.hub.store.read() as session:
+        permit = session.get(Permit, permit_id)
+        return Resource("permit", permit_id, owner=permit.owner if permit else None, org=permit.org if permit else None)
+
+
+@router.page("/permits/{permit_id}", permission="permit.show", resource=_permit_resource,
+             summary="A permit as a page and a printable document: scope, people, validity, fees, conditions")
+async def permit_page(ctx: Ctx, permit_id: str) -> HTMLResponse:
+    actor = ctx.actor
+    assert actor is not None
+    info = await run_in_threadpool(lambda: svc.show(ctx.hub, actor, permit_id=permit_id))
+    key = load_or_create_key(ctx.hub.config).public
+    return render(ctx, "permit.html", p=info, doc=info.document, key=key)

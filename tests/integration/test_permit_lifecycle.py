@@ -276,3 +276,20 @@ def test_the_permit_page_for_its_holder_and_the_overdue_panel(desk: Desk) -> Non
         home = client.get("/")
         text = html.unescape(home.text)
         assert home.status_code == 200 and ("Nothing is overdue" in text or "Rien n'est en retard" in text)
+
+
+def test_the_demo_stage_issues_and_verifies_the_sample_permit(desk: Desk) -> None:
+    from guichet.accounts.auth import actor_for
+    from guichet.demo.permit import permit_stage
+    from guichet.demo.run import DemoRequest, DemoRun
+
+    operator = actor_for(desk.hub, desk.hub.config.operator).with_strong_auth()
+    run = DemoRun(DemoRequest(home=desk.home), desk.hub, operator, accounts={"researcher": "alice"})
+    part, lines = permit_stage(run)
+    assert part == {"issued": False} and "no permit" in lines[0]
+    run.extra["application"] = {"id": desk.authorised()}
+    part, lines = permit_stage(run)
+    assert part == {"issued": True, "verified": True}
+    permit = run.extra["permit"]
+    assert permit["state"] == "active" and permit["verified"] and permit["fees"] == "0.00 EUR"
+    assert run_cli(["permit", "verify", permit["file"]]).code == 0

@@ -13,6 +13,7 @@ import pytest
 
 from tests.access_support import EXAMPLE, prepare
 from tests.conftest import make_hub, run_cli
+from tests.criteria_support import build_lake
 from tests.e2e.test_catalogue_browser import _serve
 from tests.e2e.test_web_browser import AXE, CHROMIUM, _axe, _context, browser  # noqa: F401 - a fixture
 
@@ -30,6 +31,7 @@ def _ok(home: Path, *args: str, who: str | None = None) -> Any:
 def registry_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
     root = tmp_path_factory.mktemp("e2e-registry")
     hub = make_hub(root)
+    build_lake(hub, root)  # the example's criteria are checked against the lake's columns
     prepare(hub, root)
     home = hub.home
     _ok(home, "user", "attest", "alice", "--until", "2030-12-31")

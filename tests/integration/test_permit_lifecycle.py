@@ -214,6 +214,8 @@ def test_the_public_registry_and_its_feeds(desk: Desk, tmp_path: Path) -> None:
         assert page.status_code == 200 and pid in page.text and "Dr Alice Martin" in page.text
         assert "bruno" not in page.text
         assert pid in client.get("/registry", params={"product": "dcir"}).text
+        assert 'href="/catalogue/dcir"' in page.text  # the registry links to the product...
+        assert 'href="/registry?product=dcir"' in client.get("/catalogue/dcir").text  # ...and back
         assert pid not in client.get("/registry", params={"product": "pmsi"}).text
         atom = client.get("/registry.atom")
         assert atom.headers["content-type"].startswith("application/atom+xml")

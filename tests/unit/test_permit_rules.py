@@ -60,3 +60,12 @@ def test_a_revision_counts_and_records_the_change() -> None:
     nxt = revise(doc, date(2027, 1, 2), "remove_person bob", "left the team")
     assert nxt["revision"] == 2 and doc["revision"] == 1
     assert nxt["amendments"] == [{"revision": 2, "date": "2027-01-02", "change": "remove_person bob", "reason": "left the team"}]
+
+
+def test_a_decision_is_published_within_30_working_days() -> None:
+    from guichet.access.clocks import Calendar, due_date
+    from guichet.permits.registry import PUBLICATION
+
+    # decided Friday 18 Dec 2026: 30 working days without weekends, Christmas and New Year's Day (counted by hand)
+    assert due_date(date(2026, 12, 18), PUBLICATION, Calendar("FR")) == date(2027, 2, 2)
+    assert due_date(date(2026, 12, 18), PUBLICATION, Calendar("none")) == date(2027, 1, 29)

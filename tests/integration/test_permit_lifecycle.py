@@ -91,6 +91,14 @@ def test_issue_export_verify_amend_extend_expire(desk: Desk, tmp_path: Path) -> 
     assert doc["data"]["tables"] == ["ER_PHA_F", "ER_PRS_F"] and doc["population"]["period"]["end"] == "2023-12-31"
     assert doc["validity"]["start"] == TODAY.isoformat() and doc["pseudonymisation"] == "pseudonymised"
     desk.refused("permit", "issue", app, says="already has its permit")
+    with desk.hub.store.read() as s:  # the accepted estimate became the permit's invoice
+        from sqlalchemy import select
+
+        from guichet.permits.tables import Invoice
+
+        invoice = s.execute(select(Invoice).where(Invoice.permit_id == pid)).scalar_one()
+        assert (invoice.total_cents, invoice.status, invoice.application) == (0, "issued", app)
+        assert [ln["item"] for ln in invoice.lines][:4] == ["application", "products", "months", "compute_hours"]
 
     out = tmp_path / "permit.json"
     desk.ok("permit", "export", pid, "--out", str(out), who="alice")

@@ -119,3 +119,50 @@ def test_another_day_only_in_development(tmp_path: Any) -> None:
             permits.run_jobs(hub, system_actor(), only=("nope",))
     finally:
         hub.close()
+
+
+class _FakeSMTP:
+    sent: list[Any] = []
+    fail = False
+
+    def __init__(self, host: str, port: int, timeout: int) -> None:
+        self.where = (host, port)
+
+    def __enter__(self) -> _FakeSMTP:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def starttls(self) -> None:
+        return None
+
+    def send_message(self, msg: Any) -> None:
+        if _FakeSMTP.fail:
+            raise OSError("connection refused")
+        _FakeSMTP.sent.append((self.where, msg["To"], msg["Subject"]))
+
+
+def test_smtp_when_configured_retried_when_it_fails(store_hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    import smtplib
+
+    from guichet.permits import outbox
+
+    monkeypatch.setattr(smtplib, "SMTP", _FakeSMTP)
+    config = store_hub.config.with_properties(smtp={"host": "mail.example.org", "port": 2525, "domain": "example.org"})
+    now = datetime.now(UTC)
+    with store_hub.store.write() as s:
+        assert outbox.queue(s, dedupe="t:1", recipient="alice", subject="Hello", body="text", now=now)
+        assert not outbox.queue(s, dedupe="t:1", recipient="alice", subject="Hello", body="text", now=now)
+    _FakeSMTP.fail, _FakeSMTP.sent = True, []
+    with store_hub.store.write() as s:
+        assert outbox.deliver_pending(s, config, now) == {"delivered": 0, "failed": 1}
+    _FakeSMTP.fail = False
+    with store_hub.store.write() as s:
+        assert outbox.deliver_pending(s, config, now) == {"delivered": 1, "failed": 0}
+    with store_hub.store.write() as s:
+        assert outbox.deliver_pending(s, config, now) == {"delivered": 0, "failed": 0}
+        note = s.execute(select(Notification)).scalar_one()
+        assert (note.channel, note.attempts) == ("smtp", 2)
+    assert _FakeSMTP.sent == [(("mail.example.org", 2525), "alice@example.org", "Hello")]
+    assert not outbox_dir(store_hub.config).exists()  # nothing written as a file

@@ -286,7 +286,7 @@ def issue(unit: Unit, application_id: int, people: list[str] | None = None) -> P
     pid = _next_id(s, Permit, "P")
     fees = {"currency": est.currency, "total_cents": est.total_cents, "schedule": est.schedule, "lines": list(est.lines),
             "compute_hours": next((ln["quantity"] for ln in est.lines if ln["item"] == "compute_hours"), 0)}
-    hub_name = str(unit.hub.config.properties.get("hub_name") or unit.hub.config.properties.get("publisher") or "Guichet")
+    hub_name = str(unit.hub.config.properties.get("hub_name") or unit.hub.config.properties.get("publisher_name") or "Guichet")
     doc = build_document(permit_id=pid, issued=today, hub_name=hub_name,
                          application={"label": f"A-{app.id}", "content": app.content}, org=app.org,
                          org_kind=app.org_kind, principal_investigator=app.applicant, people=named, start=start,

@@ -97,7 +97,7 @@ def build_registry(hub: Hub, session: Session, today: date) -> dict[str, Any]:
         })
     return {
         "registry": "guichet.registry", "version": 1, "generated": _iso(datetime.now(UTC).replace(microsecond=0)),
-        "hub": {"name": str(hub.config.properties.get("hub_name") or hub.config.properties.get("publisher") or "Guichet"),
+        "hub": {"name": str(hub.config.properties.get("hub_name") or hub.config.properties.get("publisher_name") or "Guichet"),
                 "signing_key": key.to_dict()},
         "applications": applications,
         "permits": sorted(permit_rows, key=lambda r: r["id"]),

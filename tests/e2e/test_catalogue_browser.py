@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import SHARED, make_hub, run_cli
+from tests.conftest import SNDS_SCHEMAS, make_hub, run_cli
 from tests.e2e.test_web_browser import (  # the web foundation's fixtures and helpers
     AXE,
     CHROMIUM,
@@ -77,7 +77,7 @@ def hub_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Porta
     ops = Actor(hub.config.operator, frozenset({"operator"}), strong_auth=True)
     schemas = root / "schemas"
     for name in ("BENEFICIAIRE", "Causes de décès"):
-        shutil.copytree(SHARED / "data" / "snds" / "schema-snds" / "schemas" / name, schemas / name)
+        shutil.copytree(SNDS_SCHEMAS / name, schemas / name)
     catalogue.configure(hub, ops, properties=DEMO_PROPERTIES)
     catalogue.load_schemas(hub, ops, folder=schemas)
     _info, private = deposits.add_producer(hub, system_actor(), name="cnam", org="Test org")

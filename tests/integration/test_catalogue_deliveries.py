@@ -23,10 +23,10 @@ from guichet.deposit import services as deposits
 from guichet.hub import Hub
 from guichet.store.models import AuditEvent
 from guichet.web import create_app
-from tests.conftest import SHARED, make_hub
+from tests.conftest import SYNTHETIC_SNDS, make_hub
 from tests.web_support import Person, add_person, csrf_of, sign_in
 
-SAMPLE = SHARED / "data" / "snds" / "synthetic-snds" / "schemas" / "BENEFICIAIRE"
+SAMPLE = SYNTHETIC_SNDS / "BENEFICIAIRE"
 GOOD_PSA = ["ABCDEFGHIJKLMNOP" + c for c in "QRSTUVWXYZ"]
 
 

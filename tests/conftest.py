@@ -11,11 +11,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from argon2.profiles import CHEAPEST
 
-import guichet.catalogue
-import guichet.schema
-from guichet.hub import Hub, open_hub
-from guichet.lifecycle.init import InitRequest, init_hub
+import guichet.accounts.auth
+
+# Passwords hash with argon2's cheapest parameters in the tests (its profile "for tests"): the default costs
+# 0.1-0.7 s per hash and per check, and the web tests set and check hundreds of passwords. A hash names its
+# parameters, so what the tests check (right and wrong passwords, rehash, lock-out) is unchanged; a served hub
+# (`guichet serve` in the browser tier) still hashes with the defaults. Set before any module hashes one.
+PRODUCTION_PASSWORD_PARAMETERS = guichet.accounts.auth.password_hasher._parameters
+guichet.accounts.auth.password_hasher._parameters = CHEAPEST
+
+import guichet.catalogue  # noqa: E402
+import guichet.schema  # noqa: E402
+from guichet.hub import Hub, open_hub  # noqa: E402
+from guichet.lifecycle.init import InitRequest, init_hub  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 # Reference data travel with the repository (tests/data, each part with its licence) or are the copies the

@@ -1,11 +1,13 @@
-"""A hub ready for access applications: a small catalogue (DCIR's ER_PRS_F and ER_PHA_F from the shipped
-SNDS schemas), accounts of every role in distinct organisations plus some in the applicant's organisation,
-and the two panels."""
+"""A hub ready for access applications: the handcrafted lake of ``tests/criteria_support.py`` (21 people
+deposited, published, linked, the catalogue's dictionary loaded — criteria are validated against both at
+submission), accounts of every role in distinct organisations plus some in the applicant's organisation,
+and the two panels. The lake is built once per test process and copied for each hub (``hub_with_lake``)."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +15,10 @@ from guichet.access import services as access
 from guichet.accounts import services as accounts
 from guichet.accounts.auth import actor_for
 from guichet.actor import Actor, system_actor
-from guichet.catalogue import services as catalogue
 from guichet.hub import Hub
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "application.json"
-SCHEMAS = Path(catalogue.__file__).parent / "snds" / "schemas"
 APPLICANT_ORG = "Université de test"
 
 # username -> (role, organisation, kind); the *.same accounts belong to the applicant's organisation.
@@ -44,18 +44,35 @@ def example() -> dict[str, Any]:
     return content
 
 
-def small_catalogue(root: Path) -> Path:
-    folder = root / "schemas" / "DCIR"
-    folder.mkdir(parents=True, exist_ok=True)
-    for table in ("ER_PRS_F", "ER_PHA_F"):
-        shutil.copy(SCHEMAS / "DCIR" / f"{table}.json", folder / f"{table}.json")
-    return folder.parent
+
+_TEMPLATE: list[Path] = []
+
+
+def hub_with_lake(root: Path) -> Hub:
+    """A development hub in ``root`` holding the handcrafted lake: built once per process, then copied (the
+    hub's settings name its own folders: they are rewritten to the copy's)."""
+    from guichet.hub import open_hub
+    from tests.conftest import make_hub
+    from tests.criteria_support import build_lake
+
+    if not _TEMPLATE:
+        template = Path(tempfile.mkdtemp(prefix="guichet-access-lake-"))
+        hub = make_hub(template)
+        build_lake(hub, template)
+        hub.close()
+        _TEMPLATE.append(template)
+    template = _TEMPLATE[0]
+    for part in ("hub", "custodian"):
+        shutil.copytree(template / part, root / part, symlinks=True)
+    settings = root / "hub" / "guichet.toml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace(str(template), str(root)), encoding="utf-8")
+    return open_hub(root / "hub")
 
 
 def prepare(hub: Hub, root: Path) -> dict[str, Actor]:
-    """Catalogue, accounts and panels; returns the actors by username (``operator`` included)."""
+    """Accounts and panels (the hub comes from ``hub_with_lake``, catalogue included); returns the actors by
+    username (``operator`` included)."""
     system = system_actor()
-    catalogue.load_schemas(hub, system, folder=small_catalogue(root))
     for username, (role, org, kind) in ACCOUNTS.items():
         accounts.add_user(hub, system, username=username, roles=[role], org=org, org_kind=kind)
     actors = {u: actor_for(hub, u).with_strong_auth() for u in [*ACCOUNTS, hub.config.operator]}

@@ -15,13 +15,12 @@ from guichet.accounts import services as accounts
 from guichet.actor import system_actor
 from guichet.hub import Hub
 from guichet.web import create_app
-from tests.access_support import example, prepare
-from tests.conftest import make_hub
+from tests.access_support import example, hub_with_lake, prepare
 
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[tuple[TestClient, Hub, dict[str, tuple[str, str]]]]:
-    hub = make_hub(tmp_path)
+    hub = hub_with_lake(tmp_path)
     prepare(hub, tmp_path)
     creds = {}
     for who in ("alice", "operator", "op.same", "claire", "arthur"):

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import func, select
 
 from guichet.store.models import AuditEvent
-from tests.access_support import EXAMPLE, example, prepare
-from tests.conftest import make_hub, run_cli
+from tests.access_support import EXAMPLE, example, hub_with_lake, prepare
+from tests.conftest import run_cli
 
 
 @dataclass
@@ -71,7 +71,7 @@ class Desk:
 
 @pytest.fixture
 def desk(tmp_path: Path) -> Iterator[Desk]:
-    hub = make_hub(tmp_path)
+    hub = hub_with_lake(tmp_path)
     prepare(hub, tmp_path)
     yield Desk(hub.home, tmp_path, hub)
     hub.close()

@@ -23,8 +23,7 @@ from guichet.access.workflow import FINAL, STATES, TRANSITIONS, today
 from guichet.actor import Actor
 from guichet.errors import BadInput, Hidden, NotFound, Refused
 from guichet.hub import Hub
-from tests.access_support import ACCOUNTS, example, prepare
-from tests.conftest import make_hub
+from tests.access_support import ACCOUNTS, example, hub_with_lake, prepare
 
 ACTORS = sorted([*ACCOUNTS, "operator"])
 STEPS = ("submit", "withdraw", "answer", "complete", "incomplete", "favourable", "unfavourable", "revise",
@@ -212,7 +211,7 @@ class Workflow(RuleBasedStateMachine):
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hub, dict[str, Actor]]]:
     root: Path = tmp_path_factory.mktemp("access-workflow")
-    hub = make_hub(root)
+    hub = hub_with_lake(root)
     actors = prepare(hub, root)
     yield hub, actors
     hub.close()

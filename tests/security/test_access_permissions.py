@@ -16,8 +16,7 @@ from guichet.actor import Actor
 from guichet.errors import Hidden, NotFound, Refused
 from guichet.hub import Hub
 from guichet.store.models import AuditEvent
-from tests.access_support import ACCOUNTS, example, prepare
-from tests.conftest import make_hub
+from tests.access_support import ACCOUNTS, example, hub_with_lake, prepare
 
 ACTORS = [*ACCOUNTS, "operator"]
 # The accounts of the applicant's organisation and the account of the same role elsewhere.
@@ -27,7 +26,7 @@ TWIN = {"op.same": "operator", "nina.same": "claire", "auth.same": "arthur"}
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hub, dict[str, Actor]]]:
     root: Path = tmp_path_factory.mktemp("access-matrix")
-    hub = make_hub(root)
+    hub = hub_with_lake(root)
     actors = prepare(hub, root)
     yield hub, actors
     hub.close()

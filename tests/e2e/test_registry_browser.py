@@ -11,14 +11,11 @@ from typing import Any
 
 import pytest
 
-from tests.access_support import EXAMPLE, prepare
-from tests.conftest import make_hub, run_cli
-from tests.criteria_support import build_lake
-from tests.e2e.test_catalogue_browser import _serve
-from tests.e2e.test_web_browser import AXE, CHROMIUM, _axe, _context, browser  # noqa: F401 - a fixture
+from tests.access_support import EXAMPLE, hub_with_lake, prepare
+from tests.conftest import run_cli
+from tests.e2e.support import axe, needs_browser, new_context, serving
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() or not AXE.exists(),
-                                reason="needs /usr/bin/chromium and node_modules/axe-core (npm ci)")
+pytestmark = needs_browser
 
 
 def _ok(home: Path, *args: str, who: str | None = None) -> Any:
@@ -30,8 +27,7 @@ def _ok(home: Path, *args: str, who: str | None = None) -> Any:
 @pytest.fixture(scope="module")
 def registry_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
     root = tmp_path_factory.mktemp("e2e-registry")
-    hub = make_hub(root)
-    build_lake(hub, root)  # the example's criteria are checked against the lake's columns
+    hub = hub_with_lake(root)  # the example's criteria are checked against the lake's columns
     prepare(hub, root)
     home = hub.home
     _ok(home, "user", "attest", "alice", "--until", "2030-12-31")
@@ -46,22 +42,18 @@ def registry_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
     pid = _ok(home, "permit", "issue", app)["permit"]["id"]
     key_id = _ok(home, "permit", "key")["key_id"]
     hub.close()
-    server, url = _serve(home)
-    try:
+    with serving(home) as url:
         yield url, pid, key_id
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
-def test_a_citizen_reads_the_registry_and_its_feeds(registry_hub, browser) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_a_citizen_reads_the_registry_and_its_feeds(registry_hub, browser) -> None:  # type: ignore[no-untyped-def]
     url, pid, key_id = registry_hub
-    ctx = _context(browser)
+    ctx = new_context(browser)
     page = ctx.new_page()
     page.goto(f"{url}/registry")
     main = page.locator("main").inner_text()
     assert pid in main and "Université de test" in main and "favourable opinion" in main and key_id in main
-    _axe(page, "r01-registry")
+    axe(page, "r01-registry")
     page.locator("a[href='/registry?product=dcir']").first.click()
     page.wait_for_url(f"{url}/registry?product=dcir")
     assert pid in page.locator("main").inner_text()

@@ -16,9 +16,8 @@ import pytest
 
 from guichet.permits.state import person_has_access
 from guichet.permits.tables import Permit
-from tests.access_support import APPLICANT_ORG, EXAMPLE, prepare
-from tests.conftest import make_hub, run_cli
-from tests.criteria_support import build_lake
+from tests.access_support import APPLICANT_ORG, EXAMPLE, hub_with_lake, prepare
+from tests.conftest import run_cli
 
 TODAY = datetime.now(UTC).date()
 
@@ -60,8 +59,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     """One hub for the module (its lake holds the handcrafted delivery the example's criteria need): each test
     makes its own applications."""
     root = tmp_path_factory.mktemp("permits")
-    hub = make_hub(root)
-    build_lake(hub, root)
+    hub = hub_with_lake(root)
     prepare(hub, root)
     d = Desk(hub.home, hub)
     d.ok("user", "add", "bruno", "--role", "researcher", "--org", APPLICANT_ORG)

@@ -172,6 +172,7 @@ def test_an_expired_attestation_suspends_that_person_only(desk: Desk) -> None:
 
 def test_revocation_excludes_the_organisation(desk: Desk) -> None:
     app = str(desk.authorised(who="bob"))  # an industry applicant: priced
+    other = str(desk.authorised(who="bob"))  # authorised before the revocation
     assert desk.ok("permit", "estimate", app)["estimate"]["total_cents"] > 0
     desk.ok("permit", "accept-estimate", app, who="bob")
     pid = desk.ok("permit", "issue", app)["permit"]["id"]
@@ -181,8 +182,10 @@ def test_revocation_excludes_the_organisation(desk: Desk) -> None:
     assert out["state"] == "revoked" and out["exclude_until"] == TODAY.replace(year=TODAY.year + 2).isoformat()
     assert out["document"]["revocation"]["reason"] == "data shared outside the workspace"
     desk.refused("permit", "revoke", pid, "--reason", "again", who="arthur", says="already revoked")
-    second = str(desk.authorised(who="bob"))
-    desk.refused("permit", "estimate", second, says="excluded from access until")
+    desk.refused("permit", "estimate", other, says="excluded from access until")
+    later = str(desk.ok("application", "create", "--file", str(EXAMPLE), who="bob")["id"])
+    desk.refused("application", "submit", later, who="bob", says="excluded from access until")
+    assert desk.ok("application", "show", later, who="bob")["state"] == "draft"
     assert desk.ok("permit", "show", pid)["state"] == "revoked"
 
 

@@ -8,6 +8,7 @@ changes but the audit trail, which records the refusal with its reason.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from importlib import import_module
 from typing import Any
 
 from sqlalchemy import select
@@ -41,6 +42,10 @@ from guichet.errors import BadInput, Hidden, NotFound, Refused
 from guichet.governance import Resource, Unit, query, service
 from guichet.store.models import Organisation, User
 
+# Modules of packages above this one that may refuse a submission (an organisation excluded from access after
+# a revoked permit, EHDS Art 63): each exposes ``submission_refusal(session, org, day) -> str | None``.
+# Imported lazily, by name: the access package sits below them.
+SUBMISSION_RULES: tuple[str, ...] = ("guichet.permits.exclusions",)
 REVIEWER_ROLES = frozenset({"operator", "committee", "authority", "auditor", "system"})
 MAX_REASON = 5000
 
@@ -208,6 +213,10 @@ def submit(unit: Unit, application_id: int) -> ApplicationSummary:
     app = _own(unit, application_id)
     if app.state != "draft":
         raise _out_of_turn(app, "submitted", "a draft")
+    for rule in SUBMISSION_RULES:
+        why = import_module(rule).submission_refusal(unit.session, app.org, today())
+        if why:
+            raise Refused(why)
     current = _revision(unit.session, app, app.revision)
     _check_content(unit, current.content)  # the catalogue may have changed since the draft
     flow = _flow(unit, app)

@@ -25,6 +25,7 @@ from guichet.permits.accreditation import attestation_valid, attested_until
 from guichet.permits.applications import ApplicationView, application_row, load_application
 from guichet.permits.dates import end_dates
 from guichet.permits.document import sign_document
+from guichet.permits.exclusions import excluded_until, exclusion_message
 from guichet.permits.fees import estimate as price
 from guichet.permits.fees import load_schedule
 from guichet.permits.issuing import (
@@ -166,16 +167,10 @@ def _permit(session: Session, permit_id: str) -> Permit:
     return permit
 
 
-def _excluded(session: Session, org: str, today: date) -> date | None:
-    value = session.execute(select(func.max(Permit.exclude_until)).where(Permit.org == org)).scalar()
-    return value if value is not None and value >= today else None
-
-
 def _check_not_excluded(session: Session, org: str, today: date) -> None:
-    until = _excluded(session, org, today)
+    until = excluded_until(session, org, today)
     if until is not None:
-        raise Refused(f"the organisation {org} is excluded from access until {until:%Y-%m-%d} (a revoked permit, "
-                      "EHDS Art 63)")
+        raise Refused(exclusion_message(org, until))
 
 
 # --- fees --------------------------------------------------------------------------------------------------

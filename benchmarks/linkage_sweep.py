@@ -7,7 +7,9 @@ delivered row → its person) against ``truth/persons.csv`` by this script alone
 files, sharing no code with ``guichet.linkage.evaluate`` — and the two scorings are compared.
 
 Independent scoring. Rows with a recorded defect (``truth/defects.csv``, except ``death_date_sentinel``, which is
-noise the linkage must cope with) are left out. Each person id *stands for* the true person most of the rows it
+noise the linkage must cope with) are left out, and so are the rows of a hospital stay whose chaining row
+(``T_MCOaaC``, the only one of the stay's rows that carries a patient pseudonym) has a recorded defect: the
+stay has no identifier left to link on. Each person id *stands for* the true person most of the rows it
 links belong to; a linked row is correct when its person id stands for the row's true person. Per table:
 precision = correct / linked, recall = correct / rows whose true person is a beneficiary (a certificate of
 someone outside the population can only be a false link), F1 their harmonic mean. The groups: each table,
@@ -72,11 +74,29 @@ def defects(path: Path) -> set[tuple[str, int]]:
     return out
 
 
-def independent_scores(persons_csv: Path, truth: Path) -> dict[str, dict[str, float]]:
-    """Per table (and per group of hospital or death tables): precision, recall, F1, from the two CSV files."""
+def unidentified_stays(clear: Path, bad: set[tuple[str, int]]) -> set[tuple[str, int]]:
+    """Rows of ``T_MCOyyB``/``T_MCOyyD`` whose stay's chaining row ``T_MCOyyC`` has a recorded defect."""
+    out: set[tuple[str, int]] = set()
+    for chaining in sorted(clear.glob("T_MCO[0-9][0-9]C.csv")):
+        def keys(path: Path) -> list[tuple[str, str]]:
+            with path.open(encoding="utf-8", newline="") as fh:
+                return [(r["ETA_NUM"], r["RSA_NUM"]) for r in csv.DictReader(fh, delimiter=";")]
+        lost = {k for i, k in enumerate(keys(chaining), 1) if (chaining.stem, i) in bad}
+        for part in "BD":
+            path = chaining.with_name(chaining.stem[:-1] + part + ".csv")
+            if path.exists():
+                out |= {(path.stem, i) for i, k in enumerate(keys(path), 1) if k in lost}
+    return out
+
+
+def independent_scores(persons_csv: Path, truth: Path, clear: Path | None = None) -> dict[str, dict[str, float]]:
+    """Per table (and per group of hospital or death tables): precision, recall, F1, from the two CSV files
+    (and the delivered stays in the clear, when given, to leave out the stays whose chaining row is defective)."""
     linked = read_rows(persons_csv, "person_id")
     true = read_rows(truth / "persons.csv", "person_key")
     bad = defects(truth / "defects.csv")
+    if clear is not None:
+        bad |= unidentified_stays(clear, bad)
     beneficiaries = {p for (t, _r), p in true.items() if logical(t) == "IR_BEN_R"}
     votes: dict[str, Counter[str]] = defaultdict(Counter)
     for key, pid in linked.items():
@@ -139,7 +159,7 @@ def one_run(work: Path, persons: int, span: int, profile: str, seed: int) -> dic
     evaluated = json.loads(step("evaluate", "link", "evaluate", "--truth", str(clear / "truth"), "--home", str(home),
                                 "--json"))
     step("export", "link", "export", "--out", str(root / "export"), "--home", str(home))
-    mine = independent_scores(root / "export" / "persons.csv", clear / "truth")
+    mine = independent_scores(root / "export" / "persons.csv", clear / "truth", clear)
     theirs = {g: s["f1"] for g, s in evaluated["links"].items()}
     return {"run": name, "persons": persons, "span_years": span, "profile": profile, "seed": seed,
             "held_then_published": held, "seconds": times, "independent": mine, "link_evaluate_f1": theirs}

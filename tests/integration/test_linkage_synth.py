@@ -189,3 +189,43 @@ def test_small_hard_delivery_links_when_splink_em_gives_up(tmp_path: Path) -> No
     res = run_cli(["link", "run", "--home", str(home), "--delivery", str(level1), "--json"])
     assert res.code == 0, res.stderr
     assert json.loads(res.stdout)["deaths_matched"] > 0
+
+
+def test_diagnoses_of_a_quarantined_stay_row_follow_the_stay_chaining_row(tmp_path: Path) -> None:
+    """Through the lake, a stay row (``T_MCOaaB``) quarantined for a defect of its own leaves its sound diagnoses
+    (``T_MCOaaD``) linked: they take their person from the stay's chaining row (``T_MCOaaC``) on the stay key.
+    Scored from ``link export`` against the truth."""
+    home, clear, level1, key = _hub_and_delivery(tmp_path, 1500, 3, "--profile", "hard")
+    for producer in ("cnam", "atih", "cepidc"):
+        assert run_cli(["producer", "add", producer, "--org", f"{producer} (synthetic)", "--key-out",
+                        str(tmp_path / f"{producer}.pem"), "--home", str(home)]).code == 0
+    assert run_cli(["producer", "pseudonymise", str(clear), "--manifest", str(clear / "manifest.toml"),
+                    "--key-file", str(key), "--out", str(level1), "--json"]).code == 0
+    res = run_cli(["deposit", "run", str(level1), "--manifest", str(level1 / "manifest.toml"), "--home", str(home),
+                   "--json"])
+    assert res.code in (0, 1), res.stderr
+    for d in json.loads(res.stdout):
+        if d.get("status") == "held":
+            assert run_cli(["quality", "override", d["dataset"], "--version", str(d["version"]), "--reason",
+                            "synthetic defects planted on purpose", "--home", str(home)]).code == 0
+    assert run_cli(["link", "run", "--home", str(home), "--json"]).code == 0
+    assert run_cli(["link", "export", "--home", str(home), "--out", str(tmp_path / "export")]).code == 0
+    with open(tmp_path / "export" / "persons.csv", newline="") as fh:
+        linked = {(r["table"], int(r["row_number"])): r["person_id"] for r in csv.DictReader(fh)}
+    bad: dict[str, set[int]] = {}
+    with open(clear / "truth" / "defects.csv", newline="") as fh:
+        for r in csv.DictReader(fh):
+            if r["row_number"]:
+                bad.setdefault(r["table"], set()).add(int(r["row_number"]))
+
+    def stays(name: str) -> list[tuple[str, str]]:
+        with open(clear / f"{name}.csv", newline="") as fh:
+            return [(r["ETA_NUM"], r["RSA_NUM"]) for r in csv.DictReader(fh, delimiter=";")]
+
+    sound_chaining = {k for i, k in enumerate(stays("T_MCO23C"), 1) if i not in bad.get("T_MCO23C", set())}
+    quarantined_stays = {k for i, k in enumerate(stays("T_MCO23B"), 1) if i in bad.get("T_MCO23B", set())}
+    orphans = [i for i, k in enumerate(stays("T_MCO23D"), 1)
+               if i not in bad.get("T_MCO23D", set()) and k in quarantined_stays and k in sound_chaining]
+    assert orphans, "the delivery no longer has sound diagnoses of a defective stay row"
+    assert all(linked.get(("T_MCO23D", i)) for i in orphans), \
+        f"{sum(not linked.get(('T_MCO23D', i)) for i in orphans)} of {len(orphans)} diagnoses left unlinked"

@@ -20,7 +20,7 @@ from guichet.actor import Actor
 from guichet.errors import Refused
 from guichet.hub import Hub
 from guichet.store.models import AuditEvent
-from tests.access_support import build_lake
+from tests.criteria_support import build_lake
 from tests.conftest import make_hub
 
 pytestmark = pytest.mark.security

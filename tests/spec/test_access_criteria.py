@@ -16,7 +16,7 @@ from guichet.access import criteria as cr
 from guichet.engine import Engine, to_spark
 from guichet.errors import BadInput
 from guichet.hub import Hub
-from tests.access_support import build_lake
+from tests.criteria_support import build_lake
 from tests.conftest import make_hub
 
 pytestmark = pytest.mark.spec

@@ -58,8 +58,11 @@ def test_key_graph_from_the_snds_join_graph() -> None:
     assert len(e.columns) == 9 and ("FLX_DIS_DTD", "FLX_DIS_DTD") in e.columns
     assert keygraph.edge("T_MCOaaC", "IR_BEN_R").columns == (("NIR_ANO_17", "BEN_NIR_PSA"),)
     assert keygraph.edge("T_MCOaaB", "T_MCOaaC").columns == (("ETA_NUM", "ETA_NUM"), ("RSA_NUM", "RSA_NUM"))
-    order = keygraph.propagation_order()
-    assert order.index("T_MCOaaB") < order.index("T_MCOaaD")
+    # a stay's diagnoses follow the stay's chaining row on the stay key, not the stay row (which quarantine may drop)
+    assert keygraph.propagation_edge("T_MCOaaD") == keygraph.Edge(
+        "T_MCOaaD", "T_MCOaaC", (("ETA_NUM", "ETA_NUM"), ("RSA_NUM", "RSA_NUM")))
+    assert keygraph.propagation_edge("T_MCOaaB").target == "T_MCOaaC"  # type: ignore[union-attr]
+    assert keygraph.propagation_edge("IR_BEN_R") is None  # an anchor
     assert keygraph.logical_table("T_MCO23C") == "T_MCOaaC" and keygraph.table_year("T_MCO23C") == "23"
 
 

@@ -8,6 +8,10 @@ from datetime import datetime
 
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
 TOKEN_PREFIX = "gch"  # noqa: S105 - a prefix, not a secret
+# What an organisation is (fees and conflict rules read it); an account's new organisation is academic
+# unless told otherwise.
+ORG_KINDS: tuple[str, ...] = ("academic", "public_body", "industry", "sme", "producer", "hub")
+DEFAULT_ORG_KIND = "academic"
 
 
 @dataclass(frozen=True)
@@ -19,11 +23,13 @@ class UserInfo:
     has_password: bool
     has_totp: bool
     created_at: datetime
+    org_kind: str = DEFAULT_ORG_KIND
 
     def to_dict(self) -> dict[str, object]:
         return {
             "username": self.username,
             "org": self.org,
+            "org_kind": self.org_kind,
             "roles": list(self.roles),
             "disabled": self.disabled,
             "has_password": self.has_password,

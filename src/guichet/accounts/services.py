@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from guichet.accounts.auth import aware, get_user, hash_secret, now, password_hasher
-from guichet.accounts.model import TOKEN_PREFIX, USERNAME, IssuedToken, UserInfo
+from guichet.accounts.model import DEFAULT_ORG_KIND, ORG_KINDS, TOKEN_PREFIX, USERNAME, IssuedToken, UserInfo
 from guichet.errors import BadInput, NotFound, Refused
 from guichet.governance import ROLES, Resource, Unit, query, service
 from guichet.store.models import ApiToken, Organisation, User, UserRole
@@ -34,6 +34,7 @@ def _info(user: User) -> UserInfo:
         has_password=user.password_hash is not None,
         has_totp=user.totp_secret is not None,
         created_at=aware(user.created_at),
+        org_kind=user.organisation.kind or DEFAULT_ORG_KIND,
     )
 
 
@@ -51,19 +52,26 @@ def _check_roles(roles: list[str]) -> list[str]:
 
 
 @service("user.add", resource=_user_resource)
-def add_user(unit: Unit, username: str, roles: list[str], org: str, display_name: str | None = None) -> UserInfo:
+def add_user(unit: Unit, username: str, roles: list[str], org: str, display_name: str | None = None,
+             org_kind: str | None = None) -> UserInfo:
+    """Create an account; its organisation is created on the fly when new (of kind ``org_kind``, academic by
+    default). A kind given for an existing organisation must be the one it has."""
     if not USERNAME.match(username):
         raise BadInput(f"user name {username!r}: use 2-64 lower-case letters, digits, '.', '_' or '-', starting with a letter")
     if not org or not org.strip():
         raise BadInput("--org: every account belongs to an organisation")
     role_list = _check_roles(roles)
+    if org_kind is not None and org_kind not in ORG_KINDS:
+        raise BadInput(f"--org-kind: unknown kind {org_kind!r} (kinds: {', '.join(ORG_KINDS)})")
     s = unit.session
     if s.execute(select(User).where(User.username == username)).scalar_one_or_none() is not None:
         raise BadInput(f"an account named {username!r} already exists")
     organisation = s.execute(select(Organisation).where(Organisation.name == org.strip())).scalar_one_or_none()
     created_org = organisation is None
+    if organisation is not None and org_kind is not None and organisation.kind != org_kind:
+        raise BadInput(f"--org-kind: organisation {organisation.name!r} exists and is of kind {organisation.kind}")
     if organisation is None:
-        organisation = Organisation(name=org.strip(), created_at=now())
+        organisation = Organisation(name=org.strip(), kind=org_kind or DEFAULT_ORG_KIND, created_at=now())
         s.add(organisation)
         s.flush()
     user = User(username=username, org_id=organisation.id, display_name=display_name, created_at=now(),
@@ -72,7 +80,8 @@ def add_user(unit: Unit, username: str, roles: list[str], org: str, display_name
     s.add(user)
     s.flush()
     s.refresh(user)
-    unit.note(obj=f"user:{username}", roles=role_list, org=organisation.name, new_org=created_org)
+    unit.note(obj=f"user:{username}", roles=role_list, org=organisation.name, org_kind=organisation.kind,
+              new_org=created_org)
     return _info(user)
 
 

@@ -32,6 +32,9 @@ COMMAND_MODULES = (
     "guichet.cli.link",
     "guichet.cli.criteria",
     "guichet.cli.optout",
+    "guichet.cli.application",
+    "guichet.cli.review",
+    "guichet.cli.panel",
     "guichet.cli.cgm",
     "guichet.cli.serve",
 )

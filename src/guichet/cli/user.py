@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from guichet.accounts import services as accounts
+from guichet.accounts.model import ORG_KINDS
 from guichet.cli.common import Cli, example, hub_command, pass_cli
 from guichet.governance import ROLES
 
@@ -18,13 +19,16 @@ def user() -> None:
 @click.argument("name")
 @click.option("--role", "roles", multiple=True, type=click.Choice(ROLES), help="A role (repeat for several).")
 @click.option("--org", default=None, metavar="ORG", help="The account's organisation (required).")
+@click.option("--org-kind", type=click.Choice(ORG_KINDS), default=None,
+              help="The kind of a new organisation (default: academic).")
 @click.option("--display-name", metavar="TEXT", help="A name to show in pages.")
 @hub_command
 @pass_cli
-def add(cli: Cli, name: str, roles: tuple[str, ...], org: str | None, display_name: str | None) -> None:
-    """Create an account with one or more roles in an organisation."""
+def add(cli: Cli, name: str, roles: tuple[str, ...], org: str | None, org_kind: str | None,
+        display_name: str | None) -> None:
+    """Create an account with one or more roles in an organisation (created on the fly when new)."""
     info = accounts.add_user(cli.hub, cli.actor, username=name, roles=list(roles), org=org or "",
-                             display_name=display_name)
+                             display_name=display_name, org_kind=org_kind)
     cli.emit(info.to_dict(), f"Created {info.username} ({', '.join(info.roles)}) in {info.org}")
 
 

@@ -24,14 +24,15 @@ DEFAULT_PERSONS = 5000
 DEMO_SEED = 20240101
 CREDENTIALS_FILE = "demo-credentials.txt"
 
-# One account for each role; the operator is the one init creates.
-DEMO_ACCOUNTS: tuple[tuple[str, str, str], ...] = (
-    ("producer", "cnam.producer", "Assurance Maladie (synthetic producer)"),
-    ("researcher", "alice.researcher", "Université de Lyon (demo)"),
-    ("committee", "claire.committee", "Scientific committee (demo)"),
-    ("authority", "arthur.authority", "Data protection authority (demo)"),
-    ("checker", "olga.checker", "Hub output checking"),
-    ("auditor", "victor.auditor", "Audit office (demo)"),
+# One account for each role, with its organisation and the organisation's kind; the operator is the one
+# init creates.
+DEMO_ACCOUNTS: tuple[tuple[str, str, str, str], ...] = (
+    ("producer", "cnam.producer", "Assurance Maladie (synthetic producer)", "producer"),
+    ("researcher", "alice.researcher", "Université de Lyon (demo)", "academic"),
+    ("committee", "claire.committee", "Scientific committee (demo)", "public_body"),
+    ("authority", "arthur.authority", "Data protection authority (demo)", "public_body"),
+    ("checker", "olga.checker", "Hub output checking", "hub"),
+    ("auditor", "victor.auditor", "Audit office (demo)", "public_body"),
 )
 
 
@@ -94,8 +95,8 @@ def _accounts(run: DemoRun) -> tuple[dict[str, Any], list[str]]:
              "# username\trole\tpassword\ttotp_secret"]
     system = system_actor()
     run.accounts["operator"] = hub.config.operator
-    for role, username, org in DEMO_ACCOUNTS:
-        accounts.add_user(hub, run.operator, username=username, roles=[role], org=org)
+    for role, username, org, kind in DEMO_ACCOUNTS:
+        accounts.add_user(hub, run.operator, username=username, roles=[role], org=org, org_kind=kind)
         run.accounts[role] = username
     for role, username in run.accounts.items():
         password = secrets.token_urlsafe(12)

@@ -28,8 +28,10 @@ PSEUDO_ROLES: tuple[str, ...] = ("system", "self", "public")
 # decision: a governance decision (needs a second factor in production).
 Kind = Literal["change", "read", "read_personal", "decision"]
 # not_owner: the actor may not act on what they own (their own application, their own output...);
-# not_prior: the actor may not be one who already decided on the resource (two distinct reviewers).
-SodRule = Literal["not_owner", "not_prior"]
+# not_prior: the actor may not be one who already decided on the resource (two distinct reviewers);
+# not_same_org: the actor may not belong to the resource's organisation (no operator, reviewer or
+# authority acts on an application from their own organisation).
+SodRule = Literal["not_owner", "not_prior", "not_same_org"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Resource:
     id: str | None = None
     owner: str | None = None  # username of the account that owns / asked for it
     prior_actors: frozenset[str] = field(default_factory=frozenset)
+    org: str | None = None  # the organisation it comes from (an application: its applicant's)
 
     @property
     def label(self) -> str:
@@ -162,7 +165,37 @@ _TABLE: tuple[ActionSpec, ...] = (
        "read a delivery's receipt and deposit result (a producer: only its own)"),
     _a("delivery.report", "producer", "read_personal",
        "download a delivery's rejection report, identifier cells sealed to the producer's key"),
-    # --- access ----------------------------------------------------------------------------------------
+    # --- access applications (EHDS Arts 67-68) ------------------------------------------------------
+    _a("application.create", "researcher", "change", "create a draft access application (its first revision) from a JSON file"),
+    _a("application.submit", "researcher", "change", "submit one's own draft application: the completeness clock starts"),
+    _a("application.withdraw", "researcher", "change", "withdraw one's own application at any step before the decision"),
+    _a("application.answer", "researcher", "change",
+       "answer the questions on one's own incomplete application or a request to revise it: a new revision"),
+    _a("application.check", "operator", "decision",
+       "check an application's completeness: complete (to the panels) or incomplete (questions, clock stopped)",
+       ("not_owner", "not_same_org")),
+    _a("application.opinion", "committee", "decision",
+       "record a panel's opinion (favourable, unfavourable, revise) with rapporteur, members present, vote and "
+       "conflict declarations; the citizens' panel's is non-binding", ("not_owner", "not_same_org")),
+    _a("application.decide", "authority", "decision",
+       "authorise or refuse an application after a scientific opinion, with a reason",
+       ("not_owner", "not_prior", "not_same_org")),
+    _a("application.extend", "authority", "decision", "extend the decision's due date once, with a reason",
+       ("not_owner", "not_same_org")),
+    _a("application.note", "operator committee authority", "change",
+       "leave a note on a section of an application, private to the reviewers or addressed to the applicant",
+       ("not_owner", "not_same_org")),
+    _a("application.lapse", "operator system", "change",
+       "lapse the applications whose applicant did not answer within the time allowed"),
+    _a("application.show", "researcher operator committee authority auditor", "read",
+       "read an application: contents, state, due date, history, opinions, notes (an applicant: only their own)"),
+    _a("application.list", "researcher operator committee authority auditor", "read",
+       "list applications with their states and due dates (an applicant: only their own)"),
+    _a("application.diff", "researcher operator committee authority auditor", "read",
+       "the differences between two revisions of an application, section by section"),
+    _a("panel.add", "operator", "change", "record an account as a member of a panel (scientific or citizens)"),
+    _a("panel.remove", "operator", "change", "remove an account from a panel"),
+    _a("panel.list", "operator committee authority auditor", "read", "list the panels and their members"),
     _a("application.feasibility", "researcher operator", "read_personal",
        "count the persons a criteria selects: noisy, rounded up to 10, 'fewer than 11' below 11; a daily budget"),
     # --- web -----------------------------------------------------------------------------------------
@@ -203,6 +236,9 @@ def authorize(actor: Actor, action: str, resource: Resource | None = None) -> De
             return Decision(False, f"{action}: separation of duties, {actor.username} may not act on their own {resource.kind}")
         if "not_prior" in spec.sod and actor.username in resource.prior_actors:
             return Decision(False, f"{action}: separation of duties, {actor.username} already decided on this {resource.kind}")
+        if "not_same_org" in spec.sod and resource.org is not None and actor.org == resource.org:
+            return Decision(False, f"{action}: separation of duties, {actor.username} may not act on a "
+                                   f"{resource.kind} from their own organisation")
     if spec.kind == "decision" and not actor.strong_auth:
         return Decision(False, f"{action} is a decision and needs a current second-factor (TOTP) code")
     via = ", ".join(sorted(held)) if held else "self"

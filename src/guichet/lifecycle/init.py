@@ -176,7 +176,8 @@ def init_hub(req: InitRequest) -> InitResult:
         store.upgrade()
         hub = Hub(config=cfg, store=store)
         system = system_actor()
-        accounts.add_user(hub, system, username=operator, roles=["operator"], org=OPERATOR_ORG)
+        accounts.add_user(hub, system, username=operator, roles=["operator"], org=OPERATOR_ORG,
+                          org_kind="hub")
         token = accounts.issue_token(hub, system, username=operator, label="created by guichet init")
         write_private_file(home / TOKEN_FILE, token.token + "\n")
         record_init(hub, system, mode=mode)

@@ -6,7 +6,10 @@ rank), hospital patients (``T_MCOaaC``, on the hospital pseudonym after the retu
 certificates (``KI_CCI_R``, by indirect matching) — and every other delivered table receives its person
 through a join of this graph towards an anchor (``IR_IMB_R`` → ``IR_BEN_R``, ``ER_PHA_F`` → ``ER_PRS_F`` on
 the 9-key DCIR join, ``T_MCOaaB``/``T_MCOaaD`` → the stay...). One edge is the hub's own: a cause line
-(``KI_ECD_R``) belongs to its certificate (``KI_CCI_R``) on ``DCD_IDT_ENC``, which the graph lacks.
+(``KI_ECD_R``) belongs to its certificate (``KI_CCI_R``) on ``DCD_IDT_ENC``, which the graph lacks; and a stay's
+diagnoses (``T_MCOaaD``) take their person from the stay's chaining row (``T_MCOaaC``) on the stay key
+``ETA_NUM + RSA_NUM`` that every MCO table shares, rather than through the stay row (``T_MCOaaB``): a stay row
+quarantined for a defect of its own would otherwise leave its sound diagnoses without a person.
 """
 
 from __future__ import annotations
@@ -18,13 +21,16 @@ from functools import lru_cache
 from importlib import resources
 
 # Hub additions to the published graph (documented in docs/linkage.md).
-EXTRA_EDGES = (("KI_ECD_R", "KI_CCI_R", "DCD_IDT_ENC"),)
+EXTRA_EDGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("KI_ECD_R", "KI_CCI_R", ("DCD_IDT_ENC",)),
+    ("T_MCOaaD", "T_MCOaaC", ("ETA_NUM", "RSA_NUM")),
+)
 # Tables whose rows get their person through the graph, towards these targets (first found wins).
 PROPAGATION: dict[str, str] = {
     "IR_IMB_R": "IR_BEN_R",
     "ER_PHA_F": "ER_PRS_F",
     "T_MCOaaB": "T_MCOaaC",
-    "T_MCOaaD": "T_MCOaaB",
+    "T_MCOaaD": "T_MCOaaC",
     "KI_ECD_R": "KI_CCI_R",
 }
 # Claims (ER_PRS_F) carry the psa pseudonym and rank themselves: they link on the nodes, like IR_BEN_R.
@@ -72,8 +78,8 @@ def edges() -> tuple[Edge, ...]:
         if "Bidirectionnel" in spec:
             found.append(Edge(row["target_table"], row["source_table"],
                               tuple((b, a) for a, b in _columns(spec))))
-    for source, target, col in EXTRA_EDGES:
-        found.append(Edge(source, target, ((col, col),)))
+    for source, target, cols in EXTRA_EDGES:
+        found.insert(0, Edge(source, target, tuple((c, c) for c in cols)))  # the hub's edges win
     return tuple(found)
 
 

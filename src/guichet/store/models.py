@@ -31,6 +31,9 @@ class Organisation(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    # academic | public_body | industry | sme | producer | hub (ORG_KINDS in guichet.accounts.model):
+    # fees and conflict rules read it
+    kind: Mapped[str] = mapped_column(String(16), default="academic", server_default="academic")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -39,6 +39,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "guichet.delivery.web",  # producers' uploads, deliveries and their receipts
     "guichet.linkage.web",  # the clerical-review queue
     "guichet.quality.web",  # datasets, their versions and quality reports; publication by override
+    "guichet.access.web",  # access applications: the JSON API of the workflow
 )
 
 

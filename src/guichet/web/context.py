@@ -2,7 +2,9 @@
 
 Authentication is either the signed session cookie (people, after password and TOTP) or an
 ``Authorization: Bearer gch_...`` API token (scripts). Both give an ``Actor``; sessions carry the second
-factor (``strong_auth``), tokens do not.
+factor (``strong_auth``), tokens do not — unless the request carries a current code of the account's
+second factor in the ``X-Guichet-TOTP`` header, as the CLI's ``--totp``: an API token alone never makes a
+decision.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any, Literal
 from fastapi.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from guichet.accounts.auth import authenticate_token
+from guichet.accounts.auth import authenticate_token, verify_totp
 from guichet.config import HubConfig
 from guichet.errors import Refused
 from guichet.governance import Actor
@@ -32,6 +34,7 @@ SESSION_COOKIE = "guichet_session"
 PENDING_COOKIE = "guichet_pending"  # between the password and the second-factor steps
 PRE_COOKIE = "guichet_pre"  # binds the login form's CSRF token before there is a session
 LANG_COOKIE = "guichet_lang"
+TOTP_HEADER = "x-guichet-totp"  # a current second-factor code: what lets an API request make a decision
 REFRESH_SECONDS = 60  # the idle clock in the cookie is moved forward at most once a minute
 
 
@@ -141,6 +144,14 @@ async def build_context(state: WebState, request: Request) -> WebContext:
             actor = await run_in_threadpool(lambda: authenticate_token(state.hub, header[7:].strip(), scope="api",
                                                                        channel="api"))
             via = "token"
+            code = request.headers.get(TOTP_HEADER, "").strip()
+            if code:
+                username = actor.username
+                if await run_in_threadpool(lambda: verify_totp(state.hub, username, code[:16])):
+                    actor = actor.with_strong_auth()
+                else:
+                    await run_in_threadpool(record_refusal, state.hub, actor, "auth.api", None,
+                                            "X-Guichet-TOTP: wrong or expired code")
         except Refused as exc:
             unknown = Actor("(unknown)", frozenset(), channel="api")
             await run_in_threadpool(record_refusal, state.hub, unknown, "auth.api", None, exc.message)

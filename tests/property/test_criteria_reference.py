@@ -1,4 +1,4 @@
-"""Random criteria counted two ways on the handcrafted delivery of ``tests/access_support.py``: by the hub
+"""Random criteria counted two ways on the handcrafted delivery of ``tests/criteria_support.py``: by the hub
 (compiled to SQL, run on the lake through the person index) and by a plain Python evaluator over the same
 21 people written out by hand below — any difference of semantics (precedence of set operations, windows,
 ages, prefixes, persons split across pseudonyms) shows up as a counterexample."""
@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from guichet.access import criteria as cr
 from guichet.hub import Hub
-from tests.access_support import AMOXICILLIN, METFORMIN, STATIN, build_lake
-from tests.conftest import make_hub
+from tests.access_support import hub_with_lake
+from tests.criteria_support import AMOXICILLIN, METFORMIN, STATIN
 
 pytestmark = pytest.mark.property
 D = dt.date.fromisoformat
@@ -156,8 +156,7 @@ trees = st.recursive(leaves, lambda inner: st.one_of(
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     root = tmp_path_factory.mktemp("reference")
-    hub = make_hub(root)
-    build_lake(hub, root)
+    hub = hub_with_lake(root)  # the handcrafted lake, built once per test process
     yield hub
     hub.close()
 

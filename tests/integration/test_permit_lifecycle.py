@@ -200,8 +200,8 @@ def test_the_public_registry_and_its_feeds(desk: Desk, tmp_path: Path) -> None:
     desk.ok("permit", "estimate", app)
     desk.ok("permit", "accept-estimate", app, who="alice")
     pid = desk.ok("permit", "issue", app, "--person", "bruno")["permit"]["id"]
-    refused_app = int(desk.ok("application", "create", "--file", str(EXAMPLE), who="bob")["id"])
-    desk.ok("application", "submit", str(refused_app), who="bob")
+    waiting = int(desk.ok("application", "create", "--file", str(EXAMPLE), who="alice")["id"])
+    desk.ok("application", "submit", str(waiting), who="alice")
     with TestClient(create_app(desk.hub.config)) as client:  # nobody signed in: a citizen
         data = client.get("/registry.json").json()
         key = desk.ok("permit", "key")
@@ -214,7 +214,7 @@ def test_the_public_registry_and_its_feeds(desk: Desk, tmp_path: Path) -> None:
         assert granted["decision"]["outcome"] == "authorised" and granted["decision"]["reason"] == "favourable opinion"
         assert granted["decision"]["publish_by"] > granted["decision"]["date"]
         assert [o["outcome"] for o in granted["opinions"]] == ["favourable"]
-        assert by_id[f"A-{refused_app}"]["status"] == "submitted" and by_id[f"A-{refused_app}"]["due"]
+        assert by_id[f"A-{waiting}"]["status"] == "submitted" and by_id[f"A-{waiting}"]["due"]
         assert {p["id"]: p["state"] for p in data["permits"]}[pid] == "active"
         text = client.get("/registry.json").text
         for personal in ("alice", "bruno", "\"bob\""):  # no account names, no named people

@@ -99,6 +99,11 @@ def test_issue_export_verify_amend_extend_expire(desk: Desk, tmp_path: Path) -> 
         assert [ln["item"] for ln in invoice.lines][:4] == ["application", "products", "months", "compute_hours"]
 
     out = tmp_path / "permit.json"
+    assert desk.ok("permit", "show", pid, who="bruno")["id"] == pid  # named on it
+    hidden = desk.run("permit", "show", pid, who="bob")  # neither holds it nor is named on it
+    assert hidden.code != 0 and f"no permit {pid}" in hidden.stderr and "bob" not in hidden.stderr
+    assert desk.run("permit", "export", pid, "--out", str(tmp_path / "x.json"), who="bob").code != 0
+    assert not (tmp_path / "x.json").exists()
     desk.ok("permit", "export", pid, "--out", str(out), who="alice")
     key = desk.ok("permit", "key")
     assert run_cli(["permit", "verify", str(out), "--key-id", key["key_id"]]).code == 0
@@ -286,8 +291,8 @@ def test_the_permit_page_for_its_holder_and_the_overdue_panel(desk: Desk) -> Non
         for text in (pid, "bruno", "PHA_PRS_C13", "Université de test", "guichet permit verify"):
             assert text in page.text
     with TestClient(create_app(desk.hub.config)) as client:
-        sign_in(client, people["bob"])  # another researcher: not theirs
-        assert client.get(f"/permits/{pid}").status_code == 403
+        sign_in(client, people["bob"])  # another researcher: not theirs, answered as not found
+        assert client.get(f"/permits/{pid}").status_code == 404
     with TestClient(create_app(desk.hub.config)) as client:
         sign_in(client, people["operator"])
         assert client.get(f"/permits/{pid}").status_code == 200

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from guichet.accounts.auth import get_user
 from guichet.catalogue.tables import CatalogueVariable
-from guichet.errors import BadInput, NotFound, Refused
+from guichet.errors import BadInput, Hidden, NotFound, Refused
 from guichet.governance import Resource, Unit, query, service
 from guichet.permits import outbox
 from guichet.permits.accreditation import attestation_valid, attested_until
@@ -303,9 +303,22 @@ def issue(unit: Unit, application_id: int, people: list[str] | None = None) -> P
 
 # --- reading -----------------------------------------------------------------------------------------------
 
+REVIEWERS = frozenset({"operator", "auditor", "authority", "committee"})
+
+
+def _visible(unit: Unit, permit_id: str) -> Permit:
+    """The permit, if the actor may read it: reviewers every one, a researcher one they hold or are named on
+    (any other is answered as not found, and the refusal audited)."""
+    permit = _permit(unit.session, permit_id)
+    me = unit.actor.username
+    if unit.actor.roles & REVIEWERS or permit.owner == me or any(p.get("name") == me for p in permit.document.get("people", [])):
+        return permit
+    raise Hidden(f"no permit {permit_id}", f"{unit.action}: {me} neither holds nor is named on permit {permit_id}")
+
+
 @query("permit.show", resource=_permit_resource)
 def show(unit: Unit, permit_id: str) -> PermitInfo:
-    return _info(unit.session, _permit(unit.session, permit_id), _today())
+    return _info(unit.session, _visible(unit, permit_id), _today())
 
 
 @query("permit.list")
@@ -313,7 +326,7 @@ def list_permits(unit: Unit, state: str | None = None) -> list[PermitInfo]:
     """Every permit (reviewers); a researcher sees those they hold or are named on."""
     today = _today()
     rows = unit.session.execute(select(Permit).order_by(Permit.id)).scalars().all()
-    if not (unit.actor.roles & {"operator", "auditor", "authority", "committee"}):
+    if not (unit.actor.roles & REVIEWERS):
         me = unit.actor.username
         rows = [p for p in rows if p.owner == me or any(x.get("name") == me for x in p.document.get("people", []))]
     infos = [_info(unit.session, p, today) for p in rows]
@@ -323,7 +336,7 @@ def list_permits(unit: Unit, state: str | None = None) -> list[PermitInfo]:
 @query("permit.export", resource=_permit_resource)
 def export(unit: Unit, permit_id: str, revision: int | None = None) -> dict[str, Any]:
     """The signed JSON of a permit's revision (the latest by default), as it was signed."""
-    permit = _permit(unit.session, permit_id)
+    permit = _visible(unit, permit_id)
     number = revision if revision is not None else permit.revision
     row = unit.session.execute(select(PermitRevision).where(PermitRevision.permit_id == permit.id,
                                                             PermitRevision.revision == number)).scalar_one_or_none()

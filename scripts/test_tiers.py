@@ -29,6 +29,8 @@ SLOWEST = 10
 
 
 def _workers() -> int:
+    if importlib.util.find_spec("xdist") is None:
+        return 0  # pytest-xdist (the dev extra) not installed: one process per tier
     wanted = os.environ.get("GUICHET_TEST_WORKERS", "").strip()
     if wanted:
         return max(0, int(wanted))
@@ -92,6 +94,14 @@ def _durations(tier: str, xml_path: Path) -> list[tuple[float, str]]:
     return out
 
 
+def _skip_reasons(xml_path: Path) -> list[str]:
+    """The reason of each test the tier skipped (one entry per test)."""
+    if not xml_path.exists():
+        return []
+    root = ET.parse(xml_path).getroot()  # noqa: S314 - our own pytest junit file
+    return [(s.get("message") or "no reason given").removeprefix("Skipped: ") for s in root.iter("skipped")]
+
+
 def _counts(xml_path: Path) -> tuple[int, int, int]:
     if not xml_path.exists():
         return 0, 0, 0
@@ -110,6 +120,7 @@ def main(argv: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     summary: list[tuple[str, str, float, float]] = []
     timings: list[tuple[float, str]] = []
+    reasons: dict[tuple[str, str], int] = {}
     workers = _workers()
     passed = failed = skipped = 0
     bad = False
@@ -139,11 +150,17 @@ def main(argv: list[str]) -> int:
         code = subprocess.call(cmd, cwd=REPO)
         elapsed, cpu = time.monotonic() - start, _children_cpu() - cpu_start
         timings += _durations(tier, xml)
+        for reason in _skip_reasons(xml):
+            reasons[(tier, reason)] = reasons.get((tier, reason), 0) + 1
         p, f, s = _counts(xml)
         passed, failed, skipped = passed + p, failed + f, skipped + s
         if code not in (0, 5):
             bad = True
         summary.append((tier, f"{p} passed, {f} failed, {s} skipped (exit {code})", elapsed, cpu))
+    if reasons:
+        print("\nTests skipped, and why:")
+        for (tier, reason), count in sorted(reasons.items()):
+            print(f"  {tier:<12} {count:4d}  {reason}")
     if timings:
         print(f"\nThe {SLOWEST} slowest tests (set-up, call and tear-down):")
         for seconds, name in sorted(timings, reverse=True)[:SLOWEST]:

@@ -21,6 +21,8 @@ from guichet.catalogue.tables import CatalogueProduct, CatalogueTable, Catalogue
 from guichet.hub import Hub
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "application.schema.json"
+# The sample application the demo takes to authorisation; examples/application.json is the same file.
+EXAMPLE_PATH = Path(__file__).parent / "schemas" / "application.example.json"
 CRITERIA_MODULE = "guichet.access.criteria"  # the criteria language: validate(hub, criteria) -> [CriteriaError]
 
 

@@ -15,7 +15,7 @@ from guichet.accounts import services as accounts
 from guichet.actor import system_actor
 from guichet.hub import Hub
 from guichet.web import create_app
-from tests.access_support import example, prepare
+from tests.application_support import example, lake_unchecked, prepare
 from tests.conftest import make_hub
 
 
@@ -28,7 +28,8 @@ def api(tmp_path: Path) -> Iterator[tuple[TestClient, Hub, dict[str, tuple[str, 
         token = accounts.issue_token(hub, system_actor(), username=who).token
         secret = accounts.enroll_totp(hub, system_actor(), username=who)
         creds[who] = (token, secret)
-    with TestClient(create_app(hub.config), raise_server_exceptions=False, base_url="http://testserver") as c:
+    with lake_unchecked(), TestClient(create_app(hub.config), raise_server_exceptions=False,
+                                      base_url="http://testserver") as c:
         yield c, hub, creds
     hub.close()
 

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from guichet.store.models import AuditEvent
-from tests.access_support import EXAMPLE, example, prepare
+from tests.application_support import EXAMPLE, example, lake_unchecked, prepare
 from tests.conftest import make_hub, run_cli
 
 
@@ -73,7 +73,8 @@ class Desk:
 def desk(tmp_path: Path) -> Iterator[Desk]:
     hub = make_hub(tmp_path)
     prepare(hub, tmp_path)
-    yield Desk(hub.home, tmp_path, hub)
+    with lake_unchecked():
+        yield Desk(hub.home, tmp_path, hub)
     hub.close()
 
 
@@ -228,7 +229,13 @@ def test_list_and_visibility(desk: Desk) -> None:
     desk.refused("application", "show", str(a2), who="alice", says=f"no application {a2}")
 
 
-def test_production_decisions_need_a_current_totp_code(tmp_path: Path) -> None:
+@pytest.fixture
+def unchecked() -> Iterator[None]:
+    with lake_unchecked():
+        yield
+
+
+def test_production_decisions_need_a_current_totp_code(tmp_path: Path, unchecked: None) -> None:
     """In production each command needs the account's token; checks, opinions and decisions also --totp."""
     import pyotp
 

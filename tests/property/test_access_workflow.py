@@ -23,7 +23,7 @@ from guichet.access.workflow import FINAL, STATES, TRANSITIONS, today
 from guichet.actor import Actor
 from guichet.errors import BadInput, Hidden, NotFound, Refused
 from guichet.hub import Hub
-from tests.access_support import ACCOUNTS, example, prepare
+from tests.application_support import ACCOUNTS, example, lake_unchecked, prepare
 from tests.conftest import make_hub
 
 ACTORS = sorted([*ACCOUNTS, "operator"])
@@ -214,7 +214,8 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hub, dict[s
     root: Path = tmp_path_factory.mktemp("access-workflow")
     hub = make_hub(root)
     actors = prepare(hub, root)
-    yield hub, actors
+    with lake_unchecked():
+        yield hub, actors
     hub.close()
 
 

@@ -16,7 +16,7 @@ from guichet.actor import Actor
 from guichet.errors import Hidden, NotFound, Refused
 from guichet.hub import Hub
 from guichet.store.models import AuditEvent
-from tests.access_support import ACCOUNTS, example, prepare
+from tests.application_support import ACCOUNTS, example, lake_unchecked, prepare
 from tests.conftest import make_hub
 
 ACTORS = [*ACCOUNTS, "operator"]
@@ -29,7 +29,8 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hub, dict[s
     root: Path = tmp_path_factory.mktemp("access-matrix")
     hub = make_hub(root)
     actors = prepare(hub, root)
-    yield hub, actors
+    with lake_unchecked():
+        yield hub, actors
     hub.close()
 
 

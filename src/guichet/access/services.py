@@ -163,10 +163,10 @@ def _resume_clock(unit: Unit, app: Application, step: str) -> None:
     app.answer_due = None
 
 
-def _check_content(unit: Unit, content: Any) -> dict[str, Any]:
+def _check_content(unit: Unit, content: Any, submitting: bool = False) -> dict[str, Any]:
     if not isinstance(content, dict):
         raise BadInput("application: a JSON object (see examples/application.json)")
-    found = problems(unit.hub, unit.session, content)
+    found = problems(unit.hub, unit.session, content, submitting=submitting)
     if found:
         shown = "; ".join(str(p) for p in found[:10])
         more = f" (and {len(found) - 10} more)" if len(found) > 10 else ""
@@ -209,7 +209,7 @@ def submit(unit: Unit, application_id: int) -> ApplicationSummary:
     if app.state != "draft":
         raise _out_of_turn(app, "submitted", "a draft")
     current = _revision(unit.session, app, app.revision)
-    _check_content(unit, current.content)  # the catalogue may have changed since the draft
+    _check_content(unit, current.content, submitting=True)  # the catalogue and the lake, as they are now
     flow = _flow(unit, app)
     _start_step(unit, app, flow.first_step())
     _move(unit, app, "submit", flow.first_state())
@@ -235,7 +235,7 @@ def answer(unit: Unit, application_id: int, content: dict[str, Any]) -> Applicat
         raise _out_of_turn(app, "answered", "a draft, an incomplete application or one to revise")
     if app.state in WAITING_FOR_APPLICANT and app.answer_due is not None and today() > app.answer_due:
         raise Refused(f"application {app.id}: the time to answer ended on {app.answer_due.isoformat()}; it lapses")
-    content = _check_content(unit, content)
+    content = _check_content(unit, content, submitting=app.state != "draft")
     before = _revision(unit.session, app, app.revision).content
     number = _add_revision(unit, app, content, "answer" if app.state != "draft" else "draft")
     app.title = content["title"]

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import func, select
 
 from guichet.store.models import AuditEvent
-from tests.access_support import EXAMPLE, example, hub_with_lake, prepare
-from tests.conftest import run_cli
+from tests.application_support import EXAMPLE, example, hub_with_lake, lake_unchecked, prepare
+from tests.conftest import make_hub, run_cli
 
 
 @dataclass
@@ -226,3 +226,47 @@ def test_list_and_visibility(desk: Desk) -> None:
     assert [a["id"] for a in desk.ok("application", "list", who="claire")] == [a1], "a draft reached a reviewer"
     assert [a["id"] for a in desk.ok("application", "list", "--state", "under_review", who="arthur")] == [a1]
     desk.refused("application", "show", str(a2), who="alice", says=f"no application {a2}")
+
+
+@pytest.fixture
+def unchecked() -> Iterator[None]:
+    with lake_unchecked():
+        yield
+
+
+def test_production_decisions_need_a_current_totp_code(tmp_path: Path, unchecked: None) -> None:
+    """In production each command needs the account's token; checks, opinions and decisions also --totp."""
+    import pyotp
+
+    from guichet.accounts import services as accounts
+    from guichet.actor import system_actor
+    from guichet.config import write_private_file
+
+    hub = make_hub(tmp_path, mode="production")
+    try:
+        prepare(hub, tmp_path)
+        files, secrets = {}, {}
+        for who in ("alice", "operator"):
+            files[who] = tmp_path / f"{who}.token"
+            write_private_file(files[who], accounts.issue_token(hub, system_actor(), username=who).token)
+            secrets[who] = accounts.enroll_totp(hub, system_actor(), username=who)
+
+        def run(who: str, *args: str, totp: str | None = None) -> Any:
+            extra = ["--totp", totp] if totp else []
+            return run_cli([*args, "--home", str(hub.home), "--json", "--as", who, "--token-file", str(files[who]),
+                            *extra])
+
+        r = run("alice", "application", "create", "--file", str(EXAMPLE))
+        assert r.code == 0, r.stderr
+        app = str(json.loads(r.stdout)["id"])
+        assert run("alice", "application", "submit", app).code == 0
+        r = run("operator", "application", "check", app, "--complete", "--reason", "complete")
+        assert r.code == 2 and "second-factor" in r.stderr
+        r = run("operator", "application", "check", app, "--complete", "--reason", "complete", totp="000000")
+        assert r.code == 2 and "wrong or expired code" in r.stderr
+        r = run("operator", "application", "check", app, "--complete", "--reason", "complete",
+                totp=pyotp.TOTP(secrets["operator"]).now())
+        assert r.code == 0, r.stderr
+        assert json.loads(r.stdout)["state"] == "under_review"
+    finally:
+        hub.close()

@@ -34,9 +34,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from guichet.access import page_services as pages
 from guichet.access import services as access
-from guichet.access.criteria import validate as validate_criteria
+from guichet.access.contents import criteria_problems
 from guichet.access.feasibility_services import feasibility
-from guichet.access.model import ApplicationInfo, Problem
+from guichet.access.model import Problem
 from guichet.access.workflow import FINAL, SECTIONS, WAITING_FOR_APPLICANT
 from guichet.accounts.auth import verify_totp
 from guichet.catalogue import services as catalogue
@@ -225,6 +225,12 @@ def add_to(content: dict[str, Any], product: str, table: str, variables: list[st
 
 # --- the basket -----------------------------------------------------------------------------------------
 
+def current_draft(ctx: WebContext, actor: Actor) -> int | None:
+    """The account's most recent draft: the one the catalogue's basket adds to."""
+    drafts = access.list_applications(ctx.hub, actor, state="draft", mine=True)
+    return max((s.id for s in drafts), default=None)
+
+
 def _researcher(actor: Actor | None) -> bool:
     return actor is not None and bool(authorize(actor, "application.create"))
 
@@ -244,7 +250,7 @@ def basket(ctx: WebContext) -> dict[str, Any] | None:
                            "added": int(added) if added and added.isdigit() and len(added) < 6 else None,
                            "path": ctx.request.url.path}
     try:
-        draft = pages.current_draft(ctx.hub, actor)
+        draft = current_draft(ctx, actor)
         if draft is not None:
             info = access.show(ctx.hub, actor, application_id=draft)
             data = info.content.get("data") or []
@@ -285,7 +291,7 @@ async def basket_add(ctx: Ctx, product: Annotated[str, Form(max_length=64)],
             variables = [v.name for v in found[0].variables]
         if not variables:
             return 0
-        draft = pages.current_draft(ctx.hub, actor)
+        draft = current_draft(ctx, actor)
         if draft is None:
             item = {"product": product, "table": table, "variables": list(dict.fromkeys(variables))}
             access.create(ctx.hub, actor, content=draft_contents(item))
@@ -382,6 +388,9 @@ async def save_page(ctx: Ctx, application_id: Number) -> Response:
         content, found = content_of(values)
         found += [p for p in pages.check_contents(ctx.hub, actor, content=content)
                   if not (found and p.path.startswith("criteria"))]
+        if not any(p.path.startswith("criteria") for p in found):
+            # the schema's problems hide the criteria's: show both at once
+            found += [p for p in criteria_problems(ctx.hub, content["criteria"]) if p not in found]
         if found:
             return _view(ctx, application_id, values=values, problems=found, status=422,
                          error=ctx.t("form.problems", count=len(found)))
@@ -408,8 +417,7 @@ async def feasibility_page(ctx: Ctx, application_id: Number) -> HTMLResponse:
         info = access.show(ctx.hub, actor, application_id=application_id)  # one the account may see
         content, found = content_of(values)
         if not found:
-            found = [Problem("criteria" + ("" if not e.path else e.path.replace("/", ".")), e.message)
-                     for e in validate_criteria(ctx.hub, content["criteria"])]
+            found = criteria_problems(ctx.hub, content["criteria"])
         if found:
             return _view(ctx, application_id, values=values, problems=[p for p in found if p.path.startswith("criteria")],
                          status=422, error=ctx.t("form.problems", count=len(found)))

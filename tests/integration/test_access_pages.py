@@ -216,3 +216,34 @@ def test_forms_without_their_csrf_token_are_refused(portal) -> None:  # type: ig
         assert r.status_code == 403, path
     assert access.show(hub, actors["alice"], application_id=app_id).state == "draft"
     assert access.show(hub, actors["alice"], application_id=app_id).revision == 1
+
+
+def test_in_production_a_decision_needs_a_current_code_typed_in_its_form(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    import pyotp
+
+    hub = hub_with_lake(tmp_path)
+    actors = prepare(hub, tmp_path)
+    app_id = access.create(hub, actors["alice"], content=example()).id
+    access.submit(hub, actors["alice"], application_id=app_id)
+    operator = hub.config.operator
+    accounts.set_password(hub, system_actor(), username=operator, password=PASSWORD)
+    secret = accounts.enroll_totp(hub, system_actor(), username=operator)
+    with TestClient(create_app(replace(hub.config, mode="production")), raise_server_exceptions=False,
+                    base_url="http://testserver") as c:
+        c.headers["Accept-Language"] = "en-GB"
+        person = Person(operator, "operator", PASSWORD, secret)
+        sign_in(c, person, code=person.code(-1))  # the current code is kept for the decision (no replay)
+        page = c.get(f"/applications/{app_id}")
+        assert 'id="check-code"' in page.text
+        for code in ("", "000000"):
+            r = _post(c, f"/applications/{app_id}/check", {"outcome": "complete", "reason": "ok", "code": code},
+                      f"/applications/{app_id}")
+            assert r.status_code == 403 and "second-factor" in r.text, (code, r.status_code)
+        assert access.show(hub, actors["alice"], application_id=app_id).state == "submitted"
+        r = _post(c, f"/applications/{app_id}/check", {"outcome": "complete", "reason": "ok",
+                                                        "code": pyotp.TOTP(secret).now()}, f"/applications/{app_id}")
+        assert r.status_code == 303, r.text[:2000]
+    assert access.show(hub, actors["alice"], application_id=app_id).state == "under_review"
+    hub.close()

@@ -196,6 +196,9 @@ def test_another_organisation_sees_nothing_and_steps_out_of_turn_are_refused_in_
 
     access.submit(hub, actors["alice"], application_id=app_id)
     # a reviewer of the applicant's organisation is refused, with the reason, and nothing moves
+    assert 'id="check-form"' not in cs["op.same"].get(f"/applications/{app_id}").text  # no form it may not use
+    assert 'id="check-form"' in cs["operator"].get(f"/applications/{app_id}").text
+    assert 'id="decision-form"' not in cs["arthur"].get(f"/applications/{app_id}").text
     r = _post(cs["op.same"], f"/applications/{app_id}/check", {"outcome": "complete", "reason": "ok"},
               f"/applications/{app_id}")
     assert r.status_code == 403 and "own organisation" in r.text

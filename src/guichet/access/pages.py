@@ -36,12 +36,12 @@ from guichet.access import page_services as pages
 from guichet.access import services as access
 from guichet.access.contents import criteria_problems
 from guichet.access.feasibility_services import feasibility
-from guichet.access.model import Problem
+from guichet.access.model import ApplicationInfo, Problem
 from guichet.access.workflow import FINAL, SECTIONS, WAITING_FOR_APPLICANT
 from guichet.accounts.auth import verify_totp
 from guichet.catalogue import services as catalogue
 from guichet.errors import BadInput, GuichetError, NotFound, Refused
-from guichet.governance import Actor, authorize
+from guichet.governance import Actor, Resource, authorize
 from guichet.web.context import WebContext
 from guichet.web.pages_base import render
 from guichet.web.routing import Ctx, GuardedRouter, Number
@@ -331,13 +331,18 @@ def _view(ctx: WebContext, application_id: int, *, values: dict[str, Any] | None
     members: list[str] = []
     panels: list[str] = []
     can_opinion = not mine and info.state in ("under_review", "revise", "opinion") \
-        and bool(authorize(actor, "application.opinion"))
+        and bool(authorize(actor, "application.opinion", _resource(info)))
     if can_opinion:
         listed = access.list_members(ctx.hub, actor)
         panels = sorted({m.panel for m in listed if m.username == actor.username})
         members = sorted({m.username for m in listed if m.panel in panels})
         can_opinion = bool(panels)
     waiting = "opinion" if "opinion" in info.steps else "under_review"
+    res = _resource(info)
+
+    def may(action: str) -> bool:
+        return bool(authorize(actor, action, res))
+
     notes: dict[str, list[Any]] = {}
     for n in info.notes:
         notes.setdefault(n.section, []).append(n)
@@ -349,14 +354,18 @@ def _view(ctx: WebContext, application_id: int, *, values: dict[str, Any] | None
         problems=by_section(problems or []), problem_count=len(problems or []), message=message, error=error,
         count=count, changes=changes, notes=notes, sections=SECTIONS, purposes=PURPOSES, placeholder=PLACEHOLDER,
         examples=[(key, json.dumps(c, indent=2)) for key, c in CRITERIA_EXAMPLES],
-        can_check=not mine and info.state == "submitted" and bool(authorize(actor, "application.check")),
+        can_check=not mine and info.state == "submitted" and may("application.check"),
         can_opinion=can_opinion, panels=panels, members=members,
-        can_decide=not mine and info.state == waiting and bool(authorize(actor, "application.decide")),
-        can_extend=not mine and info.state == waiting and not info.extended
-        and bool(authorize(actor, "application.extend")),
-        can_note=not mine and info.state not in FINAL and info.state != "draft"
-        and bool(authorize(actor, "application.note")),
+        can_decide=not mine and info.state == waiting and may("application.decide"),
+        can_extend=not mine and info.state == waiting and not info.extended and may("application.extend"),
+        can_note=not mine and info.state not in FINAL and info.state != "draft" and may("application.note"),
         can_withdraw=mine and info.state not in FINAL, needs_code=not ctx.hub.development)
+
+
+def _resource(info: ApplicationInfo) -> Resource:
+    """The application as the permission table's rules see it (which forms to show; the services decide)."""
+    prior = {h.actor for h in info.history if h.action in ("check", "opinion")} | {o.given_by for o in info.opinions}
+    return Resource("application", str(info.id), owner=info.applicant, org=info.org, prior_actors=frozenset(prior))
 
 
 @router.page("/applications/{application_id}", permission="application.show",
@@ -571,7 +580,7 @@ def _waiting(ctx: WebContext, action: str, states: tuple[str, ...], title: str, 
     if not authorize(actor, action):
         return None
     found = [s for s in access.list_applications(ctx.hub, actor, mine=mine) if s.state in states
-             and (mine or s.applicant != actor.username)]
+             and (mine or (s.applicant != actor.username and s.org != actor.org))]  # none it may not act on
     found.sort(key=lambda s: (s.answer_due or s.due or dt.date.max, s.id))
     items = [{"label": f"#{s.id} {s.title}", "detail": _due(ctx, s), "href": f"/applications/{s.id}"}
              for s in found]

@@ -1,7 +1,13 @@
-"""Run the test suite tier by tier; say which tiers are skipped and why; print each tier's time.
+"""Run the test suite tier by tier; say which tiers are skipped and why; print each tier's time and the ten
+slowest tests.
 
 ``make test`` calls this. With GUICHET_REQUIRE_ALL=1 (CI) a tier whose prerequisites are missing fails
 the run instead of being skipped. The last line is 'N passed, N failed, N skipped'.
+
+Each tier runs on several processes (pytest-xdist, ``--dist loadfile``: a module's tests stay together in
+one process, so module-scoped fixtures are built once). GUICHET_TEST_WORKERS sets how many (default: one per
+core, at most 4; 0 runs in this process). Tests that share a resource must not assume they run alone:
+PostgreSQL databases are per test (``pg_url``), files under ``tmp_path``, ports chosen free.
 """
 
 from __future__ import annotations
@@ -18,6 +24,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("GUICHET_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TIERS = ("unit", "spec", "property", "store", "integration", "security", "e2e", "spark")
+SLOWEST = 10
+
+
+def _workers() -> int:
+    wanted = os.environ.get("GUICHET_TEST_WORKERS", "").strip()
+    if wanted:
+        return max(0, int(wanted))
+    return min(os.cpu_count() or 1, 4)
 
 
 def _pg_missing() -> str | None:
@@ -51,8 +65,24 @@ def _java_missing() -> str | None:
 PREREQUISITES = {"store": _pg_missing, "e2e": _chromium_missing, "spark": _java_missing}
 
 
+def _modules(tier: str) -> int:
+    return sum(1 for _ in (REPO / "tests" / tier).rglob("test_*.py"))
+
+
 def _has_tests(tier: str) -> bool:
-    return any((REPO / "tests" / tier).rglob("test_*.py"))
+    return _modules(tier) > 0
+
+
+def _durations(tier: str, xml_path: Path) -> list[tuple[float, str]]:
+    """(seconds, test) of each test of a tier's junit file: set-up, call and tear-down together."""
+    if not xml_path.exists():
+        return []
+    root = ET.parse(xml_path).getroot()  # noqa: S314 - our own pytest junit file
+    out = []
+    for case in root.iter("testcase"):
+        name = f"{case.get('classname', '').replace('.', '/')}.py::{case.get('name', '')}"
+        out.append((float(case.get("time", 0) or 0), f"{tier:<12} {name}"))
+    return out
 
 
 def _counts(xml_path: Path) -> tuple[int, int, int]:
@@ -72,6 +102,8 @@ def main(argv: list[str]) -> int:
     out = REPO / "build" / "test-results"
     out.mkdir(parents=True, exist_ok=True)
     summary: list[tuple[str, str, float]] = []
+    timings: list[tuple[float, str]] = []
+    workers = _workers()
     passed = failed = skipped = 0
     bad = False
     for tier in wanted:
@@ -93,18 +125,26 @@ def main(argv: list[str]) -> int:
         xml.unlink(missing_ok=True)
         print(f"== tier {tier}", flush=True)
         start = time.monotonic()
+        n = min(workers, _modules(tier))  # loadfile: never more processes than modules
+        parallel = ["-n", str(n), "--dist", "loadfile"] if n > 1 else ["-p", "no:xdist"]
         cmd = [sys.executable, "-m", "pytest", f"tests/{tier}", "-q", "-p", "no:cacheprovider",
-               f"--junitxml={xml}", *extra]
+               f"--junitxml={xml}", *parallel, *extra]
         code = subprocess.call(cmd, cwd=REPO)
         elapsed = time.monotonic() - start
+        timings += _durations(tier, xml)
         p, f, s = _counts(xml)
         passed, failed, skipped = passed + p, failed + f, skipped + s
         if code not in (0, 5):
             bad = True
         summary.append((tier, f"{p} passed, {f} failed, {s} skipped (exit {code})", elapsed))
-    print("\nTier times:")
+    if timings:
+        print(f"\nThe {SLOWEST} slowest tests (set-up, call and tear-down):")
+        for seconds, name in sorted(timings, reverse=True)[:SLOWEST]:
+            print(f"  {seconds:7.1f}s  {name}")
+    print(f"\nTier times ({workers} workers per tier):" if workers > 1 else "\nTier times:")
     for tier, what, elapsed in summary:
         print(f"  {tier:<12} {elapsed:7.1f}s  {what}")
+    print(f"  {'total':<12} {sum(e for _t, _w, e in summary):7.1f}s")
     print(f"\n{passed} passed, {failed} failed, {skipped} skipped")
     return 1 if bad or failed else 0
 

@@ -11,12 +11,42 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from argon2.profiles import CHEAPEST
 
-from guichet.hub import Hub, open_hub
-from guichet.lifecycle.init import InitRequest, init_hub
+import guichet.accounts.auth
+
+# Passwords hash with argon2's cheapest parameters in the tests (its profile "for tests"): the default costs
+# 0.1-0.7 s per hash and per check, and the web tests set and check hundreds of passwords. A hash names its
+# parameters, so what the tests check (right and wrong passwords, rehash, lock-out) is unchanged; a served hub
+# (`guichet serve` in the browser tier) still hashes with the defaults. Set before any module hashes one.
+PRODUCTION_PASSWORD_PARAMETERS = guichet.accounts.auth.password_hasher._parameters
+guichet.accounts.auth.password_hasher._parameters = CHEAPEST
+
+import guichet.catalogue  # noqa: E402
+import guichet.schema  # noqa: E402
+from guichet.hub import Hub, open_hub  # noqa: E402
+from guichet.lifecycle.init import InitRequest, init_hub  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
+# Reference data travel with the repository (tests/data, each part with its licence) or are the copies the
+# package ships; only the CGM tests read the GPL files of the `shared/` folder, and are skipped without it.
 SHARED = Path(os.environ.get("GUICHET_SHARED", REPO.parent / "shared"))
+TEST_DATA = REPO / "tests" / "data"
+SYNTHETIC_SNDS = TEST_DATA / "snds" / "synthetic-snds" / "schemas"  # indsante/synthetic-snds, Etalab 2.0
+DRUG_CODES = TEST_DATA / "snds" / "IR_PHA_R_codes.csv.gz"  # SCALPEL-Extraction's IR_PHA_R, BSD-3
+NOMENCLATURES = Path(guichet.schema.__file__).parent / "nomenclatures"  # schema-snds ORAVAL, as shipped
+SNDS_SCHEMAS = Path(guichet.catalogue.__file__).parent / "snds" / "schemas"  # schema-snds, as shipped
+
+
+def drug_reference() -> dict[str, dict[str, str]]:
+    """The real drug reference (CIP13 → CIP7, ATC7) the synthetic drugs must be rows of."""
+    import csv
+    import gzip
+
+    with gzip.open(DRUG_CODES, "rt", encoding="utf-8", newline="") as f:
+        return {r["PHA_CIP_C13"]: r for r in csv.DictReader(f, delimiter=";")}
+
+
 TIERS = ("unit", "spec", "property", "store", "integration", "e2e", "security", "spark")
 PG_ADMIN_URL = os.environ.get("GUICHET_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 

@@ -7,80 +7,47 @@ linkage pair. Screenshots in build/test-artifacts/web/."""
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import SHARED, make_hub, run_cli
-from tests.e2e.test_web_browser import (  # the web foundation's fixtures and helpers
-    AXE,
-    CHROMIUM,
-    DEMO_ACCOUNTS,
-    Account,
-    Portal,
-    _axe,
-    _context,
-    _free_port,
-    _sign_in,
-    browser,  # noqa: F401 - a fixture
-)
+from tests.conftest import SNDS_SCHEMAS, run_cli
+from tests.e2e.support import Portal, needs_browser, portal_hub, serving
+from tests.e2e.support import axe as _axe
+from tests.e2e.support import new_context as _context
+from tests.e2e.support import sign_in as _sign_in
 from tests.integration.test_catalogue_deliveries import delivery_zip
-from tests.web_support import add_person
+from tests.web_support import PRODUCER, register_producer
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() or not AXE.exists(),
-                                reason="needs /usr/bin/chromium and node_modules/axe-core (npm ci)")
-
-
-def _serve(home: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GUICHET_")}
-    server = subprocess.Popen([sys.executable, "-m", "guichet", "serve", "--home", str(home), "--port", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=1) as r:  # noqa: S310 - local test server
-                if r.status == 200:
-                    return server, url
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    pytest.fail("guichet serve did not become ready")
+pytestmark = needs_browser
 
 
 @pytest.fixture(scope="module")
 def hub_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Portal, Path, str]]:
-    """The web foundation's portal (one account per role), plus two catalogue products, the producer cnam
-    of the producer account's organisation, and one linkage run with pairs in the review queue."""
-    from guichet.actor import Actor, system_actor
+    """A portal with one account per role (each in its own organisation), two catalogue products, the
+    producer cnam of the producer account's organisation, and one linkage run with pairs in the review queue."""
+    import shutil
+
+    from guichet.actor import Actor
     from guichet.catalogue import services as catalogue
     from guichet.demo.catalogue import DEMO_PROPERTIES
-    from guichet.deposit import services as deposits
     from guichet.linkage import services as linkage
     from guichet.linkage.run import LinkRequest
     from guichet.linkage.tables import ReviewPair
 
     root = tmp_path_factory.mktemp("e2e-catalogue")
-    hub = make_hub(root)
-    accounts = {}
-    for role, username in DEMO_ACCOUNTS.items():
-        person = add_person(hub, username, role, password=f"{role}-password-e2e")
-        accounts[role] = Account(person.username, role, person.password, person.totp_secret)
+    hub, accounts = portal_hub(root)
     ops = Actor(hub.config.operator, frozenset({"operator"}), strong_auth=True)
     schemas = root / "schemas"
     for name in ("BENEFICIAIRE", "Causes de décès"):
-        shutil.copytree(SHARED / "data" / "snds" / "schema-snds" / "schemas" / name, schemas / name)
+        shutil.copytree(SNDS_SCHEMAS / name, schemas / name)
     catalogue.configure(hub, ops, properties=DEMO_PROPERTIES)
     catalogue.load_schemas(hub, ops, folder=schemas)
-    _info, private = deposits.add_producer(hub, system_actor(), name="cnam", org="Test org")
+    private = register_producer(hub, accounts["producer"].org, PRODUCER)
     key = root / "cnam-private.pem"
     key.write_text(private or "", encoding="utf-8")
     key.chmod(0o600)
@@ -88,13 +55,10 @@ def hub_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Porta
     with hub.store.read() as s:
         assert s.execute(select(ReviewPair.id).where(ReviewPair.status == "open")).first(), \
             "the synthetic delivery must put pairs in the clerical-review band"
+    home = hub.home
     hub.close()
-    server, url = _serve(hub.home)
-    try:
+    with serving(home) as url:
         yield Portal(url, accounts, {}), root, url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def _review_delivery(root: Path, home: Path) -> Path:
@@ -110,7 +74,7 @@ def _review_delivery(root: Path, home: Path) -> Path:
     return level1
 
 
-def test_search_with_and_without_accents_product_dictionary_and_quality(hub_portal, browser) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_search_with_and_without_accents_product_dictionary_and_quality(hub_portal, browser) -> None:  # type: ignore[no-untyped-def]
     _portal, _root, url = hub_portal
     ctx = _context(browser)
     page = ctx.new_page()
@@ -137,7 +101,7 @@ def test_search_with_and_without_accents_product_dictionary_and_quality(hub_port
     ctx.close()
 
 
-def test_producer_uploads_a_delivery_and_reads_receipt_and_rejection_report(hub_portal, browser,  # type: ignore[no-untyped-def]  # noqa: F811
+def test_producer_uploads_a_delivery_and_reads_receipt_and_rejection_report(hub_portal, browser,  # type: ignore[no-untyped-def]
                                                                            tmp_path: Path) -> None:
     portal, root, url = hub_portal
     data = delivery_zip(bad_rows=2)
@@ -189,7 +153,7 @@ def test_delivery_send_uses_the_resumable_api(hub_portal, tmp_path: Path) -> Non
     assert '"status": "deposited"' in sent.stdout and '"rows_quarantined": 3' in sent.stdout
 
 
-def test_operator_reviews_a_linkage_pair(hub_portal, browser) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_operator_reviews_a_linkage_pair(hub_portal, browser) -> None:  # type: ignore[no-untyped-def]
     from guichet.hub import open_hub
     from guichet.linkage.tables import ReviewPair
     from guichet.store.models import AuditEvent

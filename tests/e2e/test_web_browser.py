@@ -5,143 +5,44 @@ build/test-artifacts/web/."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import replace
 
 import pyotp
 import pytest
 
-from tests.conftest import REPO, make_hub
-from tests.web_support import add_person
+from tests.e2e.support import (
+    AXE,
+    CHROMIUM,
+    Account,
+    Portal,
+    free_port,
+    needs_browser,
+    portal_hub,
+    serving,
+)
+from tests.e2e.support import axe as _axe
+from tests.e2e.support import new_context as _context
+from tests.e2e.support import sign_in as _sign_in
+from tests.web_support import ACCOUNTS
 
-AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
-ARTIFACTS = REPO / "build" / "test-artifacts" / "web"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+DEMO_ACCOUNTS = ACCOUNTS  # the names other modules imported from here
+_free_port = free_port
+__all__ = ["AXE", "CHROMIUM", "DEMO_ACCOUNTS", "Account", "Portal", "_axe", "_context", "_free_port", "_sign_in"]
 
-DEMO_ACCOUNTS = {"operator": "operator", "producer": "cnam.producer", "researcher": "alice.researcher",
-                 "committee": "claire.committee", "authority": "arthur.authority", "checker": "olga.checker",
-                 "auditor": "victor.auditor"}
-
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() or not AXE.exists(),
-                                reason="needs /usr/bin/chromium and node_modules/axe-core (npm ci)")
-
-
-@dataclass(frozen=True)
-class Account:
-    username: str
-    role: str
-    password: str
-    secret: str
-
-
-@dataclass
-class Portal:
-    url: str
-    accounts: dict[str, Account]
-    used_steps: dict[str, int]
-
-    def code(self, username: str) -> str:
-        """A TOTP code not used yet by this account (the portal refuses replays): wait for the next step."""
-        while True:
-            step = int(time.time()) // 30
-            if self.used_steps.get(username, -1) < step:
-                self.used_steps[username] = step
-                secret = next(a.secret for a in self.accounts.values() if a.username == username)
-                return pyotp.TOTP(secret).at(step * 30)
-            time.sleep(1)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+pytestmark = needs_browser
 
 
 @pytest.fixture(scope="module")
 def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
-    # A hub with one account per role, each with password and TOTP (what `guichet demo` makes, without
-    # the data stages, so that this tier depends on the web and accounts only).
-    root = tmp_path_factory.mktemp("e2e")
-    hub = make_hub(root)
+    # A hub with one account per role, each in its own organisation, with password and TOTP (what
+    # `guichet demo` makes, without the data stages, so that this module depends on the web and accounts only).
+    hub, accounts = portal_hub(tmp_path_factory.mktemp("e2e"))
     home = hub.home
-    accounts = {}
-    for role, username in DEMO_ACCOUNTS.items():
-        person = add_person(hub, username, role, password=f"{role}-password-e2e")
-        accounts[role] = Account(person.username, role, person.password, person.totp_secret)
     hub.close()
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GUICHET_")}
-    server = subprocess.Popen([sys.executable, "-m", "guichet", "serve", "--home", str(home), "--port", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(f"{url}/readyz", timeout=1) as r:  # noqa: S310 - local test server
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("guichet serve did not become ready")
+    with serving(home) as url:
         yield Portal(url, accounts, {})
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        if server.stderr:
-            server.stderr.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-def _context(browser, locale: str = "en-GB"):  # type: ignore[no-untyped-def]
-    # bypass_csp: axe is injected as an inline script, which the portal's CSP (rightly) forbids.
-    return browser.new_context(locale=locale, bypass_csp=True)
-
-
-def _axe(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    """Run axe-core; keep a screenshot; fail on serious or critical violations."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    bad = [(v["id"], v["impact"], len(v["nodes"])) for v in result["violations"]
-           if v["impact"] in ("serious", "critical")]
-    assert not bad, f"{name}: accessibility violations {bad}"
-
-
-def _sign_in(page, portal: Portal, role: str) -> None:  # type: ignore[no-untyped-def]
-    account = portal.accounts[role]
-    page.goto(f"{portal.url}/login")
-    page.get_by_label("User name").fill(account.username) if page.locator("html").get_attribute("lang") == "en" \
-        else page.locator("#username").fill(account.username)
-    page.locator("#password").fill(account.password)
-    page.locator("form.form button[type=submit]").click()
-    page.wait_for_url(f"{portal.url}/login/totp")
-    page.locator("#code").fill(portal.code(account.username))
-    page.locator("form.form button[type=submit]").click()
-    page.wait_for_url(f"{portal.url}/")
 
 
 def test_operator_signs_in_with_password_and_totp_and_every_page_passes_axe(portal: Portal, browser) -> None:  # type: ignore[no-untyped-def]
@@ -288,8 +189,7 @@ def test_self_service_password_second_factor_and_sessions(portal: Portal, browse
     assert "Sessions ended elsewhere: 1" in page.get_by_role("status").inner_text()
     assert other_page.goto(f"{portal.url}/").status == 401, "the other device was signed out"
     other.close()
-    portal.accounts["committee"] = Account(account.username, "committee", "committee-new-password-e2e",
-                                           account.secret)
+    portal.accounts["committee"] = replace(account, password="committee-new-password-e2e")
 
     page.get_by_role("link", name="Change my authenticator app").click()
     page.wait_for_url(f"{portal.url}/account/totp")
@@ -301,7 +201,7 @@ def test_self_service_password_second_factor_and_sessions(portal: Portal, browse
     page.get_by_label("Code of the new app").fill(pyotp.TOTP(key).now())
     page.get_by_role("button", name="Use the new app").click()
     page.wait_for_url(f"{portal.url}/account?done=totp&ended=0")
-    portal.accounts["committee"] = Account(account.username, "committee", "committee-new-password-e2e", key)
+    portal.accounts["committee"] = replace(account, password="committee-new-password-e2e", secret=key)
     portal.used_steps[account.username] = int(time.time()) // 30  # the new app's code just used
 
     page.get_by_role("link", name="My open sessions").click()

@@ -19,14 +19,13 @@ from guichet.accounts import services as accounts
 from guichet.actor import system_actor
 from guichet.config import save_config
 from guichet.delivery.model import open_report
-from guichet.deposit import services as deposits
 from guichet.hub import Hub
 from guichet.store.models import AuditEvent
 from guichet.web import create_app
-from tests.conftest import SHARED, make_hub
-from tests.web_support import Person, add_person, csrf_of, sign_in
+from tests.conftest import SYNTHETIC_SNDS, make_hub
+from tests.web_support import Person, add_person, csrf_of, register_producer, sign_in
 
-SAMPLE = SHARED / "data" / "snds" / "synthetic-snds" / "schemas" / "BENEFICIAIRE"
+SAMPLE = SYNTHETIC_SNDS / "BENEFICIAIRE"
 GOOD_PSA = ["ABCDEFGHIJKLMNOP" + c for c in "QRSTUVWXYZ"]
 
 
@@ -66,10 +65,11 @@ def producer_hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tup
 
 @pytest.fixture
 def producer(producer_hub: tuple[Hub, str | None]) -> tuple[Person, str, str]:
-    """A producer account of organisation "Test org", its registered producer cnam, its private key, a token."""
+    """A producer account (in the producer's organisation), its registered producer cnam, its private key, a
+    token."""
     hub, _ = producer_hub
     person = add_person(hub, "paula.producer", "producer")
-    _info, private = deposits.add_producer(hub, system_actor(), name="cnam", org="Test org")
+    private = register_producer(hub, person.org, "cnam")
     assert private is not None
     token = accounts.issue_token(hub, system_actor(), username="paula.producer", scopes=("api",)).token
     return person, private, token

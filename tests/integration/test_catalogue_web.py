@@ -17,10 +17,9 @@ from guichet.catalogue.shacl import validate
 from guichet.demo.catalogue import DEMO_PROPERTIES
 from guichet.governance import Actor
 from guichet.hub import Hub
-from tests.conftest import SHARED
+from tests.conftest import SNDS_SCHEMAS, SYNTHETIC_SNDS
 from tests.web_support import csrf_of
 
-SNDS = SHARED / "data" / "snds"
 OPERATOR = Actor("operator", frozenset({"operator"}), strong_auth=True)
 
 
@@ -28,7 +27,7 @@ OPERATOR = Actor("operator", frozenset({"operator"}), strong_auth=True)
 def catalogue_hub(hub: Hub, tmp_path: Path) -> Hub:
     root = tmp_path / "schemas"
     for name in ("BENEFICIAIRE", "Causes de décès"):
-        shutil.copytree(SNDS / "schema-snds" / "schemas" / name, root / name)
+        shutil.copytree(SNDS_SCHEMAS / name, root / name)
     svc.configure(hub, OPERATOR, properties=DEMO_PROPERTIES)
     svc.load_schemas(hub, OPERATOR, folder=root)
     return hub
@@ -86,7 +85,7 @@ def test_catalogue_ttl_is_the_validated_graph_without_placeholders(catalogue_hub
 
 
 def test_a_small_population_shows_no_exact_count(catalogue_hub: Hub, tmp_path: Path) -> None:
-    sample = SNDS / "synthetic-snds" / "schemas" / "BENEFICIAIRE"
+    sample = SYNTHETIC_SNDS / "BENEFICIAIRE"
     _deposit_published(catalogue_hub, sample / "IR_BEN_R.csv", sample / "IR_BEN_R.json")  # 10 people
     c = _client(catalogue_hub)
     data = c.get("/api/datasets/beneficiaire").json()
@@ -107,7 +106,7 @@ def test_the_product_page_shows_the_quality_label_of_its_published_data(catalogu
     from guichet.quality import services as quality
     from guichet.quality.label import GRADES
 
-    sample = SNDS / "synthetic-snds" / "schemas" / "BENEFICIAIRE"
+    sample = SYNTHETIC_SNDS / "BENEFICIAIRE"
     _deposit_published(catalogue_hub, sample / "IR_BEN_R.csv", sample / "IR_BEN_R.json")
 
     quality.run_quality(catalogue_hub, OPERATOR, dataset="IR_BEN_R")
@@ -127,7 +126,7 @@ def _beneficiaries(path: Path, people: int, seed: int = 7) -> list[int]:
     import string
 
     rng = random.Random(seed)
-    sample = SNDS / "synthetic-snds" / "schemas" / "BENEFICIAIRE" / "IR_BEN_R.csv"
+    sample = SYNTHETIC_SNDS / "BENEFICIAIRE" / "IR_BEN_R.csv"
     with sample.open(newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         header, template = list(reader.fieldnames or []), next(reader)
@@ -148,7 +147,7 @@ def test_the_characterisation_is_measured_on_the_published_data(catalogue_hub: H
 
     from guichet.catalogue.characterise import percentile
 
-    sample = SNDS / "synthetic-snds" / "schemas" / "BENEFICIAIRE"
+    sample = SYNTHETIC_SNDS / "BENEFICIAIRE"
     years = _beneficiaries(tmp_path / "IR_BEN_R.csv", 57)
     _deposit_published(catalogue_hub, tmp_path / "IR_BEN_R.csv", sample / "IR_BEN_R.json")
     c = _client(catalogue_hub)

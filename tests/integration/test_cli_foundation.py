@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli_process
+from tests.conftest import run_cli, run_cli_process
 
 
 def _one_line_error(stderr: str) -> None:
@@ -102,12 +102,12 @@ def test_development_mode_acts_as_the_first_operator(tmp_path: Path) -> None:
 ])
 def test_bad_input_is_one_line_exit_2_and_changes_nothing(tmp_path: Path, args: list[str], needle: str) -> None:
     home = tmp_path / "hub"
-    assert run_cli_process(["init", "--home", str(home), "--mode", "development"]).code == 0
-    before = run_cli_process(["user", "list", "--home", str(home), "--json"]).stdout
+    assert run_cli(["init", "--home", str(home), "--mode", "development"]).code == 0  # set-up in this process
+    before = run_cli(["user", "list", "--home", str(home), "--json"]).stdout
     r = run_cli_process([*args, "--home", str(home)])
     assert r.code == 2 and needle in r.stderr, r.stderr
     _one_line_error(r.stderr)
-    assert run_cli_process(["user", "list", "--home", str(home), "--json"]).stdout == before
+    assert run_cli(["user", "list", "--home", str(home), "--json"]).stdout == before
 
 
 def test_init_refuses_bad_places_and_leaves_nothing(tmp_path: Path) -> None:

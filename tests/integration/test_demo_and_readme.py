@@ -29,7 +29,7 @@ def test_readme_sample_output_is_true(demo: tuple[Path, str]) -> None:
 def test_demo_json_is_deterministic_and_complete(tmp_path: Path, demo: tuple[Path, str]) -> None:
     runs = []
     for name in ("a", "b"):
-        r = run_cli_process(["demo", "--home", str(tmp_path / name), "--json", "--persons", "300"])
+        r = run_cli_process(["demo", "--home", str(tmp_path / name), "--json", "--persons", "150"])
         assert r.code == 0, r.stderr
         runs.append(json.loads(r.stdout))
     a, b = runs
@@ -44,6 +44,7 @@ def test_demo_json_is_deterministic_and_complete(tmp_path: Path, demo: tuple[Pat
         assert password not in json.dumps(a) and totp not in json.dumps(a)
     _, stdout = demo
     assert "demo-credentials.txt" in stdout
+    assert "guichet serve --home guichet-demo" in stdout, "the demo prints the command that serves its hub"
 
 
 def test_demo_refuses_a_non_empty_folder(tmp_path: Path) -> None:

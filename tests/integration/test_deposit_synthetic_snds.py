@@ -1,4 +1,4 @@
-"""Every CSV of shared/data/snds/synthetic-snds (made by the SNDS's own tooling) deposits with the Table
+"""Every CSV of synthetic-snds (tests/data/snds, made by the SNDS's own tooling) deposits with the Table
 Schema beside it, every row accounted for; the quality gate holds what it must, and an operator's
 override publishes a held version."""
 
@@ -17,9 +17,9 @@ from guichet.deposit.run import single_file_request
 from guichet.hub import Hub
 from guichet.lake.tables import DatasetVersion
 from guichet.lake.versions import published_versions, versions
-from tests.conftest import SHARED, test_producer
+from tests.conftest import SYNTHETIC_SNDS, test_producer
 
-FOLDER = SHARED / "data" / "snds" / "synthetic-snds" / "schemas"
+FOLDER = SYNTHETIC_SNDS
 SAMPLES = sorted(p for p in FOLDER.rglob("*.csv") if p.with_suffix(".json").is_file())
 
 

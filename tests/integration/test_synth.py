@@ -18,9 +18,9 @@ import pytest
 
 from guichet.synth import nir
 from guichet.synth.manifest import json_schema
-from tests.conftest import SHARED, run_cli
+from tests.conftest import NOMENCLATURES, drug_reference, run_cli
 
-NOM = SHARED / "data" / "snds" / "schema-snds" / "nomenclatures" / "ORAVAL"
+NOM = NOMENCLATURES
 START, END = dt.date(2022, 1, 1), dt.date(2023, 12, 31)
 ARGS = ["--persons", "3000", "--start", START.isoformat(), "--end", END.isoformat(), "--seed", "99",
         "--defect-rate", "0.03", "--plant", "coding_gap:84"]
@@ -47,7 +47,7 @@ def refs() -> dict[str, set[str]]:
         "IR_NAT_V": _codes(NOM / "IR_NAT_V.csv", "PRS_NAT"), "IR_DPT_V": _codes(NOM / "IR_DPT_V.csv", "GEO_DPT_COD"),
         "IR_NIR_V": _codes(NOM / "IR_NIR_V.csv", "BEN_NIR_COD"), "IR_ALD_V": _codes(NOM / "IR_ALD_V.csv", "ALD_030_COD"),
         "DS_LIE_V": _codes(NOM / "DS_LIE_V.csv", "DCD_LIE_COD"), "MS_SOR_V": _codes(NOM / "MS_SOR_V.csv", "SOR_MOD_COD"),
-        "drugs": _codes(SHARED / "data" / "snds" / "derived" / "IR_PHA_R_core_from_scalpel.csv", "PHA_CIP_C13"),
+        "drugs": set(drug_reference()),
     }
 
 

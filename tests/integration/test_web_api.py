@@ -324,12 +324,3 @@ def test_health_and_readiness(web_hub: Hub) -> None:
         assert c.get("/healthz").json() == {"status": "ok"}
         assert c.get("/readyz").json() == {"status": "ready"}
         assert "set-cookie" not in c.get("/healthz").headers
-
-
-def test_demo_prints_the_serve_command(tmp_path: Path) -> None:
-    from tests.conftest import run_cli
-
-    home = tmp_path / "demo"
-    result = run_cli(["demo", "--home", str(home), "--persons", "50"])
-    assert result.code == 0, result.stderr
-    assert f"guichet serve --home {home}" in result.stdout

@@ -1,6 +1,6 @@
 """Trying to learn a count below 11 from feasibility counts: asking directly, differencing two criteria that
 differ by a small group, repeating a question or rewriting it, averaging over variants within the daily
-budget; the budget refused and audited. The handcrafted delivery of ``tests/access_support.py`` (21 people;
+budget; the budget refused and audited. The handcrafted delivery of ``tests/criteria_support.py`` (21 people;
 type 2 diabetes in hospital: 2 of them, statins: 14)."""
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from guichet.actor import Actor
 from guichet.errors import Refused
 from guichet.hub import Hub
 from guichet.store.models import AuditEvent
-from tests.criteria_support import build_lake
-from tests.conftest import make_hub
+from tests.access_support import hub_with_lake
 
 pytestmark = pytest.mark.security
 DIABETES = {"codes": ["E11"], "system": "ICD10"}  # 2 people: never to be learnt
@@ -31,8 +30,7 @@ STATINS = {"codes": ["C10AA05"], "system": "ATC"}  # 14 people
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     root = tmp_path_factory.mktemp("feasibility")
-    hub = make_hub(root)
-    build_lake(hub, root)
+    hub = hub_with_lake(root)  # the handcrafted lake, built once per test process
     yield hub
     hub.close()
 

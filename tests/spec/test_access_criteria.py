@@ -1,5 +1,5 @@
 """Criteria spec tests: populations counted by the hub against populations counted by hand on a handcrafted
-delivery of 21 people (``tests/access_support.py`` lists them and their events); validation errors with their
+delivery of 21 people (``tests/criteria_support.py`` lists them and their events); validation errors with their
 JSON paths; the SQL built with SQLGlot, values as literals."""
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from guichet.access import criteria as cr
 from guichet.engine import Engine, to_spark
 from guichet.errors import BadInput
 from guichet.hub import Hub
-from tests.criteria_support import build_lake
-from tests.conftest import make_hub
+from tests.access_support import hub_with_lake
 
 pytestmark = pytest.mark.spec
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "criteria.json"
@@ -26,14 +25,13 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "criteria.json"
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     root = tmp_path_factory.mktemp("access")
-    hub = make_hub(root)
-    build_lake(hub, root)
+    hub = hub_with_lake(root)  # the handcrafted lake, built once per test process
     yield hub
     hub.close()
 
 
 ATC = "ATC"
-# (criteria, the people it selects, counted by hand from the table in tests/access_support.py)
+# (criteria, the people it selects, counted by hand from the table in tests/criteria_support.py)
 POPULATIONS: list[tuple[str, dict[str, Any], set[str]]] = [
     ("metformin, any time", {"codes": ["A10BA02"], "system": ATC}, {"ana", "bob", "gus"}),
     ("antidiabetics in 2023 (bob's is 2022-12-15)",

@@ -18,9 +18,9 @@ from guichet.errors import BadInput, Refused
 from guichet.governance import Actor
 from guichet.hub import Hub
 from guichet.store.models import AuditEvent
-from tests.conftest import SHARED
+from tests.conftest import SNDS_SCHEMAS
 
-SCHEMAS = SHARED / "data" / "snds" / "schema-snds" / "schemas"
+SCHEMAS = SNDS_SCHEMAS
 OPERATOR = Actor("operator", frozenset({"operator"}), strong_auth=True)
 
 

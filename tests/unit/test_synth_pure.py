@@ -20,10 +20,9 @@ from guichet.synth.params import PROFILES, SynthRequest, month_index, parse_plan
 from guichet.synth.population import age_years, d64, make_persons
 from guichet.synth.reference import reference
 from guichet.synth.rows import Counters
-from tests.conftest import SHARED
+from tests.conftest import NOMENCLATURES, drug_reference
 
-SNDS = SHARED / "data" / "snds"
-NOM = SNDS / "schema-snds" / "nomenclatures" / "ORAVAL"
+NOM = NOMENCLATURES
 REQ = SynthRequest(persons=20_000, start=dt.date(2023, 1, 1), end=dt.date(2023, 12, 31), seed=11)
 
 
@@ -91,7 +90,7 @@ def test_clinical_codes_exist_in_the_real_nomenclatures() -> None:
 
 
 def test_shipped_drugs_are_rows_of_the_real_drug_reference() -> None:
-    real = _codes(SNDS / "derived" / "IR_PHA_R_core_from_scalpel.csv", "PHA_CIP_C13")
+    real = drug_reference()
     for prefix, drugs in reference().drugs.items():
         assert drugs.cip13.size > 0, prefix
         for cip13, cip7 in zip(drugs.cip13.tolist(), drugs.cip7.tolist(), strict=True):
@@ -101,7 +100,7 @@ def test_shipped_drugs_are_rows_of_the_real_drug_reference() -> None:
 def test_defect_codes_are_absent_from_the_real_references() -> None:
     ms = set(_codes(NOM / "MS_CIM_V.csv", "CIM_COD"))
     ir = set(_codes(NOM / "IR_CIM_V.csv", "CIM_COD"))
-    drugs = set(_codes(SNDS / "derived" / "IR_PHA_R_core_from_scalpel.csv", "PHA_CIP_C13"))
+    drugs = set(drug_reference())
     nat = set(_codes(NOM / "IR_NAT_V.csv", "PRS_NAT"))
     dpt = set(_codes(NOM / "IR_DPT_V.csv", "GEO_DPT_COD"))
     bad = NOT_IN_NOMENCLATURE

@@ -2,7 +2,7 @@
 
 Stable signature (the application's CLI, API and pages call it)::
 
-    feasibility(hub, actor, *, criteria: dict, application: str | None = None) -> Feasibility
+    feasibility(hub, actor, *, criteria: dict, application: str | int | None = None) -> Feasibility
 
 ``criteria`` is a criteria document (``access/schemas/criteria.schema.json``); ``application`` the id of the
 application it belongs to, when there is one (it only names the audit event's object: whether ``actor`` may
@@ -26,7 +26,7 @@ __all__ = ["Feasibility", "feasibility"]
 
 
 @query("application.feasibility")
-def feasibility(unit: Unit, *, criteria: dict[str, Any], application: str | None = None) -> Feasibility:
+def feasibility(unit: Unit, *, criteria: dict[str, Any], application: str | int | None = None) -> Feasibility:
     """How many persons ``criteria`` selects on the published data: noisy, rounded up to a multiple of 10,
     "fewer than 11" below 11; within the account's daily budget."""
     budget, scale = settings(unit.hub.config.properties)

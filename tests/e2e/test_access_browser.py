@@ -9,25 +9,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.access_support import example, hub_with_lake, prepare
-from tests.e2e.test_catalogue_browser import _serve
-from tests.e2e.test_web_browser import (  # the web foundation's fixtures and helpers
-    AXE,
-    CHROMIUM,
-    Account,
-    Portal,
-    _axe,
-    _context,
-    _sign_in,
-    browser,  # noqa: F401 - a fixture
-)
+from tests.e2e.support import Account, Portal, axe, needs_browser, new_context, serving, sign_in
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() or not AXE.exists(),
-                                reason="needs /usr/bin/chromium and node_modules/axe-core (npm ci)")
+pytestmark = needs_browser
 PEOPLE = ("alice", "claire", "arthur")
 
 
@@ -50,24 +38,20 @@ def access_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     people["operator"] = people.pop(hub.config.operator)
     home = hub.home
     hub.close()
-    server, url = _serve(home)
-    try:
+    with serving(home) as url:
         yield Portal(url, people, {})
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
-def test_from_the_catalogue_basket_to_an_authorisation(access_portal: Portal, browser) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_from_the_catalogue_basket_to_an_authorisation(access_portal: Portal, browser) -> None:  # type: ignore[no-untyped-def]
     portal, url = access_portal, access_portal.url
     wanted = example()
 
     # the researcher fills the basket from the dictionary page
-    alice = _context(browser).new_page()
-    _sign_in(alice, portal, "alice")
+    alice = new_context(browser).new_page()
+    sign_in(alice, portal, "alice")
     alice.goto(f"{url}/catalogue/dcir/dictionary")
     assert "Your basket is empty" in alice.locator("#basket").inner_text()
-    _axe(alice, "a01-dictionary-basket")
+    axe(alice, "a01-dictionary-basket")
     for item in wanted["data"]:
         for variable in item["variables"]:
             alice.locator(f"#pick-{item['table']}-{variable}").check()
@@ -75,11 +59,11 @@ def test_from_the_catalogue_basket_to_an_authorisation(access_portal: Portal, br
         alice.wait_for_url(re.compile(r".*/catalogue/dcir/dictionary\?basket=\d+"))
     summary = alice.locator("#basket").inner_text()
     assert "requests 6 variables from 2 tables" in summary, summary
-    _axe(alice, "a02-dictionary-basket-filled")
+    axe(alice, "a02-dictionary-basket-filled")
     alice.get_by_role("link", name="Open your draft application").click()
     alice.wait_for_url(re.compile(r".*/applications/\d+$"))
     app_url = alice.url
-    _axe(alice, "a03-form-draft")
+    axe(alice, "a03-form-draft")
 
     # the form: the sections, the criteria and their feasibility count, then save and submit
     alice.locator("#f-title").fill(wanted["title"])
@@ -99,22 +83,22 @@ def test_from_the_catalogue_basket_to_an_authorisation(access_portal: Portal, br
     shown = alice.locator("#feasibility").inner_text()
     assert re.search(r"published data: (fewer than 11|[0-9,]+0)\.", shown), shown
     assert alice.locator("#f-title").input_value() == wanted["title"]  # the count keeps what was typed
-    _axe(alice, "a04-form-feasibility")
+    axe(alice, "a04-form-feasibility")
     alice.get_by_role("button", name="Save the draft").click()
     alice.wait_for_url(re.compile(r".*\?done=saved$"))
     alice.get_by_role("button", name="Submit the application").click()
     alice.wait_for_url(re.compile(r".*\?done=submitted$"))
     assert alice.locator("#state").inner_text().startswith("submitted")
-    _axe(alice, "a05-submitted")
+    axe(alice, "a05-submitted")
 
     # the operator: the home page's panel, then the completeness check
-    op = _context(browser).new_page()
-    _sign_in(op, portal, "operator")
+    op = new_context(browser).new_page()
+    sign_in(op, portal, "operator")
     panel = op.locator("li.panel", has_text="Applications to check for completeness")
     assert wanted["title"] in panel.inner_text()
-    _axe(op, "a06-operator-home")
+    axe(op, "a06-operator-home")
     op.goto(app_url)
-    _axe(op, "a07-operator-review")
+    axe(op, "a07-operator-review")
     op.get_by_label("complete: to the scientific opinion").check()
     op.locator("#check-reason").fill("Every section is complete")
     op.get_by_role("button", name="Record the check").click()
@@ -122,22 +106,22 @@ def test_from_the_catalogue_basket_to_an_authorisation(access_portal: Portal, br
     assert op.locator("#state").inner_text() == "under review"
 
     # the scientific committee's opinion
-    claire = _context(browser).new_page()
-    _sign_in(claire, portal, "claire")
+    claire = new_context(browser).new_page()
+    sign_in(claire, portal, "claire")
     assert wanted["title"] in claire.locator("li.panel", has_text="waiting for a panel").inner_text()
     claire.goto(app_url)
-    _axe(claire, "a08-committee-review")
+    axe(claire, "a08-committee-review")
     claire.get_by_label("favourable", exact=True).check()
     claire.locator("#op-reason").fill("Sound design and proportionate data")
     claire.get_by_role("button", name="Record the opinion").click()
     claire.wait_for_url(re.compile(r".*\?done=opinion$"))
 
     # the authority's decision
-    arthur = _context(browser).new_page()
-    _sign_in(arthur, portal, "arthur")
+    arthur = new_context(browser).new_page()
+    sign_in(arthur, portal, "arthur")
     assert wanted["title"] in arthur.locator("li.panel", has_text="waiting for the decision").inner_text()
     arthur.goto(app_url)
-    _axe(arthur, "a09-authority-decision")
+    axe(arthur, "a09-authority-decision")
     arthur.get_by_label("authorise", exact=True).check()
     arthur.locator("#dec-reason").fill("Favourable scientific opinion; safeguards adequate")
     arthur.get_by_role("button", name="Record the decision").click()
@@ -147,4 +131,4 @@ def test_from_the_catalogue_basket_to_an_authorisation(access_portal: Portal, br
     alice.goto(app_url)
     assert alice.locator("#state").inner_text() == "authorised"
     assert "Favourable scientific opinion" in alice.locator("#decision").inner_text()
-    _axe(alice, "a10-authorised")
+    axe(alice, "a10-authorised")

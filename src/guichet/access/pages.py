@@ -35,6 +35,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from guichet.access import page_services as pages
 from guichet.access import services as access
 from guichet.access.contents import criteria_problems
+from guichet.access.criteria import validate as validate_criteria
 from guichet.access.feasibility_services import feasibility
 from guichet.access.model import ApplicationInfo, Problem
 from guichet.access.workflow import FINAL, SECTIONS, WAITING_FOR_APPLICANT
@@ -185,6 +186,15 @@ def placeholders(content: dict[str, Any]) -> list[Problem]:
                 walk(v, f"{path}[{i}]")
 
     walk(content, "")
+    return out
+
+
+def _from_pointer(pointer: str) -> str:
+    """A criteria's JSON pointer as an application's path: ``/all/1/codes/0`` -> ``.all[1].codes[0]``."""
+    out = ""
+    for part in pointer.split("/")[1:] if pointer.startswith("/") else ([pointer] if pointer else []):
+        part = part.replace("~1", "/").replace("~0", "~")
+        out += f"[{part}]" if part.isdigit() else f".{part}"
     return out
 
 
@@ -398,8 +408,10 @@ async def save_page(ctx: Ctx, application_id: Number) -> Response:
         found += [p for p in pages.check_contents(ctx.hub, actor, content=content)
                   if not (found and p.path.startswith("criteria"))]
         if not any(p.path.startswith("criteria") for p in found):
-            # the schema's problems hide the criteria's: show both at once
-            found += [p for p in criteria_problems(ctx.hub, content["criteria"]) if p not in found]
+            # the schema's problems hide the criteria's own (schema and meaning): show both at once; the
+            # columns the lake holds are the services' to check, when they do (at submission)
+            found += [Problem("criteria" + _from_pointer(e.path), e.message)
+                      for e in validate_criteria(None, content["criteria"])]
         if found:
             return _view(ctx, application_id, values=values, problems=found, status=422,
                          error=ctx.t("form.problems", count=len(found)))

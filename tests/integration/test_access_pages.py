@@ -250,3 +250,20 @@ def test_in_production_a_decision_needs_a_current_code_typed_in_its_form(tmp_pat
         assert r.status_code == 303, r.text[:2000]
     assert access.show(hub, actors["alice"], application_id=app_id).state == "under_review"
     hub.close()
+
+
+def test_the_basket_shows_to_researchers_only(portal) -> None:  # type: ignore[no-untyped-def]
+    hub, cs, _actors = portal
+    with TestClient(create_app(hub.config), raise_server_exceptions=False, base_url="http://testserver") as anonymous:
+        for c in (anonymous, cs["operator"], cs["claire"]):
+            for path in ("/catalogue", "/catalogue/dcir", "/catalogue/dcir/dictionary"):
+                page = c.get(path)
+                assert page.status_code == 200 and 'id="basket"' not in page.text and "/applications/basket" not in page.text
+        for path in ("/catalogue", "/catalogue/dcir", "/catalogue/dcir/dictionary", "/catalogue/dcir/tables/ER_PHA_F"):
+            assert 'id="basket"' in cs["alice"].get(path).text, path
+        r = anonymous.post("/applications/basket", data={"product": "dcir", "table": "ER_PRS_F"}, follow_redirects=False)
+        assert r.status_code in (401, 403)
+    r = _post(cs["operator"], "/applications/basket", {"product": "dcir", "table": "ER_PRS_F", "var": "BEN_SEX_COD"},
+              "/catalogue/dcir")
+    assert r.status_code == 403
+

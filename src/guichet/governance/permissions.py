@@ -236,6 +236,8 @@ _TABLE: tuple[ActionSpec, ...] = (
     _a("panel.list", "operator committee authority auditor", "read", "list the panels and their members"),
     _a("application.feasibility", "researcher operator", "read_personal",
        "count the persons a criteria selects: noisy, rounded up to 10, 'fewer than 11' below 11; a daily budget"),
+    _a("application.validate", "researcher", "read",
+       "check an application's contents without saving them (the form's problems shown next to their sections)"),
     # --- web -----------------------------------------------------------------------------------------
     _a("web.home", "operator producer researcher committee authority checker auditor", "read",
        "see one's home page in the web portal"),

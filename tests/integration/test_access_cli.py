@@ -270,3 +270,24 @@ def test_production_decisions_need_a_current_totp_code(tmp_path: Path, unchecked
         assert json.loads(r.stdout)["state"] == "under_review"
     finally:
         hub.close()
+
+
+def test_a_draft_may_leave_sections_out_until_it_is_submitted(desk: Desk) -> None:
+    """A draft grows (from the catalogue's basket, one table at a time): only its title is required, and what it
+    holds is checked; submission asks for every section and changes nothing when one is missing."""
+    partial = {"title": "A study being written", "data": example()["data"][:1]}
+    path = desk.root / "partial.json"
+    path.write_text(json.dumps(partial), encoding="utf-8")
+    app = int(desk.ok("application", "create", "--file", str(path), who="alice")["id"])
+    assert desk.show(app)["state"] == "draft"
+    r = desk.run("application", "submit", str(app), who="alice")
+    assert r.code == 2 and "required field" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert desk.show(app)["state"] == "draft"
+    bad = dict(partial, data=[dict(example()["data"][0], variables=["NO_SUCH_VARIABLE"])])
+    path.write_text(json.dumps(bad), encoding="utf-8")
+    r = desk.run("application", "create", "--file", str(path), who="alice")
+    assert r.code == 2 and "data[0].variables[0]" in r.stderr, r.stderr  # what a draft holds is checked
+    full = desk.root / "full.json"
+    full.write_text(json.dumps(example()), encoding="utf-8")
+    desk.ok("application", "answer", str(app), "--file", str(full), who="alice")
+    assert desk.ok("application", "submit", str(app), who="alice")["state"] == "submitted"

@@ -42,8 +42,17 @@ def _path(parts: Any) -> str:
     return out
 
 
-def schema_problems(content: Any) -> list[Problem]:
-    validator = Draft202012Validator(schema())
+@lru_cache(maxsize=1)
+def draft_schema() -> dict[str, Any]:
+    """A draft needs only its title: the sections it has must be well formed, the missing ones are asked for
+    at submission (a draft grows from the catalogue's basket one table at a time)."""
+    loaded: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    loaded["required"] = ["title"]
+    return loaded
+
+
+def schema_problems(content: Any, *, draft: bool = False) -> list[Problem]:
+    validator = Draft202012Validator(draft_schema() if draft else schema())
     problems = []
     for err in sorted(validator.iter_errors(content), key=lambda e: list(map(str, e.absolute_path))):
         where = _path(err.absolute_path)
@@ -110,12 +119,15 @@ def criteria_problems(hub: Hub | None, criteria: Any) -> list[Problem]:
             for err in language.validate(hub if CHECK_AGAINST_LAKE else None, criteria)]
 
 
-def problems(hub: Hub, session: Session, content: Any, *, submitting: bool = False) -> list[Problem]:
-    """Every problem of an application; the criteria are checked against the lake when ``submitting``."""
-    found = schema_problems(content)
+def problems(hub: Hub, session: Session, content: Any, *, submitting: bool = False,
+             draft: bool = False) -> list[Problem]:
+    """Every problem of an application; the criteria are checked against the lake when ``submitting``. A
+    ``draft`` may leave sections out (only the title is required); what it holds is checked all the same."""
+    found = schema_problems(content, draft=draft and not submitting)
     if found:
         return found
-    return variable_problems(session, content) + criteria_problems(hub if submitting else None, content["criteria"])
+    criteria = criteria_problems(hub if submitting else None, content["criteria"]) if "criteria" in content else []
+    return variable_problems(session, content) + criteria
 
 
 def sections_changed(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, str]]:

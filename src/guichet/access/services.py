@@ -186,11 +186,11 @@ def _guard_content(value: Any, where: str = "application") -> None:
             _guard_content(v, f"{where}[{i}]")
 
 
-def _check_content(unit: Unit, content: Any, submitting: bool = False) -> dict[str, Any]:
+def _check_content(unit: Unit, content: Any, submitting: bool = False, draft: bool = False) -> dict[str, Any]:
     if not isinstance(content, dict):
         raise BadInput("application: a JSON object (see examples/application.json)")
     _guard_content(content)
-    found = problems(unit.hub, unit.session, content, submitting=submitting)
+    found = problems(unit.hub, unit.session, content, submitting=submitting, draft=draft)
     if found:
         shown = "; ".join(str(p) for p in found[:10])
         more = f" (and {len(found) - 10} more)" if len(found) > 10 else ""
@@ -210,7 +210,7 @@ def _add_revision(unit: Unit, app: Application, content: dict[str, Any], why: st
 @service("application.create", unguarded=("content",))
 def create(unit: Unit, content: dict[str, Any]) -> ApplicationSummary:
     """A draft application of the actor's account and organisation, with its first revision."""
-    content = _check_content(unit, content)
+    content = _check_content(unit, content, draft=True)
     org = unit.session.execute(select(Organisation).join(User, User.org_id == Organisation.id)
                                .where(User.username == unit.actor.username)).scalar_one_or_none()
     now = _now()
@@ -263,7 +263,7 @@ def answer(unit: Unit, application_id: int, content: dict[str, Any]) -> Applicat
         raise _out_of_turn(app, "answered", "a draft, an incomplete application or one to revise")
     if app.state in WAITING_FOR_APPLICANT and app.answer_due is not None and today() > app.answer_due:
         raise Refused(f"application {app.id}: the time to answer ended on {app.answer_due.isoformat()}; it lapses")
-    content = _check_content(unit, content, submitting=app.state != "draft")
+    content = _check_content(unit, content, submitting=app.state != "draft", draft=app.state == "draft")
     before = _revision(unit.session, app, app.revision).content
     number = _add_revision(unit, app, content, "answer" if app.state != "draft" else "draft")
     app.title = content["title"]

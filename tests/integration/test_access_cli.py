@@ -242,8 +242,12 @@ def test_production_decisions_need_a_current_totp_code(tmp_path: Path, unchecked
     from guichet.actor import system_actor
     from guichet.config import write_private_file
 
+    from guichet.catalogue import services as catalogue
+    from guichet.demo.catalogue import schema_folder
+
     hub = make_hub(tmp_path, mode="production")
     try:
+        catalogue.load_schemas(hub, system_actor(), folder=schema_folder())  # the dictionary, no data
         prepare(hub, tmp_path)
         files, secrets = {}, {}
         for who in ("alice", "operator"):

@@ -44,7 +44,8 @@ def permit_stage(run: DemoRun) -> tuple[dict[str, Any], list[str]]:
     run.extra["permit"] = {"id": info.id, "state": info.state, "valid_until": info.valid_until.isoformat(),
                            "file": str(path), "key_id": envelope["signature"]["key_id"], "verified": check.valid,
                            "fees": estimate.to_dict()["total"]}
-    lines = [f"permit     {info.id} issued for application {app_id} ({info.state}, valid until "
-             f"{info.valid_until:%Y-%m-%d}; fees {estimate.to_dict()['total']}); signed with {check.key_id}",
-             f"           {path.name}: guichet permit verify {path.name}; registry at /registry"]
+    # the README quotes these lines: nothing in them changes from one run or one year to the next
+    lines = [f"permit     issued for application {app_id} ({info.state}; fees "
+             f"{estimate.to_dict()['total']}), signed with the hub's Ed25519 key",
+             "           guichet permit list; guichet permit verify permit-ID.json (no hub needed); registry at /registry"]
     return {"issued": True, "verified": check.valid}, lines

@@ -242,6 +242,7 @@ def test_an_export_bundle_verifies_without_the_hub(signed_hub: Hub, tmp_path: Pa
     shutil.rmtree(signed_hub.home)  # no hub: the bundle stands alone
     done = _standalone(out)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "the last 1 after the latest checkpoint" in done.stdout  # the checkpoint's own event
     key = (out / "audit-public-key.txt").read_text().strip()
     assert _standalone(out, "--public-key", key).returncode == 0
     other = _forge(1, "0" * 64)[1]
@@ -267,7 +268,7 @@ def _drop_line(path: Path, index: int) -> None:
 @pytest.mark.parametrize("alter", [
     lambda out: _edit_line(out / "events.jsonl", 2, lambda o: o.update(actor="eve")),
     lambda out: _drop_line(out / "events.jsonl", 3),
-    lambda out: _drop_line(out / "events.jsonl", -1),
+    lambda out: (_drop_line(out / "events.jsonl", -1), _drop_line(out / "events.jsonl", -1)),
     lambda out: _edit_line(out / "checkpoints.jsonl", 0, lambda o: o.update(seq=2)),
     lambda out: (out / "audit-public-key.txt").write_text(_forge(1, "0" * 64)[1] + "\n"),
 ], ids=["edit-event", "delete-event", "cut-tail", "edit-checkpoint", "swap-key"])

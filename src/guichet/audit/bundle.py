@@ -9,7 +9,9 @@ Guichet: the Python standard library and ``cryptography`` (for Ed25519) only. A 
     audit-public-key.txt  the audit public key (base64 raw Ed25519); compare it with the one the hub publishes
 
 It checks every event's hash and link, that the links continue the chain, every checkpoint's signature,
-and that the chain holds each checkpoint's head at its count. Exit 0 when the bundle verifies, 1 (with
+that the chain holds each checkpoint's head at its count and reaches the latest checkpoint. Events after
+the latest checkpoint verify as a chain but nothing signed covers them yet: they are counted as
+``unanchored`` (run ``guichet audit checkpoint`` before exporting to cover them all). Exit 0 when the bundle verifies, 1 (with
 the first bad line named) when not.
 """
 
@@ -57,7 +59,7 @@ def _signature_ok(cp: dict[str, Any], public_key: str) -> bool:
 def verify_bundle(folder: Path, public_key: str | None = None) -> dict[str, Any]:
     """The bundle's report: ``ok``, counts, and ``first_bad`` (file, line, seq, problem) when not ok."""
     report: dict[str, Any] = {"ok": False, "events": 0, "links": 0, "checkpoints": 0, "anchored": False,
-                              "first_bad": None}
+                              "unanchored": 0, "first_bad": None}
 
     def bad(file: str, line: int | None, seq: int | None, problem: str) -> dict[str, Any]:
         report["first_bad"] = {"file": file, "line": line, "seq": seq, "problem": problem}
@@ -105,6 +107,7 @@ def verify_bundle(folder: Path, public_key: str | None = None) -> dict[str, Any]
         hashes[seq], prev, expected = stored_hash, stored_hash, seq + 1
         report["links"] += 1
     last = max(hashes) if hashes else 0
+    top = 0
     for lineno, cp in enumerate(checkpoints, start=1):
         if not _signature_ok(cp, key):
             return bad("checkpoints.jsonl", lineno, cp.get("seq"), "signature does not verify with the audit key: "
@@ -112,12 +115,13 @@ def verify_bundle(folder: Path, public_key: str | None = None) -> dict[str, Any]
         seq = int(cp["seq"])
         if seq in hashes and hashes[seq] != cp["head"]:
             return bad("checkpoints.jsonl", lineno, seq, "the chain does not hold the head this checkpoint signed")
-        if hashes and seq >= last and seq in hashes:
-            report["anchored"] = True
+        top = max(top, seq)
         report["checkpoints"] += 1
-    if hashes and not report["anchored"]:
-        return bad("checkpoints.jsonl", None, last, "no signed checkpoint covers the bundle's last event: "
-                                                   "its tail could have been cut")
+    if hashes and top > last:
+        return bad("events.jsonl", None, last + 1, f"the bundle stops at event {last} but a checkpoint signed "
+                                                  f"{top} events: its tail was cut")
+    report["anchored"] = bool(hashes) and top >= min(hashes)
+    report["unanchored"] = last - top if hashes and top < last else 0
     report["ok"] = True
     return report
 
@@ -134,7 +138,8 @@ def main(argv: list[str]) -> int:
         return 2
     report = verify_bundle(Path(args[0]), key)
     if report["ok"]:
-        print(f"OK: {report['events']} events, {report['links']} later links, {report['checkpoints']} checkpoints")
+        tail = f"; the last {report['unanchored']} after the latest checkpoint" if report["unanchored"] else ""
+        print(f"OK: {report['events']} events, {report['links']} later links, {report['checkpoints']} checkpoints{tail}")
         return 0
     b = report["first_bad"]
     print(f"BROKEN: {b['file']}" + (f" line {b['line']}" if b["line"] else "")

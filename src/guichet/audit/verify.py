@@ -146,11 +146,18 @@ def _verify_files(audit_dir: Path, db_hashes: dict[int, str], report: VerifyRepo
     report.mirror_behind = max(0, report.events - report.mirror_events)
 
 
-def _check_gap(store: Store, report: VerifyReport, now: datetime) -> None:
-    """Events the database holds and the files lack: a cut tail, unless they are still being appended."""
+def _check_gap(store: Store, report: VerifyReport, now: datetime, signed: int = 0) -> None:
+    """Events the database holds and the files lack: a cut tail, unless they are still being appended —
+    never so for events a checkpoint covers (``signed``): the files held them when it was signed."""
     if report.mirror_behind == 0 or not report.ok:
         return
     first = report.mirror_events + 1
+    if first <= signed:
+        report.problems.append(Problem(
+            "files", first, report.mirror_events + 1,
+            f"the files lack events {first} to {report.events}, which the database holds and a signed checkpoint "
+            f"covers up to event {signed}: their tail was cut"))
+        return
     with store.read() as session:
         at = session.execute(select(AuditEvent.at).where(AuditEvent.seq == first)).scalar_one_or_none()
     try:
@@ -191,7 +198,8 @@ def verify(store: Store, audit_dir: Path, now: datetime | None = None, *,
     db_hashes = _verify_database(store, report)
     if report.ok:
         _verify_files(audit_dir, db_hashes, report)
-        _check_gap(store, report, now or datetime.now(UTC))
+        signed = latest.checkpoint.seq if latest is not None and latest.checkpoint is not None else 0
+        _check_gap(store, report, now or datetime.now(UTC), signed)
     if report.ok and latest is not None:
         check_checkpoint(report, db_hashes, latest.checkpoint, latest.public_key)
     return report

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from guichet.audit.checkpoint import LatestCheckpoint, SignedCheckpoint, publish
 from guichet.audit.export import ExportResult, export_bundle
+from guichet.audit.mirror import complete_mirror
 from guichet.audit.verify import verify
 from guichet.custodian import custodian_for
 from guichet.errors import Conflict
@@ -26,6 +27,7 @@ def checkpoint(unit: Unit) -> SignedCheckpoint:
     """Verify the chain (against the latest checkpoint too), then have the custodian sign its head and
     publish the checkpoint. Refused (``Conflict``) when the chain does not verify: a broken chain is never
     signed. The event of this service follows the head it signs."""
+    complete_mirror(unit.hub.store, unit.hub.audit_dir)  # the files hold every event signed
     custodian = custodian_for(unit.hub.config, caller=unit.actor.username)
     previous, public_key = custodian.latest_audit_checkpoint()
     report = verify(unit.hub.store, unit.hub.audit_dir, latest=LatestCheckpoint(previous, public_key))

@@ -70,6 +70,6 @@ def test_published_checkpoints_are_public_and_verify(tmp_path: Path) -> None:
         r = c.get("/transparency/checkpoints.json")
     assert r.status_code == 200
     data = r.json()
-    assert [cp["seq"] for cp in data["checkpoints"]][0] == signed.seq and len(data["checkpoints"]) == 2
+    assert data["checkpoints"][0]["seq"] == signed.seq and len(data["checkpoints"]) == 2
     assert all(signature_ok(SignedCheckpoint.from_dict(cp), data["public_key"]) for cp in data["checkpoints"])
     assert json.dumps(data).count("BEGIN") == 0  # no private key material, only the raw public key

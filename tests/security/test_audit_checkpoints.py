@@ -279,3 +279,25 @@ def test_an_altered_bundle_fails(signed_hub: Hub, tmp_path: Path, alter: Callabl
     done = _standalone(out)
     assert done.returncode == 1 and "BROKEN" in done.stdout, done.stdout + done.stderr
     assert run_cli(["audit", "verify", "--bundle", str(out)]).code == 1
+
+
+def test_only_operators_sign_and_only_operators_and_auditors_verify_or_export(signed_hub: Hub, tmp_path: Path) -> None:
+    accounts.add_user(signed_hub, OP, username="rita", roles=["researcher"], org="Lab")
+    accounts.add_user(signed_hub, OP, username="adam", roles=["auditor"], org="Authority")
+    calls_file = signed_hub.home.parent / "custodian" / "logs" / "calls.jsonl"
+    before = calls_file.read_text()
+    home = ["--home", str(signed_hub.home)]
+    assert run_cli(["audit", "checkpoint", *home, "--as", "rita"]).code == 2
+    assert run_cli(["audit", "checkpoint", *home, "--as", "adam"]).code == 2
+    assert run_cli(["audit", "verify", *home, "--as", "rita"]).code == 2
+    assert run_cli(["audit", "export", *home, "--as", "rita", "--from", "2000-01-01", "--to", "2100-01-01",
+                    "--out", str(tmp_path / "x")]).code == 2
+    assert calls_file.read_text() == before  # refused before the custodian was asked anything
+    assert not (tmp_path / "x").exists()
+    assert run_cli(["audit", "verify", *home, "--as", "adam"]).code == 0
+    assert run_cli(["audit", "export", *home, "--as", "adam", "--from", "2000-01-01", "--to", "2100-01-01",
+                    "--out", str(tmp_path / "y")]).code == 0
+    with signed_hub.store.read() as s:
+        refused = s.execute(text("SELECT count(*) FROM audit_events WHERE outcome = 'refused' "
+                                 "AND action LIKE 'audit.%'")).scalar_one()
+    assert refused == 4

@@ -12,6 +12,7 @@ from guichet.audit.checkpoint import LatestCheckpoint, SignedCheckpoint
 from guichet.audit.verify import VerifyReport
 from guichet.custodian import audit_services, custodian_for
 from guichet.governance import audit_services as chain_services
+from guichet.governance import authorize
 from guichet.hub import Hub
 
 
@@ -21,7 +22,10 @@ def latest_checkpoint(hub: Hub, caller: str = "hub") -> LatestCheckpoint:
 
 
 def verify_with_checkpoint(hub: Hub, actor: Actor) -> VerifyReport:
-    """The chain in the database and the files, and against the custodian's latest checkpoint."""
+    """The chain in the database and the files, and against the custodian's latest checkpoint. An actor
+    the permission table refuses is refused (and audited) before the custodian is asked anything."""
+    if not authorize(actor, "audit.verify", None):
+        return chain_services.verify_chain(hub, actor)  # refuses, audited
     return chain_services.verify_chain(hub, actor, latest=latest_checkpoint(hub, actor.username))
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import select
-
 from guichet.audit.checkpoint import LatestCheckpoint, SignedCheckpoint, publish
 from guichet.audit.export import ExportResult, export_bundle
 from guichet.audit.mirror import complete_mirror
@@ -19,7 +17,6 @@ from guichet.audit.verify import verify
 from guichet.custodian import custodian_for
 from guichet.errors import Conflict
 from guichet.governance import Unit, query, service
-from guichet.store.models import AuditHead
 
 
 @service("audit.checkpoint", transactional=False)
@@ -36,9 +33,8 @@ def checkpoint(unit: Unit) -> SignedCheckpoint:
         assert bad is not None
         raise Conflict(f"audit checkpoint: the chain does not verify (the {bad.where}, event {bad.seq}); "
                        "nothing signed; run 'guichet audit verify'")
-    head = unit.session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one_or_none()
-    seq, digest = (head.seq, head.hash) if head else (report.events, report.head)
-    signed = custodian.sign_audit_checkpoint(seq, digest)
+    # The head signed is the one just verified (events committed since are covered by the next checkpoint).
+    signed = custodian.sign_audit_checkpoint(report.events, report.head)
     publish(unit.hub.audit_dir, signed, public_key)
     unit.note(obj="audit", seq=signed.seq, key=signed.key_id)
     return signed

@@ -301,3 +301,19 @@ def test_only_operators_sign_and_only_operators_and_auditors_verify_or_export(si
         refused = s.execute(text("SELECT count(*) FROM audit_events WHERE outcome = 'refused' "
                                  "AND action LIKE 'audit.%'")).scalar_one()
     assert refused == 4
+
+
+def test_a_tail_cut_after_a_checkpoint_is_detected_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    hub = make_hub(tmp_path, db_url=pg_url)
+    try:
+        for i in range(4):
+            accounts.add_user(hub, OP, username=f"user{i}", roles=["researcher"], org="Lab")
+        env = {"GUICHET_DB_URL": pg_url}
+        assert run_cli(["audit", "checkpoint", "--home", str(hub.home)], env=env).code == 0
+        seq = _checkpoint_seq(hub)
+        _cut_tail(hub, seq - 1, files=True, database=True)
+        r = run_cli(["audit", "verify", "--home", str(hub.home), "--json"], env=env)
+        report = json.loads(r.stdout)
+        assert r.code == 1 and report["first_bad"] == {**report["first_bad"], "where": "checkpoint", "seq": seq}
+    finally:
+        hub.close()

@@ -45,8 +45,10 @@ def verify(cli: Cli, bundle: Path | None, public_key: str | None) -> None:
 
         def bundle_text() -> str:
             if result["ok"]:
+                tail = (f"; the last {result['unanchored']} after the latest checkpoint (no signature covers them)"
+                        if result["unanchored"] else "")
                 return (f"OK: {result['events']} events, {result['links']} later links, "
-                        f"{result['checkpoints']} checkpoints")
+                        f"{result['checkpoints']} checkpoints{tail}")
             b = result["first_bad"]
             where = f" line {b['line']}" if b["line"] else ""
             seq = f", event {b['seq']}" if b["seq"] is not None else ""

@@ -317,3 +317,20 @@ def test_a_tail_cut_after_a_checkpoint_is_detected_on_postgresql(tmp_path: Path,
         assert r.code == 1 and report["first_bad"] == {**report["first_bad"], "where": "checkpoint", "seq": seq}
     finally:
         hub.close()
+
+
+def test_the_audit_page_and_api_name_a_cut_tail_after_a_checkpoint(signed_hub: Hub) -> None:
+    from fastapi.testclient import TestClient
+
+    from guichet.web import create_app
+    from tests.web_support import add_person, sign_in
+
+    operator = add_person(signed_hub, signed_hub.config.operator, "operator")
+    seq = _checkpoint_seq(signed_hub)
+    _cut_tail(signed_hub, seq - 1, files=True, database=True)
+    with TestClient(create_app(signed_hub.config), raise_server_exceptions=False, base_url="http://testserver") as c:
+        sign_in(c, operator)
+        page = c.get("/audit")
+        api = c.get("/api/audit/verify").json()
+    assert page.status_code == 200 and "point de contrôle signé" in page.text  # French by default
+    assert api["ok"] is False and api["problems"][0]["where"] == "checkpoint" and api["problems"][0]["seq"] == seq

@@ -6,6 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 DEMO_HOME ?= guichet-demo
+TIERS ?=
 
 .PHONY: demo test install install-dev lint typecheck clean
 
@@ -28,8 +29,9 @@ demo: $(VENV)/.core
 	rm -rf $(DEMO_HOME) $(DEMO_HOME)-custodian $(DEMO_HOME)-producer
 	$(VENV)/bin/guichet demo --home $(DEMO_HOME)
 
+# `make test` runs every tier; `make test TIERS="unit spec"` some of them (GUICHET_TEST_WORKERS: processes per tier).
 test: $(VENV)/.dev
-	$(PY) scripts/test_tiers.py
+	$(PY) scripts/test_tiers.py $(TIERS)
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check src tests scripts benchmarks

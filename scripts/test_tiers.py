@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,8 @@ SLOWEST = 10
 
 
 def _workers() -> int:
+    if importlib.util.find_spec("xdist") is None:
+        return 0  # pytest-xdist (the dev extra) not installed: one process per tier
     wanted = os.environ.get("GUICHET_TEST_WORKERS", "").strip()
     if wanted:
         return max(0, int(wanted))
@@ -65,6 +68,12 @@ def _java_missing() -> str | None:
 PREREQUISITES = {"store": _pg_missing, "e2e": _chromium_missing, "spark": _java_missing}
 
 
+def _children_cpu() -> float:
+    """User and system CPU seconds of the finished child processes (and theirs, when waited for)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _modules(tier: str) -> int:
     return sum(1 for _ in (REPO / "tests" / tier).rglob("test_*.py"))
 
@@ -85,6 +94,14 @@ def _durations(tier: str, xml_path: Path) -> list[tuple[float, str]]:
     return out
 
 
+def _skip_reasons(xml_path: Path) -> list[str]:
+    """The reason of each test the tier skipped (one entry per test)."""
+    if not xml_path.exists():
+        return []
+    root = ET.parse(xml_path).getroot()  # noqa: S314 - our own pytest junit file
+    return [(s.get("message") or "no reason given").removeprefix("Skipped: ") for s in root.iter("skipped")]
+
+
 def _counts(xml_path: Path) -> tuple[int, int, int]:
     if not xml_path.exists():
         return 0, 0, 0
@@ -101,14 +118,15 @@ def main(argv: list[str]) -> int:
     wanted = argv or list(TIERS)
     out = REPO / "build" / "test-results"
     out.mkdir(parents=True, exist_ok=True)
-    summary: list[tuple[str, str, float]] = []
+    summary: list[tuple[str, str, float, float]] = []
     timings: list[tuple[float, str]] = []
+    reasons: dict[tuple[str, str], int] = {}
     workers = _workers()
     passed = failed = skipped = 0
     bad = False
     for tier in wanted:
         if not _has_tests(tier):
-            summary.append((tier, "no tests yet", 0.0))
+            summary.append((tier, "no tests yet", 0.0, 0.0))
             continue
         extra: list[str] = []
         missing = PREREQUISITES.get(tier, lambda: None)()
@@ -118,33 +136,40 @@ def main(argv: list[str]) -> int:
                 print(f"FAIL: GUICHET_REQUIRE_ALL=1 and tier {tier} cannot run", flush=True)
                 bad = True
             if tier != "store":
-                summary.append((tier, "skipped: " + missing, 0.0))
+                summary.append((tier, "skipped: " + missing, 0.0, 0.0))
                 continue
             extra = ["-k", "not postgresql"]  # the SQLite half of the store tier still runs
         xml = out / f"{tier}.xml"
         xml.unlink(missing_ok=True)
         print(f"== tier {tier}", flush=True)
-        start = time.monotonic()
+        start, cpu_start = time.monotonic(), _children_cpu()
         n = min(workers, _modules(tier))  # loadfile: never more processes than modules
         parallel = ["-n", str(n), "--dist", "loadfile"] if n > 1 else ["-p", "no:xdist"]
         cmd = [sys.executable, "-m", "pytest", f"tests/{tier}", "-q", "-p", "no:cacheprovider",
                f"--junitxml={xml}", *parallel, *extra]
         code = subprocess.call(cmd, cwd=REPO)
-        elapsed = time.monotonic() - start
+        elapsed, cpu = time.monotonic() - start, _children_cpu() - cpu_start
         timings += _durations(tier, xml)
+        for reason in _skip_reasons(xml):
+            reasons[(tier, reason)] = reasons.get((tier, reason), 0) + 1
         p, f, s = _counts(xml)
         passed, failed, skipped = passed + p, failed + f, skipped + s
         if code not in (0, 5):
             bad = True
-        summary.append((tier, f"{p} passed, {f} failed, {s} skipped (exit {code})", elapsed))
+        summary.append((tier, f"{p} passed, {f} failed, {s} skipped (exit {code})", elapsed, cpu))
+    if reasons:
+        print("\nTests skipped, and why:")
+        for (tier, reason), count in sorted(reasons.items()):
+            print(f"  {tier:<12} {count:4d}  {reason}")
     if timings:
         print(f"\nThe {SLOWEST} slowest tests (set-up, call and tear-down):")
         for seconds, name in sorted(timings, reverse=True)[:SLOWEST]:
             print(f"  {seconds:7.1f}s  {name}")
-    print(f"\nTier times ({workers} workers per tier):" if workers > 1 else "\nTier times:")
-    for tier, what, elapsed in summary:
-        print(f"  {tier:<12} {elapsed:7.1f}s  {what}")
-    print(f"  {'total':<12} {sum(e for _t, _w, e in summary):7.1f}s")
+    # wall-clock time, and the CPU time of the tier's processes (less sensitive to a busy machine's load)
+    print(f"\nTier times, wall and CPU ({workers} workers per tier):" if workers > 1 else "\nTier times, wall and CPU:")
+    for tier, what, elapsed, cpu in summary:
+        print(f"  {tier:<12} {elapsed:7.1f}s {cpu:7.1f}s  {what}")
+    print(f"  {'total':<12} {sum(s[2] for s in summary):7.1f}s {sum(s[3] for s in summary):7.1f}s")
     print(f"\n{passed} passed, {failed} failed, {skipped} skipped")
     return 1 if bad or failed else 0
 

@@ -15,7 +15,7 @@ from guichet.accounts import services as accounts
 from guichet.actor import system_actor
 from guichet.hub import Hub
 from guichet.web import create_app
-from tests.access_support import example, hub_with_lake, prepare
+from tests.application_support import example, hub_with_lake, prepare
 
 
 @pytest.fixture

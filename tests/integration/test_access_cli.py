@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import func, select
 
 from guichet.store.models import AuditEvent
-from tests.access_support import EXAMPLE, example, hub_with_lake, prepare
-from tests.conftest import run_cli
+from tests.application_support import EXAMPLE, example, hub_with_lake, lake_unchecked, prepare
+from tests.conftest import make_hub, run_cli
 
 
 @dataclass
@@ -226,3 +226,68 @@ def test_list_and_visibility(desk: Desk) -> None:
     assert [a["id"] for a in desk.ok("application", "list", who="claire")] == [a1], "a draft reached a reviewer"
     assert [a["id"] for a in desk.ok("application", "list", "--state", "under_review", who="arthur")] == [a1]
     desk.refused("application", "show", str(a2), who="alice", says=f"no application {a2}")
+
+
+@pytest.fixture
+def unchecked() -> Iterator[None]:
+    with lake_unchecked():
+        yield
+
+
+def test_production_decisions_need_a_current_totp_code(tmp_path: Path, unchecked: None) -> None:
+    """In production each command needs the account's token; checks, opinions and decisions also --totp."""
+    import pyotp
+
+    from guichet.accounts import services as accounts
+    from guichet.actor import system_actor
+    from guichet.config import write_private_file
+
+    hub = make_hub(tmp_path, mode="production")
+    try:
+        prepare(hub, tmp_path)
+        files, secrets = {}, {}
+        for who in ("alice", "operator"):
+            files[who] = tmp_path / f"{who}.token"
+            write_private_file(files[who], accounts.issue_token(hub, system_actor(), username=who).token)
+            secrets[who] = accounts.enroll_totp(hub, system_actor(), username=who)
+
+        def run(who: str, *args: str, totp: str | None = None) -> Any:
+            extra = ["--totp", totp] if totp else []
+            return run_cli([*args, "--home", str(hub.home), "--json", "--as", who, "--token-file", str(files[who]),
+                            *extra])
+
+        r = run("alice", "application", "create", "--file", str(EXAMPLE))
+        assert r.code == 0, r.stderr
+        app = str(json.loads(r.stdout)["id"])
+        assert run("alice", "application", "submit", app).code == 0
+        r = run("operator", "application", "check", app, "--complete", "--reason", "complete")
+        assert r.code == 2 and "second-factor" in r.stderr
+        r = run("operator", "application", "check", app, "--complete", "--reason", "complete", totp="000000")
+        assert r.code == 2 and "wrong or expired code" in r.stderr
+        r = run("operator", "application", "check", app, "--complete", "--reason", "complete",
+                totp=pyotp.TOTP(secrets["operator"]).now())
+        assert r.code == 0, r.stderr
+        assert json.loads(r.stdout)["state"] == "under_review"
+    finally:
+        hub.close()
+
+
+def test_a_draft_may_leave_sections_out_until_it_is_submitted(desk: Desk) -> None:
+    """A draft grows (from the catalogue's basket, one table at a time): only its title is required, and what it
+    holds is checked; submission asks for every section and changes nothing when one is missing."""
+    partial = {"title": "A study being written", "data": example()["data"][:1]}
+    path = desk.root / "partial.json"
+    path.write_text(json.dumps(partial), encoding="utf-8")
+    app = int(desk.ok("application", "create", "--file", str(path), who="alice")["id"])
+    assert desk.show(app)["state"] == "draft"
+    r = desk.run("application", "submit", str(app), who="alice")
+    assert r.code == 2 and "required field" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert desk.show(app)["state"] == "draft"
+    bad = dict(partial, data=[dict(example()["data"][0], variables=["NO_SUCH_VARIABLE"])])
+    path.write_text(json.dumps(bad), encoding="utf-8")
+    r = desk.run("application", "create", "--file", str(path), who="alice")
+    assert r.code == 2 and "data[0].variables[0]" in r.stderr, r.stderr  # what a draft holds is checked
+    full = desk.root / "full.json"
+    full.write_text(json.dumps(example()), encoding="utf-8")
+    desk.ok("application", "answer", str(app), "--file", str(full), who="alice")
+    assert desk.ok("application", "submit", str(app), who="alice")["state"] == "submitted"

@@ -37,6 +37,9 @@ def test_demo_json_is_deterministic_and_complete(tmp_path: Path, demo: tuple[Pat
     assert a["version"] >= 1 and set(a) >= {"version", "home", "custodian_home", "stages", "counts", "accounts"}
     roles = {"operator", "producer", "researcher", "committee", "authority", "checker", "auditor"}
     assert set(a["accounts"]) == roles
+    assert a["application"]["state"] == "authorised"
+    assert a["application"]["steps"] == ["draft", "submitted", "under_review", "opinion", "authorised"]
+    assert a["application"]["opinions"] == {"citizens": "favourable", "scientific": "favourable"}
     cred = tmp_path / "a" / "demo-credentials.txt"
     assert stat.S_IMODE(cred.stat().st_mode) == 0o600
     for line in cred.read_text().splitlines()[2:]:

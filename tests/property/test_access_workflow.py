@@ -23,7 +23,7 @@ from guichet.access.workflow import FINAL, STATES, TRANSITIONS, today
 from guichet.actor import Actor
 from guichet.errors import BadInput, Hidden, NotFound, Refused
 from guichet.hub import Hub
-from tests.access_support import ACCOUNTS, example, hub_with_lake, prepare
+from tests.application_support import ACCOUNTS, example, hub_with_lake, prepare
 
 ACTORS = sorted([*ACCOUNTS, "operator"])
 STEPS = ("submit", "withdraw", "answer", "complete", "incomplete", "favourable", "unfavourable", "revise",
@@ -223,3 +223,48 @@ def test_no_sequence_of_steps_reaches_an_illegal_state(desk: tuple[Hub, dict[str
     Workflow.hub, Workflow.actors = desk
     run_state_machine_as_test(Workflow, settings=settings(max_examples=20, stateful_step_count=40, deadline=None,
                                                           suppress_health_check=list(HealthCheck)))
+
+
+# Every state the model can reach, with the steps that reach it (by the accounts allowed to take them).
+PATHS: dict[str, list[tuple[str, str]]] = {
+    "draft": [],
+    "submitted": [("submit", "alice")],
+    "incomplete": [("submit", "alice"), ("incomplete", "operator")],
+    "under_review": [("submit", "alice"), ("complete", "operator")],
+    "under_review_citizens": [("submit", "alice"), ("complete", "operator"), ("citizens", "paul")],
+    "revise": [("submit", "alice"), ("complete", "operator"), ("revise", "claire")],
+    "resubmitted": [("submit", "alice"), ("incomplete", "operator"), ("answer", "alice")],
+    "opinion_favourable": [("submit", "alice"), ("complete", "operator"), ("favourable", "claire")],
+    "opinion_unfavourable": [("submit", "alice"), ("complete", "operator"), ("unfavourable", "marc")],
+    "opinion_extended": [("submit", "alice"), ("complete", "operator"), ("favourable", "claire"),
+                         ("extend", "arthur")],
+    "authorised": [("submit", "alice"), ("complete", "operator"), ("favourable", "claire"),
+                   ("authorise", "arthur")],
+    "refused": [("submit", "alice"), ("complete", "operator"), ("unfavourable", "claire"), ("refuse", "arthur")],
+    "withdrawn": [("submit", "alice"), ("withdraw", "alice")],
+}
+
+
+@pytest.mark.parametrize("where", list(PATHS))
+def test_every_step_in_every_reachable_state(desk: tuple[Hub, dict[str, Actor]], where: str) -> None:
+    """Exhaustively: each step, by an account whose role allows it, in each reachable state."""
+    machine = Workflow.__new__(Workflow)
+    Workflow.hub, Workflow.actors = desk
+    machine.models, machine.touched = {}, set()
+
+    def fresh() -> int:
+        app = services.create(machine.hub, machine.actors["alice"], content=example()).id
+        machine.models[app] = Model()
+        for step, who in PATHS[where]:
+            assert expected(machine.models[app], step, who) is not None
+            machine._try(app, step, who)
+        return app
+
+    app = fresh()
+    for step in STEPS:
+        for who in sorted(WHO[step]):
+            if expected(machine.models[app], step, who) is None:
+                machine._try(app, step, who)  # refused: asserts nothing changed
+            else:
+                machine._try(fresh(), step, who)  # allowed: asserts where it leads
+                machine.states_and_histories_are_legal()

@@ -16,7 +16,7 @@ from guichet.actor import Actor
 from guichet.errors import Hidden, NotFound, Refused
 from guichet.hub import Hub
 from guichet.store.models import AuditEvent
-from tests.access_support import ACCOUNTS, example, hub_with_lake, prepare
+from tests.application_support import ACCOUNTS, example, hub_with_lake, prepare
 
 ACTORS = [*ACCOUNTS, "operator"]
 # The accounts of the applicant's organisation and the account of the same role elsewhere.

@@ -157,6 +157,8 @@ UNGUARDED = {
     "receipt": "an opt-out receipt (random, shown once to the citizen)",
     "private_key_pem": "the producer's private key, used in memory on the producer's side",
     "public_key_pem": "a producer's public key (base64 by nature)",
+    "content": "an access application: the service guards every text of it itself, except the criteria's code "
+               "lists (a CIP13 code has a NIR's shape); tests/unit/test_access_contents.py",
 }
 NIR_FORMS = ["185057512345673", "1 85 05 75 123 456 73", "1-85-05-75-123-456-73", "1.85.05.75.123.456.73",
              "row of 2850599123457 wrong", "ABCDEFGHIJKLMNOPQ"]

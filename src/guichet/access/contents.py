@@ -21,7 +21,12 @@ from guichet.catalogue.tables import CatalogueProduct, CatalogueTable, Catalogue
 from guichet.hub import Hub
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "application.schema.json"
+# The sample application the demo takes to authorisation; examples/application.json is the same file.
+EXAMPLE_PATH = Path(__file__).parent / "schemas" / "application.example.json"
 CRITERIA_MODULE = "guichet.access.criteria"  # the criteria language: validate(hub, criteria) -> [CriteriaError]
+# Criteria are checked against the columns the lake holds at submission (a draft may be written before the
+# data are there). Tests of the workflow on a hub without data turn it off; the criteria's own tests don't.
+CHECK_AGAINST_LAKE = True
 
 
 @lru_cache(maxsize=1)
@@ -37,8 +42,17 @@ def _path(parts: Any) -> str:
     return out
 
 
-def schema_problems(content: Any) -> list[Problem]:
-    validator = Draft202012Validator(schema())
+@lru_cache(maxsize=1)
+def draft_schema() -> dict[str, Any]:
+    """A draft needs only its title: the sections it has must be well formed, the missing ones are asked for
+    at submission (a draft grows from the catalogue's basket one table at a time)."""
+    loaded: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    loaded["required"] = ["title"]
+    return loaded
+
+
+def schema_problems(content: Any, *, draft: bool = False) -> list[Problem]:
+    validator = Draft202012Validator(draft_schema() if draft else schema())
     problems = []
     for err in sorted(validator.iter_errors(content), key=lambda e: list(map(str, e.absolute_path))):
         where = _path(err.absolute_path)
@@ -83,27 +97,37 @@ def variable_problems(session: Session, content: dict[str, Any]) -> list[Problem
     return problems
 
 
-def criteria_problems(hub: Hub, criteria: Any) -> list[Problem]:
-    """The criteria language's own validation (dictionary and lake columns), when the language is there."""
+def _from_pointer(pointer: str) -> str:
+    """``/all/1/codes/0`` -> ``.all[1].codes[0]``."""
+    out = ""
+    for part in pointer.split("/")[1:] if pointer.startswith("/") else ([pointer] if pointer else []):
+        part = part.replace("~1", "/").replace("~0", "~")
+        out += f"[{part}]" if part.isdigit() else f".{part}"
+    return out
+
+
+def criteria_problems(hub: Hub | None, criteria: Any) -> list[Problem]:
+    """The criteria language's own validation, when the language is there: the schema and the meaning, and
+    with a hub the catalogue's dictionary and the columns the lake holds."""
     try:
         language = import_module(CRITERIA_MODULE)
     except ModuleNotFoundError as exc:
         if exc.name != CRITERIA_MODULE:
             raise
         return []
-    out = []
-    for err in language.validate(hub, criteria):
-        path = str(getattr(err, "path", "") or "")
-        path = path.removeprefix("$").removeprefix("criteria")
-        out.append(Problem("criteria" + (path if path[:1] in ("", ".", "[") else "." + path), str(err.message)))
-    return out
+    return [Problem("criteria" + _from_pointer(str(getattr(err, "path", "") or "")), str(err.message))
+            for err in language.validate(hub if CHECK_AGAINST_LAKE else None, criteria)]
 
 
-def problems(hub: Hub, session: Session, content: Any) -> list[Problem]:
-    found = schema_problems(content)
+def problems(hub: Hub, session: Session, content: Any, *, submitting: bool = False,
+             draft: bool = False) -> list[Problem]:
+    """Every problem of an application; the criteria are checked against the lake when ``submitting``. A
+    ``draft`` may leave sections out (only the title is required); what it holds is checked all the same."""
+    found = schema_problems(content, draft=draft and not submitting)
     if found:
         return found
-    return variable_problems(session, content) + criteria_problems(hub, content["criteria"])
+    criteria = criteria_problems(hub if submitting else None, content["criteria"]) if "criteria" in content else []
+    return variable_problems(session, content) + criteria
 
 
 def sections_changed(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, str]]:

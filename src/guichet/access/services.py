@@ -8,6 +8,7 @@ changes but the audit trail, which records the refusal with its reason.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from importlib import import_module
 from typing import Any
 
 from sqlalchemy import select
@@ -37,10 +38,15 @@ from guichet.access.tables import (
 )
 from guichet.access.workflow import FINAL, OUTCOMES, PANELS, SECTIONS, WAITING_FOR_APPLICANT, Workflow, today, workflow
 from guichet.accounts.model import DEFAULT_ORG_KIND
+from guichet.audit.guard import looks_like_identifier
 from guichet.errors import BadInput, Hidden, NotFound, Refused
 from guichet.governance import Resource, Unit, query, service
 from guichet.store.models import Organisation, User
 
+# Modules of packages above this one that may refuse a submission (an organisation excluded from access after
+# a revoked permit, EHDS Art 63): each exposes ``submission_refusal(session, org, day) -> str | None``.
+# Imported lazily, by name: the access package sits below them.
+SUBMISSION_RULES: tuple[str, ...] = ("guichet.permits.exclusions",)
 REVIEWER_ROLES = frozenset({"operator", "committee", "authority", "auditor", "system"})
 MAX_REASON = 5000
 
@@ -163,10 +169,28 @@ def _resume_clock(unit: Unit, app: Application, step: str) -> None:
     app.answer_due = None
 
 
-def _check_content(unit: Unit, content: Any) -> dict[str, Any]:
+def _guard_content(value: Any, where: str = "application") -> None:
+    """The text guard of every service, over an application, except the criteria's code lists: a CIP13 code
+    (13 digits from 3400...) has the shape of a NIR, and code lists are checked by the criteria language."""
+    if isinstance(value, str):
+        kind = looks_like_identifier(value)
+        if kind is not None:
+            raise Refused(f"{where}: refused, it looks like it contains {kind}; describe the case without identifiers")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            if not (k == "codes" and where.startswith("application.criteria") and isinstance(v, list)
+                    and all(isinstance(c, str) and c.isalnum() and len(c) <= 20 for c in v)):
+                _guard_content(v, f"{where}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _guard_content(v, f"{where}[{i}]")
+
+
+def _check_content(unit: Unit, content: Any, submitting: bool = False, draft: bool = False) -> dict[str, Any]:
     if not isinstance(content, dict):
         raise BadInput("application: a JSON object (see examples/application.json)")
-    found = problems(unit.hub, unit.session, content)
+    _guard_content(content)
+    found = problems(unit.hub, unit.session, content, submitting=submitting, draft=draft)
     if found:
         shown = "; ".join(str(p) for p in found[:10])
         more = f" (and {len(found) - 10} more)" if len(found) > 10 else ""
@@ -183,10 +207,10 @@ def _add_revision(unit: Unit, app: Application, content: dict[str, Any], why: st
 
 # --- the applicant's steps --------------------------------------------------------------------------------
 
-@service("application.create")
+@service("application.create", unguarded=("content",))
 def create(unit: Unit, content: dict[str, Any]) -> ApplicationSummary:
     """A draft application of the actor's account and organisation, with its first revision."""
-    content = _check_content(unit, content)
+    content = _check_content(unit, content, draft=True)
     org = unit.session.execute(select(Organisation).join(User, User.org_id == Organisation.id)
                                .where(User.username == unit.actor.username)).scalar_one_or_none()
     now = _now()
@@ -208,8 +232,12 @@ def submit(unit: Unit, application_id: int) -> ApplicationSummary:
     app = _own(unit, application_id)
     if app.state != "draft":
         raise _out_of_turn(app, "submitted", "a draft")
+    for rule in SUBMISSION_RULES:
+        why = import_module(rule).submission_refusal(unit.session, app.org, today())
+        if why:
+            raise Refused(why)
     current = _revision(unit.session, app, app.revision)
-    _check_content(unit, current.content)  # the catalogue may have changed since the draft
+    _check_content(unit, current.content, submitting=True)  # the catalogue and the lake, as they are now
     flow = _flow(unit, app)
     _start_step(unit, app, flow.first_step())
     _move(unit, app, "submit", flow.first_state())
@@ -226,7 +254,7 @@ def withdraw(unit: Unit, application_id: int, reason: str | None = None) -> Appl
     return _summary(app)
 
 
-@service("application.answer", resource=_app_resource)
+@service("application.answer", resource=_app_resource, unguarded=("content",))
 def answer(unit: Unit, application_id: int, content: dict[str, Any]) -> ApplicationSummary:
     """A new revision: edits a draft, or answers the questions of an incomplete application or a request to
     revise it (the stopped clock runs again)."""
@@ -235,7 +263,7 @@ def answer(unit: Unit, application_id: int, content: dict[str, Any]) -> Applicat
         raise _out_of_turn(app, "answered", "a draft, an incomplete application or one to revise")
     if app.state in WAITING_FOR_APPLICANT and app.answer_due is not None and today() > app.answer_due:
         raise Refused(f"application {app.id}: the time to answer ended on {app.answer_due.isoformat()}; it lapses")
-    content = _check_content(unit, content)
+    content = _check_content(unit, content, submitting=app.state != "draft", draft=app.state == "draft")
     before = _revision(unit.session, app, app.revision).content
     number = _add_revision(unit, app, content, "answer" if app.state != "draft" else "draft")
     app.title = content["title"]

@@ -178,7 +178,8 @@ def feasibility(cli: Cli, application_id: int) -> None:
             raise
         raise BadInput("feasibility counts are not available in this version of Guichet") from None
     info = access.show(cli.hub, cli.actor, application_id=application_id)
-    result = counts.feasibility(cli.hub, cli.actor, criteria=info.content.get("criteria"), application=application_id)
+    result = counts.feasibility(cli.hub, cli.actor, criteria=info.content.get("criteria"),
+                                 application=str(application_id))
     cli.emit({"persons": result.persons, "shown": result.shown}, f"Application {application_id}: {result.shown}")
 
 

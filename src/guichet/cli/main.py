@@ -36,6 +36,8 @@ COMMAND_MODULES = (
     "guichet.cli.review",
     "guichet.cli.panel",
     "guichet.cli.cgm",
+    "guichet.cli.permit",  # permits, fee estimates; adds "user attest"
+    "guichet.cli.jobs",
     "guichet.cli.serve",
 )
 

@@ -127,6 +127,8 @@ STAGE_MODULES: tuple[str, ...] = (
     "guichet.demo.quality",  # quality checks, gating and override (Quality issue)
     "guichet.demo.linkage",  # person index, death certificates (Linkage issue)
     "guichet.demo.catalogue",  # catalogue properties + SNDS dictionary, HealthDCAT-AP (Catalogue issue)
+    "guichet.demo.access",  # the sample application to authorisation (Access applications issue)
+    "guichet.demo.permit",  # the sample permit of the authorised application (Permits issue)
 )
 
 

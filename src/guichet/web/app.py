@@ -41,6 +41,8 @@ ROUTER_MODULES: tuple[str, ...] = (
     "guichet.linkage.web",  # the clerical-review queue
     "guichet.quality.web",  # datasets, their versions and quality reports; publication by override
     "guichet.access.web",  # access applications: the JSON API of the workflow
+    "guichet.access.pages",  # access applications: the basket, the applicant's form, the reviewers' view
+    "guichet.permits.web",  # the public registry (page, JSON, Atom) and the permit schema
 )
 
 

@@ -144,6 +144,7 @@ class GuardedRouter:
         self.templates, self.locales = templates, locales
         self.nav: list[NavEntry] = []
         self.panels: list[HomePanel] = []
+        self.globals: dict[str, Callable[..., Any]] = {}
 
     def add_nav(self, path: str, label: str, permission: str, order: int = 100) -> None:
         """A menu entry shown to those ``permission`` allows (for a public page, the public action it calls)."""
@@ -158,6 +159,16 @@ class GuardedRouter:
 
         def decorate(fn: PanelFn) -> PanelFn:
             self.panels.append(HomePanel(permission, fn, order))
+            return fn
+
+        return decorate
+
+    def template_global(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """A function every template may call (``{% if name is defined %}{{ name(ctx) }}{% endif %}``): how a
+        package shows something of its own on another package's pages without either importing the other."""
+
+        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+            self.globals[name] = fn
             return fn
 
         return decorate
@@ -201,4 +212,5 @@ class GuardedRouter:
             app.add_api_route(spec.path, spec.endpoint, methods=list(spec.methods),
                               dependencies=[Depends(spec.guard)], **spec.options)
             state.site.body_routes.append((app.router.routes[-1], spec.permission, spec.max_body))
-        state.site.add(templates=self.templates, locales=self.locales, nav=self.nav, panels=self.panels)
+        state.site.add(templates=self.templates, locales=self.locales, nav=self.nav, panels=self.panels,
+                       globals_=self.globals)

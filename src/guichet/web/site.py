@@ -67,11 +67,14 @@ class Site:
     nav: list[NavEntry] = field(default_factory=list)
     panels: list[HomePanel] = field(default_factory=list)
     body_routes: list[tuple[Any, str, MaxBody | None]] = field(default_factory=list)  # (route, permission, limit)
+    # Functions a package offers to every template (``GuardedRouter.template_global``): another package's
+    # template tests ``name is defined`` before calling one, so neither imports the other.
+    globals: dict[str, Callable[..., Any]] = field(default_factory=dict)
     _env: Environment | None = None
     _messages: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def add(self, *, templates: Path | None, locales: Path | None, nav: list[NavEntry],
-            panels: list[HomePanel]) -> None:
+            panels: list[HomePanel], globals_: Mapping[str, Callable[..., Any]] | None = None) -> None:
         if templates is not None and templates not in self.template_dirs:
             self.template_dirs.append(templates)
             self._env = None
@@ -81,12 +84,18 @@ class Site:
         for entry in nav:
             self.nav[:] = [n for n in self.nav if n.path != entry.path] + [entry]
         self.panels.extend(panels)
+        for name, fn in (globals_ or {}).items():
+            if self.globals.get(name, fn) is not fn:
+                raise RuntimeError(f"template global {name!r} is defined twice")
+            self.globals[name] = fn
+            self._env = None
 
     def environment(self) -> Environment:
         if self._env is None:
             env = Environment(loader=ChoiceLoader([FileSystemLoader(str(p)) for p in self.template_dirs]),
                               autoescape=select_autoescape(default=True, default_for_string=True), auto_reload=False)
             env.globals["locales"] = LOCALES
+            env.globals.update(self.globals)
             self._env = env
         return self._env
 

@@ -1,0 +1,39 @@
+"""A permit's state and who may reach its data, on a day: what extracts, sessions and the airlock ask."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from guichet.errors import NotFound
+from guichet.permits.accreditation import attestation_valid
+from guichet.permits.tables import Permit
+
+
+def effective_state(session: Session, permit: Permit, today: date) -> str:
+    if permit.state == "revoked":
+        return "revoked"
+    if permit.state == "expired" or permit.valid_until < today:
+        return "expired"
+    if not any(attestation_valid(session, p["name"], today) for p in permit.document.get("people", [])):
+        return "suspended"
+    return "active"
+
+
+def person_has_access(session: Session, permit: Permit, username: str, today: date) -> bool:
+    """May this person reach the permit's data today? Named, the permit active, their attestation valid."""
+    named = any(p.get("name") == username for p in permit.document.get("people", []))
+    return named and effective_state(session, permit, today) == "active" and attestation_valid(session, username, today)
+
+
+def permit_scope(session: Session, permit_id: str, today: date) -> dict[str, Any]:
+    """What a permit grants on a day — extracts, sessions and the airlock read this and nothing else: its
+    current document, its state and the people whose access is open."""
+    permit = session.get(Permit, permit_id)
+    if permit is None:
+        raise NotFound(f"no permit {permit_id}")
+    state = effective_state(session, permit, today)
+    people = [p["name"] for p in permit.document.get("people", []) if person_has_access(session, permit, p["name"], today)]
+    return {"permit": permit.id, "state": state, "document": dict(permit.document), "people": people}

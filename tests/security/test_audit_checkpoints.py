@@ -334,3 +334,15 @@ def test_the_audit_page_and_api_name_a_cut_tail_after_a_checkpoint(signed_hub: H
         api = c.get("/api/audit/verify").json()
     assert page.status_code == 200 and "point de contrôle signé" in page.text  # French by default
     assert api["ok"] is False and api["problems"][0]["where"] == "checkpoint" and api["problems"][0]["seq"] == seq
+
+
+def test_the_scheduler_signs_one_checkpoint_a_day(tmp_path: Path) -> None:
+    from guichet.audit.checkpoint import published
+
+    hub = make_hub(tmp_path)
+    for _ in range(2):
+        r = run_cli(["jobs", "run", "--home", str(hub.home), "--job", "audit.checkpoint", "--json"])
+        assert r.code == 0, r.stderr
+    assert len(published(hub.audit_dir)) == 1
+    code, report = _verify(hub)
+    assert code == 0 and report["checkpoint"]["signature_ok"]

@@ -111,6 +111,21 @@ def shred_keys(ctx: JobContext) -> list[str]:
     return items
 
 
+@job("audit.checkpoint", "have the custodian sign a checkpoint of the audit chain's head, publish it, and prune "
+     "the access log past its retention (docs/audit.md)", order=90, own_transactions=True)
+def audit_checkpoint(ctx: JobContext) -> list[str]:
+    from guichet.audit.checkpoint import published
+    from guichet.custodian.audit_trail import daily_checkpoint
+
+    if any(str(cp.get("at", ""))[:10] >= ctx.today.isoformat() for cp in published(ctx.hub.audit_dir)):
+        return []  # signed today already: once a day
+    try:
+        signed = daily_checkpoint(ctx.hub, ctx.actor)
+    except GuichetError:
+        return []  # refused or the custodian unreachable (audited): the next run tries again
+    return [f"audit:{signed.seq}"]
+
+
 @job("notifications.deliver", "deliver the outbox: files under the hub home, or SMTP when configured", order=99)
 def deliver(ctx: JobContext) -> list[str]:
     counts = outbox.deliver_pending(ctx.session, ctx.hub.config, ctx.now)

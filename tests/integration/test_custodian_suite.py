@@ -216,3 +216,24 @@ def test_every_call_is_logged_with_its_caller_and_outcome(any_custodian) -> None
     calls = [(x["caller"], x["operation"], x["purpose"], x["outcome"]) for x in home.calls()]
     assert calls == [("hub-test", "new-data-key", "quarantine", "ok"), ("hub-test", "unwrap", "quarantine", "ok"),
                      ("hub-test", "unwrap", "-", "bad-input"), ("hub-test", "shred", "project:p-none", "not-found")]
+
+
+def test_audit_checkpoints_are_signed_kept_and_never_go_back(any_custodian) -> None:  # noqa: F811
+    from guichet.audit.checkpoint import signature_ok
+    from guichet.errors import BadInput, Conflict
+
+    c, home = any_custodian
+    assert c.latest_audit_checkpoint()[0] is None
+    signed = c.sign_audit_checkpoint(5, "b" * 64)
+    latest, public = c.latest_audit_checkpoint()
+    assert latest == signed and signature_ok(signed, public)
+    assert c.sign_audit_checkpoint(5, "b" * 64).seq == 5  # the same head again: fine
+    with pytest.raises(Conflict):
+        c.sign_audit_checkpoint(4, "c" * 64)
+    with pytest.raises(Conflict):
+        c.sign_audit_checkpoint(5, "c" * 64)
+    with pytest.raises(BadInput):
+        c.sign_audit_checkpoint(6, "not a hash")
+    assert c.sign_audit_checkpoint(6, "c" * 64).seq == 6
+    assert c.latest_audit_checkpoint()[0].seq == 6  # type: ignore[union-attr]
+    assert "b" * 64 not in (home.path / "logs" / "calls.jsonl").read_text()

@@ -201,6 +201,8 @@ def _hub_routes(home: CustodianHome) -> list[tuple[str, str, bytes]]:
         ("POST", "/v1/rotation", b""),
         ("POST", "/v1/rotation/rot-0/complete", b""),
         ("POST", "/v1/rotation/rot-0/abort", b""),
+        ("POST", "/v1/audit-checkpoint", json.dumps({"seq": 1, "head": "a" * 64}).encode()),
+        ("GET", "/v1/audit-checkpoint", b""),
     ]
 
 

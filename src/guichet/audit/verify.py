@@ -4,8 +4,9 @@ The two copies are cross-checked: an event in one and not in the other is a prob
 it — a tail cut in the files or in the database is reported as such, not as "behind". The only gap
 tolerated is the few events another process committed and is still appending to the files (younger than
 ``IN_FLIGHT_SECONDS``). Cutting the same tail from both copies and rolling back the head leaves a shorter
-chain that verifies: only a checkpoint of the head kept outside the hub (the custodian's signature, a head
-hash written down by an auditor) detects that.
+chain that verifies: only a checkpoint of the head kept outside the hub detects that — ``verify`` is given
+the custodian's latest signed checkpoint (``guichet.audit.checkpoint``) and checks that the chain still
+holds it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 
 from guichet.audit.chain import GENESIS, EventFields, event_hash
+from guichet.audit.checkpoint import LatestCheckpoint, SignedCheckpoint, chain_problem, signature_ok
 from guichet.audit.log import read_events, row_fields
 from guichet.audit.mirror import mirror_path
 from guichet.store.db import Store
@@ -29,7 +31,7 @@ IN_FLIGHT_SECONDS = 60  # a writer commits its event, then appends it to the fil
 
 @dataclass(frozen=True)
 class Problem:
-    where: str  # "database" | "files"
+    where: str  # "database" | "files" | "checkpoint"
     seq: int | None
     line: int | None
     problem: str
@@ -41,6 +43,7 @@ class VerifyReport:
     head: str = GENESIS
     mirror_events: int = 0
     mirror_behind: int = 0
+    checkpoint: dict[str, Any] | None = None  # the custodian's latest checkpoint, when it was asked
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -58,6 +61,7 @@ class VerifyReport:
             "events": self.events,
             "head": self.head,
             "mirror": {"events": self.mirror_events, "behind": self.mirror_behind},
+            "checkpoint": self.checkpoint,
             "first_bad": asdict(first) if first else None,
             "problems": [asdict(p) for p in self.problems],
         }
@@ -142,11 +146,18 @@ def _verify_files(audit_dir: Path, db_hashes: dict[int, str], report: VerifyRepo
     report.mirror_behind = max(0, report.events - report.mirror_events)
 
 
-def _check_gap(store: Store, report: VerifyReport, now: datetime) -> None:
-    """Events the database holds and the files lack: a cut tail, unless they are still being appended."""
+def _check_gap(store: Store, report: VerifyReport, now: datetime, signed: int = 0) -> None:
+    """Events the database holds and the files lack: a cut tail, unless they are still being appended —
+    never so for events a checkpoint covers (``signed``): the files held them when it was signed."""
     if report.mirror_behind == 0 or not report.ok:
         return
     first = report.mirror_events + 1
+    if first <= signed:
+        report.problems.append(Problem(
+            "files", first, report.mirror_events + 1,
+            f"the files lack events {first} to {report.events}, which the database holds and a signed checkpoint "
+            f"covers up to event {signed}: their tail was cut"))
+        return
     with store.read() as session:
         at = session.execute(select(AuditEvent.at).where(AuditEvent.seq == first)).scalar_one_or_none()
     try:
@@ -160,10 +171,35 @@ def _check_gap(store: Store, report: VerifyReport, now: datetime) -> None:
             "or a crash stopped their writing ('guichet doctor' completes them from the database; verify again)"))
 
 
-def verify(store: Store, audit_dir: Path, now: datetime | None = None) -> VerifyReport:
+def check_checkpoint(report: VerifyReport, hashes: dict[int, str], checkpoint: SignedCheckpoint | None,
+                     public_key: str | None) -> None:
+    """The chain must hold what the custodian signed: its signature checks with the audit public key, and
+    event ``seq`` is still there with the signed head hash."""
+    if checkpoint is None:
+        report.checkpoint = {"seq": 0, "signed": False}
+        return
+    report.checkpoint = {**checkpoint.to_dict(), "signature_ok": False}
+    if public_key is None or not signature_ok(checkpoint, public_key):
+        report.problems.append(Problem("checkpoint", checkpoint.seq, None,
+                                       "the latest checkpoint's signature does not verify with the custodian's "
+                                       "audit key: forged or altered checkpoint"))
+        return
+    report.checkpoint["signature_ok"] = True
+    found = chain_problem(checkpoint, report.events, hashes)
+    if found is not None:
+        report.problems.append(Problem("checkpoint", found[0], None, found[1]))
+
+
+def verify(store: Store, audit_dir: Path, now: datetime | None = None, *,
+           latest: LatestCheckpoint | None = None) -> VerifyReport:
+    """Verify the chain in the database and the files; given the custodian's ``latest`` checkpoint, also
+    that the chain still holds it."""
     report = VerifyReport()
     db_hashes = _verify_database(store, report)
     if report.ok:
         _verify_files(audit_dir, db_hashes, report)
-        _check_gap(store, report, now or datetime.now(UTC))
+        signed = latest.checkpoint.seq if latest is not None and latest.checkpoint is not None else 0
+        _check_gap(store, report, now or datetime.now(UTC), signed)
+    if report.ok and latest is not None:
+        check_checkpoint(report, db_hashes, latest.checkpoint, latest.public_key)
     return report

@@ -3,7 +3,7 @@ the bounds of one call.
 
 A caller has a kind. A *producer* gets its own domain's level-1 key and nothing else; the *hub* gets what
 the hub's code calls (hub and project pseudonyms, opt-out pseudonyms, data keys, unwrapping, shredding,
-rotation) and never a level-1 key, which would let it turn a NIR into the lake's pseudonyms at will. The
+rotation, audit checkpoints) and never a level-1 key, which would let it turn a NIR into the lake's pseudonyms at will. The
 *custodian* kind is the custodian's own operator on its host (``guichet custodian domain-key`` and the
 like): whoever can read the custodian home holds the master secret anyway. HTTP tokens are issued for
 producers and hubs only. The scopes of a kind are defined here, not stored in the token, so that a token
@@ -29,13 +29,15 @@ UNWRAP = "unwrap"
 SHRED = "shred"
 ROTATION = "rotation"
 DOMAIN_KEY = "domain-key"
+AUDIT_CHECKPOINT = "audit-checkpoint"  # sign a checkpoint of the audit chain, read the latest
 
 KIND_HUB = "hub"
 KIND_PRODUCER = "producer"
 KIND_CUSTODIAN = "custodian"
 TOKEN_KINDS = (KIND_PRODUCER, KIND_HUB)
 
-_HUB = frozenset({STATUS, PSEUDONYMISE_HUB, PSEUDONYMISE_PROJECT, OPTOUT, DATA_KEYS, UNWRAP, SHRED, ROTATION})
+_HUB = frozenset({STATUS, PSEUDONYMISE_HUB, PSEUDONYMISE_PROJECT, OPTOUT, DATA_KEYS, UNWRAP, SHRED, ROTATION,
+                  AUDIT_CHECKPOINT})
 KIND_SCOPES: dict[str, frozenset[str]] = {
     KIND_HUB: _HUB,
     KIND_PRODUCER: frozenset({DOMAIN_KEY}),

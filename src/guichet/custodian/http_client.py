@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from guichet import errors
+from guichet.audit.checkpoint import SignedCheckpoint
 from guichet.config import read_private_file
 from guichet.custodian.interface import Level, RotationHandover
 from guichet.custodian.keys import DataKey, DomainKey, domain_key_id
@@ -121,3 +122,11 @@ class HttpCustodian:
 
     def abort_rotation(self, rotation_id: str) -> None:
         self._json("POST", f"/v1/rotation/{urllib.parse.quote(rotation_id)}/abort")
+
+    def sign_audit_checkpoint(self, seq: int, head: str) -> SignedCheckpoint:
+        return SignedCheckpoint.from_dict(self._json("POST", "/v1/audit-checkpoint", {"seq": seq, "head": head}))
+
+    def latest_audit_checkpoint(self) -> tuple[SignedCheckpoint | None, str]:
+        data = self._json("GET", "/v1/audit-checkpoint")
+        checkpoint = data.get("checkpoint")
+        return (SignedCheckpoint.from_dict(checkpoint) if checkpoint else None), str(data["public_key"])

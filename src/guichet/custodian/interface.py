@@ -8,6 +8,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import pyarrow as pa
 
+from guichet.audit.checkpoint import SignedCheckpoint
 from guichet.custodian.keys import DataKey
 
 Level = Literal["hub", "project"]
@@ -73,4 +74,13 @@ class Custodian(Protocol):
         ...
 
     def abort_rotation(self, rotation_id: str) -> None:
+        ...
+
+    def sign_audit_checkpoint(self, seq: int, head: str) -> SignedCheckpoint:
+        """Sign a checkpoint of the hub's audit chain with the audit key (the hub never holds it) and keep
+        it as the latest; ``Conflict`` when it goes back from the latest one."""
+        ...
+
+    def latest_audit_checkpoint(self) -> tuple[SignedCheckpoint | None, str]:
+        """The latest checkpoint signed (or None) and the audit public key (base64 raw Ed25519)."""
         ...

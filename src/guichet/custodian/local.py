@@ -20,10 +20,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from guichet.audit.checkpoint import SignedCheckpoint
+from guichet.custodian import auditkey
 from guichet.custodian import nir as nirs
 from guichet.custodian import pseudonyms as ps
 from guichet.custodian.correspondence import Correspondence
 from guichet.custodian.grants import (
+    AUDIT_CHECKPOINT,
     DATA_KEYS,
     DEFAULT_MAX_BATCH,
     DOMAIN_KEY,
@@ -287,3 +290,19 @@ class LocalCustodian:
             self._pending(state, rotation_id)
             state["rotation"] = None
             self.home.save_state(state)
+
+    # -- audit checkpoints ----------------------------------------------------------------------------
+    def sign_audit_checkpoint(self, seq: int, head: str) -> SignedCheckpoint:
+        """Sign the hub's audit head (``seq`` events, head hash ``head``) with the audit key and keep it as
+        the latest checkpoint. Refused (``Conflict``) when it goes back from the latest one."""
+        with self._call("audit-checkpoint-sign", AUDIT_CHECKPOINT) as call:
+            call.purpose, call.count = "audit", 1
+            with self.home.lock():
+                return auditkey.sign(self.home, seq, head)
+
+    def latest_audit_checkpoint(self) -> tuple[SignedCheckpoint | None, str]:
+        """The latest checkpoint signed (or None) and the audit public key (base64), computed now from the
+        master secret: a checkpoint file replaced by one signed with another key does not verify."""
+        with self._call("audit-checkpoint-latest", AUDIT_CHECKPOINT) as call:
+            call.purpose = "audit"
+            return auditkey.latest(self.home), auditkey.public_key(self.home)

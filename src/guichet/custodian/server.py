@@ -63,6 +63,8 @@ def route_of(method: str, path: str, query: str) -> Route | None:
         return Route("status", g.STATUS)
     if method == "GET" and path == "/v1/domain-key":
         return Route("domain-key", g.DOMAIN_KEY)
+    if method == "GET" and path == "/v1/audit-checkpoint":
+        return Route("audit-checkpoint-latest", g.AUDIT_CHECKPOINT)
     if method != "POST":
         return None
     if path == "/v1/pseudonymise":
@@ -71,7 +73,8 @@ def route_of(method: str, path: str, query: str) -> Route | None:
         return Route(scope, scope, arrow=True)
     fixed = {"/v1/optout-pseudonyms": Route("optout-pseudonyms", g.OPTOUT),
              "/v1/data-keys": Route("new-data-key", g.DATA_KEYS), "/v1/unwrap": Route("unwrap", g.UNWRAP),
-             "/v1/shred": Route("shred", g.SHRED), "/v1/rotation": Route("rotation-begin", g.ROTATION)}
+             "/v1/shred": Route("shred", g.SHRED), "/v1/rotation": Route("rotation-begin", g.ROTATION),
+             "/v1/audit-checkpoint": Route("audit-checkpoint-sign", g.AUDIT_CHECKPOINT)}
     if path in fixed:
         return fixed[path]
     match = _ROTATION_RE.match(path)
@@ -274,6 +277,16 @@ def create_app(home_path: Path, max_batch: int = g.DEFAULT_MAX_BATCH, max_body: 
     def abort(rotation_id: str, request: Request) -> dict[str, bool]:
         custodian(request).abort_rotation(rotation_id)
         return {"aborted": True}
+
+    @app.post("/v1/audit-checkpoint")
+    async def sign_checkpoint(request: Request) -> dict[str, Any]:
+        data = await _json_body(request)
+        return custodian(request).sign_audit_checkpoint(data.get("seq"), data.get("head")).to_dict()  # type: ignore[arg-type]
+
+    @app.get("/v1/audit-checkpoint")
+    def latest_checkpoint(request: Request) -> dict[str, Any]:
+        checkpoint, public_key = custodian(request).latest_audit_checkpoint()
+        return {"checkpoint": checkpoint.to_dict() if checkpoint else None, "public_key": public_key}
 
     return Gate(app, home, max_body)
 

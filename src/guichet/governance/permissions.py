@@ -90,6 +90,10 @@ _TABLE: tuple[ActionSpec, ...] = (
     # --- audit -------------------------------------------------------------------------------------
     _a("audit.verify", "operator auditor", "read", "verify the audit chain in the database and files"),
     _a("audit.read", "operator auditor", "read", "read audit events"),
+    _a("audit.checkpoint", "operator system", "change",
+       "have the custodian sign the audit chain's head (event count, head hash, time) and publish the checkpoint"),
+    _a("audit.export", "operator auditor", "read_personal",
+       "export a period's audit events with the signed checkpoints as a bundle that verifies without the hub"),
     # --- custodian (keys, pseudonyms, opt-outs) ------------------------------------------------------
     _a("custodian.rotate", "operator", "change", "rotate hub pseudonyms: apply the one-time old-to-new mapping everywhere"),
     _a("custodian.shred", "operator system", "change", "destroy a project's keys so that its extracts become unreadable"),

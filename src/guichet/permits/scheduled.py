@@ -16,6 +16,7 @@ from guichet.permits.model import project_name
 from guichet.permits.tables import Attestation, Permit
 
 WARN_DAYS = 30
+CHECKPOINT_DAY_FILE = "checkpoint-day.txt"
 
 
 def load() -> None:
@@ -109,6 +110,23 @@ def shred_keys(ctx: JobContext) -> list[str]:
                 permit.keys_shredded_at = ctx.now
         items.append(f"permit:{pid}")
     return items
+
+
+@job("audit.checkpoint", "have the custodian sign a checkpoint of the audit chain's head, publish it, and prune "
+     "the access log past its retention (docs/audit.md)", order=90, own_transactions=True)
+def audit_checkpoint(ctx: JobContext) -> list[str]:
+    from guichet.custodian.audit_trail import daily_checkpoint
+
+    marker = ctx.hub.audit_dir / CHECKPOINT_DAY_FILE  # the last day the job signed for
+    done = marker.read_text(encoding="utf-8").strip() if marker.exists() else ""
+    if done >= ctx.today.isoformat():
+        return []  # once a day
+    try:
+        signed = daily_checkpoint(ctx.hub, ctx.actor)
+    except GuichetError:
+        return []  # refused or the custodian unreachable (audited): the next run tries again
+    marker.write_text(ctx.today.isoformat() + "\n", encoding="utf-8")
+    return [f"audit:{signed.seq}"]
 
 
 @job("notifications.deliver", "deliver the outbox: files under the hub home, or SMTP when configured", order=99)

@@ -11,7 +11,8 @@ from starlette.requests import Request
 
 from guichet.accounts import services as accounts
 from guichet.accounts.model import UserInfo
-from guichet.governance import Actor, Resource, audit_services
+from guichet.custodian import audit_trail
+from guichet.governance import Actor, Resource
 from guichet.web import services as web
 from guichet.web.routing import Ctx, GuardedRouter, own_account
 
@@ -136,11 +137,11 @@ def lockout_list(ctx: Ctx) -> list[LockoutOut]:
 
 
 @router.api("/api/audit/verify", permission="audit.verify", response_model=VerifyOut, responses=ERRORS,
-            tags=["audit"], summary="Verify the audit chain in the database and the files")
+            tags=["audit"], summary="Verify the audit chain (database, files, latest signed checkpoint)")
 async def verify(ctx: Ctx) -> VerifyOut:
     actor = ctx.actor
     assert actor is not None
-    report = await run_in_threadpool(lambda: audit_services.verify_chain(ctx.hub, actor))
+    report = await run_in_threadpool(lambda: audit_trail.verify_with_checkpoint(ctx.hub, actor))
     return VerifyOut(ok=report.ok, events=report.events, head=report.head, mirror_events=report.mirror_events,
                      mirror_behind=report.mirror_behind,
                      problems=[VerifyProblem(where=p.where, seq=p.seq, line=p.line, problem=p.problem)

@@ -32,6 +32,7 @@ from guichet.web.settings import web_settings
 STATIC = Path(__file__).parent / "static"
 ROUTER_MODULES: tuple[str, ...] = (
     "guichet.web.health",
+    "guichet.web.transparency",  # public: the audit chain's signed checkpoints
     "guichet.web.pages",
     "guichet.web.account_pages",
     "guichet.web.api",

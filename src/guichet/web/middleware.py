@@ -1,5 +1,7 @@
 """Security headers and the cookies routes asked for, added to every response (plain ASGI: no overhead
-of a request/response wrapper on the hot path)."""
+of a request/response wrapper on the hot path); the access log of every authenticated request
+(``guichet.audit.access``: who, when, method, route template, status — never a value from the path or the
+query)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from guichet.audit import access
 from guichet.web.context import PRE_COOKIE, SESSION_COOKIE, WebContext
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -37,6 +40,14 @@ def cookie_header(name: str, value: str, secure: bool, max_age: int | None, http
     return "; ".join(parts).encode()
 
 
+def _log_access(ctx: WebContext, scope: Scope, status: int) -> None:
+    route = scope.get("route")
+    template = getattr(route, "path", None) or "(unmatched)"
+    assert ctx.actor is not None
+    access.record(ctx.state.hub.home, actor=ctx.actor.username, via=ctx.via, method=scope["method"],
+                  route=template, status=status)
+
+
 class WebHeaders:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -62,6 +73,8 @@ class WebHeaders:
                     ctx.state.sessions.invalidate()
                     for cache in ctx.state.caches.values():
                         cache.invalidate()
+                if ctx is not None and ctx.actor is not None:
+                    _log_access(ctx, scope, int(message["status"]))
                 if ctx is not None and ctx.cookies:
                     secure = ctx.secure()
                     for name, value, opts in ctx.cookies:

@@ -11,8 +11,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from guichet.accounts import services as accounts
+from guichet.custodian import audit_trail
 from guichet.errors import GuichetError
-from guichet.governance import ROLES, Actor, Resource, audit_services, authorize
+from guichet.governance import ROLES, Actor, Resource, authorize
 from guichet.web import services as web
 from guichet.web.context import LANG_COOKIE, PENDING_COOKIE, SESSION_COOKIE, WebContext, session_cookie
 from guichet.web.errors import WebError
@@ -235,7 +236,7 @@ def enable(ctx: Ctx, username: str) -> Response:
 async def audit_page(ctx: Ctx) -> HTMLResponse:
     assert ctx.actor is not None
     actor = ctx.actor
-    report = await run_in_threadpool(lambda: audit_services.verify_chain(ctx.hub, actor))
+    report = await run_in_threadpool(lambda: audit_trail.verify_with_checkpoint(ctx.hub, actor))
     return render(ctx, "audit.html", report=report)
 
 

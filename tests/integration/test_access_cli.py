@@ -240,9 +240,8 @@ def test_production_decisions_need_a_current_totp_code(tmp_path: Path, unchecked
 
     from guichet.accounts import services as accounts
     from guichet.actor import system_actor
-    from guichet.config import write_private_file
-
     from guichet.catalogue import services as catalogue
+    from guichet.config import write_private_file
     from guichet.demo.catalogue import schema_folder
 
     hub = make_hub(tmp_path, mode="production")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -24,7 +25,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     d.hub.close()
 
 
-def _operator(desk: Desk):  # type: ignore[no-untyped-def]
+def _operator(desk: Desk) -> Any:
     from guichet.accounts.auth import actor_for
 
     return actor_for(desk.hub, desk.hub.config.operator).with_strong_auth()

@@ -39,7 +39,11 @@ def test_extract_holds_only_what_the_permit_grants(desk: Desk) -> None:
     assert r["persons"] == 19 and r["excluded_opted_out"] == 0
     assert r["coarsened"] == {"ER_PRS_F.EXE_SOI_DTD": "year-month", "IR_BEN_R.BEN_NAI_MOI": "removed (birth year only)",
                               "IR_BEN_R.BEN_RES_COM": "removed (département only)"}
-    assert r["status"] == "held" and r["risk"]["k"] == 11 and r["risk"]["records_below_k"] > 0
+    # the 14 b.. persons (born 1970, 075) are two classes of 7 (by sex), the 5 others alone: all below k=11;
+    # on their first three (month, département) claims, ana, cyd, eve and gus are unique (dan has no claim)
+    assert r["risk"] == {"k": 11, "records_below_k": 19, "smallest_class": 1, "unique_on_3_events": round(4 / 19, 4),
+                         "quasi_identifiers": ["BEN_NAI_ANN", "BEN_RES_DPT", "BEN_SEX_COD"]}
+    assert r["status"] == "held" and len(r["held_reasons"]) == 2
     recipe = desk.home / r["recipe"]
     assert recipe.exists() and "ws_out_ER_PRS_F" in recipe.read_text()
     tables = wsbuild.read_extract(desk.hub, pid)
@@ -109,3 +113,7 @@ def test_refusals(desk: Desk) -> None:
     assert r.code == 2 and "workspace.build" in r.stderr
     with pytest.raises(Refused, match="anonymised"):
         wsbuild.build(desk.hub, pid, {"pseudonymisation": "anonymised"}, by="operator")
+    desk.ok("permit", "revoke", pid, "--reason", "breach of the conditions", who="arthur")
+    r = desk.run("workspace", "build", pid)
+    assert r.code == 2 and "revoked" in r.stderr
+    assert not wsbuild.extract_dir(desk.hub, pid).exists()

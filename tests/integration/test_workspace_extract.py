@@ -117,3 +117,18 @@ def test_refusals(desk: Desk) -> None:
     r = desk.run("workspace", "build", pid)
     assert r.code == 2 and "revoked" in r.stderr
     assert not wsbuild.extract_dir(desk.hub, pid).exists()
+
+
+def test_a_held_extract_is_released_with_a_reason(desk: Desk) -> None:
+    pid = desk.permit(CONTENT_2023, "release")
+    held = desk.ok("workspace", "build", pid)
+    assert held["status"] == "held"
+    r = desk.run("workspace", "release", pid, "--reason", "aggregated outputs only", who="op.same")
+    assert r.code == 2 and "organisation" in r.stderr  # an operator of the holder's organisation
+    released = desk.ok("workspace", "release", pid, "--reason", "aggregated outputs only")
+    assert released["status"] == "ready" and released["released"]["reason"] == "aggregated outputs only"
+    assert {k: v for k, v in released.items() if k not in ("status", "released")} == {
+        k: v for k, v in held.items() if k != "status"}
+    assert desk.ok("workspace", "build", pid) == released  # unchanged inputs: the same answer
+    r = desk.run("workspace", "release", pid, "--reason", "again")
+    assert r.code == 2 and "not held" in r.stderr

@@ -37,4 +37,18 @@ def build(cli: Cli, permit_id: str) -> None:
 
     result = services.build_extract(cli.hub, cli.actor, permit_id=permit_id)
     cli.emit(result, lambda: _text(result))
+@workspace.command("release", epilog=example(
+    "guichet workspace release P-2026-0001 --reason \"aggregated outputs only\" --as operator"))
+@click.argument("permit_id", metavar="PERMIT")
+@click.option("--reason", required=True, metavar="TEXT", help="Why the measured risk is acceptable (recorded).")
+@hub_command
+@pass_cli
+def release(cli: Cli, permit_id: str, reason: str) -> None:
+    """Release a held extract with a recorded reason: its status becomes ready until the next rebuild."""
+    from guichet.workspace import services
+
+    result = services.release_extract(cli.hub, cli.actor, permit_id=permit_id, reason=reason)
+    cli.emit(result, lambda: _text(result))
+
+
 COMMANDS = [workspace]

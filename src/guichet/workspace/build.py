@@ -191,6 +191,13 @@ def load_manifest(hub: Hub, permit_id: str) -> dict[str, Any] | None:
     return data
 
 
+def save_manifest(hub: Hub, permit_id: str, manifest: dict[str, Any]) -> None:
+    path = extract_dir(hub, permit_id) / MANIFEST
+    tmp = path.with_name(f".{MANIFEST}.tmp")
+    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
 # --- the build ---------------------------------------------------------------------------------------------------
 
 @dataclass

@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from guichet.errors import Refused
+from guichet.errors import BadInput, NotFound, Refused
 from guichet.governance import Resource, Unit, service
 from guichet.permits.state import permit_scope
 from guichet.permits.tables import Permit
-from guichet.workspace.build import build
+from guichet.workspace.build import build, load_manifest, save_manifest
 
 
 def _permit_resource(session: Session, permit_id: str, **_: object) -> Resource:
@@ -31,4 +31,25 @@ def build_extract(unit: Unit, permit_id: str) -> dict[str, Any]:
         raise Refused(f"permit {permit_id} is {scope['state']}: no extract is built")
     result, built = build(unit.hub, scope["permit"], scope["document"], by=unit.actor.username)
     unit.details["built"] = built
+    return result
+
+
+@service("workspace.release", resource=_permit_resource)
+def release_extract(unit: Unit, permit_id: str, reason: str) -> dict[str, Any]:
+    """Release a held extract with a recorded reason (an operator judged its risk acceptable): its status
+    becomes ``ready`` until the next rebuild measures the risk again."""
+    if not reason or not reason.strip():
+        raise BadInput("--reason: required")
+    manifest = load_manifest(unit.hub, permit_id)
+    if manifest is None:
+        raise NotFound(f"no extract for permit {permit_id}")
+    result = dict(manifest["result"])
+    if result.get("status") != "held":
+        raise Refused(f"the extract of permit {permit_id} is not held")
+    result["status"] = "ready"
+    result["released"] = {"by": unit.actor.username, "reason": reason.strip(),
+                          "on": datetime.now(UTC).date().isoformat()}
+    manifest["result"] = result
+    save_manifest(unit.hub, permit_id, manifest)
+    unit.note(reason=reason.strip())
     return result

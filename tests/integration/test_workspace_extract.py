@@ -44,6 +44,15 @@ def test_extract_holds_only_what_the_permit_grants(desk: Desk) -> None:
     assert r["risk"] == {"k": 11, "records_below_k": 19, "smallest_class": 1, "unique_on_3_events": round(4 / 19, 4),
                          "quasi_identifiers": ["BEN_NAI_ANN", "BEN_RES_DPT", "BEN_SEX_COD"]}
     assert r["status"] == "held" and len(r["held_reasons"]) == 2
+    dictionary = json.loads((desk.home / r["dictionary"]).read_text())
+    prs = dictionary["tables"]["ER_PRS_F"]
+    assert dictionary["snapshot"] == r["snapshot"] and (prs["rows"], prs["persons"]) == (20, 20)  # 18 and 18, rounded
+    rules_of = {v["name"]: v["rule"] for v in prs["variables"]}
+    assert rules_of["EXE_SOI_DTD"] == "year-month" and rules_of["CLAIM_ID"] == "per-project surrogate (claim)"
+    assert [v["name"] for v in prs["variables"]] == ["PERSON_ID", "CLAIM_ID", "BEN_NAI_ANN", "BEN_RES_DPT",
+                                                     "BEN_SEX_COD", "EXE_SOI_DTD"]
+    assert {v["name"]: v["description"].get("fr") for v in prs["variables"]}["BEN_SEX_COD"]  # from the catalogue
+    assert dictionary["tables"]["IR_BEN_R"]["removed"] == ["BEN_NAI_MOI", "BEN_RES_COM"]
     recipe = desk.home / r["recipe"]
     assert recipe.exists() and "ws_out_ER_PRS_F" in recipe.read_text()
     tables = wsbuild.read_extract(desk.hub, pid)

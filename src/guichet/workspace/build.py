@@ -34,6 +34,8 @@ from guichet.workspace import rules
 FOLDER = "workspaces"
 MANIFEST = "manifest.json"
 RECIPE = "recipe.sql"
+DICTIONARY = "dictionary.json"
+ROUND_TO = 10  # the data dictionary's row and person counts are rounded to this
 BATCH = 200_000  # values per custodian call (its bound is 500,000)
 
 
@@ -379,6 +381,10 @@ class Builder:
             _col("_person").isin(query=exp.select("person_id").from_("ws_optout")))
         return int(self.engine.fetch_all(q, purpose="workspace: persons excluded by opt-outs")[0][0])
 
+    def table_persons(self, table: str) -> int:
+        q = exp.select(exp.Count(this=exp.Distinct(expressions=[_col("_person")]))).from_(f"ws_out_{table}")
+        return int(self.engine.fetch_all(q, purpose=f"workspace: persons of {table}")[0][0])
+
     def persons(self) -> int:
         union: exp.Query | None = None
         for t in self.plan.tables:
@@ -468,6 +474,41 @@ class Builder:
         return pa.table(arrays)
 
 
+def _rounded(n: int) -> int:
+    return int(round(n / ROUND_TO) * ROUND_TO)
+
+
+def data_dictionary(hub: Hub, plan: Plan, released: list[TableOut], rows: dict[str, int], persons: dict[str, int],
+                    snapshot: str, versions: dict[str, int]) -> dict[str, Any]:
+    """The extract's data dictionary: each table and released variable with its catalogue description, the
+    coarsening or surrogate applied, row and person counts rounded to ``ROUND_TO``, the snapshot."""
+    from guichet.catalogue.tables import CatalogueVariable
+
+    with hub.store.read() as s:
+        found = s.execute(select(CatalogueVariable.table_name, CatalogueVariable.name, CatalogueVariable.description)
+                          .where(CatalogueVariable.table_name.in_([o.name for o in released]))).all()
+    descriptions = {(t, n): dict(d or {}) for t, n, d in found}
+    tables: dict[str, Any] = {}
+    for o in released:
+        variables: list[dict[str, Any]] = [{"name": rules.PERSON_OUT, "description": {
+            "en": "the person's pseudonym in this project only", "fr": "le pseudonyme de la personne, propre au projet"},
+            "rule": "per-project surrogate (person)"}]
+        if o.record_key:
+            variables.append({"name": o.record_key.out, "description": {
+                "en": f"the {o.record_key.kind}'s key in this project only ({', '.join(o.record_key.columns)})",
+                "fr": f"la clé ({o.record_key.kind}) propre au projet ({', '.join(o.record_key.columns)})"},
+                "rule": f"per-project surrogate ({o.record_key.kind})"})
+        for c in o.columns:
+            rule = o.coarsened.get(f"{o.name}.{c}")
+            if c in o.column_keys:
+                rule = f"per-project surrogate ({o.column_keys[c]})"
+            variables.append({"name": c, "description": descriptions.get((o.name, c), {}), "rule": rule})
+        tables[o.name] = {"version": versions.get(o.name), "rows": _rounded(rows[o.name]),
+                          "persons": _rounded(persons[o.name]), "variables": variables,
+                          "removed": sorted(k.split(".", 1)[1] for k, r in o.coarsened.items() if r.startswith("removed"))}
+    return {"permit": plan.permit, "snapshot": snapshot, "rounded_to": ROUND_TO, "tables": tables}
+
+
 def write_table(custodian: Custodian, project: str, table: pa.Table, path: Path) -> dict[str, Any]:
     dk = custodian.new_data_key(f"project:{project}")
     rows = write_encrypted_parquet(table, path, dk.key)
@@ -516,6 +557,7 @@ def build(hub: Hub, permit_id: str, document: dict[str, Any], *, by: str) -> tup
         risk = b.risk(released, persons)
         files: dict[str, Any] = {}
         counts: dict[str, int] = {}
+        table_persons = {o.name: b.table_persons(o.name) for o in released}
         for o in released:
             meta = write_table(custodian, plan.project, b.released(o), staging / f"{o.name}.parquet")
             files[o.name], counts[o.name] = meta, int(meta["rows"])
@@ -536,11 +578,14 @@ def build(hub: Hub, permit_id: str, document: dict[str, Any], *, by: str) -> tup
     for o in released:
         coarsened.update(o.coarsened)
     recipe_path = home / RECIPE
+    dictionary_path = home / DICTIONARY
+    dictionary = data_dictionary(hub, plan, released, counts, table_persons, snap.snapshot, versions)
     result = {"permit": permit_id, "project": plan.project, "tables": counts, "persons": persons,
               "excluded_opted_out": excluded, "coarsened": dict(sorted(coarsened.items())), "risk": risk,
               "status": "held" if reasons else "ready", "held_reasons": reasons,
               "snapshot": snap.snapshot, "person_index": index_version,
-              "recipe": str(recipe_path.relative_to(hub.home))}
+              "recipe": str(recipe_path.relative_to(hub.home)),
+              "dictionary": str(dictionary_path.relative_to(hub.home))}
     header = (f"-- the recipe of permit {permit_id}'s extract (revision {document.get('revision')}); snapshot "
               f"{snap.snapshot}; versions {json.dumps(versions, sort_keys=True)}; person index v{index_version}")
     manifest = {"fingerprint": fp, "result": result, "versions": versions, "files": files,
@@ -552,6 +597,7 @@ def build(hub: Hub, permit_id: str, document: dict[str, Any], *, by: str) -> tup
         shutil.rmtree(target)
     os.replace(staging, target)
     recipe_path.write_text(recipe_text, encoding="utf-8")
+    dictionary_path.write_text(json.dumps(dictionary, indent=1, ensure_ascii=False), encoding="utf-8")
     return result, True
 
 

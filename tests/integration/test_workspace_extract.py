@@ -141,3 +141,22 @@ def test_a_held_extract_is_released_with_a_reason(desk: Desk) -> None:
     assert desk.ok("workspace", "build", pid) == released  # unchanged inputs: the same answer
     r = desk.run("workspace", "release", pid, "--reason", "again")
     assert r.code == 2 and "not held" in r.stderr
+
+
+def test_held_when_the_person_index_is_older_than_the_versions_read(desk: Desk) -> None:
+    from sqlalchemy import select
+
+    from guichet.linkage.tables import LinkageRun
+
+    pid = desk.permit(CONTENT_2023, "stale")
+    with desk.hub.store.write() as s:  # as if ER_PHA_F had been published again after the last linkage run
+        run = s.execute(select(LinkageRun).where(LinkageRun.status == "committed")).scalars().one()
+        saved = dict(run.summary)
+        run.summary = {**saved, "versions": {**saved.get("versions", {}), "ER_PHA_F": 0}}
+    try:
+        r = services.build_extract(desk.hub, _operator(desk), permit_id=pid)
+    finally:
+        with desk.hub.store.write() as s:
+            s.execute(select(LinkageRun)).scalars().one().summary = saved
+    assert r["status"] == "held"
+    assert "the person index is older than the published versions of ER_PHA_F" in r["held_reasons"]

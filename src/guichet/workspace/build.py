@@ -275,7 +275,8 @@ class Builder:
         # the pseudonyms are data, not recipe: the recipe records the shape of the step only
         self.engine.execute(exp.Create(this=exp.to_table("ws_optout"), kind="TABLE", replace=True,
                                        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-                                       expression=optout_q), purpose="workspace: opted-out persons")
+                                       expression=optout_q), purpose="workspace: opted-out persons",
+                            record=False)
         self.recipe.statements.append(("opted-out persons (the register's pseudonyms through the person index)",
                                        exp.Create(this=exp.to_table("ws_optout"), kind="TABLE", replace=True,
                                                   expression=exp.select(_col("person_id")).from_("ws_index_file")

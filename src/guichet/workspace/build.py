@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -541,9 +542,11 @@ def build(hub: Hub, permit_id: str, document: dict[str, Any], *, by: str) -> tup
     with hub.store.write() as s:
         snap = snapshots.take(s, by)
     home = workspace_dir(hub, permit_id)
-    staging = home / ".extract.staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True, mode=0o700)
+    staging = home / f".extract.staging-{secrets.token_hex(6)}"
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for left in home.glob(".extract.staging-*"):  # left by a crashed build
+        shutil.rmtree(left, ignore_errors=True)
+    staging.mkdir(mode=0o700)
     with Engine() as engine:
         b = Builder(hub, engine, plan, settings, custodian)
         index_version = b.bind_index(optouts)

@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "guichet.cli.panel",
     "guichet.cli.cgm",
     "guichet.cli.permit",  # permits, fee estimates; adds "user attest"
+    "guichet.cli.workspace",
     "guichet.cli.jobs",
     "guichet.cli.serve",
 )

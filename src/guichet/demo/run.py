@@ -129,6 +129,7 @@ STAGE_MODULES: tuple[str, ...] = (
     "guichet.demo.catalogue",  # catalogue properties + SNDS dictionary, HealthDCAT-AP (Catalogue issue)
     "guichet.demo.access",  # the sample application to authorisation (Access applications issue)
     "guichet.demo.permit",  # the sample permit of the authorised application (Permits issue)
+    "guichet.demo.workspace",  # the sample permit's extract (Workspace extracts issue)
 )
 
 

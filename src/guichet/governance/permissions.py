@@ -136,6 +136,11 @@ _TABLE: tuple[ActionSpec, ...] = (
     _a("permit.revoke", "operator authority", "decision",
        "revoke a permit with a reason, optionally excluding its organisation for up to 5 years (Art 63)",
        ("not_owner", "not_same_org")),
+    _a("workspace.build", "operator", "change",
+       "build a permit's extract: only what it permits, opt-outs applied, keys replaced per project, identifying "
+       "fields coarsened, its risk measured (idempotent)"),
+    _a("workspace.release", "operator", "change",
+       "release a held extract with a recorded reason (its risk judged acceptable)", ("not_owner", "not_same_org")),
     _a("registry.read", "public", "read",
        "read the public registry of applications, decisions and permits (page, JSON, Atom)"),
     # --- synthetic data ------------------------------------------------------------------------------

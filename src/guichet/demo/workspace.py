@@ -20,8 +20,9 @@ def workspace_stage(run: DemoRun) -> tuple[dict[str, Any], list[str]]:
     run.extra["workspace"] = result
     tables = ", ".join(f"{t} {n}" for t, n in result["tables"].items())
     risk = result["risk"]
-    lines = [f"workspace  {result['permit']} extract {result['status']}: {tables} rows, {result['persons']} persons "
+    # the README quotes these lines: no permit number (it carries the year) and no path
+    lines = [f"workspace  the permit's extract {result['status']}: {tables} rows, {result['persons']} persons "
              f"({result['excluded_opted_out']} opted out); k={risk['k']}: {risk['records_below_k']} below, "
              f"{risk['unique_on_3_events']} unique on 3 events",
-             f"           encrypted under the project's key; recipe {result['recipe']}"]
+             "           encrypted under the project's key, its SQL recipe beside it: guichet workspace build ID --json"]
     return {"built": True, "status": result["status"], "tables": result["tables"], "persons": result["persons"]}, lines

@@ -206,7 +206,8 @@ def test_invalid_applications_name_the_path(desk: Desk) -> None:
     path.write_text(json.dumps(bad), encoding="utf-8")
     r = desk.run("application", "create", "--file", str(path), who="alice")
     assert r.code == 2
-    assert "public_summary" in r.stderr and "purpose: must be one of" in r.stderr
+    assert "purpose: must be one of" in r.stderr  # what a draft holds is checked...
+    assert "public_summary" not in r.stderr  # ...and a draft may leave a section out until its submission
     bad = example()
     bad["data"][1]["variables"].append("NOT_A_VARIABLE")
     bad["data"][0]["table"] = "ER_XYZ_F"
@@ -216,6 +217,12 @@ def test_invalid_applications_name_the_path(desk: Desk) -> None:
     assert "data[1].variables[2]: 'NOT_A_VARIABLE' is not a variable of dcir.ER_PHA_F" in r.stderr
     assert "data[0].table" in r.stderr
     assert desk.ok("application", "list", who="alice") == []
+    unfinished = example()
+    del unfinished["public_summary"]
+    path.write_text(json.dumps(unfinished), encoding="utf-8")
+    app = desk.ok("application", "create", "--file", str(path), who="alice")["id"]
+    r = desk.run("application", "submit", str(app), who="alice")
+    assert r.code == 2 and "required field 'public_summary' is missing" in r.stderr, r.stderr
 
 
 def test_list_and_visibility(desk: Desk) -> None:

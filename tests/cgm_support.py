@@ -8,11 +8,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from guichet.cgm.readings import Subject
-from tests.conftest import SHARED
+from tests.conftest import TEST_DATA
 
-CGM_DATA = SHARED / "data" / "cgm"
+CGM_DATA = TEST_DATA / "cgm"  # laid out as shared/data/cgm: examples/cgm_pilot.py reads it with GUICHET_SHARED=tests
 REFERENCE = CGM_DATA / "reference_metrics.csv"
-SHARED_MISSING = f"the shared CGM data are not at {CGM_DATA} (set GUICHET_SHARED)"
 START = 1_700_000_000.0  # 2023-11-14T22:13:20, a Tuesday evening
 
 

@@ -28,9 +28,8 @@ from guichet.hub import Hub, open_hub  # noqa: E402
 from guichet.lifecycle.init import InitRequest, init_hub  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-# Reference data travel with the repository (tests/data, each part with its licence) or are the copies the
-# package ships; only the CGM tests read the GPL files of the `shared/` folder, and are skipped without it.
-SHARED = Path(os.environ.get("GUICHET_SHARED", REPO.parent / "shared"))
+# Reference data travel with the repository (tests/data, each part with its origin and licence) or are the
+# copies the package ships: a clone tests itself with nothing beside it.
 TEST_DATA = REPO / "tests" / "data"
 SYNTHETIC_SNDS = TEST_DATA / "snds" / "synthetic-snds" / "schemas"  # indsante/synthetic-snds, Etalab 2.0
 DRUG_CODES = TEST_DATA / "snds" / "IR_PHA_R_codes.csv.gz"  # SCALPEL-Extraction's IR_PHA_R, BSD-3

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.cgm_support import CGM_DATA, REFERENCE, SHARED_MISSING
+from tests.cgm_support import CGM_DATA, REFERENCE
 from tests.conftest import run_cli, run_cli_process
 
 DEXCOM = Path(__file__).resolve().parents[1] / "data" / "cgm" / "dexcom_clarity_export_sample.csv"
@@ -27,7 +27,6 @@ COLUMNS = ["dataset", "id", "n_readings", "start", "end", "days", "active_percen
 TOLERANCE = {"days": 0.05, "active_percent": 0.1 + 0.05, "mean_mgdl": 0.1 + 0.05, "sd_mgdl": 0.1 + 0.05,
              "cv_percent": 0.1 + 0.05, "gmi_percent": 0.01 + 0.005, "gri": 0.1 + 0.05,
              **{k: 0.1 + 0.005 for k in ("tbr_lt54", "tbr_lt70", "tir_70_180", "tar_gt180", "tar_gt250")}}
-needs_shared = pytest.mark.skipif(not REFERENCE.exists(), reason=SHARED_MISSING)
 
 
 def cgm_json(*args: str) -> Any:
@@ -53,7 +52,6 @@ def assert_matches_reference(rows: list[dict[str, Any]], dataset: str) -> None:
             assert abs(row[key] - float(expected[key])) <= tolerance, (row["id"], key, row[key], expected[key])
 
 
-@needs_shared
 @pytest.mark.parametrize("dataset", ["example_data_5_subject", "example_data_hall"])
 def test_metrics_match_the_reference_table(dataset: str) -> None:
     rows = cgm_json("metrics", str(CGM_DATA / f"{dataset}.csv"))
@@ -61,7 +59,6 @@ def test_metrics_match_the_reference_table(dataset: str) -> None:
     assert_matches_reference(rows, dataset)
 
 
-@needs_shared
 def test_mmol_per_litre_files_match_the_reference_table(tmp_path: Path) -> None:
     with (CGM_DATA / "example_data_5_subject.csv").open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
@@ -178,7 +175,6 @@ def test_the_episode_definition_as_a_rule_scores_nothing_on_the_export() -> None
         assert scores["sensitivity"] == 0 and scores["ppv"] == 0 and scores["median_lead_time_min"] is None
 
 
-@needs_shared
 @pytest.mark.parametrize("rule", ["trend", "level", "consensus"])
 def test_scores_on_the_hall_data_recompute_by_an_independent_scorer(rule: str) -> None:
     answer = cgm_json("alerts", str(CGM_DATA / "example_data_hall.csv"), "--rule", rule)
@@ -189,7 +185,6 @@ def test_scores_on_the_hall_data_recompute_by_an_independent_scorer(rule: str) -
         assert answer["scores"]["sensitivity"] == 0 and answer["scores"]["ppv"] == 0
 
 
-@needs_shared
 def test_the_tails_of_the_hall_data_are_flagged() -> None:
     answer = cgm_json("alerts", str(CGM_DATA / "example_data_hall.csv"))
     flags = {s["id"]: {f["flag"] for f in s["flags"]} for s in answer["subjects"]}
@@ -251,8 +246,7 @@ def _run_example(env: dict[str, str], *args: str) -> subprocess.CompletedProcess
                           timeout=300)
 
 
-@needs_shared
-def test_the_pilot_example_reads_the_shared_files_at_run_time(tmp_path: Path) -> None:
+def test_the_pilot_example_reads_the_cgm_files_at_run_time(tmp_path: Path) -> None:
     proc = _run_example({"GUICHET_SHARED": str(CGM_DATA.parents[1])}, "--plots", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)

@@ -80,3 +80,23 @@ def prepare(hub: Hub, root: Path) -> dict[str, Actor]:
         for m in members:
             access.add_member(hub, actors["operator"], panel=panel, username=m)
     return actors
+
+
+class CliCalls:
+    """``run`` and ``ok`` of the access path's CLI desks: a command on the hub at ``self.home`` with ``--json``,
+    as an account (``--as``) when given; ``ok`` asserts exit 0 and answers the parsed JSON."""
+
+    home: Path
+
+    def run(self, *args: str, who: str | None = None) -> Any:
+        from tests.conftest import run_cli
+
+        argv = [*args, "--home", str(self.home), "--json"]
+        if who:
+            argv += ["--as", who]
+        return run_cli(argv)
+
+    def ok(self, *args: str, who: str | None = None) -> Any:
+        r = self.run(*args, who=who)
+        assert r.code == 0, r.stderr
+        return json.loads(r.stdout) if r.stdout.strip() else None

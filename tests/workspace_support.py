@@ -11,8 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.access_support import example, hub_with_lake, prepare
-from tests.conftest import run_cli
+from tests.access_support import CliCalls, example, hub_with_lake, prepare
 
 TODAY = datetime.now(UTC).date()
 
@@ -30,21 +29,10 @@ CONTENT_2023: dict[str, Any] = {
 
 
 @dataclass
-class Desk:
+class Desk(CliCalls):
     home: Path
     hub: Any
     root: Path
-
-    def run(self, *args: str, who: str | None = None) -> Any:
-        argv = [*args, "--home", str(self.home), "--json"]
-        if who:
-            argv += ["--as", who]
-        return run_cli(argv)
-
-    def ok(self, *args: str, who: str | None = None) -> Any:
-        r = self.run(*args, who=who)
-        assert r.code == 0, r.stderr
-        return json.loads(r.stdout) if r.stdout.strip() else None
 
     def permit(self, content: dict[str, Any] | None = None, name: str = "app") -> str:
         app_content = example()

@@ -15,26 +15,16 @@ import pytest
 from sqlalchemy import func, select
 
 from guichet.store.models import AuditEvent
+from tests.access_support import CliCalls
 from tests.application_support import EXAMPLE, example, hub_with_lake, lake_unchecked, prepare
 from tests.conftest import make_hub, run_cli
 
 
 @dataclass
-class Desk:
+class Desk(CliCalls):
     home: Path
     root: Path
     hub: Any
-
-    def run(self, *args: str, who: str | None = None) -> Any:
-        argv = [*args, "--home", str(self.home), "--json"]
-        if who:
-            argv += ["--as", who]
-        return run_cli(argv)
-
-    def ok(self, *args: str, who: str | None = None) -> Any:
-        r = self.run(*args, who=who)
-        assert r.code == 0, r.stderr
-        return json.loads(r.stdout) if r.stdout.strip() else None
 
     def refused(self, *args: str, who: str | None = None, says: str = "") -> str:
         before = self.show(1) if self._exists(1) else None

@@ -16,27 +16,16 @@ import pytest
 
 from guichet.permits.state import person_has_access
 from guichet.permits.tables import Permit
-from tests.access_support import APPLICANT_ORG, EXAMPLE, hub_with_lake, prepare
+from tests.access_support import APPLICANT_ORG, EXAMPLE, CliCalls, hub_with_lake, prepare
 from tests.conftest import run_cli
 
 TODAY = datetime.now(UTC).date()
 
 
 @dataclass
-class Desk:
+class Desk(CliCalls):
     home: Path
     hub: Any
-
-    def run(self, *args: str, who: str | None = None) -> Any:
-        argv = [*args, "--home", str(self.home), "--json"]
-        if who:
-            argv += ["--as", who]
-        return run_cli(argv)
-
-    def ok(self, *args: str, who: str | None = None) -> Any:
-        r = self.run(*args, who=who)
-        assert r.code == 0, r.stderr
-        return json.loads(r.stdout) if r.stdout.strip() else None
 
     def refused(self, *args: str, who: str | None = None, says: str = "") -> str:
         r = self.run(*args, who=who)

@@ -181,7 +181,7 @@ class LocalCustodian:
         if not (pa.types.is_string(values.type) or pa.types.is_integer(values.type)):
             raise BadInput("project pseudonyms: person ids must be strings or integers")
         key = self.keys.project_pseudonym_key(project)
-        return ps.pseudonymise_column(key, ps.LABEL_PROJECT, values.cast(pa.string()))
+        return ps.project_pseudonyms(key, values.cast(pa.string()))
 
     # -- the opt-out register's path ------------------------------------------------------------------
     def optout_pseudonyms(self, nir: str, birth_date: str, rights_nir: str | None = None) -> list[str]:

@@ -36,7 +36,7 @@ PSEUDONYM_RE = re.compile(r"^[A-Z2-7]{17}$")
 LABEL_ANO = b"guichet/level1/ano/v1\x00"
 LABEL_PSA = b"guichet/level1/psa/v1\x00"
 LABEL_HUB = b"guichet/hub/v1\x00"
-LABEL_PROJECT = b"guichet/project/v1\x00"
+LABEL_PROJECT = b"guichet/project/v2\x00"  # v2: AES-256 CBC-MAC (below); v1 was HMAC-SHA-256
 _SEP = b"\x00"
 _DIGEST_BYTES = 15  # 120 bits -> 24 base32 characters, of which the first 17 are kept
 
@@ -109,7 +109,91 @@ def hub_pseudonym(key: bytes, level1: str) -> str:
 
 
 def project_pseudonym(key: bytes, person_id: str) -> str:
-    return pseudonym(key, LABEL_PROJECT, person_id.encode("utf-8"))
+    """The reference (one message, one CBC encryption): what ``cbc_mac_many`` computes for many at once."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(bytes(16))).encryptor()
+    last = (encryptor.update(cbc_mac_encoding(LABEL_PROJECT + person_id.encode("utf-8"))) + encryptor.finalize())[-16:]
+    return encode(last)
+
+
+# --- project pseudonyms: AES-256 CBC-MAC over a prefix-free encoding ------------------------------------
+#
+# An extract replaces every key of every row (10M claim ids for a 10M-row extract) by a per-project
+# surrogate. HMAC-SHA-256 costs about 3 µs a value in Python (four C calls per value, see below); the
+# project level uses instead the CBC-MAC of AES-256 under the project's pseudonym key, over the message
+# encoded as an 8-byte big-endian length, the message, and zero padding to a 16-byte boundary. With the length
+# first, no encoding is a prefix of another, and CBC-MAC over a prefix-free encoding is a pseudorandom
+# function (Bellare, Kilian, Rogaway 2000; the same length-first encoding as CCM, NIST SP 800-38C). Messages of
+# the same block count are computed together: one AES-ECB call per block position over all of them
+# (AES-NI: about 400 MB/s here), so that a million values cost tens of milliseconds.
+# ``project_pseudonym`` is the one-message reference the tests compare with.
+
+_CBC_CHUNK = 131_072  # values per vectorised step (bounds the padded matrix and its index arrays)
+
+
+def cbc_mac_encoding(message: bytes) -> bytes:
+    body = len(message).to_bytes(8, "big") + message
+    return body + bytes(-len(body) % 16)
+
+
+def cbc_mac_many(key: bytes, label: bytes, values: pa.Array) -> bytes:
+    """The 16-byte CBC-MACs of ``label + value`` for every value of a binary array without nulls, in order,
+    concatenated."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    cipher = Cipher(algorithms.AES(key), modes.ECB())  # noqa: S305 - ECB steps of CBC-MAC, one block per message
+    out: list[bytes] = []
+    for start in range(0, len(values), _CBC_CHUNK):
+        chunk = values.slice(start, _CBC_CHUNK)
+        out.append(_cbc_mac_chunk(cipher, label, chunk))
+    return b"".join(out)
+
+
+def _cbc_mac_chunk(cipher: Any, label: bytes, values: pa.Array) -> bytes:
+    n = len(values)
+    if n == 0:
+        return b""
+    if values.null_count:
+        raise ValueError("cbc_mac_many: null values")
+    lengths = pc.binary_length(values).to_numpy(zero_copy_only=False).astype(np.int64)
+    head = 8 + len(label)
+    label_row = np.frombuffer(label, dtype=np.uint8)
+    result = np.empty((n, 16), dtype=np.uint8)
+    for length in np.unique(lengths):  # values of one byte length: one contiguous (m, length) matrix
+        idx = np.flatnonzero(lengths == length)
+        m, size = len(idx), int(length)
+        width = (head + size + 15) // 16 * 16
+        padded = np.zeros((m, width), dtype=np.uint8)
+        padded[:, :8] = np.frombuffer((len(label) + size).to_bytes(8, "big"), dtype=np.uint8)
+        padded[:, 8:head] = label_row
+        if size:
+            taken = values.take(pa.array(idx))
+            buf = taken.buffers()[2]
+            first = int(np.frombuffer(taken.buffers()[1], np.int32)[taken.offset])
+            padded[:, head:head + size] = np.frombuffer(buf, dtype=np.uint8)[first:first + m * size].reshape(m, size)
+        state = np.zeros((m, 16), dtype=np.uint8)
+        encryptor = cipher.encryptor()
+        for j in range(width // 16):
+            block = np.bitwise_xor(state, padded[:, 16 * j:16 * (j + 1)])
+            state = np.frombuffer(encryptor.update(block.tobytes()), dtype=np.uint8).reshape(m, 16)
+        result[idx] = state
+    return result.tobytes()
+
+
+def project_pseudonyms(key: bytes, values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Project pseudonyms of a string column (distinct values computed once); nulls stay null, empty strings
+    stay empty."""
+    encoded = pc.dictionary_encode(_plain_strings(values))
+    distinct = encoded.dictionary
+    if len(distinct) == 0:
+        return pa.nulls(len(encoded.indices), pa.string()) if len(encoded.indices) else pa.array([], pa.string())
+    messages = pc.fill_null(distinct, "").cast(pa.binary())
+    out = encode_digests(cbc_mac_many(key, LABEL_PROJECT, messages), width=16)
+    empty = pc.equal(distinct, "")
+    if distinct.null_count or pc.any(empty).as_py():
+        out = pc.if_else(empty, pa.scalar("", pa.string()), out)
+    return out.take(encoded.indices)
 
 
 # --- vectorised ---------------------------------------------------------------------------------------

@@ -182,18 +182,17 @@ def _cbc_mac_chunk(cipher: Any, label: bytes, values: pa.Array) -> bytes:
 
 
 def project_pseudonyms(key: bytes, values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Project pseudonyms of a string column (distinct values computed once); nulls stay null, empty strings
-    stay empty."""
-    encoded = pc.dictionary_encode(_plain_strings(values))
-    distinct = encoded.dictionary
-    if len(distinct) == 0:
-        return pa.nulls(len(encoded.indices), pa.string()) if len(encoded.indices) else pa.array([], pa.string())
-    messages = pc.fill_null(distinct, "").cast(pa.binary())
+    """Project pseudonyms of a string column, value by value (the caller sends distinct values where values
+    repeat: a MAC costs less than finding the distinct values); nulls stay null, empty strings stay empty."""
+    values = _plain_strings(values)
+    if len(values) == 0:
+        return pa.array([], pa.string())
+    messages = pc.fill_null(values, "").cast(pa.binary())
     out = encode_digests(cbc_mac_many(key, LABEL_PROJECT, messages), width=16)
-    empty = pc.equal(distinct, "")
-    if distinct.null_count or pc.any(empty).as_py():
+    empty = pc.equal(values, "")
+    if values.null_count or pc.any(empty).as_py():
         out = pc.if_else(empty, pa.scalar("", pa.string()), out)
-    return out.take(encoded.indices)
+    return out
 
 
 # --- vectorised ---------------------------------------------------------------------------------------

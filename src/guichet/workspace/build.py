@@ -328,8 +328,9 @@ class Builder:
                             exp.column(exp.Star(), table="c"))
                  .from_(_tbl(f"ws_raw_{table}", "c"))
                  .join(_tbl(f"ws_rows_{spec.parent}", "p"), join_type="inner", on=exp.and_(*conds)))
-        self.recipe.run(self.engine, f"ws_rows_{table}", q, f"{table}: each row's person through the person index",
-                        view=True)
+        # a table, not a view: a view would scan the encrypted file again in every query that reads it, and
+        # DuckDB 2.0.1 misreads encrypted Parquet scanned twice in one query (engine/connection.py)
+        self.recipe.run(self.engine, f"ws_rows_{table}", q, f"{table}: each row's person through the person index")
         return out
 
     @staticmethod
@@ -384,7 +385,9 @@ class Builder:
     def _keep_undated(self) -> exp.Expr:
         return exp.and_(*self._persons_kept())
 
-    def excluded(self) -> int:
+    def excluded(self, optouts: list[str]) -> int:
+        if not optouts:
+            return 0  # an empty register excludes nobody: no need to read every row again
         union: exp.Query | None = None
         for t in self.plan.tables:
             q = exp.select(_col("_person")).from_(f"ws_rows_{t}").where(self._period_only(t))
@@ -443,13 +446,13 @@ class Builder:
                                ).from_(f"ws_out_{o.name}").where(_col(o.event_date).is_(exp.null()).not_())
                 union = q if union is None else exp.union(union, q, distinct=False)
             assert union is not None
-            seq_item = exp.func("concat", _col("_d"), literal("@"), exp.func("coalesce", _col("_p"), literal("")))
-            numbered = exp.select(_col("_person"), exp.alias_(seq_item, "_e"), exp.alias_(exp.Window(
-                this=exp.RowNumber(), partition_by=[_col("_person")],
-                order=exp.Order(expressions=[exp.Ordered(this=_col("_d")), exp.Ordered(this=_col("_p"))])), "_n")
-            ).from_(union.subquery("u"))
-            seqs = exp.select(_col("_person"), exp.alias_(exp.func("list_sort", exp.func("list", _col("_e"))), "_s")
-                              ).from_(numbered.subquery("e")).where(_col("_n") <= literal(3)).group_by(_col("_person"))
+            # each person's first three events: the three smallest "date chr(1) place" strings (chr(1) sorts before any
+            # character of a date, so their order is the (date, place) order) by DuckDB's top-n aggregate ``min(x, 3)``, which
+            # keeps three values a person instead of sorting every event
+            seq_item = exp.func("concat", _col("_d"), exp.func("chr", literal(1)),
+                                exp.func("coalesce", _col("_p"), literal("")))
+            seqs = exp.select(_col("_person"), exp.alias_(exp.func("list_sort", exp.Anonymous(
+                this="min", expressions=[seq_item, literal(3)])), "_s")).from_(union.subquery("e")).group_by(_col("_person"))
             counts = exp.select(exp.alias_(exp.Count(this=exp.Star()), "m")).from_(seqs.subquery("s")).group_by(_col("_s"))
             q = exp.select(exp.func("coalesce", exp.Sum(this=exp.If(this=_col("m").eq(literal(1)), true=literal(1),
                                                                        false=literal(0))), literal(0))
@@ -462,13 +465,18 @@ class Builder:
 
     # --- surrogates and writing -------------------------------------------------------------------------------
     def surrogates(self, values: pa.Array, kind: str) -> pa.Array:
-        """Per-project surrogates of ``kind``: the project's keyed HMAC (from the custodian) of the person id,
-        or of ``kind:value`` for the other kinds (one key, distinct domains)."""
-        text = values.cast(pa.string())
-        if kind != "person":
-            import pyarrow.compute as pc
+        """Per-project surrogates of ``kind``: the project's pseudonym (from the custodian) of the person id,
+        or of ``kind:value`` for the other kinds (one key, distinct domains). Only distinct values are sent
+        (a person fills many rows), unless nearly every value is distinct (a claim's key)."""
+        import pyarrow.compute as pc
 
-            text = pc.binary_join_element_wise(pa.scalar(kind), text, ":")
+        text = values.cast(pa.string())
+        if kind == "person":
+            encoded = pc.dictionary_encode(text)
+            return self._pseudonymise(encoded.dictionary).take(encoded.indices)
+        return self._pseudonymise(pc.binary_join_element_wise(pa.scalar(kind), text, ":"))
+
+    def _pseudonymise(self, text: pa.Array) -> pa.Array:
         out = []
         for start in range(0, len(text), BATCH):
             out.append(self.custodian.pseudonymise(text.slice(start, BATCH), "project",
@@ -568,7 +576,7 @@ def build(hub: Hub, permit_id: str, document: dict[str, Any], *, by: str) -> tup
         for o in released:
             b.select_table(o)
         persons = b.persons()
-        excluded = b.excluded()
+        excluded = b.excluded(optouts)
         risk = b.risk(released, persons)
         files: dict[str, Any] = {}
         counts: dict[str, int] = {}

@@ -38,6 +38,7 @@ COMMAND_MODULES = (
     "guichet.cli.cgm",
     "guichet.cli.permit",  # permits, fee estimates; adds "user attest"
     "guichet.cli.workspace",
+    "guichet.cli.airlock",
     "guichet.cli.jobs",
     "guichet.cli.serve",
 )

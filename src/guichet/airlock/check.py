@@ -212,20 +212,32 @@ def primary_reasons(cell: dict[str, Any], kind: str, meta: dict[str, Any], rules
         out.append(("threshold", "fail"))
     if stat in ("min", "max"):
         policy("extreme", rules.extremes)
-    if cell.get("negatives", 0) > 0:
-        policy("negative", rules.negatives)
-    else:
-        total = float(cell.get("total") or 0.0)
-        top = [float(t) for t in cell.get("top", [])]
-        if total > 0 and top:
-            if sum(top[:rules.dominance_n]) >= rules.dominance_k * total:
-                out.append(("dominance", "fail"))
-            top1 = top[0]
-            rest = total - sum(top[:2])
-            if top1 > 0 and rest < rules.p_percent * top1:
-                out.append(("p-percent", "fail"))
+    if stat == "std":
+        if persons - 1 < rules.min_dof:
+            out.append(("dof", "fail"))
+        policy("spread", rules.spread)
+    # Dominance and p % apply to sums and what is made of them (means, spreads); a large contributor does
+    # not move a median or another quantile, which the threshold and the uniform rule cover.
+    if stat in ("sum", "mean", "std"):
+        out += _dominance(cell, rules)
     if cell.get("all_same") and stat not in ("std",):
         out.append(("uniform", "fail"))
+    return out
+
+
+def _dominance(cell: dict[str, Any], rules: RuleSet) -> list[tuple[str, str]]:
+    if cell.get("negatives", 0) > 0:
+        return [("negative", rules.negatives)] if rules.negatives != "pass" else []
+    out: list[tuple[str, str]] = []
+    total = float(cell.get("total") or 0.0)
+    top = [float(t) for t in cell.get("top", [])]
+    if total > 0 and top:
+        if sum(top[:rules.dominance_n]) >= rules.dominance_k * total:
+            out.append(("dominance", "fail"))
+        top1 = top[0]
+        rest = total - sum(top[:2])
+        if top1 > 0 and rest < rules.p_percent * top1:
+            out.append(("p-percent", "fail"))
     return out
 
 

@@ -29,6 +29,7 @@ class RuleSet:
     min_dof: int
     rounding_base: int
     extremes: str
+    spread: str = "review"
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -52,14 +53,15 @@ def load(name: str = DEFAULT, properties: dict[str, Any] | None = None) -> RuleS
     raw = dict(table[name])
     if properties and properties.get("disclosure_threshold"):
         raw["threshold"] = int(properties["disclosure_threshold"])
-    for key in ("zeros", "negatives", "extremes"):
+    for key in ("zeros", "negatives", "extremes", "spread"):
         if raw.get(key) not in POLICIES:
             raise BadInput(f"rules {name}.{key}: one of {', '.join(POLICIES)}")
     return RuleSet(name=name, description=raw.get("description", ""), threshold=int(raw.get("threshold",
                    DEFAULT_THRESHOLD)), zeros=raw["zeros"], negatives=raw["negatives"],
                    dominance_n=int(raw["dominance_n"]), dominance_k=float(raw["dominance_k"]),
                    p_percent=float(raw["p_percent"]), min_dof=int(raw["min_dof"]),
-                   rounding_base=int(raw.get("rounding_base", 0)), extremes=raw["extremes"])
+                   rounding_base=int(raw.get("rounding_base", 0)), extremes=raw["extremes"],
+                   spread=raw.get("spread", "review"))
 
 
 # Each reason a cell or table can carry: (risk name, English, French).
@@ -92,6 +94,11 @@ RISKS: dict[str, tuple[str, str, str]] = {
     "extreme": ("exact extreme",
                 "An exact minimum or maximum is one person's value.",
                 "Un minimum ou un maximum exact est la valeur d'une personne."),
+    "spread": ("second moment",
+               "A standard deviation, with the mean and the count, gives the sum of squares: across related "
+               "tables it can give one person's value away; a checker confirms the context.",
+               "Un écart type, avec la moyenne et l'effectif, donne la somme des carrés : d'un tableau à "
+               "l'autre, il peut révéler la valeur d'une personne ; un vérificateur confirme le contexte."),
     "dof": ("model on too few people",
             "The model has too few residual degrees of freedom: its coefficients can reveal individual values.",
             "Le modèle a trop peu de degrés de liberté résiduels : ses coefficients peuvent révéler des valeurs "

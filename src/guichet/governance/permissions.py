@@ -139,6 +139,8 @@ _TABLE: tuple[ActionSpec, ...] = (
     _a("workspace.build", "operator", "change",
        "build a permit's extract: only what it permits, opt-outs applied, keys replaced per project, identifying "
        "fields coarsened, its risk measured (idempotent)"),
+    _a("airlock.check", "operator checker", "read_personal",
+       "see the automatic disclosure check of an output in a permit's workspace (per-cell verdicts and reasons)"),
     _a("workspace.release", "operator", "change",
        "release a held extract with a recorded reason (its risk judged acceptable)", ("not_owner", "not_same_org")),
     _a("registry.read", "public", "read",

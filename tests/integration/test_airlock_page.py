@@ -61,3 +61,27 @@ def test_researcher_may_not_see_output_checks(client_hub: tuple[TestClient, Hub]
     sign_in(client, add_person(hub, "alice.researcher", "researcher"))
     r = client.get("/airlock/check", params={"permit": "P-2026-0001", "file": "plain.csv"})
     assert r.status_code == 403
+
+
+def test_the_permit_output_conditions_choose_rules_and_raise_the_threshold(hub: Hub) -> None:
+    from datetime import UTC, date, datetime
+
+    from guichet.accounts.auth import actor_for
+    from guichet.airlock import services
+    from guichet.permits.tables import Permit
+    from tests.permit_support import sample_document
+
+    outputs = write_outputs(hub.home, "P-2026-0001")
+    (outputs / "mid.csv").write_text("region,n\nARA,120\nBRE,15\n", encoding="utf-8")
+    operator = actor_for(hub, hub.config.operator)
+    assert services.check_output(hub, operator, "P-2026-0001", "mid.csv").status == "review"  # 15 >= 11
+    document = sample_document()
+    document["output_conditions"]["min_cell"] = 20
+    with hub.store.write() as s:
+        s.add(Permit(id="P-2026-0001", application="A-2026-0001", org="Inserm U1018", owner="alice",
+                     state="active", revision=1, document=document, valid_from=date(2026, 12, 7),
+                     valid_until=date(2028, 12, 6), issued_by="operator", issued_at=datetime.now(UTC)))
+    result = services.check_output(hub, operator, "P-2026-0001", "mid.csv")
+    assert result.threshold == 20 and result.status == "fail"
+    assert any("output conditions" in n for n in result.notes)
+    assert services.check_output(hub, operator, "P-2026-0001", "mid.csv", rules="survey").rules == "survey"

@@ -59,14 +59,15 @@ def result_view(result: Result, locale: str) -> dict[str, Any]:
 @router.page("/airlock/check", permission="airlock.check", nav="nav.airlock", nav_order=60,
              summary="The automatic disclosure check of an output in a permit's workspace, cell by cell")
 async def check_page(ctx: Ctx, permit: str = Query("", max_length=80), file: str = Query("", max_length=400),
-                     rules: str = Query("snds", max_length=40)) -> HTMLResponse:
+                     rules: str = Query("", max_length=40)) -> HTMLResponse:
     assert ctx.actor is not None
     check = error = None
+    if rules not in names():
+        rules = ""  # the permit's own rule set
     if permit and file:
-        if rules not in names():
-            rules = "snds"
         try:
-            result = await run_in_threadpool(services.check_output, ctx.hub, ctx.actor, permit, file, rules=rules)
+            result = await run_in_threadpool(services.check_output, ctx.hub, ctx.actor, permit, file,
+                                             rules=rules or None)
             check = result_view(result, ctx.locale)
         except GuichetError as exc:
             error = exc.message

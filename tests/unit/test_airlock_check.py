@@ -140,3 +140,12 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["airlock", "check", str(write(tmp_path / "x.parquet", "PAR1"))])
     assert exc.value.code == 2
+
+
+def test_a_first_column_of_ages_or_years_is_a_dimension(tmp_path: Path) -> None:
+    r = check_file(write(tmp_path / "ages.csv", "age,n\n" + "".join(f"{a},{30 + a}\n" for a in range(0, 12))))
+    assert r.status == "review" and {c.column for c in r.cells} == {"n"}
+    r = check_file(write(tmp_path / "years.csv", "annee_soins,F,M\n2019,40,3\n2020,41,52\n2021,39,50\n"))
+    assert {c.column for c in r.cells} == {"F", "M"} and r.status == "fail"
+    r = check_file(write(tmp_path / "counts.csv", "a,b\n4,50\n40,60\n12,70\n"))  # uneven: counts
+    assert any(c.column == "a" and c.verdict == "fail" for c in r.cells)

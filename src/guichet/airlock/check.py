@@ -363,6 +363,8 @@ def _check_plain(path: Path, header: list[str], body: list[list[str]], delimiter
         vals = [r[j] for r in body if r[j].strip()]
         if vals and all(parse_number(v, delimiter) is not None for v in vals):
             numeric.append(j)
+    if numeric and numeric[0] == 0 and len(numeric) > 1 and _label_like(header[0], [r[0] for r in body], delimiter):
+        numeric.remove(0)  # a first column of years, ages or times is the table's dimension, not counts
     labels = [j for j in range(ncols) if j not in numeric]
     total_rows = {i for i, r in enumerate(body) if any(MARGIN_LABELS.match(r[j]) for j in labels)}
     total_cols = {j for j in numeric if MARGIN_LABELS.match(header[j])}
@@ -427,6 +429,22 @@ def _check_plain(path: Path, header: list[str], body: list[list[str]], delimiter
     if total_rows or total_cols:
         result.notes.append(f"margins: {len(total_rows)} total row(s), {len(total_cols)} total column(s)")
     return result
+
+
+DIMENSION_NAMES = {"age", "ages", "year", "years", "annee", "année", "an", "month", "mois", "time", "temps",
+                   "period", "periode", "période", "week", "semaine", "day", "jour", "t", "bin", "classe"}
+
+
+def _label_like(name: str, values: list[str], delimiter: str) -> bool:
+    """A numeric first column that names a dimension (age, year, time...), or whose values step evenly
+    (0, 1, 2... or 2019, 2020...): counts rarely do."""
+    if name.strip().lower() in DIMENSION_NAMES:
+        return True
+    nums = [parse_number(v, delimiter) for v in values if v.strip()]
+    if len(nums) < 3 or any(n is None or n != int(n) for n in nums):
+        return False
+    steps = {b - a for a, b in zip(nums, nums[1:], strict=False) if a is not None and b is not None}
+    return len(steps) == 1 and steps.pop() > 0
 
 
 def _identifiers(result: Result, header: list[str], body: list[list[str]], plain: bool) -> None:

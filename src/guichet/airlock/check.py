@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import re
+from itertools import pairwise
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -443,7 +444,7 @@ def _label_like(name: str, values: list[str], delimiter: str) -> bool:
     nums = [parse_number(v, delimiter) for v in values if v.strip()]
     if len(nums) < 3 or any(n is None or n != int(n) for n in nums):
         return False
-    steps = {b - a for a, b in zip(nums, nums[1:], strict=False) if a is not None and b is not None}
+    steps = {b - a for a, b in pairwise(nums) if a is not None and b is not None}
     return len(steps) == 1 and steps.pop() > 0
 
 

@@ -20,8 +20,8 @@ import csv
 import io
 import json
 import re
-from itertools import pairwise
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 

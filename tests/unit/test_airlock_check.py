@@ -149,3 +149,21 @@ def test_a_first_column_of_ages_or_years_is_a_dimension(tmp_path: Path) -> None:
     assert {c.column for c in r.cells} == {"F", "M"} and r.status == "fail"
     r = check_file(write(tmp_path / "counts.csv", "a,b\n4,50\n40,60\n12,70\n"))  # uneven: counts
     assert any(c.column == "a" and c.verdict == "fail" for c in r.cells)
+
+
+def test_one_dimensional_helper_table_gets_a_secondary_cell_not_its_total(tmp_path: Path) -> None:
+    out = crosstab(people(300, seed=1, rare=0.03), "age_band", out=tmp_path / "one.csv")
+    r = check_file(out)
+    v = verdicts(r)
+    primary = [k for k, (verdict, reasons) in v.items() if reasons == ["threshold"]]
+    secondary = [k for k, (verdict, reasons) in v.items() if reasons == ["secondary"]]
+    assert len(primary) == 1 and len(secondary) == 1
+    assert secondary[0][0] != 5  # the Total row (5th) stays released
+
+
+def test_sum_tables_are_suppressed_like_counts(tmp_path: Path) -> None:
+    out = crosstab(people(300, seed=1, rare=0.03), "sex", "age_band", values="cost", agg="sum",
+                   out=tmp_path / "sum.csv")
+    r = check_file(out)
+    assert r.suppression["method"] == "cycles" and r.suppression["secondary"] >= 1
+    assert write_suppressed(out, tmp_path / "sum_released.csv").status == "pass"

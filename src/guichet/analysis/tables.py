@@ -18,7 +18,7 @@ from typing import Any, TypeAlias
 import duckdb
 import pyarrow as pa
 
-from guichet.analysis.metadata import Cell, Metadata, write
+from guichet.analysis.metadata import Cell, Metadata, persons_path, write
 from guichet.errors import BadInput
 
 TOTAL = "Total"
@@ -106,31 +106,52 @@ class _Grid:
         stat = {"count": "count(DISTINCT p)" if count == "persons" else "count(*)", "sum": "sum(v)",
                 "mean": "avg(v)", "median": "median(v)", "std": "stddev_samp(v)", "min": "min(v)",
                 "max": "max(v)"}[agg]
-        self.sql = (
-            f"WITH base AS ({base}),\n"
-            f"per AS (SELECT {', '.join(d)}, {g} AS g, p, sum(v) AS pv, count(*) AS r, min(v) AS vmin, "
-            f"max(v) AS vmax, count(*) FILTER (WHERE v < 0) AS neg FROM base GROUP BY GROUPING SETS ({per_sets})),\n"
-            f"cell AS (SELECT {', '.join(d)}, g, count(*) AS persons, sum(r) AS records, sum(pv) AS total, "
-            f"max(pv, 2) AS top, sum(neg) AS neg, min(vmin) = max(vmax) AS same, list(p ORDER BY p) AS people "
-            f"FROM per GROUP BY ALL),\n"
-            f"val AS (SELECT {', '.join(d)}, {g} AS g, {stat} AS stat FROM base GROUP BY GROUPING SETS "
-            f"({', '.join(sets)}))\n"
-            f"SELECT {', '.join('cell.' + x for x in d)}, cell.g, persons, records, total, top, neg, same, people, "
-            f"stat FROM cell JOIN val ON cell.g = val.g AND "
-            + " AND ".join(f"cell.{x} IS NOT DISTINCT FROM val.{x}" for x in d))
+        per = (f"SELECT {', '.join(d)}, {g} AS g, p, sum(v) AS pv, count(*) AS r, min(v) AS vmin, "
+               f"max(v) AS vmax, count(*) FILTER (WHERE v < 0) AS neg FROM ({base}) base "
+               f"GROUP BY GROUPING SETS ({per_sets})")
+        cells = (f"WITH cell AS (SELECT {', '.join(d)}, g, count(*) AS persons, sum(r) AS records, sum(pv) AS total, "
+                 f"max(pv, 2) AS top, sum(neg) AS neg, min(vmin) = max(vmax) AS same FROM _air_per GROUP BY ALL),\n"
+                 f"val AS (SELECT {', '.join(d)}, {g} AS g, {stat} AS stat FROM ({base}) base GROUP BY GROUPING SETS "
+                 f"({', '.join(sets)}))\n"
+                 f"SELECT {', '.join('cell.' + x for x in d)}, cell.g, persons, records, total, top, neg, same, "
+                 f"stat FROM cell JOIN val ON cell.g = val.g AND "
+                 + " AND ".join(f"cell.{x} IS NOT DISTINCT FROM val.{x}" for x in d))
+        # Each person's contribution per cell is kept in a temporary table: the cells' evidence is computed
+        # from it, and the persons file is written from it by DuckDB (never a Python list per cell).
+        self.sql = f"CREATE TEMP TABLE _air_per AS {per};\n{cells}"
+        self.con = con
+        self.n = len(dims)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _air_per AS {per}")
         self.cells: dict[tuple[str, ...], dict[str, Any]] = {}
-        n = len(dims)
-        for row in con.execute(self.sql).fetchall():
+        self.where: dict[tuple[str, ...], tuple[int, tuple[Any, ...]]] = {}
+        n = self.n
+        for row in con.execute(cells).fetchall():
             labels, gbits = row[:n], row[n]
             key = tuple(TOTAL if gbits >> (n - 1 - i) & 1 else str(labels[i]) for i in range(n))
-            persons, records, total, top, neg, same, people, stat = row[n + 1:]
+            persons, records, total, top, neg, same, stat = row[n + 1:]
             self.cells[key] = {"persons": persons, "records": int(records), "total": total,
                                "top": [float(t) for t in (top or [])], "neg": int(neg or 0), "same": bool(same),
-                               "people": list(people), "value": _num(stat)}
+                               "value": _num(stat)}
+            self.where[key] = (gbits, tuple(labels))
         self.labels = [sorted({k[i] for k in self.cells if k[i] != TOTAL}) for i in range(n)]
 
+    def write_persons(self, order: list[tuple[str, ...]], path: Path) -> None:
+        """The persons behind each cell, ``order`` giving each cell's index, as Parquet (cell, person)."""
+        known = [(i, k) for i, k in enumerate(order) if k in self.where]
+        columns: dict[str, Any] = {"idx": pa.array([i for i, _ in known], pa.int32()),
+                                   "g": pa.array([self.where[k][0] for _, k in known], pa.int64())}
+        for j in range(self.n):
+            columns[f"d{j}"] = pa.array([self.where[k][1][j] for _, k in known], pa.string())
+        self.con.register("_air_idx_arrow", pa.table(columns))
+        join = " AND ".join(["p.g = i.g", *(f"p.d{j} IS NOT DISTINCT FROM i.d{j}" for j in range(self.n))])
+        target = str(path).replace("'", "''")
+        self.con.execute(f"COPY (SELECT i.idx AS cell, p.p AS person FROM _air_per p JOIN _air_idx_arrow i ON {join} "
+                         f"ORDER BY cell, person) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
+        self.con.unregister("_air_idx_arrow")
+        self.con.execute("DROP TABLE IF EXISTS _air_per")
+
     def get(self, key: tuple[str, ...], agg: str) -> dict[str, Any]:
-        empty = {"persons": 0, "records": 0, "total": 0.0, "top": [], "neg": 0, "same": False, "people": [],
+        empty = {"persons": 0, "records": 0, "total": 0.0, "top": [], "neg": 0, "same": False,
                  "value": 0 if agg == "count" else None}
         return self.cells.get(key, empty)
 
@@ -164,7 +185,7 @@ def crosstab(data: Data, rows: str | Sequence[str], columns: str | None = None, 
     magnitude = agg != "count"
     out = Path(out)
     cells: list[Cell] = []
-    people: list[list[str]] = []
+    order: list[tuple[str, ...]] = []
     header: list[str]
     body: list[list[Any]] = []
     wide = columns is not None and len(row_dims) == 1
@@ -181,7 +202,7 @@ def crosstab(data: Data, rows: str | Sequence[str], columns: str | None = None, 
                 value = _round(ev["value"], round_to) if agg == "count" else ev["value"]
                 line.append(value)
                 cells.append(_cell(i, c, agg, ev, value, (r, c), magnitude))
-                people.append(ev["people"])
+                order.append((r, c))
             body.append(line)
     else:
         header = [*dims, stat]
@@ -197,7 +218,7 @@ def crosstab(data: Data, rows: str | Sequence[str], columns: str | None = None, 
             value = _round(ev["value"], round_to) if agg == "count" else ev["value"]
             body.append([*k, value])
             cells.append(_cell(i, stat, agg, ev, value, k, magnitude))
-            people.append(ev["people"])
+            order.append(k)
     _write_csv(out, header, body)
     meta = Metadata(helper="crosstab", parameters={"rows": row_dims, "columns": columns, "values": values,
                                                    "agg": agg, "person": person, "margins": grid.margins,
@@ -205,7 +226,9 @@ def crosstab(data: Data, rows: str | Sequence[str], columns: str | None = None, 
                     kind="magnitude" if magnitude else "frequency", output=out.name, sha256="", code=grid.sql,
                     dims=dims, cells=cells, layout="wide" if wide else "long", row_labels=row_labels,
                     column_labels=col_labels, margins=grid.margins, source=source)
-    write(out, meta, people)
+    grid.write_persons(order, persons_path(out))
+    meta.extra["persons_file"] = persons_path(out).name
+    write(out, meta, None)
     return out
 
 

@@ -167,3 +167,17 @@ def test_sum_tables_are_suppressed_like_counts(tmp_path: Path) -> None:
     r = check_file(out)
     assert r.suppression["method"] == "cycles" and r.suppression["secondary"] >= 1
     assert write_suppressed(out, tmp_path / "sum_released.csv").status == "pass"
+
+
+def test_a_figure_is_checked_through_its_table(tmp_path: Path) -> None:
+    from guichet.analysis import attach_figure, histogram
+
+    table = histogram(people(400, seed=2), "cost", out=tmp_path / "costs.csv", edges=[0, 250, 500, 5000])
+    fig = tmp_path / "costs.svg"
+    fig.write_text("<svg xmlns='http://www.w3.org/2000/svg'/>", encoding="utf-8")
+    attach_figure(fig, table)
+    r = check_file(fig)
+    assert r.kind == "figure" and r.file == "costs.svg" and r.status == check_file(table).status
+    assert any("checked through its table costs.csv" in n for n in r.notes)
+    table.write_text(table.read_text() + "\n", encoding="utf-8")  # the table changed after the figure
+    assert check_file(fig).reasons == ["figure-without-table"]

@@ -64,11 +64,14 @@ class Result:
     suppression: dict[str, Any] = field(default_factory=dict)
     threshold: int = 0
 
+    def _position(self, cell: CellVerdict) -> tuple[int, int]:
+        return cell.row, self.header.index(cell.column) if cell.column in self.header else -1
+
     def to_dict(self) -> dict[str, Any]:
         return {"file": self.file, "status": self.status, "rules": self.rules, "threshold": self.threshold,
                 "kind": self.kind, "metadata": self.metadata, "reasons": self.reasons, "notes": self.notes,
                 "suppression": self.suppression,
-                "cells": [c.to_dict() for c in self.cells if c.verdict != "pass" or c.reasons],
+                "cells": [c.to_dict() for c in sorted(self.cells, key=self._position)],
                 "counts": {v: sum(1 for c in self.cells if c.verdict == v) for v in ORDER}}
 
 

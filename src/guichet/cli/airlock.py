@@ -40,7 +40,7 @@ def check(cli: Cli, file: Path, rules: str, suppress: Path | None) -> None:
     """Check a table (CSV) or a figure (PNG, SVG, with the helper-written table it was drawn from).
 
     Answers {"status": "pass"|"fail"|"review", "cells": [{"row", "column", "verdict", "reasons"}], ...}:
-    the cells listed are those that do not simply pass (row is the 1-based data row). A plain CSV without
+    every checked cell (row is the 1-based data row, column the column's name). A plain CSV without
     helper metadata is at best "review". Exit 0 when the status is pass, 1 when it is review or fail (the
     answer says which), 2 on unreadable input."""
     result = check_file(file, rules)

@@ -181,3 +181,9 @@ def test_a_figure_is_checked_through_its_table(tmp_path: Path) -> None:
     assert any("checked through its table costs.csv" in n for n in r.notes)
     table.write_text(table.read_text() + "\n", encoding="utf-8")  # the table changed after the figure
     assert check_file(fig).reasons == ["figure-without-table"]
+
+
+def test_subtotals_without_a_provable_system_go_to_review(tmp_path: Path) -> None:
+    text = "region,dept,n\nARA,01,40\nARA,03,\nARA,Total,45\nBRE,22,30\nBRE,Total,30\nAll,All,75\n"
+    r = check_file(write(tmp_path / "sub.csv", text))
+    assert "suppression-review" in r.reasons

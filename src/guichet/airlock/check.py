@@ -336,7 +336,7 @@ def _apply_suppression(result: Result, grid_where: tuple[Grid, dict[Pos, tuple[i
     if not failing and not withheld:
         return
     if grid_where is None:
-        if dims > 2 and failing:
+        if dims > 2 and (failing or withheld):
             result.reasons.append("suppression-review")
             for c in result.cells:
                 if c.verdict == "pass" and not c.reasons:
@@ -429,6 +429,8 @@ def _check_plain(path: Path, header: list[str], body: list[list[str]], delimiter
         grid = (Grid(values, len(row_order) - 1 if total_rows else None,
                      len(col_order) - 1 if total_cols else None), where)
     dims = 2 if len(labels) <= 1 else len(labels) + 1
+    if grid is None and (total_rows or total_cols):
+        dims = max(dims, 3)  # subtotals or several label columns: margins, but no system we can prove
     _apply_suppression(result, grid, failing, withheld, dims=dims)
     if total_rows or total_cols:
         result.notes.append(f"margins: {len(total_rows)} total row(s), {len(total_cols)} total column(s)")

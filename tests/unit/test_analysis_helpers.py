@@ -117,3 +117,16 @@ def test_figure_needs_a_helper_table(data: pa.Table, tmp_path: Path) -> None:
 def test_unknown_column_is_bad_input(data: pa.Table, tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="nope"):
         crosstab(data, "nope", out=tmp_path / "x.csv")
+
+
+def test_logistic_regression_uses_the_analysis_extra(tmp_path: Path) -> None:
+    pytest.importorskip("statsmodels", reason="statsmodels is the analysis extra")
+    import numpy as np
+
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=400)
+    y = (rng.random(400) < 1 / (1 + np.exp(-(0.5 + 1.5 * x)))).astype(float)
+    t = pa.table({"PERSON_ID": [f"p{i}" for i in range(400)], "x": x.tolist(), "y": y.tolist()})
+    out = regression(t, "y", ["x"], kind="logit", out=tmp_path / "logit.csv")
+    coef = {r["term"]: float(r["coef"]) for r in rows(out)}
+    assert 0.9 < coef["x"] < 2.1 and meta(out)["parameters"]["kind"] == "logit" and meta(out)["dof"] == 398

@@ -147,5 +147,5 @@ def test_shredding_the_project_keys_makes_the_extract_unreadable(desk: Desk, two
     pid = next(iter(two))
     assert wsbuild.read_extract(desk.hub, pid)
     custodian_services.shred_project(desk.hub, _operator(desk), project=rules.project_of(pid))
-    with pytest.raises(Conflict, match="destroyed"):
+    with pytest.raises(Conflict, match="keys were shredded"):
         wsbuild.read_extract(desk.hub, pid)

@@ -219,6 +219,31 @@ def revoke(cli: Cli, permit_id: str, reason: str, exclude_years: int) -> None:
     cli.emit({"permit": info.to_dict()}, lambda: _state_text(info))
 
 
+@permit.command("appeal", epilog=example(
+    "guichet permit appeal P-2026-0001 --reason 'the breach was the processor's' --as alice --json"))
+@click.argument("permit_id", metavar="ID")
+@click.option("--reason", required=True, metavar="TEXT", help="The grounds of the appeal.")
+@hub_command
+@pass_cli
+def appeal(cli: Cli, permit_id: str, reason: str) -> None:
+    """Lodge an appeal against a permit's end (revoked or expired): its keys are not shredded while it is pending."""
+    row = _svc().appeal(cli.hub, cli.actor, permit_id=permit_id, reason=reason)
+    cli.emit(row, f"Appeal {row['id']} against {row['permit']}: {row['state']}")
+
+
+@permit.command("decide-appeal", epilog=example(
+    "guichet permit decide-appeal P-2026-0001 --dismissed --reason 'the holder answers for it' --as arthur"))
+@click.argument("permit_id", metavar="ID")
+@click.option("--upheld/--dismissed", required=True, help="The appeal's outcome.")
+@click.option("--reason", required=True, metavar="TEXT", help="Why (recorded).")
+@hub_command
+@pass_cli
+def decide_appeal(cli: Cli, permit_id: str, upheld: bool, reason: str) -> None:
+    """Record the outcome of a pending appeal: dismissed, the keys are shredded after the grace period; upheld, kept."""
+    row = _svc().decide_appeal(cli.hub, cli.actor, permit_id=permit_id, upheld=upheld, reason=reason)
+    cli.emit(row, f"Appeal {row['id']} against {row['permit']}: {row['state']}")
+
+
 @permit.command("key", epilog=example("guichet permit key --json"))
 @hub_command
 @pass_cli

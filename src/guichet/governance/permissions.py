@@ -136,6 +136,11 @@ _TABLE: tuple[ActionSpec, ...] = (
     _a("permit.revoke", "operator authority", "decision",
        "revoke a permit with a reason, optionally excluding its organisation for up to 5 years (Art 63)",
        ("not_owner", "not_same_org")),
+    _a("permit.appeal", "self", "change",
+       "lodge an appeal against a permit's end (revoked or expired): its keys are not shredded while it is pending"),
+    _a("permit.decide_appeal", "authority", "decision",
+       "record the outcome of a pending appeal against a permit's end (upheld: the keys are kept)",
+       ("not_owner", "not_same_org")),
     _a("workspace.build", "operator", "change",
        "build a permit's extract: only what it permits, opt-outs applied, keys replaced per project, identifying "
        "fields coarsened, its risk measured (idempotent)"),

@@ -38,8 +38,8 @@ from guichet.permits.issuing import (
     validity,
 )
 from guichet.permits.signing import load_or_create_key
-from guichet.permits.state import effective_state, person_has_access
-from guichet.permits.tables import FeeEstimate, Invoice, Permit, PermitAmendment, PermitRevision
+from guichet.permits.state import effective_state, pending_appeal, person_has_access
+from guichet.permits.tables import FeeEstimate, Invoice, Permit, PermitAmendment, PermitAppeal, PermitRevision
 
 MAX_REASON = 2000
 CLOSED_APPLICATIONS = frozenset({"refused", "withdrawn", "lapsed"})
@@ -500,6 +500,49 @@ def revoke(unit: Unit, permit_id: str, reason: str, exclude_years: int = 0) -> P
                  now=_now())
     unit.note(obj=f"permit:{permit.id}", reason=why, exclude_until=excluded.isoformat() if excluded else None)
     return _info(s, permit, today)
+
+
+def _appeal_info(row: PermitAppeal) -> dict[str, Any]:
+    return {"id": row.id, "permit": row.permit_id, "state": row.state, "reason": row.reason,
+            "lodged_by": row.lodged_by, "lodged_at": row.lodged_at.isoformat(), "decided_by": row.decided_by,
+            "decision": row.decision}
+
+
+@service("permit.appeal", resource=_permit_resource)
+def appeal(unit: Unit, permit_id: str, reason: str) -> dict[str, Any]:
+    """Lodge an appeal against a permit's end (revoked or expired): while it is pending, the project's keys are
+    not shredded. One pending appeal at a time."""
+    s = unit.session
+    permit = _permit(s, permit_id)
+    if effective_state(s, permit, _today()) not in ("revoked", "expired"):
+        raise Refused(f"permit {permit.id} has not ended: there is nothing to appeal")
+    if permit.keys_shredded_at is not None:
+        raise Refused(f"the keys of permit {permit.id} are already shredded")
+    if pending_appeal(s, permit.id):
+        raise Refused(f"an appeal against permit {permit.id} is already pending")
+    row = PermitAppeal(permit_id=permit.id, reason=_reason(reason), state="pending", lodged_by=unit.actor.username,
+                       lodged_at=_now())
+    s.add(row)
+    s.flush()
+    unit.note(obj=f"permit:{permit.id}", appeal=row.id, reason=row.reason)
+    return _appeal_info(row)
+
+
+@service("permit.decide_appeal", resource=_permit_resource)
+def decide_appeal(unit: Unit, permit_id: str, upheld: bool, reason: str) -> dict[str, Any]:
+    """Record the outcome of a pending appeal (upheld or dismissed). Dismissed, the keys are shredded at the
+    next scheduler run past the grace period; upheld, they are kept (reinstating a permit is not built yet)."""
+    s = unit.session
+    permit = _permit(s, permit_id)
+    row = s.execute(select(PermitAppeal).where(PermitAppeal.permit_id == permit.id, PermitAppeal.state == "pending")
+                    ).scalars().first()
+    if row is None:
+        raise NotFound(f"no pending appeal against permit {permit.id}")
+    row.state = "upheld" if upheld else "dismissed"
+    row.decision, row.decided_by, row.decided_at = _reason(reason), unit.actor.username, _now()
+    s.flush()
+    unit.note(obj=f"permit:{permit.id}", appeal=row.id, outcome=row.state, reason=row.decision)
+    return _appeal_info(row)
 
 
 @query("registry.read")

@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 from guichet.custodian import services as custodian
 from guichet.errors import GuichetError, NotFound
 from guichet.permits import outbox
-from guichet.permits.dates import day_after, end_dates
+from guichet.permits.dates import day_after, end_dates, shred_grace_days
 from guichet.permits.jobs import JobContext, job
 from guichet.permits.model import project_name
+from guichet.permits.state import appeal_holds_keys
 from guichet.permits.tables import Attestation, Permit
 
 WARN_DAYS = 30
@@ -87,15 +88,18 @@ def results_overdue(ctx: JobContext) -> list[str]:
 
 
 @job("permits.shred", "ask the custodian to shred the keys of projects whose grace period after the end "
-     "is over (6 months)", order=60, own_transactions=True)
+     "is over (key_shred_grace_days, default 30, at most 6 months), unless an appeal is pending",
+     order=60, own_transactions=True)
 def shred_keys(ctx: JobContext) -> list[str]:
     hub = ctx.hub
+    grace = shred_grace_days(hub.config.properties)
     with hub.store.read() as s:
         due = [p.id for p in s.execute(select(Permit).where(Permit.state.in_(("expired", "revoked")),
-                                                            Permit.delete_by.is_not(None),
-                                                            Permit.delete_by <= ctx.today,
+                                                            Permit.ended_at.is_not(None),
+                                                            Permit.ended_at <= ctx.today - timedelta(days=grace),
                                                             Permit.keys_shredded_at.is_(None))
-                                       .order_by(Permit.id)).scalars()]
+                                       .order_by(Permit.id)).scalars()
+               if not appeal_holds_keys(s, p.id)]
     items: list[str] = []
     for pid in due:
         try:

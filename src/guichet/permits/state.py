@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from guichet.errors import NotFound
 from guichet.permits.accreditation import attestation_valid
-from guichet.permits.tables import Permit
+from guichet.permits.tables import Permit, PermitAppeal
 
 
 def effective_state(session: Session, permit: Permit, today: date) -> str:
@@ -37,3 +38,16 @@ def permit_scope(session: Session, permit_id: str, today: date) -> dict[str, Any
     state = effective_state(session, permit, today)
     people = [p["name"] for p in permit.document.get("people", []) if person_has_access(session, permit, p["name"], today)]
     return {"permit": permit.id, "state": state, "document": dict(permit.document), "people": people}
+
+
+def appeal_holds_keys(session: Session, permit_id: str) -> bool:
+    """Does an appeal keep this permit's keys? One pending, or one upheld (the keys stay while the authority
+    acts on the decision: reinstating a permit is not built yet)."""
+    return session.execute(select(PermitAppeal.id).where(PermitAppeal.permit_id == permit_id,
+                                                         PermitAppeal.state.in_(("pending", "upheld")))
+                           ).first() is not None
+
+
+def pending_appeal(session: Session, permit_id: str) -> bool:
+    return session.execute(select(PermitAppeal.id).where(PermitAppeal.permit_id == permit_id,
+                                                         PermitAppeal.state == "pending")).first() is not None

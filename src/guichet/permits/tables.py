@@ -151,3 +151,20 @@ class PermitAmendment(Base):
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PermitAppeal(Base):
+    """An appeal against a permit's end (its revocation, or its expiry), lodged by its holder: while one is
+    pending, the scheduler does not shred the project's keys (migration 0014)."""
+
+    __tablename__ = "permit_appeals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    permit_id: Mapped[str] = mapped_column(String(24), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # pending upheld dismissed
+    lodged_by: Mapped[str] = mapped_column(String(64))
+    lodged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision: Mapped[str | None] = mapped_column(Text)

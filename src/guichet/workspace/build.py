@@ -624,16 +624,45 @@ def build(hub: Hub, permit_id: str, document: dict[str, Any], *, by: str) -> tup
     return result, True
 
 
-def read_extract(hub: Hub, permit_id: str) -> dict[str, pa.Table]:
-    """The extract's tables, decrypted with the project's keys (tests and the workspace's own readers)."""
-    from guichet.custodian import read_encrypted_parquet
+def check_access(hub: Hub, permit_id: str, username: str | None = None) -> dict[str, Any]:
+    """May the extract be read now? Checked at every read: refused once the permit expired or was revoked, and
+    while it is suspended (no named person holds a valid attestation); with ``username``, refused unless that
+    person is named on the permit and their own access is open. Answers the permit's scope."""
+    from datetime import UTC, datetime
 
-    manifest = load_manifest(hub, permit_id)
-    if manifest is None:
-        raise NotFound(f"no extract for permit {permit_id}")
+    from guichet.permits.state import permit_scope
+
+    with hub.store.read() as s:
+        scope = permit_scope(s, permit_id, datetime.now(UTC).date())
+    if scope["state"] != "active":
+        raise Refused(f"permit {permit_id} is {scope['state']}: its extract cannot be read")
+    if username is not None and username not in scope["people"]:
+        raise Refused(f"{username} has no open access to the data of permit {permit_id}")
+    return scope
+
+
+def _decrypt(hub: Hub, permit_id: str, manifest: dict[str, Any], folder: Path) -> dict[str, pa.Table]:
+    """Decrypt an extract's files with the project's keys (callers check access first)."""
+    from guichet.custodian import read_encrypted_parquet
+    from guichet.errors import Conflict
+
     custodian = custodian_for(hub.config, caller="workspace")
     out = {}
     for name, meta in manifest["files"].items():
-        key = custodian.unwrap(meta["key_id"], meta["wrapped"])
-        out[name] = read_encrypted_parquet(extract_dir(hub, permit_id) / meta["path"], key)
+        try:
+            key = custodian.unwrap(meta["key_id"], meta["wrapped"])
+        except Conflict:
+            raise Conflict(f"the extract of permit {permit_id} cannot be decrypted: its project's keys were "
+                           "shredded (its recipe and manifest are kept)") from None
+        out[name] = read_encrypted_parquet(folder / meta["path"], key)
     return out
+
+
+def read_extract(hub: Hub, permit_id: str, username: str | None = None) -> dict[str, pa.Table]:
+    """The extract's tables, decrypted with the project's keys — only while the permit's access is open
+    (checked at each read; ``username``: a named person's own access too)."""
+    check_access(hub, permit_id, username)
+    manifest = load_manifest(hub, permit_id)
+    if manifest is None:
+        raise NotFound(f"no extract for permit {permit_id}")
+    return _decrypt(hub, permit_id, manifest, extract_dir(hub, permit_id))

@@ -50,14 +50,14 @@ def test_extract_holds_only_what_the_permit_grants(desk: Desk) -> None:
     rules_of = {v["name"]: v["rule"] for v in prs["variables"]}
     assert rules_of["EXE_SOI_DTD"] == "year-month" and rules_of["CLAIM_ID"] == "per-project surrogate (claim)"
     assert [v["name"] for v in prs["variables"]] == ["PERSON_ID", "CLAIM_ID", "BEN_NAI_ANN", "BEN_RES_DPT",
-                                                     "BEN_SEX_COD", "EXE_SOI_DTD"]
+                                                     "BEN_SEX_COD", "EXE_SOI_DTD", "DAYS_SINCE_INDEX"]
     assert {v["name"]: v["description"].get("fr") for v in prs["variables"]}["BEN_SEX_COD"]  # from the catalogue
     assert dictionary["tables"]["IR_BEN_R"]["removed"] == ["BEN_NAI_MOI", "BEN_RES_COM"]
     recipe = desk.home / r["recipe"]
     assert recipe.exists() and "ws_out_ER_PRS_F" in recipe.read_text()
     tables = wsbuild.read_extract(desk.hub, pid)
     assert tables["ER_PRS_F"].column_names == ["PERSON_ID", "CLAIM_ID", "BEN_NAI_ANN", "BEN_RES_DPT", "BEN_SEX_COD",
-                                               "EXE_SOI_DTD"]
+                                               "EXE_SOI_DTD", "DAYS_SINCE_INDEX"]
     assert tables["ER_PHA_F"].column_names == ["PERSON_ID", "CLAIM_ID", "PHA_ACT_QSN", "PHA_PRS_C13"]
     assert tables["IR_BEN_R"].column_names == ["PERSON_ID", "BEN_NAI_ANN", "BEN_RES_DPT", "BEN_SEX_COD"]
     months = set(tables["ER_PRS_F"].column("EXE_SOI_DTD").to_pylist())

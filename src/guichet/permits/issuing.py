@@ -76,6 +76,19 @@ def output_conditions(properties: dict[str, Any]) -> dict[str, Any]:
             "models_may_leave": bool(properties.get("airlock_models_may_leave", False))}
 
 
+def _exact_and_shift(data: list[dict[str, Any]], ident: dict[str, Any]) -> dict[str, Any]:
+    """The data section's optional grants: variables asked in their exact form (``granted``, among the item's
+    variables) and the per-person date shift's bound (``date_shift_days``). Absent when not asked."""
+    out: dict[str, Any] = {}
+    granted = sorted({f"{d.get('table')}.{v}" for d in data for v in d.get("granted") or []
+                      if v in (d.get("variables") or [])})
+    if granted:
+        out["granted"] = granted
+    if int(ident.get("date_shift_days") or 0) > 0:
+        out["date_shift_days"] = int(ident["date_shift_days"])
+    return out
+
+
 def build_document(*, permit_id: str, issued: date, hub_name: str, application: dict[str, Any], org: str,
                    org_kind: str, principal_investigator: str, people: list[Person], start: date, end: date,
                    max_days: int, fees: dict[str, Any], properties: dict[str, Any]) -> dict[str, Any]:
@@ -103,7 +116,8 @@ def build_document(*, permit_id: str, issued: date, hub_name: str, application: 
                  "products": sorted({str(d.get("product")) for d in data}),
                  "tables": sorted({str(d.get("table")) for d in data}),
                  "variables": [{"table": t, "variable": v} for t, v in
-                               sorted({(str(d.get("table")), str(v)) for d in data for v in d.get("variables", [])})]},
+                               sorted({(str(d.get("table")), str(v)) for d in data for v in d.get("variables", [])})],
+                 **_exact_and_shift(data, ident)},
         "population": {"criteria": copy.deepcopy(content.get("criteria")), "period": period_of(content.get("criteria"))},
         "pseudonymisation": "anonymised" if ident.get("form") == "anonymised" else "pseudonymised",
         "validity": {"start": start.isoformat(), "end": end.isoformat(), "max_days": max_days, "extension": None},

@@ -62,6 +62,7 @@ class Plan:
     granted: frozenset[str]
     authorised_on: str
     optout_exception: bool
+    date_shift_days: int | None = None  # the permit's own choice (data.date_shift_days), else the hub's
 
     @classmethod
     def of(cls, permit_id: str, document: dict[str, Any]) -> Plan:
@@ -79,7 +80,9 @@ class Plan:
                    period={"start": period.get("start"), "end": period.get("end")},
                    granted=frozenset(str(g) for g in data.get("granted", [])),
                    authorised_on=str(document.get("issued_at")),
-                   optout_exception="art_71_4" in (document.get("opt_out_exceptions") or []))
+                   optout_exception="art_71_4" in (document.get("opt_out_exceptions") or []),
+                   date_shift_days=(int(data["date_shift_days"]) if data.get("date_shift_days") is not None
+                                    else None))
 
 
 @dataclass
@@ -88,13 +91,24 @@ class Settings:
     max_below_k: float
     max_unique: float
     later_optouts_apply: bool
+    date_shift_days: int = 0
 
     @classmethod
     def of(cls, properties: dict[str, Any]) -> Settings:
         return cls(k=int(properties.get("workspace_k", rules.DEFAULT_K)),
                    max_below_k=float(properties.get("workspace_max_below_k", rules.DEFAULT_MAX_BELOW_K)),
                    max_unique=float(properties.get("workspace_max_unique", rules.DEFAULT_MAX_UNIQUE)),
-                   later_optouts_apply=bool(properties.get("workspace_later_optouts_apply", True)))
+                   later_optouts_apply=bool(properties.get("workspace_later_optouts_apply", True)),
+                   date_shift_days=int(properties.get("workspace_date_shift_days", 0)))
+
+
+def shift_days(plan: Plan, settings: Settings) -> int:
+    """The bound N of the per-person date shift (0: no shifting): the permit's ``data.date_shift_days`` when it
+    has one, else the hub's ``workspace_date_shift_days`` (default 0); at most ``rules.MAX_SHIFT_DAYS``."""
+    n = plan.date_shift_days if plan.date_shift_days is not None else settings.date_shift_days
+    if not 0 <= n <= rules.MAX_SHIFT_DAYS:
+        raise Refused(f"workspace: a date shift of {n} days is refused (0 to {rules.MAX_SHIFT_DAYS})")
+    return n
 
 
 @dataclass
@@ -214,34 +228,50 @@ class TableOut:
     column_keys: dict[str, str]  # released column -> kind
     event_date: str | None  # the released column dating an event (risk)
     place: str | None  # the released column placing an event (risk)
+    dates: list[str] = field(default_factory=list)  # released date columns (shifted per person when shifting)
+    index_days: bool = False  # the table releases DAYS_SINCE_INDEX
 
 
-def _out_expressions(plan: Plan, table: str, present: set[str]) -> TableOut:
+def _out_expressions(plan: Plan, table: str, present: set[str], shift: int = 0) -> TableOut:
     rk = rules.RECORD_KEYS.get(table)
     cols: list[str] = []
     coarsened: dict[str, str] = {}
     keys: dict[str, str] = {}
+    dates: list[str] = []
     for v in plan.variables.get(table, []):
         if rules.is_internal(v) or v in rules.PERSON_COLUMNS or v not in present:
             continue
         if rk and v in rk.columns:
             continue
         qualified = f"{table}.{v}"
+        if shift and v in rules.SHIFT_REMOVED:
+            coarsened[qualified] = "removed (date shifting)"
+            continue
         if v in rules.REMOVED_FIELDS and qualified not in plan.granted:
             coarsened[qualified] = rules.REMOVED_FIELDS[v]
             continue
-        if v in rules.DATE_FIELDS and qualified not in plan.granted:
-            coarsened[qualified] = rules.MONTH
+        if v in rules.DATE_FIELDS:
+            dates.append(v)
+            if qualified not in plan.granted:
+                coarsened[qualified] = f"{rules.MONTH} ({rules.SHIFTED})" if shift else rules.MONTH
+            elif shift:
+                coarsened[qualified] = rules.SHIFTED
         if v in rules.COLUMN_KEYS:
             keys[v] = rules.COLUMN_KEYS[v]
         cols.append(v)
     spec = EVENT_TABLES[table]
     event = spec.start if spec.start in cols else None
     place = next((p for p in rules.PLACES if p in cols), None)
-    return TableOut(table, cols, coarsened, rk, keys, event, place)
+    # the interval from the index event, only beside a released event date (no date information otherwise)
+    index_days = spec.start is not None and (spec.start in cols or spec.end in cols)
+    if index_days:
+        cols.append(rules.INDEX_DAYS)
+    return TableOut(table, cols, coarsened, rk, keys, event, place, dates, index_days)
 
 
 def _value(plan: Plan, table: str, column: str) -> exp.Expr:
+    if column == rules.INDEX_DAYS:
+        return _col("_days")
     if column in rules.DATE_FIELDS and f"{table}.{column}" not in plan.granted:
         return exp.func("strftime", _as_date(column), literal("%Y-%m"))
     if column in rules.COLUMN_KEYS:
@@ -249,10 +279,17 @@ def _value(plan: Plan, table: str, column: str) -> exp.Expr:
     return _col(column)
 
 
+def _offset(token: str, bound: int) -> int:
+    """A person's shift, in [-bound, -1] or [1, bound] days, from their keyed per-project token."""
+    v = int.from_bytes(hashlib.sha256(token.encode()).digest()[:8], "big") % (2 * bound)
+    return v - bound if v < bound else v - bound + 1
+
+
 class Builder:
     def __init__(self, hub: Hub, engine: Engine, plan: Plan, settings: Settings, custodian: Custodian) -> None:
         self.hub, self.engine, self.plan, self.settings, self.custodian = hub, engine, plan, settings, custodian
         self.recipe = Recipe()
+        self.shift = shift_days(plan, settings)
 
     # the persons: links, population, opt-outs
     def bind_index(self, optouts: list[str]) -> int:
@@ -297,9 +334,9 @@ class Builder:
         info = published[max(published)]
         rel = open_info(self.hub, self.engine, info, view=f"ws_src_{table}")
         present = set(info.columns) or {f.name for f in (rel.schema.fields if rel.schema else ())}
-        out = _out_expressions(self.plan, table, present) if table in self.plan.tables else \
+        out = _out_expressions(self.plan, table, present, self.shift) if table in self.plan.tables else \
             TableOut(table, [], {}, rules.RECORD_KEYS.get(table), {}, None, None)
-        need: set[str] = set(out.columns)
+        need: set[str] = set(out.columns) - {rules.INDEX_DAYS}
         if out.record_key:
             need.update(c for c in out.record_key.columns if c in present)
         if spec.parent:
@@ -367,10 +404,35 @@ class Builder:
             conds.append(_col("_ev_start") <= exp.cast(literal(end), "DATE"))
         return exp.and_(*conds) if conds else exp.true()
 
+    def index_events(self) -> None:
+        """Each kept person's index event: their first event (start date) in the permitted dated tables,
+        population and period (the criteria language has no index event of its own)."""
+        union: exp.Query | None = None
+        for t in self.plan.tables:
+            if EVENT_TABLES[t].start is None and EVENT_TABLES[t].parent is None:
+                continue
+            q = exp.select(_col("_person"), _col("_ev_start")).from_(f"ws_rows_{t}").where(self._keep())
+            union = q if union is None else exp.union(union, q, distinct=False)
+        if union is None:
+            union = exp.select(exp.alias_(exp.cast(exp.Null(), "VARCHAR"), "_person"),
+                               exp.alias_(exp.cast(exp.Null(), "DATE"), "_ev_start")).where(exp.false())
+        self.recipe.run(self.engine, "ws_index_event", exp.select(
+            _col("_person"), exp.alias_(exp.Min(this=_col("_ev_start")), "_index")).from_(union.subquery("u"))
+            .group_by(_col("_person")), "each person's index event: their first permitted event")
+
     def select_table(self, out: TableOut) -> None:
         table = out.name
         has_dates = EVENT_TABLES[table].start is not None or EVENT_TABLES[table].parent is not None
         rk = out.record_key
+        source = f"ws_rows_{table}"
+        if out.index_days:
+            self.recipe.run(self.engine, f"ws_rowsx_{table}", exp.select(
+                exp.column(exp.Star(), table="r"),
+                exp.alias_(exp.Sub(this=_col("_ev_start", "r"), expression=_col("_index", "i")), "_days"))
+                .from_(_tbl(source, "r")).join(_tbl("ws_index_event", "i"), join_type="left",
+                                               on=_col("_person", "r").eq(_col("_person", "i"))),
+                f"{table}: days since the person's index event, from the exact dates")
+            source = f"ws_rowsx_{table}"
         cols: list[exp.Expr] = [_col("_person")]
         if rk:
             parts: list[exp.Expr] = [exp.func("coalesce", _key(c), literal("")) for c in rk.columns]
@@ -378,8 +440,10 @@ class Builder:
                 parts.append(exp.func("coalesce", _col("_year"), literal("")))
             cols.append(exp.alias_(exp.func("concat_ws", literal("|"), *parts), "_rk"))
         cols += [exp.alias_(_value(self.plan, table, c), c, quoted=True) for c in out.columns]
+        if self.shift:  # the exact dates, shifted per person (then coarsened) when the extract is written
+            cols += [exp.alias_(_as_date(c), f"_exact_{c}", quoted=True) for c in out.dates]
         keep = self._keep() if has_dates else self._keep_undated()
-        self.recipe.run(self.engine, f"ws_out_{table}", exp.select(*cols).from_(f"ws_rows_{table}").where(keep),
+        self.recipe.run(self.engine, f"ws_out_{table}", exp.select(*cols).from_(source).where(keep),
                         f"{table}: the permitted rows and variables, coarsened")
 
     def _keep_undated(self) -> exp.Expr:
@@ -488,11 +552,29 @@ class Builder:
         arrays: dict[str, pa.Array] = {rules.PERSON_OUT: self.surrogates(raw.column("_person").combine_chunks(), "person")}
         if out.record_key:
             arrays[out.record_key.out] = self.surrogates(raw.column("_rk").combine_chunks(), out.record_key.kind)
+        offsets = self.offsets(raw.column("_person").combine_chunks()) if self.shift and out.dates else None
         for c in out.columns:
             col = raw.column(c).combine_chunks()
+            if offsets is not None and c in out.dates:
+                col = self.shifted(raw.column(f"_exact_{c}").combine_chunks(), offsets,
+                                   coarsen=f"{out.name}.{c}" not in self.plan.granted)
             arrays[c] = self.surrogates(col, out.column_keys[c]) if c in out.column_keys else col
         assert not any(rules.is_internal(c) for c in arrays)
         return pa.table(arrays)
+
+    def offsets(self, persons: pa.Array) -> pa.Array:
+        """Each row's person's date shift in days: the same for all of a person's rows and tables, from the
+        project's keys (a per-project keyed token of kind ``shift``, never released), different per project."""
+        tokens = self.surrogates(persons, "shift").to_pylist()
+        return pa.array([_offset(str(t), self.shift) if t is not None else 0 for t in tokens], pa.int32())
+
+    @staticmethod
+    def shifted(dates: pa.Array, offsets: pa.Array, *, coarsen: bool) -> pa.Array:
+        import pyarrow.compute as pc
+
+        days = pc.add(dates.cast(pa.date32()).cast(pa.int32()), offsets)
+        moved = days.cast(pa.date32())
+        return pc.strftime(moved, format="%Y-%m") if coarsen else moved
 
 
 def _rounded(n: int) -> int:
@@ -523,7 +605,14 @@ def data_dictionary(hub: Hub, plan: Plan, released: list[TableOut], rows: dict[s
             rule = o.coarsened.get(f"{o.name}.{c}")
             if c in o.column_keys:
                 rule = f"per-project surrogate ({o.column_keys[c]})"
-            variables.append({"name": c, "description": descriptions.get((o.name, c), {}), "rule": rule})
+            description = descriptions.get((o.name, c), {})
+            if c == rules.INDEX_DAYS:
+                rule = "computed from the exact dates, before coarsening"
+                description = {"en": "days from the person's index event (their first event in the permitted tables, "
+                                     "population and period) to this row's event",
+                               "fr": "jours entre l'événement index de la personne (son premier événement dans les "
+                                     "tables, la population et la période permises) et l'événement de la ligne"}
+            variables.append({"name": c, "description": description, "rule": rule})
         tables[o.name] = {"version": versions.get(o.name), "rows": _rounded(rows[o.name]),
                           "persons": _rounded(persons[o.name]), "variables": variables,
                           "removed": sorted(k.split(".", 1)[1] for k, r in o.coarsened.items() if r.startswith("removed"))}
@@ -573,6 +662,7 @@ def build(hub: Hub, permit_id: str, document: dict[str, Any], *, by: str) -> tup
         for t in read:
             outs[t] = b.read_table(t)
         released = [outs[t] for t in plan.tables]
+        b.index_events()
         for o in released:
             b.select_table(o)
         persons = b.persons()

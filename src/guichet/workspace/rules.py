@@ -54,6 +54,15 @@ REMOVED_FIELDS: dict[str, str] = {
     "COD_COM": "removed (département only)",
 }
 
+# Per-person date shifting (optional): every date of a person moves by the same offset, in [-N, -1] or [1, N]
+# days, derived from the project's keys; month-bearing fields that are not dates cannot be shifted and go.
+MAX_SHIFT_DAYS = 365
+SHIFT_REMOVED = frozenset({"BEN_NAI_MOI"})
+SHIFTED = "shifted per person"
+# The interval of a dated row from its person's index event (the first event of the person in the permitted
+# tables, population and period), in days, computed from the exact dates before coarsening or shifting.
+INDEX_DAYS = "DAYS_SINCE_INDEX"
+
 # Quasi-identifiers of the k-anonymity measure (as released: after coarsening).
 QUASI_IDENTIFIERS = ("BEN_NAI_ANN", "BEN_NAI_MOI", "BEN_SEX_COD", "BEN_RES_DPT", "BEN_RES_COM", "BEN_DCD_DTE")
 # Where an event took place, for the "unique on the first three events" measure: the first released of these.

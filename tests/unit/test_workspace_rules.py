@@ -4,7 +4,7 @@ columns never; identifying fields coarsened unless granted; other key columns ma
 from __future__ import annotations
 
 from guichet.workspace import rules
-from guichet.workspace.build import Plan, _out_expressions, _value
+from guichet.workspace.build import Plan, _offset, _out_expressions, _value
 
 
 def _plan(variables: dict[str, list[str]], granted: list[str] | None = None, **extra: object) -> Plan:
@@ -21,7 +21,8 @@ def test_released_columns_and_coarsening() -> None:
     present = {"_source_row", "_source_file", "BEN_NIR_PSA", "BEN_RNG_GEM", "DCT_ORD_NUM", "EXE_SOI_DTD", "PFS_EXE_NUM",
                "PRS_PAI_MNT", "BEN_RES_DPT"}
     out = _out_expressions(plan, "ER_PRS_F", present)
-    assert out.columns == ["BEN_RES_DPT", "EXE_SOI_DTD", "PFS_EXE_NUM", "PRS_PAI_MNT"]
+    assert out.columns == ["BEN_RES_DPT", "EXE_SOI_DTD", "PFS_EXE_NUM", "PRS_PAI_MNT", rules.INDEX_DAYS]
+    assert out.index_days and out.dates == ["EXE_SOI_DTD"]
     assert out.coarsened == {"ER_PRS_F.EXE_SOI_DTD": rules.MONTH}
     assert out.column_keys == {"PFS_EXE_NUM": "practitioner"} and out.record_key is rules.RECORD_KEYS["ER_PRS_F"]
     assert out.event_date == "EXE_SOI_DTD" and out.place == "BEN_RES_DPT"
@@ -36,8 +37,21 @@ def test_a_granted_field_is_released_as_it_is() -> None:
     assert ben.columns == ["BEN_NAI_ANN", "BEN_NAI_MOI"]
     assert ben.coarsened == {"IR_BEN_R.BEN_RES_COM": "removed (département only)"}
     prs = _out_expressions(plan, "ER_PRS_F", {"EXE_SOI_DTD"})
-    assert prs.columns == ["EXE_SOI_DTD"] and prs.coarsened == {}
+    assert prs.columns == ["EXE_SOI_DTD", rules.INDEX_DAYS] and prs.coarsened == {}
     assert _value(plan, "ER_PRS_F", "EXE_SOI_DTD").sql(dialect="duckdb") == '"EXE_SOI_DTD"'
+
+
+def test_date_shifting_marks_every_date_and_removes_the_month_of_birth() -> None:
+    plan = _plan({"IR_BEN_R": ["BEN_NAI_MOI", "BEN_NAI_ANN"], "ER_PRS_F": ["EXE_SOI_DTD", "EXE_SOI_DTF"]},
+                 granted=["IR_BEN_R.BEN_NAI_MOI", "ER_PRS_F.EXE_SOI_DTD"])
+    ben = _out_expressions(plan, "IR_BEN_R", {"BEN_NAI_MOI", "BEN_NAI_ANN"}, 30)
+    assert ben.columns == ["BEN_NAI_ANN"] and ben.coarsened == {"IR_BEN_R.BEN_NAI_MOI": "removed (date shifting)"}
+    prs = _out_expressions(plan, "ER_PRS_F", {"EXE_SOI_DTD", "EXE_SOI_DTF"}, 30)
+    assert prs.dates == ["EXE_SOI_DTD", "EXE_SOI_DTF"]
+    assert prs.coarsened == {"ER_PRS_F.EXE_SOI_DTD": "shifted per person",
+                             "ER_PRS_F.EXE_SOI_DTF": "year-month (shifted per person)"}
+    offsets = [_offset(f"token-{i}", 30) for i in range(400)]
+    assert min(offsets) == -30 and max(offsets) == 30 and 0 not in offsets
 
 
 def test_opt_out_exception_and_internal_columns() -> None:

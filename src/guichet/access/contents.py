@@ -27,6 +27,11 @@ CRITERIA_MODULE = "guichet.access.criteria"  # the criteria language: validate(h
 # Criteria are checked against the columns the lake holds at submission (a draft may be written before the
 # data are there). Tests of the workflow on a hub without data turn it off; the criteria's own tests don't.
 CHECK_AGAINST_LAKE = True
+# The potentially identifying fields of the SNDS documentation that an extract coarsens unless the permit
+# grants them (guichet.workspace.rules): an application may ask them in their exact form (data[].granted).
+EXACT_DATES = frozenset({"EXE_SOI_DTD", "EXE_SOI_DTF", "ENT_DAT", "SOR_DAT", "BEN_DCD_DTE", "IMB_ALD_DTD",
+                         "IMB_ALD_DTF", "DCD_DTE", "EXE_SOI_AMD"})
+EXACT_FIELDS = EXACT_DATES | {"BEN_NAI_MOI", "BEN_RES_COM", "BEN_DCD_COM", "COD_COM"}
 
 
 @lru_cache(maxsize=1)

@@ -34,7 +34,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from guichet.access import page_services as pages
 from guichet.access import services as access
-from guichet.access.contents import criteria_problems
+from guichet.access.contents import EXACT_FIELDS, criteria_problems
 from guichet.access.criteria import validate as validate_criteria
 from guichet.access.feasibility_services import feasibility
 from guichet.access.model import ApplicationInfo, Problem
@@ -100,6 +100,8 @@ def form_values(content: dict[str, Any]) -> dict[str, Any]:
         "vars": [f"{d['product']}/{d['table']}/{v}" for d in content.get("data") or [] for v in d.get("variables", [])],
         "criteria": json.dumps(content.get("criteria", {}), indent=2, ensure_ascii=False),
         "id_form": ident.get("form", ""), "id_justification": ident.get("justification", ""),
+        "id_date_shift": str(ident.get("date_shift_days") or ""),
+        "exact": [f"{d['product']}/{d['table']}/{v}" for d in content.get("data") or [] for v in d.get("granted", [])],
         "safeguards": content.get("safeguards", ""), "duration_months": str(content.get("duration_months", "")),
         "resources": content.get("resources", ""), "ethics_assessment": ethics.get("assessment", ""),
         "ethics_committee": ethics.get("committee", ""), "optout": bool(optout.get("requested")),
@@ -118,12 +120,14 @@ def _str(form: FormData, name: str) -> str:
 def values_of(form: FormData) -> dict[str, Any]:
     """The form's fields as posted (shown again with the problems found)."""
     names = ("title", "inv_name", "inv_role", "inv_email", "data_users", "purpose", "public_interest",
-             "expected_benefit", "criteria", "id_form", "id_justification", "safeguards", "duration_months",
+             "expected_benefit", "criteria", "id_form", "id_justification", "id_date_shift", "safeguards",
+             "duration_months",
              "resources", "ethics_assessment", "ethics_committee", "optout_justification", "brought",
              "public_summary")
     out: dict[str, Any] = {n: _str(form, n) for n in names}
     out["vars"] = [v for v in form.getlist("var") if isinstance(v, str)]
     out["all_vars"] = [v for v in form.getlist("all_var") if isinstance(v, str)] or out["vars"]
+    out["exact"] = [v for v in form.getlist("exact") if isinstance(v, str)]
     out["optout"] = _str(form, "optout") == "yes"
     return out
 
@@ -145,7 +149,14 @@ def content_of(values: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
         parts = v.split("/", 2)
         if len(parts) == 3 and parts[2] not in data.setdefault((parts[0], parts[1]), []):
             data[(parts[0], parts[1])].append(parts[2])
-    content["data"] = [{"product": p, "table": t, "variables": vs} for (p, t), vs in data.items() if vs]
+    exact: dict[tuple[str, str], list[str]] = {}
+    for v in values.get("exact", []):
+        parts = v.split("/", 2)
+        if len(parts) == 3 and parts[2] in data.get((parts[0], parts[1]), []) and parts[2] in EXACT_FIELDS:
+            exact.setdefault((parts[0], parts[1]), []).append(parts[2])
+    content["data"] = [{"product": p, "table": t, "variables": vs, **({"granted": exact[(p, t)]} if (p, t) in exact
+                                                                      else {})}
+                       for (p, t), vs in data.items() if vs]
     try:
         content["criteria"] = json.loads(values["criteria"] or "{}")
     except ValueError as exc:
@@ -153,6 +164,11 @@ def content_of(values: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
         found.append(Problem("criteria", f"not valid JSON (line {getattr(exc, 'lineno', '?')}, "
                                          f"column {getattr(exc, 'colno', '?')})"))
     content["identification"] = {"form": values["id_form"], "justification": values["id_justification"]}
+    if values.get("id_date_shift"):
+        try:
+            content["identification"]["date_shift_days"] = int(values["id_date_shift"])
+        except ValueError:
+            found.append(Problem("identification", "the date shift: a whole number of days"))
     try:
         content["duration_months"] = int(values["duration_months"])
     except ValueError:
@@ -361,6 +377,7 @@ def _view(ctx: WebContext, application_id: int, *, values: dict[str, Any] | None
     return render(
         ctx, "application.html", status=status, a=info, mine=mine, editable=editable, values=vals,
         all_vars=list(dict.fromkeys([*vals.get("all_vars", vals["vars"]), *chosen])), chosen=chosen,
+        exact=set(vals.get("exact", [])), exact_fields=EXACT_FIELDS,
         problems=by_section(problems or []), problem_count=len(problems or []), message=message, error=error,
         count=count, changes=changes, notes=notes, sections=SECTIONS, purposes=PURPOSES, placeholder=PLACEHOLDER,
         examples=[(key, json.dumps(c, indent=2)) for key, c in CRITERIA_EXAMPLES],

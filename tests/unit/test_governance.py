@@ -157,6 +157,8 @@ UNGUARDED = {
     "receipt": "an opt-out receipt (random, shown once to the citizen)",
     "private_key_pem": "the producer's private key, used in memory on the producer's side",
     "public_key_pem": "a producer's public key (base64 by nature)",
+    "path": "workspace.bring: the local file the CLI hands over (a folder's name may look like a token); read, "
+            "never stored, logged or audited",
     "content": "an access application: the service guards every text of it itself, except the criteria's code "
                "lists (a CIP13 code has a NIR's shape); tests/unit/test_access_contents.py",
 }

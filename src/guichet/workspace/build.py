@@ -44,8 +44,58 @@ def workspace_dir(hub: Hub, permit_id: str) -> Path:
     return hub.home / FOLDER / permit_id
 
 
-def extract_dir(hub: Hub, permit_id: str) -> Path:
-    return workspace_dir(hub, permit_id) / "extract"
+VERSIONS = "versions.json"
+
+
+def load_versions(hub: Hub, permit_id: str) -> dict[str, Any]:
+    """The workspace's extract versions: ``{"latest": N, "versions": {"N": {...}}}`` (each: the lake
+    versions read, the snapshot, when built, the outputs that need it, when pruned)."""
+    path = workspace_dir(hub, permit_id) / VERSIONS
+    if not path.exists():
+        return {"latest": None, "versions": {}}
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def save_versions(hub: Hub, permit_id: str, data: dict[str, Any]) -> None:
+    path = workspace_dir(hub, permit_id) / VERSIONS
+    tmp = path.with_name(f".{VERSIONS}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+BROUGHT = "brought.json"
+
+
+def load_brought(hub: Hub, permit_id: str) -> dict[str, Any]:
+    """The datasets the applicants brought into the workspace: name -> their file's record (encrypted under
+    the project's key, beside the extract)."""
+    path = workspace_dir(hub, permit_id) / BROUGHT
+    if not path.exists():
+        return {}
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def save_brought(hub: Hub, permit_id: str, data: dict[str, Any]) -> None:
+    path = workspace_dir(hub, permit_id) / BROUGHT
+    tmp = path.with_name(f".{BROUGHT}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def brought_dictionary(brought: dict[str, Any]) -> dict[str, Any]:
+    """The data dictionary's entries of the brought datasets: columns, rows rounded, who brought them."""
+    return {name: {"rows": _rounded(int(meta["rows"])), "columns": meta["columns"], "brought_by": meta["by"],
+                   "brought_on": meta["on"], "description": meta.get("description", "")}
+            for name, meta in sorted(brought.items())}
+
+
+def extract_dir(hub: Hub, permit_id: str, version: int | None = None) -> Path:
+    """The folder of one extract version (default: the latest)."""
+    if version is None:
+        version = load_versions(hub, permit_id).get("latest") or 1
+    return workspace_dir(hub, permit_id) / "extract" / f"v{version}"
 
 
 @dataclass
@@ -202,8 +252,8 @@ def fingerprint(plan: Plan, versions: dict[str, int], index_version: int, optout
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
-def load_manifest(hub: Hub, permit_id: str) -> dict[str, Any] | None:
-    path = extract_dir(hub, permit_id) / MANIFEST
+def load_manifest(hub: Hub, permit_id: str, version: int | None = None) -> dict[str, Any] | None:
+    path = extract_dir(hub, permit_id, version) / MANIFEST
     if not path.exists():
         return None
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
@@ -286,8 +336,10 @@ def _offset(token: str, bound: int) -> int:
 
 
 class Builder:
-    def __init__(self, hub: Hub, engine: Engine, plan: Plan, settings: Settings, custodian: Custodian) -> None:
+    def __init__(self, hub: Hub, engine: Engine, plan: Plan, settings: Settings, custodian: Custodian,
+                 versions: dict[str, int]) -> None:
         self.hub, self.engine, self.plan, self.settings, self.custodian = hub, engine, plan, settings, custodian
+        self.versions = versions
         self.recipe = Recipe()
         self.shift = shift_days(plan, settings)
 
@@ -331,7 +383,9 @@ class Builder:
     def read_table(self, table: str) -> TableOut:
         spec = EVENT_TABLES[table]
         published = {v.version: v for v in published_versions(self.hub, table)}
-        info = published[max(published)]
+        if self.versions[table] not in published:
+            raise Refused(f"workspace: version {self.versions[table]} of {table} is no longer published")
+        info = published[self.versions[table]]
         rel = open_info(self.hub, self.engine, info, view=f"ws_src_{table}")
         present = set(info.columns) or {f.name for f in (rel.schema.fields if rel.schema else ())}
         out = _out_expressions(self.plan, table, present, self.shift) if table in self.plan.tables else \
@@ -625,8 +679,53 @@ def write_table(custodian: Custodian, project: str, table: pa.Table, path: Path)
     return {"path": path.name, "rows": rows, "key_id": dk.key_id, "wrapped": dk.wrapped}
 
 
+@dataclass
+class Produced:
+    """What one run of the recipe made: the files (in ``folder``), the answer's measures, the recipe's text."""
+
+    files: dict[str, Any]
+    counts: dict[str, int]
+    persons: int
+    excluded: int
+    risk: dict[str, Any]
+    table_persons: dict[str, int]
+    released: list[TableOut]
+    index_version: int
+    recipe: Recipe
+
+
+def produce(hub: Hub, plan: Plan, settings: Settings, versions: dict[str, int], optouts: list[str],
+            custodian: Custodian, folder: Path) -> Produced:
+    """Run the recipe: the extract's tables, each written as encrypted Parquet into ``folder``."""
+    with Engine() as engine:
+        b = Builder(hub, engine, plan, settings, custodian, versions)
+        index_version = b.bind_index(optouts)
+        outs: dict[str, TableOut] = {}
+        for t in tables_read(plan):
+            outs[t] = b.read_table(t)
+        released = [outs[t] for t in plan.tables]
+        b.index_events()
+        for o in released:
+            b.select_table(o)
+        persons = b.persons()
+        excluded = b.excluded(optouts)
+        risk = b.risk(released, persons)
+        files: dict[str, Any] = {}
+        counts: dict[str, int] = {}
+        table_persons = {o.name: b.table_persons(o.name) for o in released}
+        for o in released:
+            meta = write_table(custodian, plan.project, b.released(o), folder / f"{o.name}.parquet")
+            files[o.name], counts[o.name] = meta, int(meta["rows"])
+    return Produced(files, counts, persons, excluded, risk, table_persons, released, index_version, b.recipe)
+
+
 def build(hub: Hub, permit_id: str, document: dict[str, Any], *, by: str) -> tuple[dict[str, Any], bool]:
-    """Build (or find) the extract of a permit whose document is ``document``. Answers (result, built)."""
+    """Build (or find) the extract of a permit whose document is ``document``. Answers (result, built).
+
+    Versions: the first build is version 1; when the lake's published versions read change (a refresh), the
+    build makes the next version and keeps the previous one (``prune`` removes those no longer needed); any
+    other change (the permit's revision, the opt-out register, the hub's settings) rebuilds the latest version
+    in place — a correction, the previous content must not stay readable."""
     from guichet.custodian.datakeys import record_data_key
     from guichet.custodian.keys import DataKey
     from guichet.lake import snapshots
@@ -645,6 +744,10 @@ def build(hub: Hub, permit_id: str, document: dict[str, Any], *, by: str) -> tup
     old = load_manifest(hub, permit_id)
     if old is not None and old.get("fingerprint") == fp:
         return dict(old["result"]), False
+    catalogue = load_versions(hub, permit_id)
+    latest = catalogue.get("latest")
+    number = 1 if old is None or latest is None else (int(latest) + 1 if old.get("versions") != versions
+                                                      else int(latest))
 
     custodian = custodian_for(hub.config, caller="workspace")
     with hub.store.write() as s:
@@ -655,25 +758,8 @@ def build(hub: Hub, permit_id: str, document: dict[str, Any], *, by: str) -> tup
     for left in home.glob(".extract.staging-*"):  # left by a crashed build
         shutil.rmtree(left, ignore_errors=True)
     staging.mkdir(mode=0o700)
-    with Engine() as engine:
-        b = Builder(hub, engine, plan, settings, custodian)
-        index_version = b.bind_index(optouts)
-        outs: dict[str, TableOut] = {}
-        for t in read:
-            outs[t] = b.read_table(t)
-        released = [outs[t] for t in plan.tables]
-        b.index_events()
-        for o in released:
-            b.select_table(o)
-        persons = b.persons()
-        excluded = b.excluded(optouts)
-        risk = b.risk(released, persons)
-        files: dict[str, Any] = {}
-        counts: dict[str, int] = {}
-        table_persons = {o.name: b.table_persons(o.name) for o in released}
-        for o in released:
-            meta = write_table(custodian, plan.project, b.released(o), staging / f"{o.name}.parquet")
-            files[o.name], counts[o.name] = meta, int(meta["rows"])
+    made = produce(hub, plan, settings, versions, optouts, custodian, staging)
+    files, counts, persons, risk, released = made.files, made.counts, made.persons, made.risk, made.released
     with hub.store.write() as s:
         for meta in files.values():
             record_data_key(s, DataKey(meta["key_id"], meta["wrapped"], b""))
@@ -692,26 +778,134 @@ def build(hub: Hub, permit_id: str, document: dict[str, Any], *, by: str) -> tup
         coarsened.update(o.coarsened)
     recipe_path = home / RECIPE
     dictionary_path = home / DICTIONARY
-    dictionary = data_dictionary(hub, plan, released, counts, table_persons, snap.snapshot, versions)
-    result = {"permit": permit_id, "project": plan.project, "tables": counts, "persons": persons,
-              "excluded_opted_out": excluded, "coarsened": dict(sorted(coarsened.items())), "risk": risk,
+    dictionary = data_dictionary(hub, plan, released, counts, made.table_persons, snap.snapshot, versions)
+    brought = load_brought(hub, permit_id)
+    if brought:
+        dictionary["brought"] = brought_dictionary(brought)
+    result = {"permit": permit_id, "project": plan.project, "version": number, "tables": counts, "persons": persons,
+              "excluded_opted_out": made.excluded, "coarsened": dict(sorted(coarsened.items())), "risk": risk,
               "status": "held" if reasons else "ready", "held_reasons": reasons,
-              "snapshot": snap.snapshot, "person_index": index_version,
+              "snapshot": snap.snapshot, "person_index": made.index_version,
               "recipe": str(recipe_path.relative_to(hub.home)),
               "dictionary": str(dictionary_path.relative_to(hub.home))}
-    header = (f"-- the recipe of permit {permit_id}'s extract (revision {document.get('revision')}); snapshot "
-              f"{snap.snapshot}; versions {json.dumps(versions, sort_keys=True)}; person index v{index_version}")
+    header = (f"-- the recipe of permit {permit_id}'s extract v{number} (revision {document.get('revision')}); "
+              f"snapshot {snap.snapshot}; versions {json.dumps(versions, sort_keys=True)}; "
+              f"person index v{made.index_version}")
     manifest = {"fingerprint": fp, "result": result, "versions": versions, "files": files,
-                "document_revision": document.get("revision")}
+                "document_revision": document.get("revision"), "brought": brought}
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
-    recipe_text = b.recipe.text(header)
-    target = extract_dir(hub, permit_id)
+    recipe_text = made.recipe.text(header)
+    (staging / RECIPE).write_text(recipe_text, encoding="utf-8")
+    (staging / DICTIONARY).write_text(json.dumps(dictionary, indent=1, ensure_ascii=False), encoding="utf-8")
+    target = extract_dir(hub, permit_id, number)
+    target.parent.mkdir(exist_ok=True, mode=0o700)
     if target.exists():
         shutil.rmtree(target)
     os.replace(staging, target)
-    recipe_path.write_text(recipe_text, encoding="utf-8")
+    entry = dict(catalogue["versions"].get(str(number), {}))
+    entry.update(lake=versions, snapshot=snap.snapshot, built_on=date.today().isoformat(),
+                 document_revision=document.get("revision"), person_index=made.index_version)
+    entry.setdefault("outputs", [])
+    catalogue["versions"][str(number)] = entry
+    catalogue["latest"] = number
+    save_versions(hub, permit_id, catalogue)
+    recipe_path.write_text(recipe_text, encoding="utf-8")  # the latest version's, where the answer says
     dictionary_path.write_text(json.dumps(dictionary, indent=1, ensure_ascii=False), encoding="utf-8")
     return result, True
+
+
+# --- versions: outputs that need them, pruning ------------------------------------------------------------------
+
+def record_output(hub: Hub, permit_id: str, output: str, version: int | None = None) -> int:
+    """Record that a released output (the airlock's, once built) was made from an extract version: that
+    version is then kept by ``prune``. Answers the version."""
+    catalogue = load_versions(hub, permit_id)
+    number = version or catalogue.get("latest")
+    entry = catalogue["versions"].get(str(number)) if number is not None else None
+    if entry is None or entry.get("pruned_on"):
+        raise NotFound(f"no extract version {number} for permit {permit_id}")
+    if output not in entry.setdefault("outputs", []):
+        entry["outputs"].append(output)
+    save_versions(hub, permit_id, catalogue)
+    return int(number) if number is not None else 0
+
+
+def prune(hub: Hub, permit_id: str) -> dict[str, Any]:
+    """Remove the extract versions no longer needed: a version is needed while it is the latest or a recorded
+    output was made from it. The removed versions stay listed (with ``pruned_on``), their recipe gone with them
+    (the latest recipe, the manifest of what was read, stay)."""
+    catalogue = load_versions(hub, permit_id)
+    latest = catalogue.get("latest")
+    if latest is None:
+        raise NotFound(f"no extract for permit {permit_id}")
+    removed, kept = [], []
+    for key, entry in sorted(catalogue["versions"].items(), key=lambda kv: int(kv[0])):
+        if entry.get("pruned_on"):
+            continue
+        if int(key) == int(latest) or entry.get("outputs"):
+            kept.append(int(key))
+            continue
+        shutil.rmtree(extract_dir(hub, permit_id, int(key)), ignore_errors=True)
+        entry["pruned_on"] = date.today().isoformat()
+        removed.append(int(key))
+    save_versions(hub, permit_id, catalogue)
+    return {"permit": permit_id, "removed": removed, "kept": kept, "latest": int(latest)}
+
+
+# --- re-running a recorded recipe --------------------------------------------------------------------------------
+
+def content_hash(table: pa.Table) -> str:
+    """A hash of a table's content, whatever its rows' order: the rows sorted on every column, then the Arrow
+    IPC stream of the sorted table hashed."""
+    import io
+
+    if table.num_rows:
+        table = table.sort_by([(c, "ascending") for c in table.column_names])
+    table = table.combine_chunks()
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return hashlib.sha256(sink.getvalue()).hexdigest()
+
+
+def rerun(hub: Hub, permit_id: str, document: dict[str, Any], version: int | None = None) -> dict[str, Any]:
+    """Re-run a version's recorded recipe — the permit's document of the recorded revision, the recorded
+    versions of the lake (its snapshot), the current opt-out register and person index — into a scratch
+    folder, and compare it with the recorded extract: per table, rows and content hash."""
+    manifest = load_manifest(hub, permit_id, version)
+    if manifest is None:
+        raise NotFound(f"no extract version {version or 'latest'} for permit {permit_id}")
+    number = int(manifest["result"].get("version") or version or 1)
+    plan = Plan.of(permit_id, document)
+    settings = Settings.of(hub.config.properties)
+    optouts = applicable_optouts(hub, plan, settings)
+    custodian = custodian_for(hub.config, caller="workspace")
+    recorded = _decrypt(hub, permit_id, manifest, extract_dir(hub, permit_id, number))
+    home = workspace_dir(hub, permit_id)
+    scratch = home / f".rerun-{secrets.token_hex(6)}"
+    scratch.mkdir(mode=0o700)
+    try:
+        made = produce(hub, plan, settings, {k: int(v) for k, v in manifest["versions"].items()}, optouts,
+                       custodian, scratch)
+        again = _decrypt(hub, permit_id, {"files": made.files}, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    tables: dict[str, Any] = {}
+    for name in sorted(set(recorded) | set(again)):
+        a, b = recorded.get(name), again.get(name)
+        ha, hb = (content_hash(a) if a is not None else None), (content_hash(b) if b is not None else None)
+        tables[name] = {"rows": a.num_rows if a is not None else None,
+                        "rerun_rows": b.num_rows if b is not None else None,
+                        "hash": ha, "rerun_hash": hb, "same": ha == hb}
+    differences = []
+    if made.index_version != manifest["result"].get("person_index"):
+        differences.append(f"the person index is v{made.index_version}, the extract was built on "
+                           f"v{manifest['result'].get('person_index')}")
+    if made.excluded != manifest["result"].get("excluded_opted_out"):
+        differences.append("the opt-out register changed since the build")
+    return {"permit": permit_id, "version": number, "snapshot": manifest["result"].get("snapshot"),
+            "document_revision": document.get("revision"), "versions": manifest["versions"],
+            "reproduced": all(t["same"] for t in tables.values()), "tables": tables, "differences": differences}
 
 
 def check_access(hub: Hub, permit_id: str, username: str | None = None) -> dict[str, Any]:
@@ -748,11 +942,21 @@ def _decrypt(hub: Hub, permit_id: str, manifest: dict[str, Any], folder: Path) -
     return out
 
 
-def read_extract(hub: Hub, permit_id: str, username: str | None = None) -> dict[str, pa.Table]:
-    """The extract's tables, decrypted with the project's keys — only while the permit's access is open
-    (checked at each read; ``username``: a named person's own access too)."""
+def read_extract(hub: Hub, permit_id: str, username: str | None = None,
+                 version: int | None = None) -> dict[str, pa.Table]:
+    """The extract's tables (of ``version``, default the latest), decrypted with the project's keys — only
+    while the permit's access is open (checked at each read; ``username``: a named person's own access too)."""
     check_access(hub, permit_id, username)
-    manifest = load_manifest(hub, permit_id)
+    manifest = load_manifest(hub, permit_id, version)
     if manifest is None:
-        raise NotFound(f"no extract for permit {permit_id}")
-    return _decrypt(hub, permit_id, manifest, extract_dir(hub, permit_id))
+        raise NotFound(f"no extract {'v' + str(version) if version else ''} for permit {permit_id}".replace("  ", " "))
+    return _decrypt(hub, permit_id, manifest, extract_dir(hub, permit_id, version))
+
+
+def read_brought(hub: Hub, permit_id: str, name: str, username: str | None = None) -> pa.Table:
+    """A dataset the applicants brought, decrypted — only while the permit's access is open."""
+    check_access(hub, permit_id, username)
+    brought = load_brought(hub, permit_id)
+    if name not in brought:
+        raise NotFound(f"no brought dataset {name} in the workspace of permit {permit_id}")
+    return _decrypt(hub, permit_id, {"files": {name: brought[name]}}, workspace_dir(hub, permit_id) / "brought")[name]

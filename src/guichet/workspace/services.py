@@ -6,12 +6,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from guichet.errors import BadInput, NotFound, Refused
-from guichet.governance import Resource, Unit, service
+from guichet.governance import Resource, Unit, query, service
 from guichet.permits.state import permit_scope
-from guichet.permits.tables import Permit
+from guichet.permits.tables import Permit, PermitRevision
+from guichet.workspace import build as extract
+from guichet.workspace import extras
 from guichet.workspace.build import build, load_manifest, save_manifest
 
 
@@ -52,4 +55,69 @@ def release_extract(unit: Unit, permit_id: str, reason: str) -> dict[str, Any]:
     manifest["result"] = result
     save_manifest(unit.hub, permit_id, manifest)
     unit.note(reason=reason.strip())
+    return result
+
+
+def _named(unit: Unit, scope: dict[str, Any]) -> bool:
+    return any(p.get("name") == unit.actor.username for p in scope["document"].get("people", []))
+
+
+def _scope(unit: Unit, permit_id: str) -> dict[str, Any]:
+    return permit_scope(unit.session, permit_id, datetime.now(UTC).date())
+
+
+@service("workspace.dummy", resource=_permit_resource)
+def dummy_extract(unit: Unit, permit_id: str) -> dict[str, Any]:
+    """A dummy extract: the permit's released tables and columns filled with synthetic values (no real row),
+    unencrypted under the workspace's ``dummy/`` folder — for a person named on the permit (even before their
+    access opens) or an operator; not once the permit has ended."""
+    scope = _scope(unit, permit_id)
+    if not unit.actor.has("operator") and not _named(unit, scope):
+        raise Refused(f"{unit.actor.username} is not named on permit {permit_id}")
+    if scope["state"] in ("expired", "revoked"):
+        raise Refused(f"permit {permit_id} is {scope['state']}: no dummy extract")
+    if scope["document"].get("pseudonymisation") == "anonymised":
+        raise Refused(f"permit {permit_id} is for anonymised data: no microdata extract, no dummy")
+    return extras.write_dummy(unit.hub, extract.Plan.of(permit_id, scope["document"]))
+
+
+@query("workspace.rerun", resource=_permit_resource)
+def rerun_recipe(unit: Unit, permit_id: str, version: int | None = None) -> dict[str, Any]:
+    """Re-run an extract version's recorded recipe against its recorded snapshot (the permit's document of
+    that revision, the lake versions read) and report whether it reproduces the same extract. It decrypts
+    the extract: the permit's access must be open (for a researcher: their own)."""
+    scope = _scope(unit, permit_id)
+    extract.check_access(unit.hub, permit_id, None if unit.actor.has("operator") else unit.actor.username)
+    manifest = load_manifest(unit.hub, permit_id, version)
+    if manifest is None:
+        raise NotFound(f"no extract version {version or 'latest'} for permit {permit_id}")
+    revision = manifest.get("document_revision")
+    row = unit.session.execute(select(PermitRevision.document).where(
+        PermitRevision.permit_id == permit_id, PermitRevision.revision == revision)).scalar_one_or_none()
+    document = dict(row) if row is not None else scope["document"]
+    return extract.rerun(unit.hub, permit_id, document, version)
+
+
+@service("workspace.prune", resource=_permit_resource)
+def prune_versions(unit: Unit, permit_id: str) -> dict[str, Any]:
+    """Remove the extract versions no longer needed (not the latest, no recorded output made from them)."""
+    result = extract.prune(unit.hub, permit_id)
+    unit.note(removed=result["removed"], kept=result["kept"])
+    return result
+
+
+@service("workspace.bring", resource=_permit_resource, unguarded=("path",))
+def bring_dataset(unit: Unit, permit_id: str, path: str, name: str, description: str = "") -> dict[str, Any]:
+    """Add a dataset an applicant brings to the workspace (a person named on the permit, while its access is
+    open): validated, encrypted under the project's key beside the extract, listed in its manifest and
+    dictionary."""
+    from pathlib import Path
+
+    scope = _scope(unit, permit_id)
+    if not _named(unit, scope):
+        raise Refused(f"{unit.actor.username} is not named on permit {permit_id}")
+    extract.check_access(unit.hub, permit_id, unit.actor.username)
+    result = extras.bring(unit.hub, unit.session, extract.Plan.of(permit_id, scope["document"]), Path(path), name,
+                          unit.actor.username, description)
+    unit.note(name=name, rows=result["rows"])
     return result

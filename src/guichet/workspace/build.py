@@ -485,7 +485,7 @@ class Builder:
                 exp.alias_(exp.Sub(this=_col("_ev_start", "r"), expression=_col("_index", "i")), "_days"))
                 .from_(_tbl(source, "r")).join(_tbl("ws_index_event", "i"), join_type="left",
                                                on=_col("_person", "r").eq(_col("_person", "i"))),
-                f"{table}: days since the person's index event, from the exact dates")
+                f"{table}: days since the person's index event, from the exact dates", view=True)
             source = f"ws_rowsx_{table}"
         cols: list[exp.Expr] = [_col("_person")]
         if rk:
@@ -619,8 +619,12 @@ class Builder:
     def offsets(self, persons: pa.Array) -> pa.Array:
         """Each row's person's date shift in days: the same for all of a person's rows and tables, from the
         project's keys (a per-project keyed token of kind ``shift``, never released), different per project."""
-        tokens = self.surrogates(persons, "shift").to_pylist()
-        return pa.array([_offset(str(t), self.shift) if t is not None else 0 for t in tokens], pa.int32())
+        import pyarrow.compute as pc
+
+        encoded = pc.dictionary_encode(persons.cast(pa.string()))  # one token a person, not a row
+        tokens = self.surrogates(encoded.dictionary, "shift").to_pylist()
+        by_person = pa.array([_offset(str(t), self.shift) if t is not None else 0 for t in tokens], pa.int32())
+        return by_person.take(encoded.indices)
 
     @staticmethod
     def shifted(dates: pa.Array, offsets: pa.Array, *, coarsen: bool) -> pa.Array:

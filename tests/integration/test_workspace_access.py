@@ -11,13 +11,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from guichet.accounts.auth import actor_for
 from guichet.audit.log import read_events
 from guichet.errors import BadInput, Conflict, Refused
 from guichet.permits import services as permit_jobs
-from guichet.permits.tables import Attestation, Permit
+from guichet.permits.tables import Attestation, JobRun, Permit
 from guichet.workspace import build as wsbuild
 from guichet.workspace import services
 from tests.workspace_support import CONTENT_2023, TODAY, Desk, make_desk
@@ -113,6 +113,12 @@ def test_the_grace_period_is_configurable_up_to_six_months(desk: Desk) -> None:
         props["key_shred_grace_days"] = 182
         with pytest.raises(BadInput, match="six months at most"):
             _shred_run(desk, TODAY + timedelta(days=200))
+        with desk.hub.store.read() as s:
+            runs = s.execute(select(func.count()).select_from(JobRun)).scalar()
+        with pytest.raises(BadInput, match="key_shred_grace_days: 182 days is refused"):
+            permit_jobs.run_jobs(desk.hub, _operator(desk), today=TODAY + timedelta(days=200))
+        with desk.hub.store.read() as s:  # refused before any job ran
+            assert s.execute(select(func.count()).select_from(JobRun)).scalar() == runs
         props["key_shred_grace_days"] = 10
         assert f"permit:{pid}" not in _shred_run(desk, TODAY + timedelta(days=9))
         assert f"permit:{pid}" in _shred_run(desk, TODAY + timedelta(days=10))

@@ -13,6 +13,7 @@ from guichet.accounts.auth import get_user
 from guichet.errors import BadInput, Refused
 from guichet.governance import Resource, Unit, query, service
 from guichet.permits import scheduled
+from guichet.permits.dates import shred_grace_days
 from guichet.permits.jobs import JobContext, ordered
 from guichet.permits.model import AttestationInfo, JobResult, RunReport
 from guichet.permits.tables import Attestation, JobRun
@@ -59,6 +60,7 @@ def run_jobs(unit: Unit, today: date | None = None, only: tuple[str, ...] = ()) 
     Idempotent: a second run for the same day changes nothing the first did not."""
     scheduled.load()
     hub = unit.hub
+    shred_grace_days(hub.config.properties)  # a grace period above six months is refused before any job runs
     if today is not None and not hub.development:
         raise Refused("--now: only a development hub runs the scheduler for another day")
     real = _now()

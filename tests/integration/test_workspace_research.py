@@ -6,20 +6,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from guichet.accounts.auth import actor_for
+from guichet.errors import Refused
 from guichet.lake.tables import DatasetVersion
+from guichet.permits.tables import Attestation
 from guichet.workspace import build as wsbuild
 from guichet.workspace import services
 from tests.criteria_support import people
-from tests.workspace_support import CONTENT_2023, Desk, make_desk
+from tests.workspace_support import CONTENT_2023, TODAY, Desk, make_desk
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +54,18 @@ def test_a_dummy_extract_has_the_permit_schema_and_no_real_row(desk: Desk) -> No
         assert all(str(v).startswith("dummy-person-") for v in fake.column("PERSON_ID").to_pylist())
     months = {m for m in pq.read_table(folder / "ER_PRS_F.parquet").column("EXE_SOI_DTD").to_pylist() if m}
     assert months and all(len(m) == 7 for m in months)  # coarsened as the real extract's
+    # before the access opens (no valid attestation: the permit is suspended) the dummy is there, the data not
+    with desk.hub.store.write() as s:
+        saved = {a.id: a.valid_until for a in s.execute(select(Attestation)).scalars()}
+        s.execute(update(Attestation).values(valid_until=TODAY - timedelta(days=1)))
+    try:
+        assert desk.ok("workspace", "dummy", pid, who="alice")["tables"] == dummy["tables"]
+        with pytest.raises(Refused, match="suspended"):
+            wsbuild.read_extract(desk.hub, pid, "alice")
+    finally:
+        with desk.hub.store.write() as s:
+            for a in s.execute(select(Attestation)).scalars():
+                a.valid_until = saved[a.id]
 
 
 def _republish(desk: Desk, table: str) -> int:

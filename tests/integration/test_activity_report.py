@@ -16,7 +16,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from guichet.access import services as access
-from guichet.accounts.auth import actor_for
 from guichet.custodian import nir as nirs
 from guichet.custodian import services as custodian
 from guichet.permits import permit_services as permits

@@ -113,7 +113,7 @@ class RateLimiter:
                 refused = False
                 session.add(RateHit(bucket=self.bucket, client=key, at=now))
         if refused:
-            raise Refused("opt-out: too many requests from this client; try again later")
+            raise Refused(f"{self.bucket}: too many requests from this client; try again later")
 
     def clear(self, hub: Hub) -> None:
         with hub.store.write() as session:

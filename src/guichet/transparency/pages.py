@@ -239,7 +239,7 @@ def complaint_submit(ctx: Ctx, topic: Annotated[str, Form(max_length=32)],
                      text: Annotated[str, Form(max_length=transparency.MAX_TEXT)],
                      contact: Annotated[str, Form(max_length=transparency.MAX_CONTACT)] = "") -> HTMLResponse:
     try:
-        register.PUBLIC_LIMITER.check(ctx.hub, _client(ctx))
+        transparency.COMPLAINT_LIMITER.check(ctx.hub, _client(ctx))
         ref = transparency.submit_complaint(ctx.hub, _actor(ctx), topic=topic, text=text, contact=contact or None)
     except GuichetError as exc:
         # The text is given back to be corrected only when it holds no identifier (it is never echoed then).

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from guichet.custodian.optout import RateLimiter
 from guichet.errors import BadInput, NotFound
 from guichet.governance import Resource, Unit, query, service
 from guichet.transparency import report as reports
@@ -21,6 +22,8 @@ STATUSES = ("received", "in_progress", "answered", "closed")
 CHANNELS = ("web", "counter", "post")
 MAX_TEXT = 4000
 MAX_CONTACT = 200
+# The public complaint form's limit: a bucket of its own in the shared table (guichet.custodian.optout).
+COMPLAINT_LIMITER = RateLimiter("complaint", limit=5)
 
 
 def _now() -> datetime:

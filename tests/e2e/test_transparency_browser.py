@@ -17,7 +17,8 @@ from guichet.custodian import nir as nirs
 from guichet.permits import permit_services as permits
 from guichet.permits import services as permit_desk
 from tests.access_support import example, hub_with_lake, prepare
-from tests.e2e.support import axe, needs_browser, serving
+from tests.e2e.support import Account, Portal, axe, needs_browser, serving, sign_in
+from tests.web_support import add_person
 
 pytestmark = needs_browser
 PHONE = {"width": 375, "height": 812}
@@ -25,7 +26,7 @@ NIR = nirs.with_key("1850575123456")
 
 
 @pytest.fixture(scope="module")
-def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Portal]]:
     """One authorised project with its permit, one refused; served once for the module's tests."""
     root = tmp_path_factory.mktemp("e2e-transparency")
     hub = hub_with_lake(root)
@@ -49,10 +50,12 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     permits.estimate_fees(hub, op, application_id=apps[0])
     permits.accept_estimate(hub, bob, application_id=apps[0])
     pid = permits.issue(hub, op, application_id=apps[0]).id
+    desk = add_person(hub, "desk.operator", "operator")
+    accounts = {"operator": Account(desk.username, "operator", desk.password, desk.totp_secret, desk.org)}
     home = hub.home
     hub.close()
     with serving(home) as url:
-        yield url, pid
+        yield url, pid, Portal(url, accounts, {})
 
 
 def _context(browser: Any, locale: str = "en-GB", phone: bool = True) -> Any:
@@ -65,7 +68,7 @@ def _fits(page: Any) -> None:
 
 
 def test_the_plain_registry_searched_on_a_phone(portal, browser) -> None:  # type: ignore[no-untyped-def]
-    url, pid = portal
+    url, pid, _ = portal
     ctx = _context(browser)
     page = ctx.new_page()
     page.goto(f"{url}/transparency")
@@ -100,7 +103,7 @@ def test_the_plain_registry_searched_on_a_phone(portal, browser) -> None:  # typ
 
 
 def test_opt_out_and_withdraw_in_the_browser(portal, browser) -> None:  # type: ignore[no-untyped-def]
-    url, _ = portal
+    url, _, _ = portal
     ctx = _context(browser, "fr-FR")
     page = ctx.new_page()
     page.goto(f"{url}/transparency/optout")
@@ -137,7 +140,7 @@ def test_opt_out_and_withdraw_in_the_browser(portal, browser) -> None:  # type: 
 
 
 def test_a_complaint_on_a_desktop(portal, browser) -> None:  # type: ignore[no-untyped-def]
-    url, _ = portal
+    url, _, _ = portal
     ctx = _context(browser, phone=False)
     page = ctx.new_page()
     page.goto(f"{url}/transparency/complaint")
@@ -155,4 +158,23 @@ def test_a_complaint_on_a_desktop(portal, browser) -> None:  # type: ignore[no-u
     reference = page.locator("#reference").inner_text().strip()
     assert reference.startswith(f"C-{datetime.now(UTC).year}-")
     axe(page, "t13-complaint-reference")
+    ctx.close()
+
+
+def test_the_desk_records_an_objection_received_by_post(portal, browser) -> None:  # type: ignore[no-untyped-def]
+    url, _, staff = portal
+    ctx = _context(browser, phone=False)
+    page = ctx.new_page()
+    sign_in(page, staff, "operator")
+    page.goto(f"{url}/transparency/desk")
+    axe(page, "t14-desk")
+    page.locator("#received_by").select_option("post")
+    page.locator("#nir").fill(nirs.with_key("2920175123456"))
+    page.locator("#birth_date").fill("1992-01-20")
+    page.get_by_role("button", name="Record").click()
+    assert len(page.locator("#receipt").inner_text().strip()) == 26
+    axe(page, "t15-desk-receipt")
+    page.goto(f"{url}/transparency/complaints")
+    assert page.locator("h1").inner_text() == "Complaints"  # (their content: tests/integration/test_transparency_pages.py)
+    axe(page, "t16-complaints-list")
     ctx.close()

@@ -42,6 +42,13 @@ router = GuardedRouter(templates=HERE / "templates", locales=HERE / "locales")
 router.add_nav("/transparency", "nav.transparency", "registry.read", 62)
 router.add_nav("/transparency/desk", "nav.desk", "optout.record", 64)
 MAX_QUERY = 200
+
+
+@router.template_global("footer_links")
+def footer_links() -> list[tuple[str, str]]:
+    """Links every page's footer shows, signed in or not: how a citizen finds these pages from anywhere."""
+    return [("/transparency", "tr.footer.data"), ("/transparency/projects", "tr.nav.projects"),
+            ("/transparency/optout", "tr.nav.optout"), ("/transparency/complaint", "tr.nav.complaint")]
 IN_PROGRESS = ("submitted", "incomplete", "under_review", "revise", "opinion")
 
 

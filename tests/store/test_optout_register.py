@@ -87,3 +87,25 @@ def test_public_form_is_rate_limited(store_hub: Hub) -> None:
     with pytest.raises(Refused):
         services.add_optout(hub, citizen, nir=NIR, birth_date="1985-05-03", client="203.0.113.9", min_seconds=0)
     register.PUBLIC_LIMITER.clear(hub)
+
+
+def test_the_shared_limit_holds_under_concurrent_calls(store_hub: Hub) -> None:
+    """Calls at the same instant (threads, as several workers would) cannot pass the limit together."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from guichet.errors import Refused
+
+    limiter = register.RateLimiter("test-concurrent", limit=5)
+
+    def call(_: int) -> bool:
+        try:
+            limiter.check(store_hub, "198.51.100.7")
+            return True
+        except Refused:
+            return False
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        passed = list(pool.map(call, range(12)))
+    assert sum(passed) == 5
+    limiter.check(store_hub, "198.51.100.8")  # another client is not limited
+    limiter.clear(store_hub)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from guichet.custodian import nir as nirs
@@ -94,7 +94,9 @@ class RateLimiter:
     Held in the hub's database (table ``rate_hits``), so that every worker of ``guichet serve`` and every
     portal sharing the database counts the same calls. Each call is recorded in a transaction of its own,
     committed before the form's work: a failed verification counts as much as a success. Only a hash of the
-    client is stored; rows older than the window are deleted as calls come."""
+    client is stored; rows older than the window are deleted as calls come. The count and the insert are
+    atomic: SQLite serialises write transactions, PostgreSQL takes a transaction-scoped advisory lock on the
+    client's key."""
 
     def __init__(self, bucket: str, limit: int = 5, window: float = 3600.0) -> None:
         self.bucket, self.limit, self.window = bucket, limit, window
@@ -103,6 +105,10 @@ class RateLimiter:
         key = hashlib.sha256(f"{self.bucket}:{client}".encode()).hexdigest()
         now = datetime.now(UTC)
         with hub.store.write() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Count and insert under a lock of this client's key, so that two workers cannot both pass
+                # the count at the same instant (SQLite's write transactions are serialised already).
+                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": int(key[:15], 16)})
             session.execute(delete(RateHit).where(RateHit.bucket == self.bucket,
                                                   RateHit.at < now - timedelta(seconds=self.window)))
             calls = session.execute(select(func.count()).select_from(RateHit).where(

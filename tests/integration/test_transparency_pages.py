@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from guichet.custodian import nir as nirs
 from guichet.custodian import optout as register
+from guichet.custodian.tables import OptOutPseudonym
 from guichet.hub import Hub
 from guichet.store.models import AuditEvent
 from guichet.web import create_app
@@ -111,8 +112,9 @@ def test_the_rate_limit_holds_across_two_app_instances_sharing_the_database(web_
 
 def test_a_findings_preference_is_recorded_apart_from_objections(web_hub: Hub) -> None:
     from guichet.accounts.auth import actor_for
-    from guichet.custodian import services
+    from guichet.custodian import LocalCustodian, services
 
+    LocalCustodian(web_hub.config.custodian_home).domain_key("snds")  # a domain issued: the person has pseudonyms
     c = client(web_hub, "fr")
     status, html = _post(c, "/transparency/findings", {"nir": NIR, "birth_date": "1985-05-03"})
     assert status == 200 and "découvertes importantes est enregistré" in html
@@ -120,6 +122,7 @@ def test_a_findings_preference_is_recorded_apart_from_objections(web_hub: Hub) -
     assert services.count_optouts(web_hub, actor_for(web_hub, web_hub.config.operator)) == {"active": 0, "withdrawn": 0}
     with web_hub.store.read() as s:
         assert register.active_pseudonyms(s) == set()  # extracts are not affected
+        assert len(s.execute(select(OptOutPseudonym)).scalars().all()) == 2  # though the person's are held
     status, _ = _post(c, "/transparency/optout/withdraw", {"receipt": receipt})
     assert status == 404  # a findings receipt does not withdraw an objection
     status, html = _post(c, "/transparency/findings/withdraw", {"receipt": receipt})

@@ -75,6 +75,9 @@ def test_every_citizens_page_answers_in_both_languages_without_an_account(web_hu
 
 
 def test_the_optout_answers_alike_for_a_person_present_or_absent_and_withdraws(web_hub: Hub) -> None:
+    from guichet.custodian import LocalCustodian
+
+    LocalCustodian(web_hub.config.custodian_home).domain_key("snds")  # pseudonyms are computed for both
     c = client(web_hub)
     pages = []
     for nir, birth in ((NIR, "1985-05-03"), (ABSENT, "1992-01-20")):

@@ -88,6 +88,8 @@ def test_the_plain_registry_searched_on_a_phone(portal, browser) -> None:  # typ
     main = page.locator("main").inner_text()
     assert "1 of 2 projects match" in main and "Sommeil et écrans" in main and pid not in main
     axe(page, "t03-projects-search-phone")
+    page.goto(f"{url}/transparency/projects?q=consumption+datamart")  # a word of the product's catalogue title
+    assert "2 of 2 projects match" in page.locator("main").inner_text()
     page.goto(f"{url}/transparency/results")
     assert pid in page.locator("main").inner_text()
     _fits(page)

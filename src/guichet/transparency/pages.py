@@ -26,6 +26,7 @@ from typing import Annotated, Any
 from fastapi import Form, Query
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from guichet.catalogue import services as catalogue
 from guichet.custodian import optout as register
 from guichet.custodian import services as custodian
 from guichet.errors import GuichetError, NotFound, Refused
@@ -66,9 +67,17 @@ def _fold(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
 
 
-def plain_projects(ctx: WebContext, registry: dict[str, Any], overdue: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def product_titles(ctx: WebContext) -> dict[str, str]:
+    """The catalogue's products by id, titled in the page's language (the other one when it lacks it)."""
+    products = catalogue.list_products(ctx.hub, _actor(ctx))
+    return {p.id: p.title.get(ctx.locale) or next(iter(p.title.values()), p.id) for p in products}
+
+
+def plain_projects(ctx: WebContext, registry: dict[str, Any], overdue: list[dict[str, Any]],
+                   titles: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """One entry per application, in words: what, who, why, which data, where it stands, results."""
     t = ctx.t
+    titles = titles or {}
     permits_by_id = {p["id"]: p for p in registry["permits"]}
     late = {r["permit"] for r in overdue}
     out = []
@@ -93,7 +102,8 @@ def plain_projects(ctx: WebContext, registry: dict[str, Any], overdue: list[dict
         }
         entry["haystack"] = _fold(" ".join(str(v) for v in (
             a["id"], a["title"], a["summary"] or "", a["organisation"], a["principal_investigator"] or "",
-            purpose, purpose_text, " ".join(a["products"]), status_text, permit["id"] if permit else "")))
+            purpose, purpose_text, " ".join(a["products"]), " ".join(titles.get(x, "") for x in a["products"]),
+            status_text, permit["id"] if permit else "")))
         out.append(entry)
     return out
 
@@ -118,10 +128,11 @@ def projects(ctx: Ctx, q: Annotated[str | None, Query(max_length=MAX_QUERY)] = N
     actor = _actor(ctx)
     registry = permits.read_registry(ctx.hub, actor)
     overdue = transparency.overdue_results(ctx.hub, actor)
-    found = plain_projects(ctx, registry, overdue)
+    titles = product_titles(ctx)
+    found = plain_projects(ctx, registry, overdue, titles)
     shown = search(found, q) if q and q.strip() else found
     return render(ctx, "transparency_projects.html", projects=shown, total=len(found), q=(q or "").strip(),
-                  overdue=overdue)
+                  overdue=overdue, titles=titles)
 
 
 @router.page("/transparency/results", permission=PUBLIC,

@@ -155,7 +155,7 @@ def test_the_cli_writes_the_report_as_text_json_and_html(history: dict[str, Any]
     out = tmp_path / "activity.html"
     r = run_cli(["report", "activity", "--period", "2025", "--home", str(history["home"]), "--html", str(out)])
     assert r.code == 0, r.stderr
-    assert "Applications: 3 received, 1 granted, 1 refused; median decision time 7.0 working days" in r.stdout
+    assert "Applications: 3 received, 1 granted, 1 refused; median decision time 7 working days" in r.stdout
     assert "Statistics requests: not yet offered; releases: not yet offered" in r.stdout
     assert "Objections: 3 recorded, 1 withdrawn, 3 active at the end" in r.stdout
     html = out.read_text(encoding="utf-8")
@@ -177,7 +177,7 @@ def test_the_public_page_shows_the_same_figures_in_french(history: dict[str, Any
         assert page.status_code == 200 and 'lang="fr"' in page.text
         text = page.text
         assert "<strong>3</strong> demandes reçues" in text and "<strong>1</strong> demandes accordées" in text
-        assert "<strong>7.0</strong> délai médian" in text and "pas encore proposé" in text
+        assert "<strong>7</strong> délai médian" in text and "pas encore proposé" in text
         assert "Oppositions enregistrées par mois : janv 2, févr 1" in text and text.count("<svg") == 3
         assert c.get("/transparency/report/1999").status_code == 422
     finally:

@@ -22,7 +22,7 @@ def activity_lines(data: dict[str, object]) -> list[str]:
     f = data["fees"]
     o = data["optouts"]
     assert isinstance(a, dict) and isinstance(t, dict) and isinstance(f, dict) and isinstance(o, dict)
-    median = "—" if t["median"] is None else f"{t['median']} working days"
+    median = "—" if t["median"] is None else f"{t['median']:g} working days"
     overdue = data["results_overdue"]
     assert isinstance(overdue, list)
     return [

@@ -147,8 +147,8 @@ def activity(hub: Hub, session: Session, year: int, today: date | None = None) -
 
 # --- charts: inline SVG ---------------------------------------------------------------------------------
 
-def bar_chart(values: list[int], labels: list[str], title: str, desc: str, width: int = 560,
-              height: int = 200) -> str:
+def bar_chart(values: list[int], labels: list[str], title: str, desc: str, width: int = 360,
+              height: int = 180) -> str:
     """A bar chart as inline SVG (role="img", a title and a description for screen readers; each bar's
     value written above it, so nothing is told by colour or height alone)."""
     top = max(values) if values and max(values) > 0 else 1
@@ -165,7 +165,7 @@ def bar_chart(values: list[int], labels: list[str], title: str, desc: str, width
         parts.append(f'<rect x="{x:.1f}" y="{y}" width="{band - gap:.1f}" height="{h}" fill="#1d4f91"/>'
                      f'<text x="{x + (band - gap) / 2:.1f}" y="{y - 4}" text-anchor="middle" font-size="12" '
                      f'fill="#1b1b1b">{v}</text>'
-                     f'<text x="{x + (band - gap) / 2:.1f}" y="{height - 10}" text-anchor="middle" font-size="12" '
+                     f'<text x="{x + (band - gap) / 2:.1f}" y="{height - 10}" text-anchor="middle" font-size="11" '
                      f'fill="#1b1b1b">{escape(label)}</text>')
     parts.append("</svg>")
     return "".join(parts)
@@ -191,7 +191,7 @@ def charts(report: dict[str, Any], locale: str = "en") -> dict[str, str]:
                                ["accordées" if fr else "granted", "refusées" if fr else "refused"],
                                "chart-decisions",
                                (f"Décisions : {a['granted']} accordées, {a['refused']} refusées" if fr
-                                else f"Decisions: {a['granted']} granted, {a['refused']} refused"), width=280),
+                                else f"Decisions: {a['granted']} granted, {a['refused']} refused"), width=240),
     }
 
 

@@ -81,9 +81,50 @@ def test_public_form_is_rate_limited(store_hub: Hub) -> None:
 
     hub = store_hub
     citizen = replace(system_actor(), username="anonymous", roles=frozenset(), channel="web")
-    register.PUBLIC_LIMITER._calls.clear()
+    register.PUBLIC_LIMITER.clear(hub)
     for _ in range(register.PUBLIC_LIMITER.limit):
         services.add_optout(hub, citizen, nir=NIR, birth_date="1985-05-03", client="203.0.113.9", min_seconds=0)
     with pytest.raises(Refused):
         services.add_optout(hub, citizen, nir=NIR, birth_date="1985-05-03", client="203.0.113.9", min_seconds=0)
-    register.PUBLIC_LIMITER._calls.clear()
+    register.PUBLIC_LIMITER.clear(hub)
+
+
+def test_the_shared_limit_holds_under_concurrent_calls(store_hub: Hub) -> None:
+    """Calls at the same instant (threads, as several workers would) cannot pass the limit together."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from guichet.errors import Refused
+
+    limiter = register.RateLimiter("test-concurrent", limit=5)
+
+    def call(_: int) -> bool:
+        try:
+            limiter.check(store_hub, "198.51.100.7")
+            return True
+        except Refused:
+            return False
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        passed = list(pool.map(call, range(12)))
+    assert sum(passed) == 5
+    limiter.check(store_hub, "198.51.100.8")  # another client is not limited
+    limiter.clear(store_hub)
+
+
+def test_a_findings_preference_never_removes_anyone_from_an_extract(store_hub: Hub) -> None:
+    """Only objections reach the extract's exclusions (``guichet.workspace.build.applicable_optouts``)."""
+    from dataclasses import replace
+
+    from guichet.workspace.build import Plan, Settings, applicable_optouts
+
+    hub = store_hub
+    citizen = replace(system_actor(), username="anonymous", roles=frozenset({"public"}), channel="web")
+    plan = Plan.of("P-2026-0001", {"data": {"tables": []}, "validity": {"start": "2026-01-01"}})
+    settings = Settings.of({})
+    LocalCustodian(hub.config.custodian_home).domain_key("snds")  # a domain issued: the person has pseudonyms
+    services.decline_findings(hub, citizen, nir=NIR, birth_date="1985-05-03", min_seconds=0)
+    assert applicable_optouts(hub, plan, settings) == []
+    with hub.store.read() as s:
+        assert register.active_pseudonyms(s) == set()
+    services.add_optout(hub, citizen, nir=NIR, birth_date="1985-05-03", min_seconds=0)
+    assert len(applicable_optouts(hub, plan, settings)) == 2  # ano and psa

@@ -40,6 +40,7 @@ COMMAND_MODULES = (
     "guichet.cli.workspace",
     "guichet.cli.airlock",
     "guichet.cli.jobs",
+    "guichet.cli.report",  # the activity report, complaints
     "guichet.cli.serve",
 )
 

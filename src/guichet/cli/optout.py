@@ -42,6 +42,27 @@ def withdraw(cli: Cli, receipt: str) -> None:
     cli.emit({"withdrawn": True}, "Objection withdrawn")
 
 
+@optout.command("record", epilog=example(
+    "guichet optout record --nir 185057512345673 --birth-date 1985-05-03 --received-by post --as operator"))
+@click.option("--nir", required=True, metavar="NIR", help="The person's NIR (15 characters).")
+@click.option("--birth-date", required=True, metavar="YYYY-MM-DD", help="The person's birth date.")
+@click.option("--received-by", required=True, type=click.Choice(custodian_services.RECEIVED_BY),
+              help="How the request came.")
+@click.option("--kind", default="objection", show_default=True, type=click.Choice(register.KINDS),
+              help="An objection (Art 71) or the preference not to be informed of significant findings.")
+@click.option("--scope", default="all", show_default=True, type=click.Choice(register.SCOPES),
+              help="What the objection covers.")
+@click.option("--rights-nir", metavar="NIR", help="The NIR of whoever opened the person's rights, if not theirs.")
+@hub_command
+@pass_cli
+def record(cli: Cli, nir: str, birth_date: str, received_by: str, kind: str, scope: str,
+           rights_nir: str | None) -> None:
+    """An operator records a request received by post, at a counter or by phone (audited, never the NIR)."""
+    receipt = custodian_services.record_optout(cli.hub, cli.actor, nir=nir, birth_date=birth_date,
+                                               received_by=received_by, scope=scope, kind=kind, rights_nir=rights_nir)
+    cli.emit({"receipt": receipt.receipt}, f"Recorded. Receipt: {receipt.receipt} (send it to the person)")
+
+
 @optout.command("count", epilog=example("guichet optout count --json"))
 @hub_command
 @pass_cli

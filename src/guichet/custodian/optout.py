@@ -11,25 +11,25 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import threading
-import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from guichet.custodian import nir as nirs
 from guichet.custodian import pseudonyms as ps
 from guichet.custodian.rotation import mapping_dict, register_applier
-from guichet.custodian.tables import OptOut, OptOutPseudonym
+from guichet.custodian.tables import OptOut, OptOutPseudonym, RateHit
 from guichet.errors import BadInput, Refused
 from guichet.hub import Hub
 
 SCOPES = ("all", "research", "statistics", "ai-training")
+# What a register row records: an objection (Art 71, extracts leave the person out) or the preference not
+# to be informed of significant findings about one's health (Arts 58, 61); both held the same way.
+KINDS = ("objection", "no-findings")
 MIN_SECONDS = 0.25
 
 
@@ -88,26 +88,45 @@ def verifier_for(hub: Hub) -> IdentityVerifier:
 # --- rate limiting of the public form -------------------------------------------------------------------
 
 class RateLimiter:
-    """At most ``limit`` calls per ``window`` seconds per client (the public web form; operators recording
-    objections on citizens' behalf are audited instead of limited)."""
+    """At most ``limit`` calls per ``window`` seconds per client (the public web forms; operators recording
+    objections on citizens' behalf are audited instead of limited).
 
-    def __init__(self, limit: int = 5, window: float = 3600.0) -> None:
-        self.limit, self.window = limit, window
-        self._calls: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+    Held in the hub's database (table ``rate_hits``), so that every worker of ``guichet serve`` and every
+    portal sharing the database counts the same calls. Each call is recorded in a transaction of its own,
+    committed before the form's work: a failed verification counts as much as a success. Only a hash of the
+    client is stored; rows older than the window are deleted as calls come. The count and the insert are
+    atomic: SQLite serialises write transactions, PostgreSQL takes a transaction-scoped advisory lock on the
+    client's key."""
 
-    def check(self, client: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            calls = self._calls.setdefault(client, deque())
-            while calls and now - calls[0] > self.window:
-                calls.popleft()
-            if len(calls) >= self.limit:
-                raise Refused("opt-out: too many requests from this client; try again later")
-            calls.append(now)
+    def __init__(self, bucket: str, limit: int = 5, window: float = 3600.0) -> None:
+        self.bucket, self.limit, self.window = bucket, limit, window
+
+    def check(self, hub: Hub, client: str) -> None:
+        key = hashlib.sha256(f"{self.bucket}:{client}".encode()).hexdigest()
+        now = datetime.now(UTC)
+        with hub.store.write() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Count and insert under a lock of this client's key, so that two workers cannot both pass
+                # the count at the same instant (SQLite's write transactions are serialised already).
+                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": int(key[:15], 16)})
+            session.execute(delete(RateHit).where(RateHit.bucket == self.bucket,
+                                                  RateHit.at < now - timedelta(seconds=self.window)))
+            calls = session.execute(select(func.count()).select_from(RateHit).where(
+                RateHit.bucket == self.bucket, RateHit.client == key)).scalar_one()
+            if calls >= self.limit:
+                refused = True
+            else:
+                refused = False
+                session.add(RateHit(bucket=self.bucket, client=key, at=now))
+        if refused:
+            raise Refused(f"{self.bucket}: too many requests from this client; try again later")
+
+    def clear(self, hub: Hub) -> None:
+        with hub.store.write() as session:
+            session.execute(delete(RateHit).where(RateHit.bucket == self.bucket))
 
 
-PUBLIC_LIMITER = RateLimiter()
+PUBLIC_LIMITER = RateLimiter("optout")
 
 
 # --- reads used by extraction -----------------------------------------------------------------------------
@@ -115,7 +134,7 @@ PUBLIC_LIMITER = RateLimiter()
 def active_pseudonyms(session: Session, scope: str | None = None) -> set[str]:
     """Hub pseudonyms of every person with an active objection (extracts remove them)."""
     q = select(OptOutPseudonym.pseudonym).join(OptOut, OptOut.id == OptOutPseudonym.optout_id).where(
-        OptOut.withdrawn_on.is_(None))
+        OptOut.withdrawn_on.is_(None), OptOut.kind == "objection")
     if scope is not None:
         q = q.where(OptOut.scope.in_(["all", scope]))
     return set(session.execute(q).scalars())

@@ -34,6 +34,9 @@ class OptOut(Base):
     recorded_on: Mapped[date] = mapped_column(Date)
     channel: Mapped[str] = mapped_column(String(16))
     withdrawn_on: Mapped[date | None] = mapped_column(Date)
+    # "objection" (Art 71: left out of extracts) or "no-findings" (Arts 58, 61: not to be informed of
+    # significant findings); both held the same way, hub pseudonyms only (migration 0016)
+    kind: Mapped[str] = mapped_column(String(16), default="objection", server_default="objection")
 
 
 class OptOutPseudonym(Base):
@@ -44,3 +47,19 @@ class OptOutPseudonym(Base):
 
 
 Index("ix_optout_pseudonyms_pseudonym", OptOutPseudonym.pseudonym)
+
+
+class RateHit(Base):
+    """One call of a rate-limited public form (migration 0016): shared by every worker, so that the limit
+    holds however many processes serve the portal. ``client`` is a keyed hash of the client's address,
+    never the address; rows older than the window are deleted as calls come."""
+
+    __tablename__ = "rate_hits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(32))
+    client: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+Index("ix_rate_hits_bucket_client", RateHit.bucket, RateHit.client)

@@ -100,6 +100,18 @@ _TABLE: tuple[ActionSpec, ...] = (
     _a("optout.add", "public", "change", "record an objection (EHDS Art 71): the person's hub pseudonyms"),
     _a("optout.withdraw", "public", "change", "withdraw an objection with its receipt"),
     _a("optout.count", "auditor operator", "read", "count active and withdrawn objections"),
+    _a("optout.record", "operator", "change",
+       "record an objection or findings preference received by post, at a counter or by phone, on a citizen's behalf"),
+    _a("findings.decline", "public", "change",
+       "record the preference not to be informed of significant findings (EHDS Arts 58, 61), held like an objection"),
+    _a("findings.withdraw", "public", "change", "withdraw the findings preference with its receipt"),
+    # --- transparency (complaints, activity report) -------------------------------------------------
+    _a("complaint.submit", "public", "change", "lodge a complaint (EHDS Art 81): answers a reference number"),
+    _a("complaint.list", "operator auditor", "read_personal", "list complaints with their status and contact"),
+    _a("complaint.update", "operator", "change", "move a complaint along (in progress, answered, closed) with an answer"),
+    _a("results.overdue", "public", "read", "list the projects whose results are overdue (permits past their results deadline)"),
+    _a("report.activity", "public", "read",
+       "read the activity report of a year (EHDS Art 59): applications, decisions, fees, opt-outs, products, results"),
     # --- permits, accreditation, fees, scheduler (issue 17) -------------------------------------------
     _a("user.attest", "operator", "change",
        "record a person's training attestation (accreditation) valid until a date"),

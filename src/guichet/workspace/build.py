@@ -214,7 +214,8 @@ def applicable_optouts(hub: Hub, plan: Plan, settings: Settings) -> list[str]:
     if plan.optout_exception:
         return []
     q = (select(OptOutPseudonym.pseudonym).join(OptOut, OptOut.id == OptOutPseudonym.optout_id)
-         .where(OptOut.withdrawn_on.is_(None), OptOut.scope.in_(["all", "research"])))
+         .where(OptOut.withdrawn_on.is_(None), OptOut.scope.in_(["all", "research"]),
+                OptOut.kind == "objection"))  # a findings preference (Arts 58, 61) never removes anyone
     if not settings.later_optouts_apply:
         q = q.where(OptOut.recorded_on <= date.fromisoformat(plan.authorised_on))
     with hub.store.read() as s:

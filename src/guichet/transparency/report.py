@@ -1,0 +1,243 @@
+"""The activity report of a year (EHDS Art 59): what the hub received, decided, charged and made available,
+and what citizens asked of it — figures read from the hub's own tables, each defined in docs/transparency.md.
+
+``activity(hub, session, year, today)`` answers the figures as plain data (the CLI's ``--json``, the public
+page ``/transparency/report/YYYY``); ``html_report`` renders them as one self-contained page with its charts
+as inline SVG drawn here (no script, no CDN). What the hub does not offer yet (statistics requests, releases
+of results from the secure environment) is said so (``None`` with ``offered: false``), never counted as 0.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from html import escape
+from typing import Any
+
+from fastapi import Path
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from guichet.access.clocks import Calendar
+from guichet.access.tables import Application, ApplicationEvent
+from guichet.access.workflow import workflow
+from guichet.catalogue.tables import CatalogueProduct
+from guichet.custodian.tables import OptOut
+from guichet.hub import Hub
+from guichet.permits.tables import Invoice, Permit
+from guichet.quality.tables import QualityRun
+from guichet.transparency.tables import Complaint
+
+REPORT_FORMAT = "guichet.activity-report"
+YEAR_PATH = Path(ge=2000, le=2100)  # a year in a page's address
+REFERENCE_PATH = Path(max_length=24, pattern=r"^C-\d{4}-\d{4,6}$")  # a complaint's reference
+MONTHS = tuple(range(1, 13))
+
+
+def _day(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def working_days_between(start: date, end: date, cal: Calendar) -> int:
+    """Working days after ``start`` up to and including ``end`` (0 when decided the day it was received)."""
+    days, day = 0, start
+    while day < end:
+        day += timedelta(days=1)
+        if cal.is_working_day(day):
+            days += 1
+    return days
+
+
+def overdue_results(session: Session, today: date) -> list[dict[str, Any]]:
+    """Permits whose results were due before ``today``: the hub records no published result yet (a results
+    deposit does not exist), so every permit past its results deadline is listed."""
+    rows = session.execute(select(Permit).where(Permit.results_due.is_not(None), Permit.results_due < today)
+                           .order_by(Permit.results_due, Permit.id)).scalars()
+    return [{"permit": p.id, "application": f"A-{p.application}", "organisation": p.org,
+             "title": str(p.document.get("title") or p.document.get("purpose", {}).get("description") or ""),
+             "results_due": p.results_due.isoformat() if p.results_due else None,
+             "days_late": (today - p.results_due).days if p.results_due else 0} for p in rows]
+
+
+def activity(hub: Hub, session: Session, year: int, today: date | None = None) -> dict[str, Any]:
+    today = today or datetime.now(UTC).date()
+    start, end = date(year, 1, 1), date(year, 12, 31)
+    cal = workflow(hub.config.properties).calendar
+
+    def in_year(value: date | datetime | None) -> bool:
+        return value is not None and start <= _day(value) <= end
+
+    events = session.execute(select(ApplicationEvent).order_by(ApplicationEvent.id)).scalars().all()
+    received: dict[int, date] = {}
+    decided: dict[int, tuple[str, date]] = {}
+    for e in events:
+        if e.action == "submit" and e.application_id not in received:
+            received[e.application_id] = _day(e.at)
+        if e.to_state in ("authorised", "refused") and e.application_id not in decided:
+            decided[e.application_id] = (e.to_state, _day(e.at))
+    received_year = {a: d for a, d in received.items() if in_year(d)}
+    decisions_year = {a: v for a, v in decided.items() if in_year(v[1])}
+    times = sorted(working_days_between(received[a], d, cal) for a, (_, d) in decisions_year.items() if a in received)
+    per_month = Counter(d.month for d in received_year.values())
+    states = Counter(session.execute(select(Application.state).where(Application.state != "draft")).scalars())
+
+    invoices = [i for i in session.execute(select(Invoice).order_by(Invoice.id)).scalars()
+                if in_year(i.issued_at) and i.status != "cancelled"]
+    currency = invoices[0].currency if invoices else "EUR"
+    permits_issued = [p for p in session.execute(select(Permit)).scalars() if in_year(p.issued_at)]
+
+    optouts = session.execute(select(OptOut).where(OptOut.kind == "objection")).scalars().all()
+    recorded = Counter(o.recorded_on.month for o in optouts if in_year(o.recorded_on))
+    withdrawn = Counter(o.withdrawn_on.month for o in optouts if o.withdrawn_on and in_year(o.withdrawn_on))
+    active_end = sum(1 for o in optouts if o.recorded_on <= end and (o.withdrawn_on is None or o.withdrawn_on > end))
+    findings = session.execute(select(OptOut).where(OptOut.kind == "no-findings")).scalars().all()
+
+    products = session.execute(select(CatalogueProduct).order_by(CatalogueProduct.id)).scalars().all()
+    latest: dict[str, QualityRun] = {}
+    for run in session.execute(select(QualityRun).order_by(QualityRun.id)).scalars():
+        if _day(run.created_at) <= end:
+            latest[run.dataset] = run
+    complaints = [c for c in session.execute(select(Complaint)).scalars() if in_year(c.received_at)]
+
+    return {
+        "format": REPORT_FORMAT, "version": 1, "period": str(year),
+        "from": start.isoformat(), "to": end.isoformat(), "as_of": min(today, end).isoformat(),
+        "applications": {
+            "received": len(received_year),
+            "received_per_month": [per_month.get(m, 0) for m in MONTHS],
+            "granted": sum(1 for v in decisions_year.values() if v[0] == "authorised"),
+            "refused": sum(1 for v in decisions_year.values() if v[0] == "refused"),
+            "in_progress_now": sum(n for s, n in states.items()
+                                   if s in ("submitted", "incomplete", "under_review", "revise", "opinion")),
+        },
+        "decision_time": {
+            "unit": "working days", "decisions": len(times),
+            "median": statistics.median(times) if times else None,
+            "min": times[0] if times else None, "max": times[-1] if times else None,
+        },
+        "permits_issued": len(permits_issued),
+        "fees": {
+            "currency": currency, "invoices": len(invoices),
+            "invoiced_cents": sum(i.total_cents for i in invoices),
+            "paid_cents": sum(i.total_cents for i in invoices if i.status == "paid"),
+        },
+        "statistics_requests": {"offered": False, "count": None},
+        "releases": {"offered": False, "count": None},
+        "optouts": {
+            "recorded_per_month": [recorded.get(m, 0) for m in MONTHS],
+            "withdrawn_per_month": [withdrawn.get(m, 0) for m in MONTHS],
+            "recorded": sum(recorded.values()), "withdrawn": sum(withdrawn.values()),
+            "active_at_end": active_end,
+        },
+        "findings_preferences": {
+            "recorded": sum(1 for o in findings if in_year(o.recorded_on)),
+            "active_at_end": sum(1 for o in findings if o.recorded_on <= end
+                                 and (o.withdrawn_on is None or o.withdrawn_on > end)),
+        },
+        "products": [{"id": p.id, "title": p.title, "status": p.status} for p in products],
+        "quality": [{"dataset": name, "version": r.version, "rows": r.rows, "checks": r.checks, "failed": r.failed,
+                     "blocking_failed": r.blocking_failed, "grade": r.label.get("grade") if r.label else None}
+                    for name, r in sorted(latest.items())],
+        "complaints": {"received": len(complaints),
+                       "by_status": dict(sorted(Counter(c.status for c in complaints).items()))},
+        "results_overdue": overdue_results(session, today),
+    }
+
+
+# --- charts: inline SVG ---------------------------------------------------------------------------------
+
+def bar_chart(values: list[int], labels: list[str], title: str, desc: str, width: int = 360,
+              height: int = 180) -> str:
+    """A bar chart as inline SVG (role="img", a title and a description for screen readers; each bar's
+    value written above it, so nothing is told by colour or height alone)."""
+    top = max(values) if values and max(values) > 0 else 1
+    left, bottom, gap = 8, 28, 6
+    band = (width - 2 * left) / max(1, len(values))
+    plot = height - bottom - 18
+    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-labelledby="{escape(title)}-t '
+             f'{escape(title)}-d" xmlns="http://www.w3.org/2000/svg">'
+             f'<title id="{escape(title)}-t">{escape(title)}</title><desc id="{escape(title)}-d">{escape(desc)}</desc>']
+    for i, (v, label) in enumerate(zip(values, labels, strict=True)):
+        h = round(plot * v / top)
+        x = left + i * band + gap / 2
+        y = height - bottom - h
+        parts.append(f'<rect x="{x:.1f}" y="{y}" width="{band - gap:.1f}" height="{h}" fill="#1d4f91"/>'
+                     f'<text x="{x + (band - gap) / 2:.1f}" y="{y - 4}" text-anchor="middle" font-size="12" '
+                     f'fill="#1b1b1b">{v}</text>'
+                     f'<text x="{x + (band - gap) / 2:.1f}" y="{height - 10}" text-anchor="middle" font-size="11" '
+                     f'fill="#1b1b1b">{escape(label)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+MONTH_LABELS = {"en": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
+                "fr": ["janv", "févr", "mars", "avr", "mai", "juin", "juil", "août", "sept", "oct", "nov", "déc"]}
+
+
+def charts(report: dict[str, Any], locale: str = "en") -> dict[str, str]:
+    months = MONTH_LABELS.get(locale, MONTH_LABELS["en"])
+    fr = locale == "fr"
+    a, o = report["applications"], report["optouts"]
+    return {
+        "applications": bar_chart(a["received_per_month"], months,
+                                  "chart-applications",
+                                  ("Demandes reçues par mois : " if fr else "Applications received per month: ")
+                                  + ", ".join(f"{m} {v}" for m, v in zip(months, a["received_per_month"], strict=True))),
+        "optouts": bar_chart(o["recorded_per_month"], months, "chart-optouts",
+                             ("Oppositions enregistrées par mois : " if fr else "Objections recorded per month: ")
+                             + ", ".join(f"{m} {v}" for m, v in zip(months, o["recorded_per_month"], strict=True))),
+        "decisions": bar_chart([a["granted"], a["refused"]],
+                               ["accordées" if fr else "granted", "refusées" if fr else "refused"],
+                               "chart-decisions",
+                               (f"Décisions : {a['granted']} accordées, {a['refused']} refusées" if fr
+                                else f"Decisions: {a['granted']} granted, {a['refused']} refused"), width=240),
+    }
+
+
+def money(cents: int, currency: str) -> str:
+    return f"{cents / 100:,.2f} {currency}"
+
+
+def html_report(report: dict[str, Any], hub_name: str) -> str:
+    """The report as one self-contained HTML page (English), charts inline: ``--html OUT.html``."""
+    c = charts(report)
+    a, t, f, o = report["applications"], report["decision_time"], report["fees"], report["optouts"]
+    rows = [("Applications received", a["received"]), ("Applications granted", a["granted"]),
+            ("Applications refused", a["refused"]),
+            ("Median decision time (working days)", "—" if t["median"] is None else t["median"]),
+            ("Permits issued", report["permits_issued"]),
+            ("Fees invoiced", money(f["invoiced_cents"], f["currency"])),
+            ("Fees paid", money(f["paid_cents"], f["currency"])),
+            ("Statistics requests", "not yet offered"), ("Releases of results", "not yet offered"),
+            ("Objections recorded", o["recorded"]), ("Objections withdrawn", o["withdrawn"]),
+            ("Objections active at the end of the period", o["active_at_end"]),
+            ("Complaints received", report["complaints"]["received"]),
+            ("Projects with overdue results", len(report["results_overdue"]))]
+    table = "".join(f"<tr><th scope=\"row\">{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)
+    quality = "".join(f"<tr><th scope=\"row\">{escape(q['dataset'])}</th><td>{q['version']}</td><td>{q['rows']}</td>"
+                      f"<td>{q['checks'] - q['failed']}/{q['checks']}</td><td>{escape(str(q['grade'] or '—'))}</td></tr>"
+                      for q in report["quality"]) or '<tr><td colspan="5">none</td></tr>'
+    overdue = "".join(f"<li>{escape(r['permit'])} ({escape(r['organisation'])}): results due {escape(str(r['results_due']))}</li>"
+                      for r in report["results_overdue"]) or "<li>none</li>"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(hub_name)}: activity report {escape(report['period'])}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:auto;padding:1rem;color:#1b1b1b}}
+table{{border-collapse:collapse}}th,td{{border:1px solid #999;padding:.3rem .6rem;text-align:left}}
+svg.chart{{max-width:100%;height:auto}}</style></head>
+<body><main>
+<h1>{escape(hub_name)}: activity report {escape(report['period'])}</h1>
+<p>From {report['from']} to {report['to']} (EHDS Art 59). Figures as of {report['as_of']}.</p>
+<table><caption>Figures of the period</caption><tbody>{table}</tbody></table>
+<h2>Applications received per month</h2>{c['applications']}
+<h2>Decisions</h2>{c['decisions']}
+<h2>Objections recorded per month (national)</h2>{c['optouts']}
+<h2>Products and their quality</h2>
+<p>{len(report['products'])} products in the catalogue.</p>
+<table><caption>Latest quality report of each dataset</caption><thead><tr><th scope="col">Dataset</th>
+<th scope="col">Version</th><th scope="col">Rows</th><th scope="col">Checks passed</th><th scope="col">Grade</th></tr></thead>
+<tbody>{quality}</tbody></table>
+<h2>Projects whose results are overdue</h2><ul>{overdue}</ul>
+</main></body></html>
+"""

@@ -1,7 +1,7 @@
 """transparency: complaints, the shared rate limit of public forms, the findings preference beside objections
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-07
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

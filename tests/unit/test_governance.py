@@ -159,6 +159,8 @@ UNGUARDED = {
     "public_key_pem": "a producer's public key (base64 by nature)",
     "path": "workspace.bring: the local file the CLI hands over (a folder's name may look like a token); read, "
             "never stored, logged or audited",
+    "sql": "a researcher's query, run in the workspace's sandbox; only its SHA-256 is logged",
+    "script": "a researcher's Python script, run in the workspace's sandbox; only its SHA-256 is logged",
     "content": "an access application: the service guards every text of it itself, except the criteria's code "
                "lists (a CIP13 code has a NIR's shape); tests/unit/test_access_contents.py",
 }

@@ -1,12 +1,17 @@
-"""``guichet workspace ...``: a permit's secure workspace — its minimal extract."""
+"""``guichet workspace ...``: a permit's secure workspace — its minimal extract, and the sandboxed sessions
+(``sql``, ``python``) that work on it, with their ``history``."""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
 from guichet.cli.common import Cli, example, hub_command, pass_cli
+from guichet.errors import BadInput
 
 
 @click.group(epilog=example("guichet workspace build P-2026-0001 --as operator --json"))
@@ -117,6 +122,91 @@ def bring(cli: Cli, permit_id: str, file: str, name: str, description: str) -> N
                                description=description)
     cli.emit(r, f"Brought {r['name']} into the workspace of {r['permit']}: {r['rows']} rows, "
                 f"{len(r['columns'])} columns")
+
+
+def _csv(columns: list[str], rows: list[list[Any]]) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if v is None else json.dumps(v) if isinstance(v, list | dict) else v for v in row])
+    return buf.getvalue().rstrip("\n")
+
+
+@workspace.command("sql", epilog=example(
+    "guichet workspace sql P-2026-0001 \"SELECT BEN_SEX_COD, count(*) FROM IR_BEN_R GROUP BY ALL\" --as alice"))
+@click.argument("permit_id", metavar="PERMIT")
+@click.argument("sql", metavar="SQL")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
+              help="How the rows are printed.")
+@click.option("--max-rows", type=int, default=1000, show_default=True, help="At most this many rows come back.")
+@hub_command
+@pass_cli
+def sql(cli: Cli, permit_id: str, sql: str, fmt: str, max_rows: int) -> None:
+    """Run one query (SELECT or WITH over the extract's views) in a sandboxed session of the permit's workspace.
+    Refused, failed or stopped past its time limit: exit 2 with one line on stderr."""
+    from guichet.workspace import session_services
+
+    result = session_services.run_sql(cli.hub, cli.actor, permit_id=permit_id, sql=sql, max_rows=max_rows)
+    if cli.json or fmt == "json":
+        click.echo(json.dumps({"columns": result["columns"], "rows": result["rows"], "truncated": result["truncated"]},
+                              ensure_ascii=False))
+    else:
+        click.echo(_csv(result["columns"], result["rows"]))
+    if result["truncated"]:
+        click.echo(f"guichet: only the first {max_rows} rows are shown (--max-rows)", err=True)
+
+
+@workspace.command("python", epilog=example("guichet workspace python P-2026-0001 analysis.py --as alice"))
+@click.argument("permit_id", metavar="PERMIT")
+@click.argument("script", metavar="SCRIPT.py", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@hub_command
+@pass_cli
+def python(cli: Cli, permit_id: str, script: Path) -> None:
+    """Run a Python script in a sandboxed session of the permit's workspace: its working folder is the
+    workspace's outputs/, ``guichet.workspace.sandbox_api.connect()`` gives DuckDB over the extract's views.
+    What it prints comes back; a failure or a stop past the time limit exits 2."""
+    from guichet.workspace import session_services
+    from guichet.workspace.session_access import SessionFailed
+
+    try:
+        code = script.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{script.name}: cannot be read as UTF-8 text ({type(exc).__name__})") from None
+    try:
+        result = session_services.run_python(cli.hub, cli.actor, permit_id=permit_id, script=code)
+    except SessionFailed as exc:
+        sys.stdout.write(exc.stdout.decode("utf-8", "replace"))
+        sys.stdout.flush()
+        sys.stderr.write(exc.stderr.decode("utf-8", "replace"))
+        sys.stderr.flush()
+        raise
+    if cli.json:
+        cli.emit(result)
+        return
+    sys.stdout.write(result["stdout"])
+    sys.stdout.flush()
+    sys.stderr.write(result["stderr"])
+    sys.stderr.flush()
+
+
+@workspace.command("history", epilog=example("guichet workspace history P-2026-0001 --json"))
+@click.argument("permit_id", metavar="PERMIT")
+@hub_command
+@pass_cli
+def history(cli: Cli, permit_id: str) -> None:
+    """Every session run of a permit (who, when, code hash, rows, exit, CPU seconds), for its people and
+    operators."""
+    from guichet.workspace import session_services
+
+    runs = session_services.history(cli.hub, cli.actor, permit_id=permit_id)
+    cli.emit(runs, lambda: "\n".join(
+        f"{r['when']} {r['who']} {r['kind']} {r['outcome']} rows={r['rows'] if r['rows'] is not None else '-'} "
+        f"cpu={r['cpu_s']}s peak={r['peak_kb'] // 1024}MB sha256={r['code_sha256'][:12]}" for r in runs)
+        or f"no session run on {permit_id}")
 
 
 COMMANDS = [workspace]

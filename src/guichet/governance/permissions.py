@@ -168,6 +168,15 @@ _TABLE: tuple[ActionSpec, ...] = (
        "remove extract versions no longer needed (not the latest, no recorded output made from them)"),
     _a("workspace.bring", "researcher", "change",
        "add a dataset brought by the applicant to the workspace (a person named on the permit; validated, encrypted)"),
+    _a("workspace.sql", "researcher", "change",
+       "run one query on a permit's extract in a sandboxed session (named on the permit, while it is in force; "
+       "logged)"),
+    _a("workspace.python", "researcher", "change",
+       "run one Python script on a permit's extract in a sandboxed session, its files kept in the workspace "
+       "(named on the permit, while it is in force; logged)"),
+    _a("workspace.history", "operator auditor researcher", "read",
+       "read a permit's session runs: who, when, code hash, rows, exit, CPU seconds (a researcher: only a "
+       "permit they are named on)"),
     _a("registry.read", "public", "read",
        "read the public registry of applications, decisions and permits (page, JSON, Atom)"),
     # --- synthetic data ------------------------------------------------------------------------------

@@ -1,0 +1,238 @@
+"""What runs inside a session's sandbox (started by ``session_sandbox``; never imported by the hub itself).
+
+It reads its job from an inherited file descriptor (its number in ``main``'s arguments: the extract's files, their data keys, the
+query or the script, the limits) and closes it; decrypts the extract's tables with PyArrow (the reader
+``custodian.read_encrypted_parquet`` uses: uniform encryption, the file's data key as footer key) while it
+still holds the uid that may open them; then sets its resource limits, drops to the session's unprivileged
+uid when it runs as root (the dedicated-user mode), opens DuckDB with external access off, extension
+installing and loading off, Python replacement scans off, threads, memory limit, ``max_execution_time`` and
+its spill folder on the sandbox's tmpfs, registers each table as a view named as the extract names it,
+locks the configuration, and only then runs the researcher's query or script.
+
+A query's answer goes back as one JSON document on the answer's descriptor; a script's stdout and stderr are its own.
+It imports only the standard library, DuckDB and PyArrow (a session starts in a fraction of a second).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import decimal
+import json
+import os
+import resource
+import sys
+from typing import Any
+
+# the inherited descriptors: the job (read, then closed) and the answer (a query's)
+_FDS = {"job": 3, "result": 4}
+PRIVATE = "/tmp/session"  # noqa: S108 - on the sandbox's own tmpfs, wiped when the session ends
+SPILL = PRIVATE + "/duckdb"
+OUTPUTS = "/workspace/outputs"
+MAX_CELL = 10_000  # characters of one value in a query's answer
+
+# exit codes of the sandboxed process (the hub reads them)
+EXIT_OK, EXIT_SCRIPT_FAILED, EXIT_QUERY_FAILED, EXIT_SETUP_FAILED = 0, 1, 3, 4
+
+_CONNECTION: Any = None
+_TABLES: dict[str, list[str]] = {}
+
+
+def _read_job() -> dict[str, Any]:
+    chunks = []
+    with os.fdopen(_FDS["job"], "rb", closefd=True) as fh:
+        while True:
+            chunk = fh.read(1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    job: dict[str, Any] = json.loads(b"".join(chunks))
+    return job
+
+
+def _limits(limits: dict[str, Any], drop_nproc: bool) -> None:
+    def set_limit(which: int, value: int) -> None:
+        _soft, hard = resource.getrlimit(which)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(which, (value, value))
+
+    set_limit(resource.RLIMIT_CPU, int(limits["cpu_s"]))
+    set_limit(resource.RLIMIT_AS, int(limits["address_space"]))
+    set_limit(resource.RLIMIT_FSIZE, int(limits["file_size"]))
+    set_limit(resource.RLIMIT_NOFILE, int(limits["open_files"]))
+    set_limit(resource.RLIMIT_CORE, 0)
+    if drop_nproc:
+        set_limit(resource.RLIMIT_NPROC, int(limits["processes"]))
+
+
+def _drop(uid: int | None, gid: int | None) -> None:
+    """Become the session's unprivileged user (dedicated-user mode: the sandbox started as root with only
+    CAP_SETUID and CAP_SETGID; after the switch it holds no capability at all)."""
+    os.makedirs(SPILL, mode=0o700)
+    if uid is None or gid is None:
+        return
+    for path in (PRIVATE, SPILL):
+        os.chown(path, uid, gid)
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    if os.getuid() != uid or os.geteuid() != uid:  # pragma: no cover - the kernel refused
+        raise OSError("could not drop to the session's user")
+
+
+def _tables(files: dict[str, dict[str, str]]) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+    import pyarrow.parquet.encryption as pe
+
+    out = {}
+    for name, meta in files.items():
+        key = base64.b64decode(meta["key"])
+        props = pe.create_decryption_properties(footer_key=key)
+        out[name] = pq.read_table(meta["path"], decryption_properties=props)
+        meta["key"] = ""
+        del key, props
+    return out
+
+
+def _connect(tables: dict[str, Any], duck: dict[str, Any]) -> Any:
+    import duckdb
+
+    conn = duckdb.connect(":memory:", config={
+        "enable_external_access": False,
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "allow_community_extensions": False,
+        "allow_persistent_secrets": False,
+        "python_enable_replacements": False,
+        "threads": int(duck["threads"]),
+        "memory_limit": str(duck["memory_limit"]),
+        "temp_directory": SPILL,
+        "max_temp_directory_size": str(duck["spill_limit"]),
+        "max_execution_time": int(duck["max_execution_time_ms"]),
+    })
+    for name, table in tables.items():
+        conn.register(name, table)
+    conn.execute("SET lock_configuration = true")
+    return conn
+
+
+def _cell(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value[:MAX_CELL] if isinstance(value, str) else value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, _dt.date | _dt.datetime | _dt.time):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)[:MAX_CELL]).decode("ascii")
+    if isinstance(value, list | tuple):
+        return [_cell(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _cell(v) for k, v in value.items()}
+    return str(value)[:MAX_CELL]
+
+
+def _peak_kb() -> int:
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def _write_result(result: dict[str, Any]) -> None:
+    """The session's answer: one JSON line, last on its descriptor (the hub reads the last line)."""
+    result["peak_kb"] = _peak_kb()
+    data = b"\n" + json.dumps(result, separators=(",", ":")).encode() + b"\n"
+    with os.fdopen(_FDS["result"], "wb", closefd=True) as fh:
+        fh.write(data)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
+
+
+def _run_sql(conn: Any, sql: str, max_rows: int) -> int:
+    try:
+        cur = conn.execute(sql)
+        columns = [d[0] for d in cur.description or []]
+        rows = cur.fetchmany(max_rows + 1)
+    except Exception as exc:  # noqa: BLE001 - DuckDB's refusal or error, reported in one line
+        _write_result({"ok": False, "error": _one_line(exc)})
+        return EXIT_QUERY_FAILED
+    truncated = len(rows) > max_rows
+    rows = rows[:max_rows]
+    _write_result({"ok": True, "columns": columns, "rows": [[_cell(v) for v in r] for r in rows],
+                   "truncated": truncated})
+    return EXIT_OK
+
+
+def _run_script(code: str) -> int:
+    import runpy
+    import traceback
+
+    path = os.path.join(PRIVATE, "script.py")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(code)
+    sys.argv = ["script.py"]
+    try:
+        runpy.run_path(path, run_name="__main__")
+        status = EXIT_OK
+    except SystemExit as exc:
+        code_ = exc.code
+        status = code_ if isinstance(code_, int) else (0 if code_ is None else EXIT_SCRIPT_FAILED)
+    except BaseException:  # noqa: BLE001 - the script's own failure: its traceback is its stderr
+        traceback.print_exc()
+        status = EXIT_SCRIPT_FAILED
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    # the launcher's last word: the peak memory (a script could write on this descriptor too; only this last
+    # line is read, and it meters the script's own run)
+    try:
+        _write_result({"ok": status == EXIT_OK})
+    except OSError:
+        pass
+    return status
+
+
+def connection() -> Any:
+    """The session's DuckDB connection (``sandbox_api.connect`` answers it)."""
+    if _CONNECTION is None:
+        raise RuntimeError("no session: guichet.workspace.sandbox_api works only inside a workspace session")
+    return _CONNECTION
+
+
+def table_columns() -> dict[str, list[str]]:
+    return dict(_TABLES)
+
+
+def main(job_fd: int = 3, result_fd: int = 4) -> int:
+    global _CONNECTION
+    _FDS.update(job=job_fd, result=result_fd)
+    try:
+        job = _read_job()
+        tables = _tables(job["files"])
+        root_mode = job.get("uid") is not None
+        _limits(job["limits"], drop_nproc=root_mode)
+        _drop(job.get("uid"), job.get("gid"))
+        os.chdir(OUTPUTS)
+        _CONNECTION = _connect(tables, job["duckdb"])
+        _TABLES.update({n: list(t.column_names) for n, t in tables.items()})
+        del tables
+    except Exception as exc:  # noqa: BLE001 - reported in one line, never with the job (it holds keys)
+        try:
+            _write_result({"ok": False, "error": f"the session could not start ({_one_line(exc)})"})
+        except OSError:
+            pass
+        return EXIT_SETUP_FAILED
+    mode = job["mode"]
+    if mode == "sql":
+        code = _run_sql(_CONNECTION, str(job["sql"]), int(job["max_rows"]))
+    else:
+        code = _run_script(str(job["code"]))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Workspace sessions: ``workspace.sql`` (one query), ``workspace.python`` (one script), each in a fresh
+sandbox (``session_sandbox``) over the permit's extract, for a person named in the permit while it is in
+force; ``workspace.history`` (every run, logged whatever its outcome).
+
+Access follows the permit at every call: the person named in its current document, the permit issued and
+in force (not before its first day, not expired, revoked or suspended), their training attestation valid,
+the extract built and ``ready`` (a ``held`` extract is not queried until an operator releases it).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from guichet.errors import BadInput, GuichetError, NotFound, Refused
+from guichet.governance import Unit, query, service
+from guichet.hub import Hub
+from guichet.permits.tables import Permit
+from guichet.workspace import session_sandbox as sandbox
+from guichet.workspace.build import extract_dir, load_manifest
+from guichet.workspace.services import _permit_resource
+from guichet.workspace.session_access import SessionFailed, outputs_dir, require_access
+from guichet.workspace.session_sql import check_sql
+from guichet.workspace.tables import SessionRun
+
+MAX_ROWS = 10_000
+MAX_SCRIPT = 1 << 20  # bytes
+
+
+def _extract(hub: Hub, permit_id: str) -> dict[str, Any]:
+    manifest = load_manifest(hub, permit_id)
+    if manifest is None:
+        raise Refused(f"permit {permit_id} has no extract yet: an operator builds it (guichet workspace build)")
+    status = manifest["result"].get("status")
+    if status != "ready":
+        raise Refused(f"the extract of permit {permit_id} is {status}: an operator must release it before sessions")
+    return manifest
+
+
+def _prepare_outputs(hub: Hub, permit_id: str, user: tuple[int, int] | None) -> Path:
+    out = outputs_dir(hub, permit_id)
+    out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        st = os.lstat(out)
+    except FileNotFoundError:
+        out.mkdir(mode=0o700)
+        st = os.lstat(out)
+    if not stat.S_ISDIR(st.st_mode):
+        raise Refused(f"workspace of {permit_id}: outputs/ is not a folder")
+    if user is not None and (st.st_uid, st.st_gid) != user:
+        os.chown(out, *user)
+    return out
+
+
+def _job(hub: Hub, permit_id: str, manifest: dict[str, Any]) -> dict[str, Any]:
+    from guichet.custodian import custodian_for
+
+    custodian = custodian_for(hub.config, caller="workspace")
+    files = {}
+    for name, meta in sorted(manifest["files"].items()):
+        key = custodian.unwrap(meta["key_id"], meta["wrapped"])
+        files[name] = {"path": f"/workspace/extract/{meta['path']}", "key": base64.b64encode(key).decode("ascii")}
+    return {"files": files}
+
+
+def _log(hub: Hub, permit_id: str, who: str, kind: str, code: str, *, rows: int | None, outcome: str,
+         out: sandbox.Outcome | None, message: str | None, started: datetime) -> int:
+    run = SessionRun(permit_id=permit_id, who=who, kind=kind, started_at=started,
+                     code_sha256=hashlib.sha256(code.encode("utf-8")).hexdigest(), rows=rows,
+                     exit=0 if outcome == "ok" else 2, outcome=outcome,
+                     cpu_s=out.cpu_s if out else 0.0, peak_kb=out.peak_kb if out else 0,
+                     seconds=out.seconds if out else 0.0, message=(message or None) and str(message)[:500])
+    with hub.store.write() as s:
+        s.add(run)
+        s.flush()
+        return int(run.id)
+
+
+def _run(unit: Unit, permit_id: str, kind: str, code: str, job: dict[str, Any]) -> tuple[sandbox.Outcome, int]:
+    """Check access, run the job in a sandbox, log it; answer (outcome, run id). Refusals and failures are
+    logged, then raised."""
+    hub, who = unit.hub, unit.actor.username
+    started = datetime.now(UTC)
+    try:
+        require_access(unit.session, permit_id, who, started.date())
+        manifest = _extract(hub, permit_id)
+        if kind == "sql":
+            job["sql"] = check_sql(code, manifest["files"].keys())
+        user = sandbox.session_user(hub.config.properties)
+        outputs = _prepare_outputs(hub, permit_id, user)
+        job.update(_job(hub, permit_id, manifest))
+        limits = sandbox.Limits.of(hub.config.properties, kind)
+    except GuichetError as exc:
+        _log(hub, permit_id, who, kind, code, rows=None, outcome="refused", out=None, message=exc.message,
+             started=started)
+        raise
+    out = sandbox.run(job, extract=extract_dir(hub, permit_id), outputs=outputs, user=user, limits=limits)
+    job.clear()
+    unit.note(kind=kind, exit=out.exit, cpu_s=out.cpu_s, peak_kb=out.peak_kb)
+    if out.killed:
+        message = f"the {'query' if kind == 'sql' else 'script'} was stopped past its time limit ({limits.seconds:g} s)"
+        _log(hub, permit_id, who, kind, code, rows=None, outcome="killed", out=out, message=message, started=started)
+        raise SessionFailed(message, out.stdout, out.stderr)
+    return out, _log_later(hub, permit_id, who, kind, code, out, started)
+
+
+def _log_later(hub: Hub, permit_id: str, who: str, kind: str, code: str, out: sandbox.Outcome,
+               started: datetime) -> int:
+    answer = out.answer or {}
+    if kind == "sql":
+        if out.exit == 0 and answer.get("ok"):
+            return _log(hub, permit_id, who, kind, code, rows=len(answer.get("rows", [])), outcome="ok", out=out,
+                        message=None, started=started)
+        message = _failure_message(out, "the query failed")
+    else:
+        if out.exit == 0:
+            return _log(hub, permit_id, who, kind, code, rows=None, outcome="ok", out=out, message=None,
+                        started=started)
+        message = _failure_message(out, f"the script exited with status {out.exit}")
+    _log(hub, permit_id, who, kind, code, rows=None, outcome="failed", out=out, message=message, started=started)
+    raise SessionFailed(message, out.stdout, out.stderr)
+
+
+def _failure_message(out: sandbox.Outcome, default: str) -> str:
+    answer = out.answer or {}
+    error = answer.get("error") if isinstance(answer.get("error"), str) else None
+    if error:
+        return f"{default}: {error}"
+    if out.exit < 0:
+        return f"{default}: stopped by signal {-out.exit} (a resource limit)"
+    return default
+
+
+@service("workspace.sql", resource=_permit_resource, transactional=False, unguarded=("sql",))
+def run_sql(unit: Unit, permit_id: str, sql: str, max_rows: int = 1000) -> dict[str, Any]:
+    """Run one query (checked against the allowlist) on the permit's extract in a fresh sandbox; answer its
+    columns and at most ``max_rows`` rows."""
+    if not 1 <= int(max_rows) <= MAX_ROWS:
+        raise BadInput(f"--max-rows: between 1 and {MAX_ROWS}")
+    out, run_id = _run(unit, permit_id, "sql", sql, {"mode": "sql", "max_rows": int(max_rows)})
+    answer = out.answer or {}
+    return {"permit": permit_id, "columns": answer.get("columns", []), "rows": answer.get("rows", []),
+            "truncated": bool(answer.get("truncated")), "run": run_id, "cpu_s": out.cpu_s}
+
+
+@service("workspace.python", resource=_permit_resource, transactional=False, unguarded=("script",))
+def run_python(unit: Unit, permit_id: str, script: str) -> dict[str, Any]:
+    """Run one Python script on the permit's extract in a fresh sandbox (its working folder the workspace's
+    ``outputs/``); answer what it printed."""
+    if len(script.encode("utf-8")) > MAX_SCRIPT:
+        raise BadInput(f"script: larger than {MAX_SCRIPT // 1024} KB")
+    out, run_id = _run(unit, permit_id, "python", script, {"mode": "python", "code": script})
+    return {"permit": permit_id, "exit": out.exit, "stdout": out.stdout.decode("utf-8", "replace"),
+            "stderr": out.stderr.decode("utf-8", "replace"), "run": run_id, "cpu_s": out.cpu_s}
+
+
+@query("workspace.history", resource=_permit_resource)
+def history(unit: Unit, permit_id: str) -> list[dict[str, Any]]:
+    """Every session run of a permit, oldest first — for the permit's people and operators."""
+    permit = unit.session.get(Permit, permit_id)
+    if permit is None:
+        raise NotFound(f"no permit {permit_id}")
+    named = any(p.get("name") == unit.actor.username for p in permit.document.get("people", []))
+    if not named and not unit.actor.roles & {"operator", "auditor"}:
+        raise Refused(f"{unit.actor.username} is not named on permit {permit.id}: its session history is not theirs")
+    runs = unit.session.execute(select(SessionRun).where(SessionRun.permit_id == permit_id)
+                                .order_by(SessionRun.id)).scalars()
+    return [{"who": r.who, "when": r.started_at.astimezone(UTC).isoformat(timespec="seconds")
+             if r.started_at.tzinfo else r.started_at.isoformat(timespec="seconds") + "+00:00",
+             "code_sha256": r.code_sha256, "rows": r.rows, "exit": r.exit, "cpu_s": r.cpu_s,
+             "kind": r.kind, "outcome": r.outcome, "peak_kb": r.peak_kb} for r in runs]

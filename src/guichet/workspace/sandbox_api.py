@@ -2,7 +2,7 @@
 
     from guichet.workspace.sandbox_api import connect, tables
     con = connect()                       # DuckDB, the extract's tables as views, configuration locked
-    con.sql("SELECT count(*) FROM ER_PRS_F").fetchall()
+    con.execute("SELECT count(*) FROM ER_PRS_F").fetchall()
     tables()                              # {"ER_PRS_F": ["PERSON_ID", ...], ...}
 
 The working folder is the workspace's ``outputs/`` (files written there stay in the workspace and leave only

@@ -79,6 +79,18 @@ def _drop(uid: int | None, gid: int | None) -> None:
     os.setresuid(uid, uid, uid)
     if os.getuid() != uid or os.geteuid() != uid:  # pragma: no cover - the kernel refused
         raise OSError("could not drop to the session's user")
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    """Changing the user clears the parent-death signal bubblewrap set: set it again (SIGKILL when the hub's
+    side of the sandbox goes)."""
+    import ctypes
+    import signal
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
 
 
 def _tables(files: dict[str, dict[str, str]]) -> dict[str, Any]:
@@ -181,8 +193,11 @@ def _run_script(code: str) -> int:
     except SystemExit as exc:
         code_ = exc.code
         status = code_ if isinstance(code_, int) else (0 if code_ is None else EXIT_SCRIPT_FAILED)
-    except BaseException:  # noqa: BLE001 - the script's own failure: its traceback is its stderr
-        traceback.print_exc()
+    except BaseException as exc:  # noqa: BLE001 - the script's own failure: its traceback is its stderr
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename != path:  # the launcher's frames are not the script's
+            tb = tb.tb_next
+        traceback.print_exception(type(exc), exc, tb or exc.__traceback__)
         status = EXIT_SCRIPT_FAILED
     finally:
         sys.stdout.flush()

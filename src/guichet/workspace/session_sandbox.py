@@ -134,6 +134,7 @@ def bwrap_command(*, extract: Path, outputs: Path, user: tuple[int, int] | None,
         cmd += ["--unshare-user", "--disable-userns"]
     else:
         cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    cmd += ["--perms", "0755", "--dir", "/usr"]
     for usr in ("/usr/lib", "/usr/lib64", "/usr/bin"):
         if Path(usr).is_dir():
             cmd += ["--ro-bind", usr, usr]
@@ -153,7 +154,8 @@ def bwrap_command(*, extract: Path, outputs: Path, user: tuple[int, int] | None,
     env = {"PATH": "/usr/bin:/bin", "HOME": "/workspace/outputs", "LANG": "C.UTF-8", "TZ": "UTC",
            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8", "PYTHONUNBUFFERED": "1",
            "OMP_NUM_THREADS": str(limits.threads), "OPENBLAS_NUM_THREADS": str(limits.threads),
-           "ARROW_DEFAULT_MEMORY_POOL": "system", "MPLBACKEND": "Agg", "MPLCONFIGDIR": SANDBOX_TMP + "/mpl"}
+           "ARROW_DEFAULT_MEMORY_POOL": "system", "MPLBACKEND": "Agg", "MPLCONFIGDIR": SANDBOX_TMP + "/session/mpl",
+           "TMPDIR": SANDBOX_TMP + "/session"}
     for k, v in env.items():
         cmd += ["--setenv", k, v]
     boot = ("import sys; sys.path[:0] = " + json.dumps(_site_dirs()) + "; "
@@ -183,6 +185,21 @@ class _Drain(threading.Thread):
         os.close(self.fd)
 
 
+def _kill_sandbox(info: bytearray) -> None:
+    """SIGKILL the sandbox's first process (bubblewrap's ``--info-fd`` names it): it is the init of the
+    sandbox's pid namespace, whose every other process the kernel then kills — those that left the process
+    group, and those whose parent-death signal the switch of user cleared, too."""
+    try:
+        pid = int(json.loads(bytes(info).decode() or "{}").get("child-pid", 0))
+    except ValueError:
+        return
+    if pid > 1:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def _kill_group(pgid: int) -> None:
     try:
         os.killpg(pgid, signal.SIGKILL)
@@ -202,22 +219,25 @@ def run(job: dict[str, Any], *, extract: Path, outputs: Path, user: tuple[int, i
     payload = json.dumps(job).encode()
     job_r, job_w = os.pipe()
     res_r, res_w = os.pipe()
+    info_r, info_w = os.pipe()
     cmd = bwrap_command(extract=extract, outputs=outputs, user=user, limits=limits, fds=(job_r, res_w))
+    cmd[1:1] = ["--info-fd", str(info_w)]
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
 
     started = time.monotonic()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, close_fds=True,
-                            pass_fds=(job_r, res_w), start_new_session=True, env={})
-    for fd in (job_r, res_w, out_w, err_w):
+                            pass_fds=(job_r, res_w, info_w), start_new_session=True, env={})
+    for fd in (job_r, res_w, out_w, err_w, info_w):
         os.close(fd)
-    drains = [_Drain(res_r), _Drain(out_r), _Drain(err_r)]
+    drains = [_Drain(res_r), _Drain(out_r), _Drain(err_r), _Drain(info_r)]
     for d in drains:
         d.start()
     killed = threading.Event()
 
     def kill() -> None:
         killed.set()
+        _kill_sandbox(drains[3].data)
         _kill_group(proc.pid)
 
     timer = threading.Timer(limits.seconds, kill)
@@ -231,7 +251,10 @@ def run(job: dict[str, Any], *, extract: Path, outputs: Path, user: tuple[int, i
         _, status, usage = os.wait4(proc.pid, 0)
     finally:
         timer.cancel()
-        _kill_group(proc.pid)  # whatever the sandbox left behind in its group
+        for d in drains[3:]:
+            d.join(timeout=5)
+        _kill_sandbox(drains[3].data)  # whatever the sandbox left behind: its pid namespace goes with its init
+        _kill_group(proc.pid)
     proc.returncode = os.waitstatus_to_exitcode(status)
     for d in drains:
         d.join(timeout=5)

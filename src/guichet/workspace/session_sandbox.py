@@ -43,12 +43,12 @@ class Limits:
     seconds: float
     address_space: int = 4096 * MB
     memory_limit: str = "1GB"  # DuckDB's
-    spill_limit: str = "2GB"
+    spill_limit: str = "768MB"
     file_size: int = 1024 * MB
     processes: int = 256
     open_files: int = 256
     threads: int = 2
-    tmpfs_size: int = 2048 * MB
+    tmpfs_size: int = 1024 * MB  # a tmpfs lives in the host's memory
 
     @classmethod
     def of(cls, properties: dict[str, Any], kind: str) -> Limits:
@@ -57,11 +57,11 @@ class Limits:
         return cls(seconds=float(p.get(f"workspace_session_{kind}_seconds", default)),
                    address_space=int(p.get("workspace_session_memory_mb", 4096)) * MB,
                    memory_limit=f"{int(p.get('workspace_session_duckdb_memory_mb', 1024))}MB",
-                   spill_limit=f"{int(p.get('workspace_session_spill_mb', 2048))}MB",
+                   spill_limit=f"{int(p.get('workspace_session_spill_mb', 768))}MB",
                    file_size=int(p.get("workspace_session_file_mb", 1024)) * MB,
                    processes=int(p.get("workspace_session_processes", 256)),
                    threads=int(p.get("workspace_session_threads", 2)),
-                   tmpfs_size=int(p.get("workspace_session_tmpfs_mb", 2048)) * MB)
+                   tmpfs_size=int(p.get("workspace_session_tmpfs_mb", 1024)) * MB)
 
 
 @dataclass

@@ -246,6 +246,8 @@ def test_python_in_the_sandbox_sees_nothing_of_the_host(ws: Ws, tmp_path: Path) 
         paths = ["/proc/self/environ", "/proc/1/environ", "/etc/passwd", "/etc", "/home", str(marker),
                  str(home), str(home / "guichet.toml"), str(custodian), str(other_file), str(other_file.parent),
                  str(mine / "extract" / "manifest.json"), str(mine), "/root/.ssh", "/var/run/postgresql"]
+        if os.geteuid() == 0:  # dedicated user: the extract's folder is the hub's (0700), opened before the switch
+            paths += ["/workspace/extract/manifest.json", "/workspace/extract"]
         writes = ["/workspace/extract/x", "/usr/x", "/x", "/workspace/x", str(home / "x"),
                   str(Path(session_sandbox.sys.prefix) / "x")]
         code = (f"PATHS = {json.dumps(json.dumps(paths))}\nWRITES = {json.dumps(json.dumps(writes))}\n"

@@ -177,6 +177,9 @@ _TABLE: tuple[ActionSpec, ...] = (
     _a("workspace.history", "operator auditor researcher", "read",
        "read a permit's session runs: who, when, code hash, rows, exit, CPU seconds (a researcher: only a "
        "permit they are named on)"),
+    _a("workspace.show", "operator auditor researcher", "read",
+       "read a permit's workspace page: the permit's state and people, the extract's dictionary, its files and "
+       "session history (a researcher: only a permit they are named on)"),
     _a("registry.read", "public", "read",
        "read the public registry of applications, decisions and permits (page, JSON, Atom)"),
     # --- synthetic data ------------------------------------------------------------------------------

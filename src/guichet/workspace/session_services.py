@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import stat
 from datetime import UTC, datetime
@@ -18,13 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from guichet.errors import BadInput, GuichetError, NotFound, Refused
 from guichet.governance import Unit, query, service
 from guichet.hub import Hub
+from guichet.permits.state import effective_state
 from guichet.permits.tables import Permit
 from guichet.workspace import session_sandbox as sandbox
-from guichet.workspace.build import extract_dir, load_manifest
+from guichet.workspace.build import extract_dir, load_manifest, workspace_dir
 from guichet.workspace.services import _permit_resource
 from guichet.workspace.session_access import SessionFailed, outputs_dir, require_access
 from guichet.workspace.session_sql import check_sql
@@ -57,6 +60,16 @@ def _prepare_outputs(hub: Hub, permit_id: str, user: tuple[int, int] | None) -> 
     if user is not None and (st.st_uid, st.st_gid) != user:
         os.chown(out, *user)
     return out
+
+
+def _check_runtime(hub: Hub) -> None:
+    """The session sees its runtime read-only at its own paths: refuse when the hub home or the custodian
+    home lies inside it (the session would see them)."""
+    for root in [*sandbox.runtime_paths(), Path("/usr/lib"), Path("/usr/lib64"), Path("/usr/bin")]:
+        for what, path in (("hub home", hub.home), ("custodian home", hub.config.custodian_home)):
+            if Path(path).resolve().is_relative_to(root):
+                raise Refused(f"workspace sessions: the {what} is inside the session's runtime ({root}); "
+                              "move it out of the interpreter's and libraries' folders")
 
 
 def _job(hub: Hub, permit_id: str, manifest: dict[str, Any]) -> dict[str, Any]:
@@ -93,6 +106,7 @@ def _run(unit: Unit, permit_id: str, kind: str, code: str, job: dict[str, Any]) 
         manifest = _extract(hub, permit_id)
         if kind == "sql":
             job["sql"] = check_sql(code, manifest["files"].keys())
+        _check_runtime(hub)
         user = sandbox.session_user(hub.config.properties)
         outputs = _prepare_outputs(hub, permit_id, user)
         job.update(_job(hub, permit_id, manifest))
@@ -161,18 +175,61 @@ def run_python(unit: Unit, permit_id: str, script: str) -> dict[str, Any]:
             "stderr": out.stderr.decode("utf-8", "replace"), "run": run_id, "cpu_s": out.cpu_s}
 
 
+def _may_read(unit: Unit, permit: Permit) -> None:
+    named = any(p.get("name") == unit.actor.username for p in permit.document.get("people", []))
+    if not named and not unit.actor.roles & {"operator", "auditor"}:
+        raise Refused(f"{unit.actor.username} is not named on permit {permit.id}: its workspace is not theirs")
+
+
+def _runs(session: Session, permit_id: str) -> list[dict[str, Any]]:
+    runs = session.execute(select(SessionRun).where(SessionRun.permit_id == permit_id).order_by(SessionRun.id)).scalars()
+    return [{"who": r.who, "when": (r.started_at if r.started_at.tzinfo else r.started_at.replace(tzinfo=UTC))
+             .astimezone(UTC).isoformat(timespec="seconds"),
+             "code_sha256": r.code_sha256, "rows": r.rows, "exit": r.exit, "cpu_s": r.cpu_s,
+             "kind": r.kind, "outcome": r.outcome, "peak_kb": r.peak_kb} for r in runs]
+
+
 @query("workspace.history", resource=_permit_resource)
 def history(unit: Unit, permit_id: str) -> list[dict[str, Any]]:
-    """Every session run of a permit, oldest first — for the permit's people and operators."""
+    """Every session run of a permit, oldest first — for the permit's people, operators and auditors."""
     permit = unit.session.get(Permit, permit_id)
     if permit is None:
         raise NotFound(f"no permit {permit_id}")
-    named = any(p.get("name") == unit.actor.username for p in permit.document.get("people", []))
-    if not named and not unit.actor.roles & {"operator", "auditor"}:
-        raise Refused(f"{unit.actor.username} is not named on permit {permit.id}: its session history is not theirs")
-    runs = unit.session.execute(select(SessionRun).where(SessionRun.permit_id == permit_id)
-                                .order_by(SessionRun.id)).scalars()
-    return [{"who": r.who, "when": r.started_at.astimezone(UTC).isoformat(timespec="seconds")
-             if r.started_at.tzinfo else r.started_at.isoformat(timespec="seconds") + "+00:00",
-             "code_sha256": r.code_sha256, "rows": r.rows, "exit": r.exit, "cpu_s": r.cpu_s,
-             "kind": r.kind, "outcome": r.outcome, "peak_kb": r.peak_kb} for r in runs]
+    _may_read(unit, permit)
+    return _runs(unit.session, permit_id)
+
+
+@query("workspace.show", resource=_permit_resource)
+def show(unit: Unit, permit_id: str) -> dict[str, Any]:
+    """A permit's workspace as its pages show it: the permit's state, validity and people, the extract's
+    status and data dictionary, the files in ``outputs/`` (not followed when they are links), the history."""
+    permit = unit.session.get(Permit, permit_id)
+    if permit is None:
+        raise NotFound(f"no permit {permit_id}")
+    _may_read(unit, permit)
+    today = datetime.now(UTC).date()
+    state = effective_state(unit.session, permit, today)
+    if permit.valid_from > today and state == "active":
+        state = "not_yet"
+    manifest = load_manifest(unit.hub, permit_id)
+    dictionary: dict[str, Any] = {}
+    path = workspace_dir(unit.hub, permit_id) / "dictionary.json"
+    if manifest is not None and path.is_file() and not path.is_symlink():
+        dictionary = json.loads(path.read_text(encoding="utf-8"))
+    files = []
+    out = outputs_dir(unit.hub, permit_id)
+    if out.is_dir() and not out.is_symlink():
+        for entry in sorted(os.scandir(out), key=lambda e: e.name)[:500]:
+            st = entry.stat(follow_symlinks=False)
+            kind = "link" if entry.is_symlink() else "folder" if entry.is_dir(follow_symlinks=False) else "file"
+            files.append({"name": entry.name, "kind": kind, "bytes": st.st_size if kind == "file" else None})
+    me = unit.actor.username
+    return {"permit": {"id": permit.id, "state": state, "valid_from": permit.valid_from.isoformat(),
+                       "valid_until": permit.valid_until.isoformat(),
+                       "title": str(permit.document.get("title", "")),
+                       "people": [str(p.get("name")) for p in permit.document.get("people", [])]},
+            "extract": {"status": manifest["result"].get("status") if manifest else None,
+                        "tables": dict(manifest["result"].get("tables", {})) if manifest else {}},
+            "dictionary": dictionary.get("tables", {}), "files": files, "history": _runs(unit.session, permit_id),
+            "may_query": any(p.get("name") == me for p in permit.document.get("people", []))
+            and "researcher" in unit.actor.roles}

@@ -230,11 +230,25 @@ for fd in range(3, 256):
         pass
 print(json.dumps({"res": res, "root": sorted(os.listdir("/")), "uid": os.getuid(), "env": dict(os.environ),
                   "cwd": os.getcwd(), "fds": fds}))
-open("kept.txt", "w").write("stays in the workspace")
+open(KEPT, "w").write("stays in the workspace")
 '''
 
 
-def test_python_in_the_sandbox_sees_nothing_of_the_host(ws: Ws, tmp_path: Path) -> None:
+@pytest.fixture(params=["dedicated", "userns"])
+def mode(request: pytest.FixtureRequest, ws: Ws) -> Iterator[str]:
+    """Both user modes: the dedicated uid (the hub runs as root) and the user namespace (as any other user)."""
+    if request.param == "dedicated" and os.geteuid() != 0:
+        pytest.skip("the dedicated-user mode needs a hub run as root")
+    props = ws.hub.config.properties
+    saved = dict(props)
+    if request.param == "userns":
+        props["workspace_session_uid"] = "off"
+    yield str(request.param)
+    props.clear()
+    props.update(saved)
+
+
+def test_python_in_the_sandbox_sees_nothing_of_the_host(ws: Ws, mode: str) -> None:
     marker = Path("/tmp") / f"guichet-probe-{secrets.token_hex(4)}"
     marker.write_text("host tmp")
     os.environ["GUICHET_PROBE_SECRET"] = "must-not-reach-the-session"
@@ -246,17 +260,20 @@ def test_python_in_the_sandbox_sees_nothing_of_the_host(ws: Ws, tmp_path: Path) 
         paths = ["/proc/self/environ", "/proc/1/environ", "/etc/passwd", "/etc", "/home", str(marker),
                  str(home), str(home / "guichet.toml"), str(custodian), str(other_file), str(other_file.parent),
                  str(mine / "extract" / "manifest.json"), str(mine), "/root/.ssh", "/var/run/postgresql"]
-        if os.geteuid() == 0:  # dedicated user: the extract's folder is the hub's (0700), opened before the switch
+        if mode == "dedicated":  # the extract's folder is the hub's (0700), opened before the switch of user
             paths += ["/workspace/extract/manifest.json", "/workspace/extract"]
         writes = ["/workspace/extract/x", "/usr/x", "/x", "/workspace/x", str(home / "x"),
                   str(Path(session_sandbox.sys.prefix) / "x")]
         code = (f"PATHS = {json.dumps(json.dumps(paths))}\nWRITES = {json.dumps(json.dumps(writes))}\n"
-                f"HOST_PID = {os.getpid()}\nMARKER = {json.dumps(str(marker))}\n" + OS_PROBE)
+                f"HOST_PID = {os.getpid()}\nMARKER = {json.dumps(str(marker))}\nKEPT = 'kept-{mode}.txt'\n"
+                + OS_PROBE)
         r = ws.python(code)
     finally:
         del os.environ["GUICHET_PROBE_SECRET"]
     out = json.loads(r["stdout"])
     res = out["res"]
+    if mode == "userns":  # the sandbox's /tmp is its own (tmpfs, its user's): the host's file stays untouched
+        res.pop("write the host's /tmp")
     allowed = {k: v for k, v in res.items() if not v.startswith("refused")}
     assert allowed == {}, f"the sandbox let these through: {allowed}"
     # the root holds the runtime (wherever installed: here under /root/.pyenv and /work), /dev, the tmpfs and
@@ -265,11 +282,10 @@ def test_python_in_the_sandbox_sees_nothing_of_the_host(ws: Ws, tmp_path: Path) 
     assert {"usr", "dev", "tmp", "workspace"} <= set(out["root"])
     assert not any(k.startswith("GUICHET") for k in out["env"]) and "must-not-reach" not in r["stdout"]
     assert out["cwd"] == "/workspace/outputs"
-    if os.geteuid() == 0:  # dedicated-user mode
-        assert out["uid"] == session_sandbox.DEFAULT_UID
+    assert out["uid"] == session_sandbox.DEFAULT_UID  # never 0 inside, in either mode
     assert len(out["fds"]) == 1  # beyond stdio: the answer's pipe only (the job's, with the keys, was closed)
     assert marker.read_text() == "host tmp" and not (home / "x").exists()
-    kept = mine / "outputs" / "kept.txt"
+    kept = mine / "outputs" / f"kept-{mode}.txt"
     assert kept.read_text() == "stays in the workspace"
     marker.unlink()
 

@@ -131,7 +131,8 @@ def bwrap_command(*, extract: Path, outputs: Path, user: tuple[int, int] | None,
     cmd = [bwrap, "--die-with-parent", "--new-session", "--as-pid-1", "--unshare-ipc", "--unshare-pid", "--unshare-net",
            "--unshare-uts", "--unshare-cgroup-try", "--hostname", "session", "--clearenv"]
     if user is None:
-        cmd += ["--unshare-user", "--disable-userns"]
+        # the hub's uid appears as an ordinary one inside (never 0, even for a hub run as root)
+        cmd += ["--unshare-user", "--disable-userns", "--uid", str(DEFAULT_UID), "--gid", str(DEFAULT_UID)]
     else:
         cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     cmd += ["--perms", "0755", "--dir", "/usr"]
@@ -150,7 +151,8 @@ def bwrap_command(*, extract: Path, outputs: Path, user: tuple[int, int] | None,
         cmd += ["--ro-bind", str(p), str(p)]
     cmd += ["--dev", "/dev", "--size", str(limits.tmpfs_size), "--tmpfs", SANDBOX_TMP,
             "--ro-bind", str(extract), "/workspace/extract",
-            "--bind", str(outputs), "/workspace/outputs", "--chdir", "/workspace/outputs"]
+            "--bind", str(outputs), "/workspace/outputs", "--chdir", "/workspace/outputs",
+            "--remount-ro", "/"]  # the sandbox's own root (its folders, /usr, /workspace) read-only too
     env = {"PATH": "/usr/bin:/bin", "HOME": "/workspace/outputs", "LANG": "C.UTF-8", "TZ": "UTC",
            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8", "PYTHONUNBUFFERED": "1",
            "OMP_NUM_THREADS": str(limits.threads), "OPENBLAS_NUM_THREADS": str(limits.threads),

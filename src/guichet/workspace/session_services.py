@@ -57,8 +57,9 @@ def _prepare_outputs(hub: Hub, permit_id: str, user: tuple[int, int] | None) -> 
         st = os.lstat(out)
     if not stat.S_ISDIR(st.st_mode):
         raise Refused(f"workspace of {permit_id}: outputs/ is not a folder")
-    if user is not None and (st.st_uid, st.st_gid) != user:
-        os.chown(out, *user)
+    owner = user if user is not None else (os.geteuid(), os.getegid())
+    if (st.st_uid, st.st_gid) != owner:  # given to the session's user (or back to the hub's, after a mode change)
+        os.chown(out, *owner)
     return out
 
 

@@ -220,6 +220,18 @@ def unix():
     s.connect("/var/run/postgresql/.s.PGSQL.5432")
 attempt("unix socket", unix)
 attempt("signal the hub", lambda: os.kill(HOST_PID, 0))
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+def call(name, *args):
+    if getattr(libc, name)(*args) != 0:
+        raise OSError(ctypes.get_errno(), name)
+    return "done"
+attempt("unshare a user namespace", lambda: call("unshare", 0x10000000))
+attempt("unshare a mount namespace", lambda: call("unshare", 0x00020000))
+attempt("ptrace", lambda: call("ptrace", 16, 1, 0, 0))
+attempt("an inet socket", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+attempt("a netlink socket", lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0))
+attempt("a packet socket", lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0))
 attempt("write the host's /tmp", lambda: open(MARKER, "w").write("overwritten"))  # the session's own tmpfs at most
 fds = []
 for fd in range(3, 256):

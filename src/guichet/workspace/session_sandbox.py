@@ -1,7 +1,8 @@
 """A session's sandbox: one OS process under bubblewrap, seeing only its runtime (read-only), its extract
 (read-only), its workspace's ``outputs/`` (its working folder, writable) and a private tmpfs; no network
 interface, no other process, no environment from the hub; its data keys through an inherited file
-descriptor; resource limits; a watchdog that kills the whole process group past the time limit.
+descriptor; a seccomp filter (``session_seccomp``); resource limits; a watchdog that kills the whole
+process group past the time limit.
 
 Two modes (``docs/workspace.md``, "Sessions"):
 
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from guichet.errors import Refused
+from guichet.workspace import session_seccomp as seccomp
 
 BWRAP = "bwrap"
 DEFAULT_UID = 62019
@@ -224,13 +226,20 @@ def run(job: dict[str, Any], *, extract: Path, outputs: Path, user: tuple[int, i
     info_r, info_w = os.pipe()
     cmd = bwrap_command(extract=extract, outputs=outputs, user=user, limits=limits, fds=(job_r, res_w))
     cmd[1:1] = ["--info-fd", str(info_w)]
+    passed = [job_r, res_w, info_w]
+    if seccomp.supported():  # the filter through a pipe, read once by bubblewrap
+        filter_r, filter_w = os.pipe()
+        os.write(filter_w, seccomp.program())
+        os.close(filter_w)
+        cmd[1:1] = ["--seccomp", str(filter_r)]
+        passed.append(filter_r)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
 
     started = time.monotonic()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, close_fds=True,
-                            pass_fds=(job_r, res_w, info_w), start_new_session=True, env={})
-    for fd in (job_r, res_w, out_w, err_w, info_w):
+                            pass_fds=tuple(passed), start_new_session=True, env={})
+    for fd in (*passed, out_w, err_w):
         os.close(fd)
     drains = [_Drain(res_r), _Drain(out_r), _Drain(err_r), _Drain(info_r)]
     for d in drains:

@@ -229,6 +229,16 @@ def call(name, *args):
 attempt("unshare a user namespace", lambda: call("unshare", 0x10000000))
 attempt("unshare a mount namespace", lambda: call("unshare", 0x00020000))
 attempt("ptrace", lambda: call("ptrace", 16, 1, 0, 0))
+import gc, hashlib
+found = []
+for obj in gc.get_objects():
+    for value in (obj.values() if isinstance(obj, dict) else obj if isinstance(obj, list | tuple) else ()):
+        if isinstance(value, str) and len(value) == 44:
+            value = value.encode()
+        if isinstance(value, bytes | bytearray) and len(value) in (32, 44):
+            if hashlib.sha256(bytes(value)).hexdigest() in KEY_HASHES:
+                found.append(len(value))
+res["keys in the session's objects"] = "ALLOWED " + repr(found) if found else "refused none"
 attempt("an inet socket", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
 attempt("a netlink socket", lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0))
 attempt("a packet socket", lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0))
@@ -244,6 +254,23 @@ print(json.dumps({"res": res, "root": sorted(os.listdir("/")), "uid": os.getuid(
                   "cwd": os.getcwd(), "fds": fds}))
 open(KEPT, "w").write("stays in the workspace")
 '''
+
+
+def _key_hashes(ws: Ws) -> list[str]:
+    """SHA-256 of the extract's data keys, raw and base64 (the probe looks for them without being given them)."""
+    import base64
+
+    from guichet.custodian import custodian_for
+    from guichet.workspace.build import load_manifest
+
+    manifest = load_manifest(ws.hub, ws.pid)
+    assert manifest is not None
+    custodian = custodian_for(ws.hub.config, caller="workspace")
+    out = []
+    for meta in manifest["files"].values():
+        key = custodian.unwrap(meta["key_id"], meta["wrapped"])
+        out += [hashlib.sha256(key).hexdigest(), hashlib.sha256(base64.b64encode(key)).hexdigest()]
+    return out
 
 
 @pytest.fixture(params=["dedicated", "userns"])
@@ -278,6 +305,7 @@ def test_python_in_the_sandbox_sees_nothing_of_the_host(ws: Ws, mode: str) -> No
                   str(Path(session_sandbox.sys.prefix) / "x")]
         code = (f"PATHS = {json.dumps(json.dumps(paths))}\nWRITES = {json.dumps(json.dumps(writes))}\n"
                 f"HOST_PID = {os.getpid()}\nMARKER = {json.dumps(str(marker))}\nKEPT = 'kept-{mode}.txt'\n"
+                f"KEY_HASHES = {json.dumps(_key_hashes(ws))}\n"
                 + OS_PROBE)
         r = ws.python(code)
     finally:

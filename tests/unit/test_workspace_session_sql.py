@@ -59,7 +59,7 @@ def test_empty_and_oversized_and_unparsable_are_bad_input() -> None:
 def test_the_sandbox_command_line_isolates_and_carries_no_secret(tmp_path: Path) -> None:
     limits = session_sandbox.Limits(seconds=5)
     cmd = session_sandbox.bwrap_command(extract=tmp_path / "extract", outputs=tmp_path / "outputs", user=(62019, 62019),
-                                        limits=limits, fds=(7, 8))
+                                        limits=limits, fds=(7, 8, 9))
     if session_sandbox.shutil.which("bwrap") is None:
         pytest.skip("bubblewrap is not installed")
     line = " ".join(cmd)
@@ -71,5 +71,5 @@ def test_the_sandbox_command_line_isolates_and_carries_no_secret(tmp_path: Path)
     binds = [cmd[i + 1] for i, a in enumerate(cmd) if a in ("--bind", "--ro-bind")]
     assert not any(b in ("/", "/etc", "/home", "/tmp", "/proc", "/var") for b in binds)
     assert "--proc" not in cmd and "key" not in line.lower()
-    user_ns = session_sandbox.bwrap_command(extract=tmp_path, outputs=tmp_path, user=None, limits=limits, fds=(7, 8))
+    user_ns = session_sandbox.bwrap_command(extract=tmp_path, outputs=tmp_path, user=None, limits=limits, fds=(7, 8, 9))
     assert "--unshare-user" in user_ns and "--disable-userns" in user_ns and "--cap-add" not in user_ns

@@ -1,9 +1,11 @@
 """What runs inside a session's sandbox (started by ``session_sandbox``; never imported by the hub itself).
 
-It reads its job from an inherited file descriptor (its number in ``main``'s arguments: the extract's files, their data keys, the
-query or the script, the limits) and closes it; decrypts the extract's tables with PyArrow (the reader
-``custodian.read_encrypted_parquet`` uses: uniform encryption, the file's data key as footer key) while it
-still holds the uid that may open them; then sets its resource limits, drops to the session's unprivileged
+It reads its job from an inherited file descriptor (numbers in ``main``'s arguments: the extract's files,
+the query or the script, the limits) and closes it; a child process it forks alone reads the data keys from
+another descriptor and decrypts the extract's tables with PyArrow (the reader
+``custodian.read_encrypted_parquet`` uses: uniform encryption, the file's data key as footer key), while the
+uid may still open them, and hands them over as Arrow IPC — the keys never enter the process that runs the
+researcher's code; then sets its resource limits, drops to the session's unprivileged
 uid when it runs as root (the dedicated-user mode), opens DuckDB with external access off, extension
 installing and loading off, Python replacement scans off, threads, memory limit, ``max_execution_time`` and
 its spill folder on the sandbox's tmpfs, registers each table as a view named as the extract names it,
@@ -21,11 +23,12 @@ import decimal
 import json
 import os
 import resource
+import struct
 import sys
 from typing import Any
 
 # the inherited descriptors: the job (read, then closed) and the answer (a query's)
-_FDS = {"job": 3, "result": 4}
+_FDS = {"job": 3, "result": 4, "keys": 5}
 PRIVATE = "/tmp/session"  # noqa: S108 - on the sandbox's own tmpfs, wiped when the session ends
 SPILL = PRIVATE + "/duckdb"
 OUTPUTS = "/workspace/outputs"
@@ -38,15 +41,19 @@ _CONNECTION: Any = None
 _TABLES: dict[str, list[str]] = {}
 
 
-def _read_job() -> dict[str, Any]:
+def _read_all(fd: int) -> bytes:
     chunks = []
-    with os.fdopen(_FDS["job"], "rb", closefd=True) as fh:
+    with os.fdopen(fd, "rb", closefd=True) as fh:
         while True:
             chunk = fh.read(1 << 16)
             if not chunk:
                 break
             chunks.append(chunk)
-    job: dict[str, Any] = json.loads(b"".join(chunks))
+    return b"".join(chunks)
+
+
+def _read_job() -> dict[str, Any]:
+    job: dict[str, Any] = json.loads(_read_all(_FDS["job"]))
     return job
 
 
@@ -93,17 +100,60 @@ def _die_with_parent() -> None:
     libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
 
 
-def _tables(files: dict[str, dict[str, str]]) -> dict[str, Any]:
+def _decrypt(files: dict[str, dict[str, str]], keys_fd: int, sink: int) -> None:
+    """In a child process: read the keys, decrypt each file with PyArrow, send each table as an Arrow IPC
+    stream (length-prefixed, with its name) — the keys never enter the process that runs the researcher's code."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
     import pyarrow.parquet.encryption as pe
 
+    keys = json.loads(_read_all(keys_fd))
+    with os.fdopen(sink, "wb") as out:
+        for name, meta in files.items():
+            props = pe.create_decryption_properties(footer_key=base64.b64decode(keys.pop(name)))
+            table = pq.read_table(meta["path"], decryption_properties=props)
+            buf = pa.BufferOutputStream()
+            with pa.ipc.new_stream(buf, table.schema) as writer:
+                writer.write_table(table)
+            data = buf.getvalue()
+            encoded = name.encode()
+            out.write(struct.pack("<IQ", len(encoded), data.size) + encoded)
+            out.write(memoryview(data))
+
+
+def _read_exactly(fh: Any, n: int) -> bytes:
+    data = fh.read(n)
+    if len(data) != n:
+        raise OSError("the decrypting process stopped early")
+    return bytes(data)
+
+
+def _tables(files: dict[str, dict[str, str]], keys_fd: int) -> dict[str, Any]:
+    """The extract's tables in clear, decrypted by a child process that alone reads the keys' descriptor."""
+    import pyarrow as pa
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the decrypting child
+        status = 1
+        try:
+            os.close(read_end)
+            _decrypt(files, keys_fd, write_end)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    os.close(keys_fd)  # this process never reads the keys
     out = {}
-    for name, meta in files.items():
-        key = base64.b64decode(meta["key"])
-        props = pe.create_decryption_properties(footer_key=key)
-        out[name] = pq.read_table(meta["path"], decryption_properties=props)
-        meta["key"] = ""
-        del key, props
+    with os.fdopen(read_end, "rb") as fh:
+        for _ in files:
+            name_len, size = struct.unpack("<IQ", _read_exactly(fh, 12))
+            name = _read_exactly(fh, name_len).decode()
+            data = _read_exactly(fh, size)
+            out[name] = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or set(out) != set(files):
+        raise OSError("the extract could not be decrypted")
     return out
 
 
@@ -222,12 +272,12 @@ def table_columns() -> dict[str, list[str]]:
     return dict(_TABLES)
 
 
-def main(job_fd: int = 3, result_fd: int = 4) -> int:
+def main(job_fd: int = 3, result_fd: int = 4, keys_fd: int = 5) -> int:
     global _CONNECTION
-    _FDS.update(job=job_fd, result=result_fd)
+    _FDS.update(job=job_fd, result=result_fd, keys=keys_fd)
     try:
         job = _read_job()
-        tables = _tables(job["files"])
+        tables = _tables(job["files"], _FDS["keys"])
         root_mode = job.get("uid") is not None
         _limits(job["limits"], drop_nproc=root_mode)
         _drop(job.get("uid"), job.get("gid"))

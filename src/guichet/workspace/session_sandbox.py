@@ -124,9 +124,9 @@ def _site_dirs() -> list[str]:
 
 
 def bwrap_command(*, extract: Path, outputs: Path, user: tuple[int, int] | None, limits: Limits,
-                  fds: tuple[int, int]) -> list[str]:
-    """The bubblewrap command line of one session (no secret in it: the keys go through the job's file
-    descriptor ``fds[0]``; the answer comes back on ``fds[1]``)."""
+                  fds: tuple[int, int, int]) -> list[str]:
+    """The bubblewrap command line of one session (no secret in it): the job comes on the file descriptor
+    ``fds[0]``, the answer goes back on ``fds[1]``, the data keys come on ``fds[2]``."""
     bwrap = shutil.which(BWRAP)
     if bwrap is None:
         raise Refused("workspace sessions need bubblewrap (bwrap), which is not installed on this host")
@@ -163,7 +163,7 @@ def bwrap_command(*, extract: Path, outputs: Path, user: tuple[int, int] | None,
     for k, v in env.items():
         cmd += ["--setenv", k, v]
     boot = ("import sys; sys.path[:0] = " + json.dumps(_site_dirs()) + "; "
-            f"from guichet.workspace.session_inside import main; sys.exit(main({fds[0]}, {fds[1]}))")
+            f"from guichet.workspace.session_inside import main; sys.exit(main({fds[0]}, {fds[1]}, {fds[2]}))")
     cmd += [str(Path(sys.executable)), "-I", "-S", "-c", boot]
     return cmd
 
@@ -211,9 +211,10 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
-def run(job: dict[str, Any], *, extract: Path, outputs: Path, user: tuple[int, int] | None,
+def run(job: dict[str, Any], keys: dict[str, str], *, extract: Path, outputs: Path, user: tuple[int, int] | None,
         limits: Limits) -> Outcome:
-    """Run one job in a fresh sandbox and wait for it (or kill it past ``limits.seconds``)."""
+    """Run one job in a fresh sandbox and wait for it (or kill it past ``limits.seconds``). ``keys``: each
+    table's data key (base64), written into a pipe that only the sandbox's decrypting child reads."""
     job = dict(job)
     job["uid"], job["gid"] = (user if user else (None, None))
     job["limits"] = {"cpu_s": int(limits.seconds) + 5, "address_space": limits.address_space,
@@ -224,9 +225,16 @@ def run(job: dict[str, Any], *, extract: Path, outputs: Path, user: tuple[int, i
     job_r, job_w = os.pipe()
     res_r, res_w = os.pipe()
     info_r, info_w = os.pipe()
-    cmd = bwrap_command(extract=extract, outputs=outputs, user=user, limits=limits, fds=(job_r, res_w))
+    keys_r, keys_w = os.pipe()
+    secret = json.dumps(keys).encode()
+    if len(secret) >= 65536:  # pragma: no cover - a pipe's buffer; thousands of tables
+        raise Refused("workspace sessions: too many tables in one extract")
+    os.write(keys_w, secret)
+    os.close(keys_w)
+    del secret
+    cmd = bwrap_command(extract=extract, outputs=outputs, user=user, limits=limits, fds=(job_r, res_w, keys_r))
     cmd[1:1] = ["--info-fd", str(info_w)]
-    passed = [job_r, res_w, info_w]
+    passed = [job_r, res_w, info_w, keys_r]
     if seccomp.supported():  # the filter through a pipe, read once by bubblewrap
         filter_r, filter_w = os.pipe()
         os.write(filter_w, seccomp.program())

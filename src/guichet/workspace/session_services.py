@@ -73,15 +73,17 @@ def _check_runtime(hub: Hub) -> None:
                               "move it out of the interpreter's and libraries' folders")
 
 
-def _job(hub: Hub, permit_id: str, manifest: dict[str, Any]) -> dict[str, Any]:
+def _files(manifest: dict[str, Any]) -> dict[str, dict[str, str]]:
+    return {name: {"path": f"/workspace/extract/{meta['path']}"} for name, meta in sorted(manifest["files"].items())}
+
+
+def _keys(hub: Hub, manifest: dict[str, Any]) -> dict[str, str]:
+    """Each table's data key, unwrapped by the custodian (the project's key), base64 — for the sandbox's pipe."""
     from guichet.custodian import custodian_for
 
     custodian = custodian_for(hub.config, caller="workspace")
-    files = {}
-    for name, meta in sorted(manifest["files"].items()):
-        key = custodian.unwrap(meta["key_id"], meta["wrapped"])
-        files[name] = {"path": f"/workspace/extract/{meta['path']}", "key": base64.b64encode(key).decode("ascii")}
-    return {"files": files}
+    return {name: base64.b64encode(custodian.unwrap(meta["key_id"], meta["wrapped"])).decode("ascii")
+            for name, meta in sorted(manifest["files"].items())}
 
 
 def _log(hub: Hub, permit_id: str, who: str, kind: str, code: str, *, rows: int | None, outcome: str,
@@ -110,14 +112,15 @@ def _run(unit: Unit, permit_id: str, kind: str, code: str, job: dict[str, Any]) 
         _check_runtime(hub)
         user = sandbox.session_user(hub.config.properties)
         outputs = _prepare_outputs(hub, permit_id, user)
-        job.update(_job(hub, permit_id, manifest))
+        job["files"] = _files(manifest)
+        keys = _keys(hub, manifest)
         limits = sandbox.Limits.of(hub.config.properties, kind)
     except GuichetError as exc:
         _log(hub, permit_id, who, kind, code, rows=None, outcome="refused", out=None, message=exc.message,
              started=started)
         raise
-    out = sandbox.run(job, extract=extract_dir(hub, permit_id), outputs=outputs, user=user, limits=limits)
-    job.clear()
+    out = sandbox.run(job, keys, extract=extract_dir(hub, permit_id), outputs=outputs, user=user, limits=limits)
+    keys.clear()
     unit.note(kind=kind, exit=out.exit, cpu_s=out.cpu_s, peak_kb=out.peak_kb)
     if out.killed:
         message = f"the {'query' if kind == 'sql' else 'script'} was stopped past its time limit ({limits.seconds:g} s)"

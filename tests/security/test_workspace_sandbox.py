@@ -512,3 +512,11 @@ def test_cli_python_returns_what_the_script_prints_and_keeps_its_files(ws: Ws, t
     assert r.code == 2 and r.stdout == "partial\n"
     assert "ValueError: boom" in r.stderr and r.stderr.strip().splitlines()[-1] == \
         "guichet: the script exited with status 1"
+
+
+def test_without_bubblewrap_no_session_runs_and_the_attempt_is_logged(ws: Ws, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(session_sandbox, "BWRAP", "bwrap-not-installed")
+    with pytest.raises(Refused, match="need bubblewrap"):
+        ws.sql("SELECT count(*) FROM IR_BEN_R")
+    last = ws.runs()[-1]
+    assert last.outcome == "failed" and last.exit == 2 and "bubblewrap" in (last.message or "")

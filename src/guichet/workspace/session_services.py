@@ -119,8 +119,16 @@ def _run(unit: Unit, permit_id: str, kind: str, code: str, job: dict[str, Any]) 
         _log(hub, permit_id, who, kind, code, rows=None, outcome="refused", out=None, message=exc.message,
              started=started)
         raise
-    out = sandbox.run(job, keys, extract=extract_dir(hub, permit_id), outputs=outputs, user=user, limits=limits)
-    keys.clear()
+    try:
+        out = sandbox.run(job, keys, extract=extract_dir(hub, permit_id), outputs=outputs, user=user, limits=limits)
+    except (GuichetError, OSError) as exc:  # no bubblewrap, no process: logged, then answered in one line
+        message = exc.message if isinstance(exc, GuichetError) else f"the session could not start ({type(exc).__name__})"
+        _log(hub, permit_id, who, kind, code, rows=None, outcome="failed", out=None, message=message, started=started)
+        if isinstance(exc, GuichetError):
+            raise
+        raise SessionFailed(message) from None
+    finally:
+        keys.clear()
     unit.note(kind=kind, exit=out.exit, cpu_s=out.cpu_s, peak_kb=out.peak_kb)
     if out.killed:
         message = f"the {'query' if kind == 'sql' else 'script'} was stopped past its time limit ({limits.seconds:g} s)"

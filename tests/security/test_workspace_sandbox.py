@@ -147,6 +147,7 @@ for sql in attacks:
     except Exception as exc:
         res[sql] = "refused " + type(exc).__name__
 out["attacks"] = res
+out["copy_into_outputs"] = con.execute("COPY IR_BEN_R TO 'copied.csv'").fetchall()
 # a fresh connection with DuckDB's defaults: sees only what the sandbox shows
 import duckdb
 fresh = duckdb.connect()
@@ -169,8 +170,10 @@ def test_duckdb_in_the_sandbox_refuses_every_escape_by_configuration(ws: Ws) -> 
         "SELECT * FROM read_text('/proc/self/environ')", "SELECT * FROM glob('/*')", "SELECT * FROM glob('/workspace/*')",
         "SELECT * FROM '/etc/passwd'", f"SELECT * FROM '{other_file}'", f"SELECT * FROM read_parquet('{other_file}')",
         f"SELECT * FROM glob('{home}/*')", "SELECT * FROM read_blob('/workspace/extract/IR_BEN_R.parquet')",
-        "COPY (SELECT * FROM IR_BEN_R) TO '/workspace/outputs/leak.csv'", "COPY IR_BEN_R TO '/tmp/leak.csv'",
-        "EXPORT DATABASE '/workspace/outputs/dump'", "ATTACH '/workspace/outputs/x.db' AS x",
+        "COPY IR_BEN_R TO '/tmp/leak.csv'", "COPY IR_BEN_R TO '/workspace/leak.csv'",
+        f"COPY IR_BEN_R TO '{home}/leak.csv'", "COPY IR_BEN_R TO '/workspace/outputs/../leak.csv'",
+        "SELECT * FROM read_blob('/workspace/outputs/../extract/IR_BEN_R.parquet')",
+        "EXPORT DATABASE '/tmp/dump'", "ATTACH '/tmp/x.db' AS x", f"ATTACH '{home}/guichet.db' AS x",
         "INSTALL httpfs", "LOAD httpfs", "LOAD '/workspace/outputs/evil.duckdb_extension'",
         "SET enable_external_access = true", "SET allowed_directories = ['/']", "SET lock_configuration = false",
         "RESET enable_external_access", "PRAGMA enable_external_access", "SET temp_directory = '/workspace/outputs'",
@@ -188,8 +191,10 @@ def test_duckdb_in_the_sandbox_refuses_every_escape_by_configuration(ws: Ws) -> 
     assert set(out["fresh"]) == set(fresh)
     for sql, v in out["fresh"].items():  # no such file in the sandbox: the hub's and other projects' paths are absent
         assert v.startswith("refused") or v == "ALLOWED [(0,)]", f"{sql}: {v}"
-    assert not (ws.hub.home / "workspaces" / ws.pid / "outputs" / "leak.csv").exists()
-    assert not (ws.hub.home / "workspaces" / ws.pid / "outputs" / "dump").exists()
+    assert not (ws.hub.home / "leak.csv").exists() and not (ws.hub.home / "workspaces" / ws.pid / "leak.csv").exists()
+    # a script's connection writes in its working folder (the analysis helpers COPY their persons files there)
+    assert out["copy_into_outputs"] == [[20]]
+    assert (workspace_dir(ws.hub, ws.pid) / "outputs" / "copied.csv").exists()
 
 
 # --- Python in the sandbox sees nothing of the host --------------------------------------------------------------
@@ -520,3 +525,14 @@ def test_without_bubblewrap_no_session_runs_and_the_attempt_is_logged(ws: Ws, mo
         ws.sql("SELECT count(*) FROM IR_BEN_R")
     last = ws.runs()[-1]
     assert last.outcome == "failed" and last.exit == 2 and "bubblewrap" in (last.message or "")
+
+
+def test_a_script_uses_guichet_analysis_on_the_session_connection(ws: Ws) -> None:
+    code = ("from guichet.analysis import crosstab\nfrom guichet.workspace.sandbox_api import connect\n"
+            "path = crosstab('SELECT PERSON_ID, BEN_SEX_COD FROM IR_BEN_R', 'BEN_SEX_COD', out='sex.csv', "
+            "person='PERSON_ID', con=connect())\nprint(open(path).read(), end='')\n")
+    r = ws.python(code)
+    # persons, not rows: gus has two beneficiary rows
+    assert r["stdout"].splitlines() == ["BEN_SEX_COD,count", "1,9", "2,10", "Total,19"], r["stderr"]
+    outputs = workspace_dir(ws.hub, ws.pid) / "outputs"
+    assert (outputs / "sex.csv").exists() and (outputs / "sex.csv.meta.json").exists()

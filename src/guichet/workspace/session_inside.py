@@ -157,11 +157,13 @@ def _tables(files: dict[str, dict[str, str]], keys_fd: int) -> dict[str, Any]:
     return out
 
 
-def _connect(tables: dict[str, Any], duck: dict[str, Any]) -> Any:
+def _connect(tables: dict[str, Any], duck: dict[str, Any], writable: bool) -> Any:
+    """DuckDB over the tables; ``writable``: a script's connection may read and write its working folder
+    (``outputs/``: the analysis helpers write their tables and persons files there with ``COPY``) and
+    nothing else; a query's may touch no file at all."""
     import duckdb
 
     conn = duckdb.connect(":memory:", config={
-        "enable_external_access": False,
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
         "allow_community_extensions": False,
@@ -173,6 +175,9 @@ def _connect(tables: dict[str, Any], duck: dict[str, Any]) -> Any:
         "max_temp_directory_size": str(duck["spill_limit"]),
         "max_execution_time": int(duck["max_execution_time_ms"]),
     })
+    if writable:  # before external access goes off: DuckDB refuses to change the list afterwards
+        conn.execute("SET allowed_directories = ?", [[OUTPUTS + "/"]])
+    conn.execute("SET enable_external_access = false")
     for name, table in tables.items():
         conn.register(name, table)
     conn.execute("SET lock_configuration = true")
@@ -282,7 +287,7 @@ def main(job_fd: int = 3, result_fd: int = 4, keys_fd: int = 5) -> int:
         _limits(job["limits"], drop_nproc=root_mode)
         _drop(job.get("uid"), job.get("gid"))
         os.chdir(OUTPUTS)
-        _CONNECTION = _connect(tables, job["duckdb"])
+        _CONNECTION = _connect(tables, job["duckdb"], writable=job["mode"] == "python")
         _TABLES.update({n: list(t.column_names) for n, t in tables.items()})
         del tables
     except Exception as exc:  # noqa: BLE001 - reported in one line, never with the job (it holds keys)

@@ -41,7 +41,14 @@ class DeathSettings:
 # ---- features ------------------------------------------------------------------------------------------
 
 def build_features(engine: Engine) -> None:
-    """``lk_dp`` (one row per person) and ``lk_dc`` (one row per certificate), with the same columns."""
+    """``lk_dp`` (one row per person) and ``lk_dc`` (one row per certificate), with the same columns.
+
+    Every person of the index is a candidate, not only those with a beneficiary row in the data: a person
+    whose beneficiary row was quarantined (a defect of its own) or is missing from the extraction is still
+    known from their claims, which carry sex, birth year and département. Their birth month and commune
+    are then unknown (NULL), which the comparisons treat as such. The claims' end is kept as the last two
+    days of care, so that one isolated claim dated after the death (post-mortem billing, a mistyped date)
+    is not read as care after it."""
     create_table(engine, "lk_person_ben", """
         SELECT np.person_id, b.* FROM lk_ben AS b
         JOIN lk_node_person AS np ON np.psa = b.psa AND np.rng = b.rng WHERE NOT b.fict""",
@@ -53,29 +60,45 @@ def build_features(engine: Engine) -> None:
                  arg_max(res_dpt || ':' || res_com, _row) AS res_com,
                  max(death_date) AS death_claims
           FROM lk_person_ben GROUP BY person_id),
-        care AS (  -- a claim's person is its node's (as in lk_claim_links): no join over the row links
-          SELECT np.person_id, max(c.care_date) AS last_care,
-                 list(DISTINCT c.res_dpt || ':' || c.res_com) AS hist
+        days AS (  -- a claim's person is its node's (as in lk_claim_links): no join over the row links
+          SELECT np.person_id, c.care_date, c.res_dpt, c.res_com, mode(c.sex) AS sex, mode(c.birth_year) AS birth_year
           FROM lk_claims AS c JOIN lk_node_person AS np ON np.psa = c.psa AND np.rng = c.rng
-          WHERE NOT c.fict GROUP BY np.person_id),
+          WHERE NOT c.fict GROUP BY np.person_id, c.care_date, c.res_dpt, c.res_com),
+        care AS (
+          SELECT person_id, max(care_date) AS last_care, mode(sex) AS sex, mode(birth_year) AS birth_year,
+                 arg_max(res_dpt, care_date) FILTER (WHERE res_dpt IS NOT NULL) AS res_dpt,
+                 arg_max(res_dpt || ':' || res_com, care_date) FILTER (WHERE res_com IS NOT NULL) AS res_com,
+                 list(DISTINCT res_dpt || ':' || res_com) AS hist
+          FROM days GROUP BY person_id),
+        before_last AS (  -- the day of care before the last one
+          SELECT d.person_id, max(d.care_date) AS last_care_2
+          FROM days AS d JOIN care ON care.person_id = d.person_id WHERE d.care_date < care.last_care
+          GROUP BY d.person_id),
         hosp AS (
           SELECT l.person_id, max(s.exit_date) AS hosp_death
           FROM lk_stays AS s JOIN lk_row_links AS l ON l._table = s._table AND l._row = s._row
-          WHERE l.person_id IS NOT NULL AND s.exit_mode = '9' GROUP BY l.person_id)
-        SELECT 'p' || ben.person_id AS uid, ben.person_id, ben.sex, ben.birth_year, ben.birth_month,
-               ben.res_dpt, ben.res_com,
+          WHERE l.person_id IS NOT NULL AND s.exit_mode = '9' GROUP BY l.person_id),
+        persons AS (SELECT DISTINCT person_id FROM lk_node_person)
+        SELECT 'p' || persons.person_id AS uid, persons.person_id,
+               coalesce(ben.sex, care.sex) AS sex, coalesce(ben.birth_year, care.birth_year) AS birth_year,
+               CASE WHEN ben.birth_year IS NOT NULL THEN ben.birth_month END AS birth_month,
+               coalesce(ben.res_dpt, care.res_dpt) AS res_dpt,
+               CASE WHEN ben.res_dpt IS NOT NULL THEN ben.res_com ELSE care.res_com END AS res_com,
                list_distinct(list_append(coalesce(care.hist, []), ben.res_com)) AS res_hist,
-               ben.death_claims, hosp.hosp_death, care.last_care,
+               ben.death_claims, hosp.hosp_death, care.last_care, before_last.last_care_2,
                coalesce(ben.death_claims, hosp.hosp_death) AS death_known,
                cast(NULL AS DATE) AS death_cert, cast(NULL AS VARCHAR) AS place,
                cast(NULL AS VARCHAR) AS cert_table, cast(NULL AS BIGINT) AS cert_row
-        FROM ben LEFT JOIN care ON care.person_id = ben.person_id
-        LEFT JOIN hosp ON hosp.person_id = ben.person_id""", "linkage: person features for deaths")
+        FROM persons LEFT JOIN ben ON ben.person_id = persons.person_id
+        LEFT JOIN care ON care.person_id = persons.person_id
+        LEFT JOIN before_last ON before_last.person_id = persons.person_id
+        LEFT JOIN hosp ON hosp.person_id = persons.person_id""", "linkage: person features for deaths")
     create_table(engine, "lk_dc", """
         SELECT 'c' || _table || ':' || _row AS uid, cast(NULL AS VARCHAR) AS person_id, sex, birth_year,
                birth_month, res_dpt, res_dpt || ':' || res_com AS res_com, [res_dpt || ':' || res_com] AS res_hist,
                cast(NULL AS DATE) AS death_claims, cast(NULL AS DATE) AS hosp_death,
-               cast(NULL AS DATE) AS last_care, death_date AS death_known, death_date AS death_cert, place,
+               cast(NULL AS DATE) AS last_care, cast(NULL AS DATE) AS last_care_2, death_date AS death_known,
+               death_date AS death_cert, place,
                _table AS cert_table, _row AS cert_row
         FROM lk_certs""", "linkage: certificate features")
 
@@ -116,10 +139,20 @@ def _one_to_one_exact(engine: Engine, pairs: str, out: str) -> None:
 
 # ---- Splink models ---------------------------------------------------------------------------------------
 
+MONTH_UNKNOWN = "same birth year, birth month unknown"
+COMMUNE_UNKNOWN = "same département, commune unknown"
+# A level that only says part of what others say (a birth month or a commune missing on one side) weighs
+# what those levels weigh together: its m and u are their sums (see ``_marginalise``), not trained apart.
+MARGINAL_LEVELS = {MONTH_UNKNOWN: ("same birth month", "same birth year"),
+                   COMMUNE_UNKNOWN: ("same commune", "a commune of the residence history", "same département")}
+
+
 def _level(sql: str, label: str, null: bool = False) -> dict[str, Any]:
     d: dict[str, Any] = {"sql_condition": sql, "label_for_charts": label}
     if null:
         d["is_null_level"] = True
+    if label in MARGINAL_LEVELS:  # neutral (m = u) and left alone while training; see _marginalise
+        d.update(m_probability=0.01, u_probability=0.01, fix_m_probability=True, fix_u_probability=True)
     return d
 
 
@@ -127,11 +160,12 @@ def comparisons(hub_evidence: bool) -> list[Any]:
     import splink.comparison_library as cl
 
     days = "abs(datediff('day', {a}, death_cert_r))"
-    res_levels: list[Any] = [_level("res_com_l IS NULL OR res_com_r IS NULL", "residence unknown", True),
-                  _level("res_com_l = res_com_r", "same commune")]
+    res_levels: list[Any] = [_level("res_dpt_l IS NULL OR res_dpt_r IS NULL", "residence unknown", True),
+                             _level("res_com_l = res_com_r", "same commune")]
     if hub_evidence:
         res_levels.append(_level("list_contains(res_hist_l, res_com_r)", "a commune of the residence history"))
-    res_levels += [_level("res_dpt_l = res_dpt_r", "same département"), _level("ELSE", "elsewhere")]
+    res_levels += [_level("res_dpt_l = res_dpt_r AND (res_com_l IS NULL OR res_com_r IS NULL)", COMMUNE_UNKNOWN),
+                   _level("res_dpt_l = res_dpt_r", "same département"), _level("ELSE", "elsewhere")]
     found = [
         cl.CustomComparison([_level("sex_l IS NULL OR sex_r IS NULL", "sex unknown", True),
                              _level("sex_l = sex_r", "same sex"), _level("ELSE", "other sex")],
@@ -139,6 +173,8 @@ def comparisons(hub_evidence: bool) -> list[Any]:
         cl.CustomComparison([
             _level("birth_year_l IS NULL OR birth_year_r IS NULL", "birth unknown", True),
             _level("birth_year_l = birth_year_r AND birth_month_l = birth_month_r", "same birth month"),
+            _level("birth_year_l = birth_year_r AND (birth_month_l IS NULL OR birth_month_r IS NULL)",
+                   MONTH_UNKNOWN),
             _level("birth_year_l = birth_year_r", "same birth year"),
             _level("abs(birth_year_l - birth_year_r) <= 1", "birth year ±1"),
             _level("ELSE", "other birth")], output_column_name="birth"),
@@ -162,8 +198,12 @@ def comparisons(hub_evidence: bool) -> list[Any]:
                 _level("ELSE", "no stay ending in death")], output_column_name="hospital_death"),
             cl.CustomComparison([
                 _level("last_care_l IS NULL", "no claims"),
-                _level("datediff('day', death_cert_r, last_care_l) > 1", "care after the death"),
-                _level("datediff('day', death_cert_r, last_care_l) >= -90", "claims end at the death"),
+                # care on two days after the death, or on the only day of care there is
+                _level("datediff('day', death_cert_r, coalesce(last_care_2_l, last_care_l)) > 1",
+                       "care after the death"),
+                # the last day of care, not counting one isolated day after the death
+                _level("datediff('day', death_cert_r, CASE WHEN datediff('day', death_cert_r, last_care_l) > 1 "
+                       "THEN last_care_2_l ELSE last_care_l END) >= -90", "claims end at the death"),
                 _level("ELSE", "claims end long before")], output_column_name="claims_end"),
         ]
     return found
@@ -172,6 +212,8 @@ def comparisons(hub_evidence: bool) -> list[Any]:
 BLOCK_BIRTH = "l.sex = r.sex AND l.birth_year = r.birth_year AND l.birth_month = r.birth_month"
 BLOCK_DEATH = "l.death_claims = r.death_cert AND l.sex = r.sex"
 BLOCK_HOSP = "l.hosp_death = r.death_cert"
+# persons whose birth month is unknown (known from their claims only) or misread on the certificate
+BLOCK_PLACE = "l.sex = r.sex AND l.birth_year = r.birth_year AND l.res_dpt = r.res_dpt"
 
 
 def _train_em(linker: Any, rule: str, lineage: SplinkLineage) -> None:
@@ -195,6 +237,23 @@ def _train_em(linker: Any, rule: str, lineage: SplinkLineage) -> None:
         lineage.seeds["em_skipped"] = int(lineage.seeds.get("em_skipped", 0)) + 1
 
 
+def _marginalise(linker: Any) -> None:
+    """Give each level of ``MARGINAL_LEVELS`` the summed m and u of the levels it stands for: when one
+    side's birth month is unknown, a true pair shows "same birth year" as often as it shows "same birth
+    month" or "same year, other month" — no more, no less. Trained apart, such levels would rest on the few
+    persons known from their claims alone, and on none in a small delivery."""
+    for comparison in linker._settings_obj.comparisons:
+        levels = {lv.label_for_charts: lv for lv in comparison.comparison_levels if not lv.is_null_level}
+        for label, parts in MARGINAL_LEVELS.items():
+            if label not in levels:
+                continue
+            for attr in ("m_probability", "u_probability"):
+                values = [getattr(levels[p], attr) for p in parts if p in levels]
+                total = sum(v for v in values if isinstance(v, float | int))
+                if total > 0:
+                    setattr(levels[label], attr, min(1.0, float(total)))
+
+
 def splink_model(engine: Engine, *, hub_evidence: bool, settings: DeathSettings, out: str,
                  threshold: float) -> SplinkLineage:
     """Train and predict; predictions land in ``out(cert_table, cert_row, person_id, p)``."""
@@ -208,7 +267,7 @@ def splink_model(engine: Engine, *, hub_evidence: bool, settings: DeathSettings,
         create_table(engine, out, "SELECT cast(NULL AS VARCHAR) AS cert_table, cast(NULL AS BIGINT) AS cert_row, "
                      "cast(NULL AS VARCHAR) AS person_id, cast(NULL AS DOUBLE) AS p WHERE false", "deaths: empty")
         return lineage
-    blocking: list[Any] = [BLOCK_BIRTH, BLOCK_DEATH] + ([BLOCK_HOSP] if hub_evidence else [])
+    blocking: list[Any] = [BLOCK_BIRTH, BLOCK_DEATH, BLOCK_PLACE] + ([BLOCK_HOSP] if hub_evidence else [])
     creator = SettingsCreator(
         link_type="link_only", unique_id_column_name="uid", comparisons=comparisons(hub_evidence),
         blocking_rules_to_generate_predictions=blocking,
@@ -223,6 +282,7 @@ def splink_model(engine: Engine, *, hub_evidence: bool, settings: DeathSettings,
         linker.training.estimate_u_using_random_sampling(max_pairs=settings.u_max_pairs, seed=settings.seed)
         for rule in (BLOCK_BIRTH, BLOCK_DEATH):
             _train_em(linker, rule, lineage)
+        _marginalise(linker)
         predictions = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
         # persons are the first input, so the left side of every pair (checked, not assumed)
         create_table(engine, out, f"""

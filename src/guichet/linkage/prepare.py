@@ -2,7 +2,8 @@
 
 - ``lk_ben``    one row per beneficiary row (``IR_BEN_R``): psa, rank, ano, fictitious flag, sex, birth
   year and month, residence, death date (the sentinel 1600-01-01 read as unknown);
-- ``lk_claims`` one row per claim line (``ER_PRS_F``): psa, rank, fictitious flag, care date, residence;
+- ``lk_claims`` one row per claim line (``ER_PRS_F``): psa, rank, fictitious flag, care date, sex, birth
+  year, residence;
 - ``lk_stays``  one row per hospital stay (``T_MCOaaC`` with its ``T_MCOaaB`` exit mode): hospital
   pseudonym, return codes all ``0``, entry and exit dates, exit mode (``SOR_MOD = 9``: death);
 - ``lk_certs``  one row per death certificate (``KI_CCI_R``).
@@ -47,6 +48,7 @@ def prepare(engine: Engine) -> None:
                {_txt('BEN_NIR_PSA')} AS psa, coalesce(try_cast(BEN_RNG_GEM AS INTEGER), 0) AS rng,
                coalesce({_txt('BEN_CDI_NIR')}, '00') NOT IN ('00', '0') AS fict,
                {date_sql('EXE_SOI_DTD')} AS care_date,
+               try_cast(BEN_SEX_COD AS INTEGER) AS sex, try_cast(BEN_NAI_ANN AS INTEGER) AS birth_year,
                {_txt('BEN_RES_DPT')} AS res_dpt, {_txt('BEN_RES_COM')} AS res_com
         FROM raw_ER_PRS_F""", "linkage: claims")
     # delivered as 0/1 text, or typed boolean in the lake (read as 'false'/'true')

@@ -25,8 +25,8 @@ RETURN_CODES = ("NIR_RET", "NAI_RET", "SEX_RET", "SEJ_RET", "FHO_RET", "PMS_RET"
 NEEDED: dict[str, tuple[str, ...]] = {
     "IR_BEN_R": ("BEN_NIR_PSA", "BEN_RNG_GEM", "BEN_NIR_ANO", "BEN_CDI_NIR", "BEN_NAI_ANN", "BEN_NAI_MOI",
                  "BEN_SEX_COD", "BEN_DCD_DTE", "BEN_RES_DPT", "BEN_RES_COM"),
-    "ER_PRS_F": ("BEN_NIR_PSA", "BEN_RNG_GEM", "BEN_CDI_NIR", "EXE_SOI_DTD", "BEN_RES_DPT", "BEN_RES_COM",
-                 *NINE_KEYS),
+    "ER_PRS_F": ("BEN_NIR_PSA", "BEN_RNG_GEM", "BEN_CDI_NIR", "EXE_SOI_DTD", "BEN_SEX_COD", "BEN_NAI_ANN",
+                 "BEN_RES_DPT", "BEN_RES_COM", *NINE_KEYS),
     "ER_PHA_F": NINE_KEYS,
     "IR_IMB_R": ("BEN_NIR_PSA", "BEN_RNG_GEM"),
     "T_MCOaaC": ("NIR_ANO_17", "ETA_NUM", "RSA_NUM", *RETURN_CODES, "ENT_DAT", "SOR_DAT"),

@@ -60,25 +60,23 @@ def build_features(engine: Engine) -> None:
                  arg_max(res_dpt || ':' || res_com, _row) AS res_com,
                  max(death_date) AS death_claims
           FROM lk_person_ben GROUP BY person_id),
-        days AS (  -- a claim's person is its node's (as in lk_claim_links): no join over the row links
-          SELECT np.person_id, c.care_date, c.res_dpt, c.res_com, mode(c.sex) AS sex, mode(c.birth_year) AS birth_year
+        care AS (  -- a claim's person is its node's (as in lk_claim_links): no join over the row links
+          SELECT np.person_no, max(c.care_date) AS last_care, mode(c.sex) AS sex, mode(c.birth_year) AS birth_year,
+                 arg_max(c.res_dpt, c.care_date) FILTER (WHERE c.res_dpt IS NOT NULL) AS res_dpt,
+                 arg_max(c.res_dpt || ':' || c.res_com, c.care_date) FILTER (WHERE c.res_com IS NOT NULL) AS res_com,
+                 list(DISTINCT c.res_dpt || ':' || c.res_com) AS hist
           FROM lk_claims AS c JOIN lk_node_person AS np ON np.psa = c.psa AND np.rng = c.rng
-          WHERE NOT c.fict GROUP BY np.person_id, c.care_date, c.res_dpt, c.res_com),
-        care AS (
-          SELECT person_id, max(care_date) AS last_care, mode(sex) AS sex, mode(birth_year) AS birth_year,
-                 arg_max(res_dpt, care_date) FILTER (WHERE res_dpt IS NOT NULL) AS res_dpt,
-                 arg_max(res_dpt || ':' || res_com, care_date) FILTER (WHERE res_com IS NOT NULL) AS res_com,
-                 list(DISTINCT res_dpt || ':' || res_com) AS hist
-          FROM days GROUP BY person_id),
+          WHERE NOT c.fict GROUP BY np.person_no),
         before_last AS (  -- the day of care before the last one
-          SELECT d.person_id, max(d.care_date) AS last_care_2
-          FROM days AS d JOIN care ON care.person_id = d.person_id WHERE d.care_date < care.last_care
-          GROUP BY d.person_id),
+          SELECT np.person_no, max(c.care_date) AS last_care_2
+          FROM lk_claims AS c JOIN lk_node_person AS np ON np.psa = c.psa AND np.rng = c.rng
+          JOIN care ON care.person_no = np.person_no
+          WHERE NOT c.fict AND c.care_date < care.last_care GROUP BY np.person_no),
         hosp AS (
           SELECT l.person_id, max(s.exit_date) AS hosp_death
           FROM lk_stays AS s JOIN lk_row_links AS l ON l._table = s._table AND l._row = s._row
           WHERE l.person_id IS NOT NULL AND s.exit_mode = '9' GROUP BY l.person_id),
-        persons AS (SELECT DISTINCT person_id FROM lk_node_person)
+        persons AS (SELECT DISTINCT person_no, person_id FROM lk_node_person)
         SELECT 'p' || persons.person_id AS uid, persons.person_id,
                coalesce(ben.sex, care.sex) AS sex, coalesce(ben.birth_year, care.birth_year) AS birth_year,
                CASE WHEN ben.birth_year IS NOT NULL THEN ben.birth_month END AS birth_month,
@@ -90,8 +88,8 @@ def build_features(engine: Engine) -> None:
                cast(NULL AS DATE) AS death_cert, cast(NULL AS VARCHAR) AS place,
                cast(NULL AS VARCHAR) AS cert_table, cast(NULL AS BIGINT) AS cert_row
         FROM persons LEFT JOIN ben ON ben.person_id = persons.person_id
-        LEFT JOIN care ON care.person_id = persons.person_id
-        LEFT JOIN before_last ON before_last.person_id = persons.person_id
+        LEFT JOIN care ON care.person_no = persons.person_no
+        LEFT JOIN before_last ON before_last.person_no = persons.person_no
         LEFT JOIN hosp ON hosp.person_id = persons.person_id""", "linkage: person features for deaths")
     create_table(engine, "lk_dc", """
         SELECT 'c' || _table || ':' || _row AS uid, cast(NULL AS VARCHAR) AS person_id, sex, birth_year,

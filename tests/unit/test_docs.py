@@ -17,7 +17,10 @@ DOCS = REPO / "docs"
 
 def _commands(group: click.Group, prefix: str = "guichet") -> list[tuple[str, click.Command]]:
     found: list[tuple[str, click.Command]] = [(prefix, group)]
-    for name, cmd in sorted(group.commands.items()):
+    ctx = click.Context(group, info_name=prefix)
+    for name in group.list_commands(ctx):  # the top-level group loads its commands lazily
+        cmd = group.get_command(ctx, name)
+        assert cmd is not None, f"'{prefix} {name}' is listed but does not load"
         path = f"{prefix} {name}"
         if isinstance(cmd, click.Group):
             found.extend(_commands(cmd, path))

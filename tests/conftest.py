@@ -23,9 +23,60 @@ PRODUCTION_PASSWORD_PARAMETERS = guichet.accounts.auth.password_hasher._paramete
 guichet.accounts.auth.password_hasher._parameters = CHEAPEST
 
 import guichet.catalogue  # noqa: E402
+import guichet.lifecycle.init  # noqa: E402
 import guichet.schema  # noqa: E402
 from guichet.hub import Hub, open_hub  # noqa: E402
 from guichet.lifecycle.init import InitRequest, init_hub  # noqa: E402
+from guichet.store.db import Store  # noqa: E402
+
+
+class TemplateStore(Store):
+    """The store ``init_hub`` creates in the tests: a new SQLite database gets its schema copied from one
+    migrated once per process (SQLite's backup API), instead of running every Alembic migration again for each
+    test's hub. A database that already has a schema, and PostgreSQL, migrate for real; so do hubs created
+    by a ``guichet`` subprocess, and the store tier's migration tests (they use ``Store`` itself).
+    tests/store/test_schema_template.py checks that the copy equals a migrated database.
+    GUICHET_TEST_MIGRATE=1 turns the copy off."""
+
+    template: Path | None = None
+
+    def upgrade(self) -> None:
+        if not self.is_sqlite or os.environ.get("GUICHET_TEST_MIGRATE") == "1" or self._has_schema():
+            super().upgrade()
+            return
+        import sqlite3
+
+        source = sqlite3.connect(str(migrated_template()))
+        try:
+            with self.write_engine.connect() as conn:
+                source.backup(conn.connection.driver_connection)  # type: ignore[arg-type]
+        finally:
+            source.close()
+
+    def _has_schema(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar() != 0
+
+
+def migrated_template() -> Path:
+    """A SQLite database migrated to the latest revision by Alembic, built once per process."""
+    if TemplateStore.template is None:
+        import atexit
+        import shutil
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="guichet-schema-"))
+        atexit.register(shutil.rmtree, folder, True)
+        store = Store(f"sqlite:///{folder / 'template.db'}")
+        try:
+            store.upgrade()
+        finally:
+            store.dispose()
+        TemplateStore.template = folder / "template.db"
+    return TemplateStore.template
+
+
+guichet.lifecycle.init.Store = TemplateStore  # type: ignore[misc]
 
 REPO = Path(__file__).resolve().parent.parent
 # Reference data travel with the repository (tests/data, each part with its origin and licence) or are the

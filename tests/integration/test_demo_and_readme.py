@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,19 +21,28 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return cwd, r.stdout
 
 
+@pytest.fixture(scope="module")
+def demo150(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """A smaller demo hub, with its JSON answer: one run of the two the determinism test compares, and the hub
+    a later deposit runs on (test_a_deposit_after_linkage_keeps_the_person_index, last in this module)."""
+    home = tmp_path_factory.mktemp("demo150") / "a"
+    r = run_cli_process(["demo", "--home", str(home), "--json", "--persons", "150"])
+    assert r.code == 0, r.stderr
+    return home, json.loads(r.stdout)
+
+
 def test_readme_sample_output_is_true(demo: tuple[Path, str]) -> None:
     _, stdout = demo
     assert readme_block(README.read_text(encoding="utf-8")) == stdout, (
         "README.md's demo output is stale: run `.venv/bin/python scripts/update_readme.py`")
 
 
-def test_demo_json_is_deterministic_and_complete(tmp_path: Path, demo: tuple[Path, str]) -> None:
-    runs = []
-    for name in ("a", "b"):
-        r = run_cli_process(["demo", "--home", str(tmp_path / name), "--json", "--persons", "150"])
-        assert r.code == 0, r.stderr
-        runs.append(json.loads(r.stdout))
-    a, b = runs
+def test_demo_json_is_deterministic_and_complete(tmp_path: Path, demo: tuple[Path, str],
+                                                  demo150: tuple[Path, dict[str, Any]]) -> None:
+    home_a, a = demo150
+    r = run_cli_process(["demo", "--home", str(tmp_path / "b"), "--json", "--persons", "150"])
+    assert r.code == 0, r.stderr
+    b = json.loads(r.stdout)
     assert a["counts"] == b["counts"] and a["stages"] == b["stages"]
     assert a["version"] >= 1 and set(a) >= {"version", "home", "custodian_home", "stages", "counts", "accounts"}
     roles = {"operator", "producer", "researcher", "committee", "authority", "checker", "auditor"}
@@ -43,7 +53,7 @@ def test_demo_json_is_deterministic_and_complete(tmp_path: Path, demo: tuple[Pat
     # one query in the sample workspace's sandbox, after the operator released the (held) extract
     assert a["session"]["columns"] == ["claims", "persons"] and a["session"]["rows"] == b["session"]["rows"]
     assert a["session"]["rows"][0][0] == a["workspace"]["tables"]["ER_PRS_F"]
-    cred = tmp_path / "a" / "demo-credentials.txt"
+    cred = home_a / "demo-credentials.txt"
     assert stat.S_IMODE(cred.stat().st_mode) == 0o600
     for line in cred.read_text().splitlines()[2:]:
         _user, _role, password, totp = line.split("\t")
@@ -66,3 +76,19 @@ def test_demo_hub_verifies(demo: tuple[Path, str]) -> None:
     cwd, _ = demo
     r = run_cli_process(["audit", "verify", "--home", "guichet-demo", "--json"], cwd=cwd)
     assert r.code == 0 and json.loads(r.stdout)["ok"]
+
+
+# Last in this module: it changes demo150's hub (a deposit and a linkage run after the demo's).
+def test_a_deposit_after_linkage_keeps_the_person_index(demo150: tuple[Path, dict[str, Any]]) -> None:
+    """A deposit's start-up recovery removes only the deposit's own orphans, never another stage's lake data."""
+    home, answer = demo150
+    index = list((home / "lake" / "linkage").glob("v*/index.parquet"))
+    assert index, "the demo's linkage stage wrote no person index"
+    level1 = Path(answer["delivery"]).parent / "delivery-level1"
+    again = run_cli_process(["deposit", "run", str(level1 / "IR_BEN_R.csv"), "--dataset", "IR_BEN_R",
+                             "--schema", str(level1 / "schemas" / "IR_BEN_R.json"), "--producer", "cnam",
+                             "--identifiers", "BEN_NIR_PSA:psa", "--identifiers", "BEN_NIR_ANO:ano", "--home", str(home)])
+    assert again.code in (0, 1), again.stderr
+    assert all(p.exists() for p in index), "a deposit removed the person index"
+    link = run_cli_process(["link", "run", "--home", str(home), "--json"])
+    assert link.code == 0, link.stderr

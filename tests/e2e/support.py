@@ -52,13 +52,16 @@ class Portal:
     used_steps: dict[str, int]
 
     def code(self, username: str) -> str:
-        """A TOTP code not used yet by this account (the portal refuses replays): wait for the next step."""
+        """A TOTP code not used yet by this account: the portal refuses a step already used (or an earlier one)
+        and accepts one step of drift either way (guichet.web.login.totp_step), so the current step's code, else
+        the next step's, else wait for the next step (a walk that signs one account in again waits less)."""
         while True:
-            step = int(time.time()) // 30
-            if self.used_steps.get(username, -1) < step:
-                self.used_steps[username] = step
-                secret = next(a.secret for a in self.accounts.values() if a.username == username)
-                return pyotp.TOTP(secret).at(step * 30)
+            now = int(time.time()) // 30
+            for step in (now, now + 1):
+                if self.used_steps.get(username, -1) < step:
+                    self.used_steps[username] = step
+                    secret = next(a.secret for a in self.accounts.values() if a.username == username)
+                    return pyotp.TOTP(secret).at(step * 30)
             time.sleep(1)
 
 

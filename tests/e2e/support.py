@@ -80,6 +80,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+READY_WITHIN = 180  # seconds
+
+
 @contextmanager
 def serving(home: Path) -> Iterator[str]:
     """``guichet serve --home HOME`` on a free port until the block ends; yields its URL once ready."""
@@ -88,8 +91,11 @@ def serving(home: Path) -> Iterator[str]:
     server = subprocess.Popen([sys.executable, "-m", "guichet", "serve", "--home", str(home), "--port", str(port)],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
+    # A deadline, not a count of tries: a refused connection returns at once, and on a loaded machine the
+    # server's start (it imports the whole web app) took more than the 30 s that 150 tries of 0.2 s gave.
+    deadline = time.monotonic() + READY_WITHIN
     try:
-        for _ in range(150):
+        while True:
             if server.poll() is not None:
                 pytest.fail(f"guichet serve exited with {server.returncode}")
             try:
@@ -97,9 +103,9 @@ def serving(home: Path) -> Iterator[str]:
                     if r.status == 200:
                         break
             except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"guichet serve did not become ready within {READY_WITHIN} s")
                 time.sleep(0.2)
-        else:
-            pytest.fail("guichet serve did not become ready")
         yield url
     finally:
         server.terminate()

@@ -10,7 +10,7 @@ from importlib import import_module
 
 import click
 
-from guichet.cli.main import COMMAND_MODULES, EXTENDED_BY, cli
+from guichet.cli.main import COMMAND_MODULES, EXTENDED_BY, MORE_COMMANDS, cli
 
 
 def _walk(group: click.Group) -> Iterator[click.Command]:
@@ -20,26 +20,28 @@ def _walk(group: click.Group) -> Iterator[click.Command]:
             yield from _walk(command)
 
 
-def test_each_module_defines_the_command_named_after_it() -> None:
+def test_each_module_defines_the_command_named_after_it_and_those_listed_for_it() -> None:
+    ctx = click.Context(cli, info_name="guichet")
     for name in COMMAND_MODULES:
         module = import_module(name)
-        assert [c.name for c in module.COMMANDS] == [name.rsplit(".", 1)[1]], name
-        ctx = click.Context(cli, info_name="guichet")
-        assert cli.get_command(ctx, name.rsplit(".", 1)[1]) is module.COMMANDS[0], name
+        names = [name.rsplit(".", 1)[1], *(c for c, m in MORE_COMMANDS.items() if m == name)]
+        assert sorted(c.name or "" for c in module.COMMANDS) == sorted(names), f"{name}: list it in MORE_COMMANDS"
+        for command in module.COMMANDS:
+            assert cli.get_command(ctx, command.name or "") is command, name
+    assert set(MORE_COMMANDS.values()) <= set(COMMAND_MODULES)
 
 
 def test_every_module_that_extends_a_group_is_listed_under_it() -> None:
     for name in COMMAND_MODULES:
         import_module(name)  # every extension is in place
     for name in COMMAND_MODULES:
-        noun = name.rsplit(".", 1)[1]
-        (group,) = import_module(name).COMMANDS
-        if not isinstance(group, click.Group):
-            continue
-        foreign = {c.callback.__module__ for c in _walk(group) if c.callback is not None} - {name}
-        missing = sorted(foreign - set(EXTENDED_BY.get(noun, ())))
-        assert not missing, f"'guichet {noun}' has commands from {missing}: list them in EXTENDED_BY"
-    assert set(EXTENDED_BY) <= {n.rsplit(".", 1)[1] for n in COMMAND_MODULES}
+        for group in import_module(name).COMMANDS:
+            if not isinstance(group, click.Group):
+                continue
+            foreign = {c.callback.__module__ for c in _walk(group) if c.callback is not None} - {name}
+            missing = sorted(foreign - set(EXTENDED_BY.get(group.name or "", ())))
+            assert not missing, f"'guichet {group.name}' has commands from {missing}: list them in EXTENDED_BY"
+    assert set(EXTENDED_BY) <= {n.rsplit(".", 1)[1] for n in COMMAND_MODULES} | set(MORE_COMMANDS)
 
 
 def test_a_light_command_imports_neither_analysis_nor_web_libraries() -> None:

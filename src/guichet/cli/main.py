@@ -51,6 +51,11 @@ COMMAND_MODULES = (
     "guichet.cli.serve",
 )
 
+# A module that defines more than the command named after it lists the others here (name -> module).
+MORE_COMMANDS = {
+    "complaint": "guichet.cli.report",
+}
+
 # A module that adds sub-commands to another module's group is listed under that group's name, so that the
 # group is complete when it loads alone (tests/unit/test_cli_lazy.py checks this list against the modules).
 EXTENDED_BY = {
@@ -64,7 +69,7 @@ class LazyGroup(click.Group):
 
     def __init__(self, *args: Any, modules: tuple[str, ...] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.lazy = {name.rsplit(".", 1)[1]: name for name in modules}
+        self.lazy = {name.rsplit(".", 1)[1]: name for name in modules} | MORE_COMMANDS
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*self.commands, *self.lazy})
@@ -76,7 +81,8 @@ class LazyGroup(click.Group):
 
     def _load(self, cmd_name: str) -> None:
         for command in import_module(self.lazy[cmd_name]).COMMANDS:
-            self.add_command(command)
+            if command.name not in self.commands:
+                self.add_command(command)
         for name in EXTENDED_BY.get(cmd_name, ()):
             import_module(name)
 

@@ -158,6 +158,24 @@ _TABLE: tuple[ActionSpec, ...] = (
        "fields coarsened, its risk measured (idempotent)"),
     _a("airlock.check", "operator checker", "read_personal",
        "see the automatic disclosure check of an output in a permit's workspace (per-cell verdicts and reasons)"),
+    _a("airlock.submit", "researcher", "change",
+       "submit files of a permit's workspace outputs for release, in groups with their context and controls "
+       "(a person with open access on the permit)"),
+    _a("airlock.review", "checker", "change",
+       "review an output request's files blind (approve, ask for changes, reject; an override of a failed "
+       "check with a written justification)", ("not_owner", "not_prior", "not_same_org")),
+    _a("airlock.release", "operator", "change",
+       "release an output request approved by two checkers: files copied out, sanitised, with checksums; cells "
+       "recorded in the differencing ledger", ("not_owner",)),
+    _a("airlock.recall", "operator", "change",
+       "recall a released output request after an incident, with a reason; list whom to notify", ("not_owner",)),
+    _a("airlock.show", "operator checker researcher", "read",
+       "read an output request: state, turn, files, verdicts (a researcher: their project's; a checker: no "
+       "other vote before their own)"),
+    _a("airlock.requests", "operator checker researcher", "read",
+       "list the output requests one may act on (a checker: those waiting, proposed ones first)"),
+    _a("airlock.metrics", "operator auditor", "read",
+       "read the airlock's metrics: turnaround, decisions and reasons, files per request, overrides, re-checks"),
     _a("workspace.release", "operator", "change",
        "release a held extract with a recorded reason (its risk judged acceptable)", ("not_owner", "not_same_org")),
     _a("workspace.dummy", "operator researcher", "change",

@@ -1,0 +1,117 @@
+"""Output requests in-process: submit with groups, context and controls; two blind reviews by independent
+checkers; consolidation (approved, changes with a new turn, rejected, a conflict a third checker settles);
+overrides need a justification; release copies the files with checksums; show, metrics, the CLI's answers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from guichet.airlock import request_services as rs
+from guichet.errors import BadInput, Refused
+from guichet.hub import Hub
+from tests.airlock_requests_support import PERMIT, outputs, setup, write_tables
+
+pytestmark = pytest.mark.integration
+
+CTX = {"context": "persons by sex and region, synthetic cohort", "controls": "counts of persons, threshold 11"}
+
+
+def _submit(hub: Hub, a: dict, files: list[str], **kw: object) -> dict:
+    return rs.submit(hub, a["alice"], permit=PERMIT, files=files, group="tables", **{**CTX, **kw})
+
+
+def test_submit_review_release(hub: Hub) -> None:
+    a = setup(hub)
+    write_tables(hub)
+    with pytest.raises(BadInput, match="context"):
+        rs.submit(hub, a["alice"], permit=PERMIT, files=["by_region.csv"], group="tables", context="", controls="x")
+    (outputs(hub) / "report.pdf").write_bytes(b"%PDF-1.4")
+    with pytest.raises(BadInput, match="type not allowed"):
+        _submit(hub, a, ["report.pdf"])
+    with pytest.raises(BadInput):
+        _submit(hub, a, ["../../../hub/guichet.toml"])
+    r = _submit(hub, a, ["by_region.csv"], supporting=["notes.txt"], title="Persons by region")
+    req = r["request"]
+    assert r["state"] == "checked" and r["turn"] == 1
+    table = next(f for f in r["files"] if f["file"] == "by_region.csv")
+    assert table["status"] == "pass" and table["check"]["cells"]
+    assert table["sha256"] == hashlib.sha256((outputs(hub) / "by_region.csv").read_bytes()).hexdigest()
+    assert next(f for f in r["files"] if f["file"] == "notes.txt")["supporting"]
+    shown = rs.show(hub, a["olga"], request=req)
+    assert set(shown["proposed"]) <= {"olga", "pierre", "quentin"} and len(shown["proposed"]) == 2
+    with pytest.raises(Refused, match="two checkers"):
+        rs.release(hub, a["operator"], request=req)
+    rs.review(hub, a["olga"], request=req, decision="approve", reason="counts above threshold")
+    assert "reviews" not in rs.show(hub, a["pierre"], request=req)["files"][0]  # blind
+    assert "reviews" not in rs.show(hub, a["alice"], request=req)["files"][0]
+    with pytest.raises(Refused, match="two checkers"):
+        rs.release(hub, a["operator"], request=req)
+    r = rs.review(hub, a["pierre"], request=req, decision="approve", reason="fine")
+    assert r["state"] == "approved" and r["consolidated"] == "approved"
+    out = rs.release(hub, a["operator"], request=req)
+    assert len(out["files"]) == 1  # never the supporting file
+    path = Path(out["files"][0])
+    assert path.parent == hub.config.home / "outputs" / "released" / req
+    assert path.read_bytes() == (outputs(hub) / "by_region.csv").read_bytes()
+    final = rs.show(hub, a["alice"], request=req)
+    assert final["state"] == "released" and final["files"][0]["reviews"][0]["checker"] is None
+    m = rs.metrics(hub, a["operator"])
+    assert m["requests"] == 1 and m["files_per_request"] == 1 and m["states"] == {"released": 1}
+
+
+def test_changes_open_a_new_turn_and_conflicts_need_a_third(hub: Hub) -> None:
+    a = setup(hub)
+    write_tables(hub)
+    (outputs(hub) / "small.csv").write_text("region,n\nARA,120\nBRE,4\n", encoding="utf-8")
+    req = _submit(hub, a, ["small.csv"])["request"]
+    small = rs.show(hub, a["olga"], request=req)["files"][0]
+    assert small["status"] == "fail"
+    with pytest.raises(Refused, match="justification"):
+        rs.review(hub, a["olga"], request=req, decision="approve", reason="ok")
+    rs.review(hub, a["olga"], request=req, decision="approve", reason="the region BRE is public knowledge here")
+    r = rs.review(hub, a["pierre"], request=req, decision="changes", reason="suppress BRE")
+    assert r["state"] == "checked" and r["conflict"]
+    r = rs.review(hub, a["quentin"], request=req, decision="changes", reason="suppress the small cell")
+    assert r["state"] == "changes"
+    shown = rs.show(hub, a["alice"], request=req)
+    assert shown["groups"]["tables"]["comment"] and any("small.csv" in x for x in shown["reasons"])
+    assert rs.metrics(hub, a["operator"])["overrides"] == 1
+    (outputs(hub) / "small2.csv").write_text("region,n\nARA,120\nBRE,\n", encoding="utf-8")
+    r = rs.submit(hub, a["alice"], permit=PERMIT, files=["small2.csv"], group="tables", resubmit=req, **CTX)
+    assert r["turn"] == 2 and r["state"] == "checked" and [f["file"] for f in r["files"]] == ["small2.csv"]
+    rs.review(hub, a["olga"], request=req, decision="reject", reason="still a plain table")
+    r = rs.review(hub, a["pierre"], request=req, decision="reject", reason="no provenance")
+    assert r["state"] == "rejected"
+    with pytest.raises(Refused):
+        rs.release(hub, a["operator"], request=req)
+
+
+def test_cli_answers(hub: Hub) -> None:
+    from tests.conftest import run_cli
+
+    setup(hub)
+    write_tables(hub)
+    home = str(hub.config.home)
+
+    def cli(*args: str, who: str) -> tuple[int, dict | None, str]:
+        r = run_cli([*args, "--home", home, "--json", "--as", who])
+        return r.code, (json.loads(r.stdout) if r.code == 0 else None), r.stderr
+
+    code, r, _ = cli("airlock", "submit", PERMIT, "by_region.csv", "--group", "g", "--context", CTX["context"],
+                     "--controls", CTX["controls"], who="alice")
+    assert code == 0 and r is not None
+    req = r["request"]
+    code, _, err = cli("airlock", "release", req, who="operator")
+    assert code == 2 and "two checkers" in err
+    assert cli("airlock", "review", req, "--approve", "--reason", "fine", who="olga")[0] == 0
+    code, _, err = cli("airlock", "review", req, "--approve", "--reason", "again", who="olga")
+    assert code == 2 and "already" in err
+    assert cli("airlock", "review", req, "--approve", "--reason", "fine", who="pierre")[0] == 0
+    code, r, _ = cli("airlock", "release", req, who="operator")
+    assert code == 0 and r is not None and Path(r["files"][0]).is_file()
+    code, r, _ = cli("airlock", "show", req, who="alice")
+    assert r is not None and r["state"] == "released" and r["turn"] == 1 and r["files"]

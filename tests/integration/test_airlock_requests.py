@@ -115,3 +115,38 @@ def test_cli_answers(hub: Hub) -> None:
     assert code == 0 and r is not None and Path(r["files"][0]).is_file()
     code, r, _ = cli("airlock", "show", req, who="alice")
     assert r is not None and r["state"] == "released" and r["turn"] == 1 and r["files"]
+
+
+def test_publication_recall_and_download(hub: Hub) -> None:
+    from datetime import date, timedelta
+
+    from guichet.errors import NotFound
+    from guichet.permits.tables import Permit
+
+    a = setup(hub)
+    write_tables(hub)
+    req = _submit(hub, a, ["by_region.csv"], title="Persons by region")["request"]
+    for c in ("olga", "pierre"):
+        rs.review(hub, a[c], request=req, decision="approve", reason="fine")
+    name = Path(rs.release(hub, a["operator"], request=req)["files"][0]).name
+    assert rs.registry(hub, a["eve"]) == []  # not public yet
+    with pytest.raises(NotFound):
+        rs.download(hub, a["eve"], request=req, name=name)
+    assert rs.download(hub, a["bob"], request=req, name=name).is_file()
+    # the results deadline makes it public
+    later = date.today() + timedelta(days=30)
+    with hub.store.write() as s:
+        s.get(Permit, PERMIT).results_due = later  # type: ignore[union-attr]
+    assert rs.registry(hub, a["eve"], today=later)[0]["request"] == req
+    rs.publish(hub, a["alice"], request=req)
+    entry = rs.registry(hub, a["eve"])[0]
+    assert entry["title"] == "Persons by region" and entry["checkers"] == 2 and entry["files"][0]["type"] == "csv"
+    assert len(entry["files"][0]["sha256"]) == 64
+    assert rs.download(hub, a["eve"], request=req, name=name).is_file()
+    r = rs.recall(hub, a["operator"], request=req, reason="a cell found disclosive after release")
+    assert r["state"] == "recalled" and "eve" in r["notify"] and "alice" in r["notify"]
+    entry = rs.registry(hub, a["eve"])[0]
+    assert entry["state"] == "recalled" and entry["files"] == [] and "disclosive" in entry["recall_reason"]
+    with pytest.raises(NotFound):
+        rs.download(hub, a["bob"], request=req, name=name)
+    assert not (hub.config.home / "outputs" / "released" / req).exists()

@@ -493,9 +493,94 @@ def recall(unit: Unit, request: str, reason: str, suspend: bool = False) -> dict
     req.state = "recalled"
     permit = unit.session.get(Permit, req.permit)
     people = sorted({str(p.get("name")) for p in (permit.document.get("people", []) if permit else [])})
-    downloaders = sorted({req.author, *people})
+    downloaders = sorted({req.author, *people, *_downloaders(unit.session, req.id)})
     unit.note(obj=f"output request {req.id}", reason=reason.strip()[:500], suspend=suspend)
     return {"request": req.id, "state": req.state, "notify": downloaders, "suspend_requested": suspend}
+
+
+def _downloaders(session: Session, request: str) -> set[str]:
+    from guichet.store.models import AuditEvent
+
+    return set(session.execute(select(AuditEvent.actor).where(AuditEvent.action == "airlock.download",
+                                                              AuditEvent.object == f"output request {request}",
+                                                              AuditEvent.outcome == "ok")).scalars())
+
+
+def _public(session: Session, req: OutputRequest, today: date) -> bool:
+    """Public when the researcher published it, or once the permit's results deadline has passed (EHDS Art 61:
+    results are made public) unless the permit's output conditions say ``publish_results: false``."""
+    if req.state != "released":
+        return False
+    if req.published:
+        return True
+    permit = session.get(Permit, req.permit)
+    if permit is None or permit.results_due is None:
+        return False
+    conditions = (permit.document or {}).get("output_conditions") or {}
+    return conditions.get("publish_results", True) is not False and today >= permit.results_due
+
+
+@service("airlock.publish", resource=_request_resource)
+def publish(unit: Unit, request: str) -> dict[str, Any]:
+    """The author (or a person named on the permit) makes a released request public in the registry."""
+    req = _request(unit.session, request)
+    if _role_on(unit.session, req, unit.actor.username, frozenset({"researcher"})) != "author":
+        raise NotFound(f"no output request {req.id}")
+    if req.state != "released":
+        raise Refused(f"request {req.id} is {req.state}: only a released request is published")
+    req.published = True
+    unit.note(obj=f"output request {req.id}")
+    return {"request": req.id, "published": True}
+
+
+@query("airlock.registry")
+def registry(unit: Unit, today: date | None = None) -> list[dict[str, Any]]:
+    """The public list of releases: title, date, each file's name, type and checksum, the number of checkers;
+    recalled releases stay listed with the recall's reason, without their files."""
+    day = today or date.today()
+    out = []
+    for req in unit.session.execute(select(OutputRequest).where(OutputRequest.state.in_(("released", "recalled")))
+                                    .order_by(OutputRequest.id)).scalars():
+        recalled = [f for f in _files(unit.session, req) if f.recalled_at is not None]
+        if req.state == "released" and not _public(unit.session, req, day):
+            continue
+        if req.state == "recalled" and not (req.published or _was_due(unit.session, req, day)):
+            continue
+        checkers = len(_complete(unit.session, req))
+        entry: dict[str, Any] = {"request": req.id, "permit": req.permit, "title": req.title,
+                                 "date": req.released_at.date().isoformat() if req.released_at else None,
+                                 "checkers": checkers, "state": req.state}
+        if req.state == "recalled":
+            entry["recall_reason"] = recalled[0].recall_reason if recalled else None
+            entry["files"] = []
+        else:
+            entry["files"] = [{"name": Path(f.released_path or f.path).name, "type": Path(f.path).suffix.lstrip("."),
+                               "sha256": f.released_sha256} for f in _files(unit.session, req) if not f.supporting]
+        out.append(entry)
+    return out
+
+
+def _was_due(session: Session, req: OutputRequest, today: date) -> bool:
+    permit = session.get(Permit, req.permit)
+    return bool(permit is not None and permit.results_due is not None and today >= permit.results_due)
+
+
+@query("airlock.download", resource=_request_resource)
+def download(unit: Unit, request: str, name: str) -> Path:
+    """A released file of a request (audited): for the project's people, checkers and operators, or anyone with
+    an account once it is public. Served as an attachment under a sandboxing policy (``safe.SERVE_HEADERS``)."""
+    req = _request(unit.session, request)
+    if req.state != "released":
+        raise NotFound(f"no released file {name[:80]} in {req.id}")
+    if not _public(unit.session, req, date.today()):
+        _role_on(unit.session, req, unit.actor.username, unit.actor.roles)
+    for f in _files(unit.session, req):
+        if not f.supporting and f.released_path and Path(f.released_path).name == name and f.recalled_at is None:
+            path = Path(f.released_path)
+            if path.is_file() and _sha256(path) == f.released_sha256:
+                unit.note(obj=f"output request {req.id}", file=name)
+                return path
+    raise NotFound(f"no released file {name[:80]} in {req.id}")
 
 
 @query("airlock.requests")

@@ -173,4 +173,29 @@ def metrics_(cli: Cli) -> None:
     cli.emit(r, lambda: "\n".join(f"{k}: {v}" for k, v in r.items()))
 
 
+
+@airlock.command("publish", epilog=example("guichet airlock publish R-2026-0001 --as alice"))
+@click.argument("request")
+@hub_command
+@pass_cli
+def publish(cli: Cli, request: str) -> None:
+    """Make a released request of your project public in the registry."""
+    from guichet.airlock import request_services as rs
+
+    r = rs.publish(cli.hub, cli.actor, request=request)
+    cli.emit(r, lambda: f"{r['request']}: public")
+
+
+@airlock.command("registry", epilog=example("guichet airlock registry --json"))
+@hub_command
+@pass_cli
+def registry(cli: Cli) -> None:
+    """The public list of releases (title, date, files with type and checksum, number of checkers, recalls)."""
+    from guichet.airlock import request_services as rs
+
+    r = rs.registry(cli.hub, cli.actor)
+    cli.emit(r, lambda: "\n".join(f"{x['date']} {x['request']} {x['title']} ({x['state']}, {x['checkers']} checkers)"
+                                  for x in r) or "none")
+
+
 COMMANDS = [airlock]

@@ -41,6 +41,8 @@ def test_separation_of_duties_and_blindness(hub: Hub) -> None:
     with pytest.raises(Refused, match="own organisation"):
         rs.review(hub, a["chk.same"], request=req, decision="approve", reason="colleague")
     assert "chk.same" not in rs.show(hub, a["olga"], request=req)["proposed"]
+    with pytest.raises(NotFound):  # nor may it read the request
+        rs.show(hub, a["chk.same"], request=req)
     rs.review(hub, a["olga"], request=req, decision="changes", reason="round the counts")
     with pytest.raises(Refused, match="already"):
         rs.review(hub, a["olga"], request=req, decision="approve", reason="changed my mind")

@@ -114,10 +114,19 @@ def output_cells(path: Path) -> tuple[str, list[tuple[int, str, list[str]]]] | N
     return dims, out
 
 
-def to_hub(hub: Hub, project: str, cells: list[tuple[int, str, list[str]]]) -> list[Cell]:
+def to_hub(hub: Hub, project: str, cells: list[tuple[int, str, list[str]]]) -> tuple[list[Cell], int]:
+    """The cells with their hub persons, and how many distinct surrogates could not be mapped (an output not
+    made from this hub's extract, or persons gone from the current index). A cell left without any mapped
+    person is dropped: an empty set would compare as "everyone is different"."""
     mapping = hub_persons(hub, project)
-    return [Cell(i, label, person_keys(mapping[s] for s in surrogates if s in mapping))
-            for i, label, surrogates in cells]
+    out: list[Cell] = []
+    unmapped: set[str] = set()
+    for i, label, surrogates in cells:
+        known = [mapping[s] for s in surrogates if s in mapping]
+        unmapped.update(s for s in surrogates if s not in mapping)
+        if known:
+            out.append(Cell(i, label, person_keys(known)))
+    return out, len(unmapped)
 
 
 def _released(session: Session) -> list[LedgerCell]:

@@ -177,7 +177,10 @@ def _auto_check(unit: Unit, permit: Permit, req: OutputRequest, path: Path, rel:
     if found is not None:
         dims, cells = found
         try:
-            hub_cells = ledger.to_hub(unit.hub, req.project, cells)
+            hub_cells, unmapped = ledger.to_hub(unit.hub, req.project, cells)
+            if unmapped:
+                answer["notes"].append(f"differencing ledger: {unmapped} person(s) of this output are not in the "
+                                       "hub's current person index and were not compared")
             flags = ledger.flags(unit.session, req.project, dims, hub_cells, result.threshold)
         except (BadInput, Refused, NotFound) as exc:  # no person index: the checker is told
             answer["notes"].append(f"differencing ledger not consulted: {exc.message}")
@@ -260,13 +263,14 @@ def submit(unit: Unit, permit: str, files: list[str], group: str = "outputs", co
     return _view(unit.session, req, unit.actor.username, "author")
 
 
-def _role_on(session: Session, req: OutputRequest, username: str, roles: frozenset[str]) -> str:
-    """How ``username`` may see ``req``: author or project member, checker, operator — or not at all."""
+def _role_on(session: Session, req: OutputRequest, username: str, roles: frozenset[str], org: str | None = None) -> str:
+    """How ``username`` may see ``req``: author or project member, checker (not of the project's organisation),
+    operator — or not at all."""
     permit = session.get(Permit, req.permit)
     named = {p.get("name") for p in (permit.document.get("people", []) if permit else [])}
     if "operator" in roles:
         return "operator"
-    if "checker" in roles and req.author != username and username not in named:
+    if "checker" in roles and req.author != username and username not in named and org != req.org:
         return "checker"
     if username == req.author or username in named:
         return "author"
@@ -350,7 +354,7 @@ def _view(session: Session, req: OutputRequest, username: str, role: str) -> dic
 def show(unit: Unit, request: str) -> dict[str, Any]:
     """A request as the caller may see it: ``{"state", "turn", "files": [...]}`` and more."""
     req = _request(unit.session, request)
-    role = _role_on(unit.session, req, unit.actor.username, unit.actor.roles)
+    role = _role_on(unit.session, req, unit.actor.username, unit.actor.roles, unit.actor.org)
     return _view(unit.session, req, unit.actor.username, role)
 
 
@@ -466,7 +470,7 @@ def release(unit: Unit, request: str) -> dict[str, Any]:
         found = ledger.output_cells(source)
         if found is not None:
             dims, own = found
-            cells += ledger.record(unit.session, req.id, req.project, f.id, dims, ledger.to_hub(unit.hub, req.project, own))
+            cells += ledger.record(unit.session, req.id, req.project, f.id, dims, ledger.to_hub(unit.hub, req.project, own)[0])
     req.state = "released"
     req.released_at = _now()
     req.released_by = unit.actor.username
@@ -573,7 +577,7 @@ def download(unit: Unit, request: str, name: str) -> Path:
     if req.state != "released":
         raise NotFound(f"no released file {name[:80]} in {req.id}")
     if not _public(unit.session, req, date.today()):
-        _role_on(unit.session, req, unit.actor.username, unit.actor.roles)
+        _role_on(unit.session, req, unit.actor.username, unit.actor.roles, unit.actor.org)
     for f in _files(unit.session, req):
         if not f.supporting and f.released_path and Path(f.released_path).name == name and f.recalled_at is None:
             path = Path(f.released_path)
@@ -593,7 +597,7 @@ def waiting(unit: Unit) -> list[dict[str, Any]]:
     out = []
     for req in rows:
         try:
-            role = _role_on(unit.session, req, me, roles)
+            role = _role_on(unit.session, req, me, roles, unit.actor.org)
         except NotFound:
             continue
         if role == "checker" and (req.state != "checked" or me in _complete(unit.session, req)

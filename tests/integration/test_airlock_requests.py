@@ -41,6 +41,12 @@ def test_submit_review_release(hub: Hub) -> None:
     assert table["status"] == "pass" and table["check"]["cells"]
     assert table["sha256"] == hashlib.sha256((outputs(hub) / "by_region.csv").read_bytes()).hexdigest()
     assert next(f for f in r["files"] if f["file"] == "notes.txt")["supporting"]
+    (outputs(hub) / "method.txt").write_text("Counts of distinct persons, by the crosstab helper.\n", encoding="utf-8")
+    with pytest.raises(BadInput, match="already"):
+        rs.submit(hub, a["alice"], permit=PERMIT, files=["by_region.csv"], group="more", add_to=req, **CTX)
+    r = rs.submit(hub, a["alice"], permit=PERMIT, files=["method.txt"], group="notes", add_to=req,
+                  context="how the tables were made", controls="no numbers")
+    assert set(r["groups"]) == {"tables", "notes"} and len(r["files"]) == 3
     shown = rs.show(hub, a["olga"], request=req)
     assert set(shown["proposed"]) <= {"olga", "pierre", "quentin"} and len(shown["proposed"]) == 2
     with pytest.raises(Refused, match="two checkers"):
@@ -53,14 +59,14 @@ def test_submit_review_release(hub: Hub) -> None:
     r = rs.review(hub, a["pierre"], request=req, decision="approve", reason="fine")
     assert r["state"] == "approved" and r["consolidated"] == "approved"
     out = rs.release(hub, a["operator"], request=req)
-    assert len(out["files"]) == 1  # never the supporting file
-    path = Path(out["files"][0])
+    assert len(out["files"]) == 2  # never the supporting file
+    path = Path(sorted(out["files"])[0])
     assert path.parent == hub.config.home / "outputs" / "released" / req
     assert path.read_bytes() == (outputs(hub) / "by_region.csv").read_bytes()
     final = rs.show(hub, a["alice"], request=req)
     assert final["state"] == "released" and final["files"][0]["reviews"][0]["checker"] is None
     m = rs.metrics(hub, a["operator"])
-    assert m["requests"] == 1 and m["files_per_request"] == 1 and m["states"] == {"released": 1}
+    assert m["requests"] == 1 and m["files_per_request"] == 2 and m["states"] == {"released": 1}
 
 
 def test_changes_open_a_new_turn_and_conflicts_need_a_third(hub: Hub) -> None:

@@ -205,9 +205,11 @@ def _checkers(session: Session, req: OutputRequest) -> list[str]:
 
 @service("airlock.submit", resource=_permit_resource)
 def submit(unit: Unit, permit: str, files: list[str], group: str = "outputs", context: str = "", controls: str = "",
-           supporting: list[str] | None = None, title: str = "", resubmit: str | None = None) -> dict[str, Any]:
-    """Submit files of the permit's ``outputs/`` for release (or, with ``resubmit``, open a new turn of a
-    request whose checkers asked for changes). Answers the request as ``show`` does."""
+           supporting: list[str] | None = None, title: str = "", resubmit: str | None = None,
+           add_to: str | None = None) -> dict[str, Any]:
+    """Submit files of the permit's ``outputs/`` for release (with ``resubmit``, open a new turn of a request
+    whose checkers asked for changes; with ``add_to``, add a file group to one's request that no checker has
+    reviewed yet in this turn). Answers the request as ``show`` does."""
     row = _permit(unit.session, permit)
     today = date.today()
     if not person_has_access(unit.session, row, unit.actor.username, today):
@@ -223,7 +225,21 @@ def submit(unit: Unit, permit: str, files: list[str], group: str = "outputs", co
     if len(files) + len(supporting) > MAX_FILES or len(set(files + supporting)) != len(files) + len(supporting):
         raise BadInput(f"at most {MAX_FILES} distinct files")
     paths = {f: _output(unit.hub.config.home, permit, f) for f in files + supporting}
-    if resubmit:
+    if resubmit and add_to:
+        raise BadInput("--resubmit or --add-to, not both")
+    if add_to:
+        req = _request(unit.session, add_to)
+        if req.permit != permit or req.author != unit.actor.username:
+            raise Refused(f"request {add_to} is not {unit.actor.username}'s on permit {permit}")
+        if req.state != "checked" or _reviews(unit.session, req):
+            raise Refused(f"request {add_to}: a group is added only before any review of the turn")
+        if group in req.groups:
+            raise Refused(f"request {add_to} already has a group {group}")
+        taken = {f.path for f in _files(unit.session, req)}
+        if taken & set(files + supporting):
+            raise BadInput(f"a file is already in request {add_to}")
+        groups = dict(req.groups)
+    elif resubmit:
         req = _request(unit.session, resubmit)
         if req.permit != permit or req.author != unit.actor.username:
             raise Refused(f"request {resubmit} is not {unit.actor.username}'s on permit {permit}")

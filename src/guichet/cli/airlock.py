@@ -78,16 +78,19 @@ def _request_text(r: dict[str, Any]) -> str:
 @click.option("--supporting", multiple=True, metavar="FILE", help="A file that helps the review, never released.")
 @click.option("--title", default="", metavar="TEXT", help="The release's title (the registry shows it).")
 @click.option("--resubmit", default=None, metavar="REQUEST", help="A new turn of a request returned for changes.")
+@click.option("--add-to", "add_to", default=None, metavar="REQUEST",
+              help="Add this file group to your request, before any review of its turn.")
 @hub_command
 @pass_cli
 def submit(cli: Cli, permit: str, files: tuple[str, ...], group: str, context: str, controls: str,
-           supporting: tuple[str, ...], title: str, resubmit: str | None) -> None:
+           supporting: tuple[str, ...], title: str, resubmit: str | None, add_to: str | None) -> None:
     """Submit files of the permit's workspace outputs folder (paths relative to it) for release. Answers
     {"request", "state", "turn", "files": [...]}: each file with its checksum and automatic verdicts."""
     from guichet.airlock import request_services as rs
 
     r = rs.submit(cli.hub, cli.actor, permit=permit, files=list(files), group=group, context=context,
-                  controls=controls, supporting=list(supporting), title=title, resubmit=resubmit)
+                  controls=controls, supporting=list(supporting), title=title, resubmit=resubmit,
+                  add_to=add_to)
     cli.emit(r, lambda: _request_text(r))
 
 

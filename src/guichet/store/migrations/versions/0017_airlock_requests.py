@@ -1,7 +1,7 @@
 """airlock: output requests, their files and reviews, and the hub-wide differencing ledger
 
 Revision ID: 0017
-Revises: 0016
+Revises: 0015
 Create Date: 2026-12-07
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

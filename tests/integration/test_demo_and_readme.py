@@ -53,6 +53,7 @@ def test_demo_json_is_deterministic_and_complete(tmp_path: Path, demo: tuple[Pat
     # one query in the sample workspace's sandbox, after the operator released the (held) extract
     assert a["session"]["columns"] == ["claims", "persons"] and a["session"]["rows"] == b["session"]["rows"]
     assert a["session"]["rows"][0][0] == a["workspace"]["tables"]["ER_PRS_F"]
+    assert a["airlock"]["state"] == "released" and a["airlock"]["released"] == 1
     cred = home_a / "demo-credentials.txt"
     assert stat.S_IMODE(cred.stat().st_mode) == 0o600
     for line in cred.read_text().splitlines()[2:]:

@@ -131,6 +131,7 @@ STAGE_MODULES: tuple[str, ...] = (
     "guichet.demo.permit",  # the sample permit of the authorised application (Permits issue)
     "guichet.demo.workspace",  # the sample permit's extract (Workspace extracts issue)
     "guichet.demo.session",  # one query in the sample workspace's sandbox (Workspace sessions issue)
+    "guichet.demo.airlock",  # a result submitted, reviewed blind by two checkers and released (Airlock releases issue)
     "guichet.demo.transparency",  # the activity report of the year (Transparency issue)
 )
 

@@ -239,7 +239,7 @@ def main() -> int:
     from guichet.hub import open_hub
     from guichet.permits.state import permit_scope
 
-    hub = open_hub(work / "hub")
+    hub = open_hub(work / "hub", migrate=True)  # a lake built by an earlier version: its schema brought up to date
     results = []
     try:
         with hub.store.read() as s:

@@ -1,0 +1,232 @@
+"""The event table of an extract, in the spirit of SCALPEL3: one row per care event of a person,
+``(person, category, group, value, weight, start, end)`` plus ``day`` (days since the person's index event,
+when the extract releases it) and ``source`` (the table it came from).
+
+Categories (the full table of sources, groups, values and weights is in docs/analysis.md): ``dispensing``
+(ER_PHA_F: group the ATC class, value the CIP13, weight the packs), ``diagnosis`` (T_MCOaaB/D: group
+``principal``/``related``/``associated``, value the ICD-10 code), ``stay`` (T_MCOaaC: weight the length of
+stay), ``long_term_illness`` (IR_IMB_R: group the ALD number, value its ICD-10), ``visit`` (ER_PRS_F lines of
+nature 11xx/12xx: group the specialty, value the nature), ``death`` (KI_CCI_R with its initial cause, else
+the referential's death date).
+
+The tables are those of an extract (``workspace.build.read_extract``: a dict of Arrow tables, or views of
+the same names in a session's DuckDB connection): ``PERSON_ID`` on every row, record surrogates
+(``CLAIM_ID``, ``STAY_ID``), dates coarsened to ``YYYY-MM`` unless granted (a month becomes its first day;
+exact ``YYYY-MM-DD`` and the PMSI's ``DDMMYYYY`` are read as such), ``DAYS_SINCE_INDEX`` on dated tables
+(a dispensing or a diagnosis takes its claim's or stay's). The PMSI tables may be named ``T_MCOaaB`` or per
+year (``T_MCO23B``): every one present is read.
+
+ATC classes: the extract carries CIP13 codes only. ``drugs`` maps CIP13 → ATC; the hub ships SCALPEL's
+IR_PHA_R subset (``guichet.synth/data/drugs.csv``, read by ``access.criteria.drug_referential()``), which a
+session passes in — the analysis layer sits below both and reads no nomenclature itself. Without it every
+dispensing's group is ``unknown``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+import duckdb
+import pyarrow as pa
+
+from guichet.errors import BadInput
+
+COLUMNS = ("person", "category", "group", "value", "weight", "start", "end", "day", "source")
+CATEGORIES = ("dispensing", "diagnosis", "stay", "long_term_illness", "visit", "death")
+PMSI = re.compile(r"^T_MCO(aa|\d\d)([BCD])$")
+DATE_MACRO = """CREATE OR REPLACE TEMP MACRO _gdate(x) AS CAST(CASE
+  WHEN x IS NULL OR CAST(x AS VARCHAR) = '' THEN NULL
+  WHEN length(CAST(x AS VARCHAR)) = 7 THEN try_strptime(CAST(x AS VARCHAR) || '-01', '%Y-%m-%d')
+  WHEN length(CAST(x AS VARCHAR)) = 8 AND NOT contains(CAST(x AS VARCHAR), '-')
+       THEN try_strptime(CAST(x AS VARCHAR), '%d%m%Y')
+  ELSE try_strptime(left(CAST(x AS VARCHAR), 10), '%Y-%m-%d') END AS DATE)"""
+SENTINEL_BEFORE = "1900-01-01"  # death_date_sentinel: 1600-01-01 is no death date
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def register(con: duckdb.DuckDBPyConnection, tables: Mapping[str, pa.Table]) -> None:
+    """Views named as the tables (what a session's connection already has)."""
+    for name, table in tables.items():
+        con.register(f"_arrow_{name}", table)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {_q(name)} AS SELECT * FROM {_q('_arrow_' + name)}")
+
+
+def _present(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for name, column in con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns").fetchall():
+        out.setdefault(name, set()).add(column)
+    return out
+
+
+def _col(cols: set[str], name: str, alias: str, default: str = "NULL") -> str:
+    return f"{alias}.{_q(name)}" if name in cols else default
+
+
+def _day(cols: set[str], alias: str) -> str:
+    return f"CAST({alias}.DAYS_SINCE_INDEX AS INTEGER)" if "DAYS_SINCE_INDEX" in cols else "CAST(NULL AS INTEGER)"
+
+
+def _select(person: str, category: str, group: str, value: str, weight: str, start: str, end: str, day: str,
+            source: str, rest: str) -> str:
+    return (f"SELECT CAST({person} AS VARCHAR) AS person, '{category}' AS category, CAST({group} AS VARCHAR) AS "
+            f'"group", CAST({value} AS VARCHAR) AS value, CAST({weight} AS DOUBLE) AS weight, '
+            f'_gdate({start}) AS start, _gdate({end}) AS "end", {day} AS day, \'{source}\' AS source {rest}')
+
+
+def event_sql(present: Mapping[str, set[str]], *, drugs: bool = False,
+              categories: Iterable[str] = CATEGORIES) -> str:
+    """The SQL of the event table over the views in ``present`` (name → columns): a UNION ALL of one
+    SELECT per source table (none when a table or a needed column is absent)."""
+    wanted = set(categories)
+    if wanted - set(CATEGORIES):
+        raise BadInput(f"categories: among {', '.join(CATEGORIES)}")
+    parts: list[str] = []
+    prs = present.get("ER_PRS_F", set())
+    pha = present.get("ER_PHA_F", set())
+    if "dispensing" in wanted and {"PERSON_ID", "PHA_PRS_C13"} <= pha:
+        atc = "coalesce(d.atc, 'unknown')" if drugs else "'unknown'"
+        join = " LEFT JOIN _drugs d ON d.cip = CAST(p.PHA_PRS_C13 AS VARCHAR)" if drugs else ""
+        if "CLAIM_ID" in pha and {"CLAIM_ID", "EXE_SOI_DTD"} <= prs:
+            claim_day = "min(CAST(DAYS_SINCE_INDEX AS INTEGER))" if "DAYS_SINCE_INDEX" in prs else "NULL"
+            claims = (f"(SELECT CLAIM_ID, min(_gdate(EXE_SOI_DTD)) AS s, {claim_day} AS dd FROM ER_PRS_F "
+                      "GROUP BY CLAIM_ID) c")
+            parts.append(_select("p.PERSON_ID", "dispensing", atc, "p.PHA_PRS_C13",
+                                 _col(pha, "PHA_ACT_QSN", "p", "1"), "c.s", "c.s", "CAST(c.dd AS INTEGER)",
+                                 "ER_PHA_F", f"FROM ER_PHA_F p LEFT JOIN {claims} ON c.CLAIM_ID = p.CLAIM_ID{join}"))
+        else:
+            parts.append(_select("p.PERSON_ID", "dispensing", atc, "p.PHA_PRS_C13", _col(pha, "PHA_ACT_QSN", "p", "1"),
+                                 "NULL", "NULL", "CAST(NULL AS INTEGER)", "ER_PHA_F", f"FROM ER_PHA_F p{join}"))
+    if "visit" in wanted and {"PERSON_ID", "EXE_SOI_DTD", "PRS_NAT_REF"} <= prs:
+        specialty = f"coalesce(nullif(CAST({_col(prs, 'PSE_SPE_COD', 'r')} AS VARCHAR), ''), 'unknown')"
+        parts.append(_select("r.PERSON_ID", "visit", specialty,
+                             "r.PRS_NAT_REF", _col(prs, "PRS_ACT_QTE", "r", "1"), "r.EXE_SOI_DTD",
+                             _col(prs, "EXE_SOI_DTF", "r", "r.EXE_SOI_DTD"), _day(prs, "r"), "ER_PRS_F",
+                             "FROM ER_PRS_F r WHERE CAST(r.PRS_NAT_REF AS VARCHAR) LIKE '11%' "
+                             "OR CAST(r.PRS_NAT_REF AS VARCHAR) LIKE '12%'"))
+    pmsi: dict[str, dict[str, str]] = {}
+    for name in present:
+        m = PMSI.match(name)
+        if m:
+            pmsi.setdefault(m.group(1), {})[m.group(2)] = name
+    for _year, files in sorted(pmsi.items()):
+        c = files.get("C")
+        ccols = present.get(c, set()) if c else set()
+        if not c or not {"PERSON_ID", "STAY_ID", "ENT_DAT"} <= ccols:
+            continue
+        end = _col(ccols, "SOR_DAT", "s", "s.ENT_DAT")
+        stays = (f"(SELECT STAY_ID, any_value(PERSON_ID) AS person, min(_gdate(ENT_DAT)) AS s, "
+                 f"max(_gdate({end.replace('s.', '')})) AS e, "
+                 f"{'min(CAST(DAYS_SINCE_INDEX AS INTEGER))' if 'DAYS_SINCE_INDEX' in ccols else 'NULL'} AS dd "
+                 f"FROM {_q(c)} GROUP BY STAY_ID)")
+        if "stay" in wanted:
+            parts.append(_select("s.person", "stay", "'MCO'", "s.STAY_ID",
+                                 "greatest(coalesce(datediff('day', s.s, s.e), 0), 0)", "s.s", "s.e",
+                                 "CAST(s.dd AS INTEGER)", c, f"FROM {stays} s"))
+        if "diagnosis" in wanted:
+            for letter, column, group in (("B", "DGN_PAL", "principal"), ("B", "DGN_REL", "related"),
+                                          ("D", "ASS_DGN", "associated")):
+                t = files.get(letter)
+                tcols = present.get(t, set()) if t else set()
+                if not t or not {"STAY_ID", column} <= tcols:
+                    continue
+                parts.append(_select("s.person", "diagnosis", f"'{group}'", f"d.{column}", "1", "s.s", "s.e",
+                                     "CAST(s.dd AS INTEGER)", t,
+                                     f"FROM {_q(t)} d JOIN {stays} s ON s.STAY_ID = d.STAY_ID "
+                                     f"WHERE d.{column} IS NOT NULL AND CAST(d.{column} AS VARCHAR) <> ''"))
+    imb = present.get("IR_IMB_R", set())
+    if "long_term_illness" in wanted and {"PERSON_ID", "IMB_ALD_DTD"} <= imb:
+        parts.append(_select("a.PERSON_ID", "long_term_illness", _col(imb, "IMB_ALD_NUM", "a", "'unknown'"),
+                             _col(imb, "MED_MTF_COD", "a"), "1", "a.IMB_ALD_DTD",
+                             _col(imb, "IMB_ALD_DTF", "a", "NULL"), _day(imb, "a"), "IR_IMB_R", "FROM IR_IMB_R a"))
+    if "death" in wanted:
+        cci = present.get("KI_CCI_R", set())
+        ben = present.get("IR_BEN_R", set())
+        certified = {"PERSON_ID", "BEN_DCD_DTE"} <= cci
+        if certified:
+            parts.append(_select("k.PERSON_ID", "death", "'certificate'", _col(cci, "DCD_CIM_COD", "k"), "1",
+                                 "k.BEN_DCD_DTE", "k.BEN_DCD_DTE", _day(cci, "k"), "KI_CCI_R",
+                                 f"FROM KI_CCI_R k WHERE _gdate(k.BEN_DCD_DTE) >= DATE '{SENTINEL_BEFORE}'"))
+        if {"PERSON_ID", "BEN_DCD_DTE"} <= ben:
+            unless = ("AND b.PERSON_ID NOT IN (SELECT PERSON_ID FROM KI_CCI_R WHERE PERSON_ID IS NOT NULL)"
+                      if certified else "")
+            parts.append(_select("b.PERSON_ID", "death", "'referential'", "NULL", "1", "b.BEN_DCD_DTE",
+                                 "b.BEN_DCD_DTE", _day(ben, "b"), "IR_BEN_R",
+                                 f"FROM IR_BEN_R b WHERE _gdate(b.BEN_DCD_DTE) >= DATE '{SENTINEL_BEFORE}' {unless}"))
+    if not parts:
+        raise BadInput("event table: the extract holds none of the tables and columns events are made from")
+    return "\nUNION ALL\n".join(parts)
+
+
+def events(tables: Mapping[str, pa.Table] | None = None, *, con: duckdb.DuckDBPyConnection | None = None,
+           drugs: Mapping[str, str] | None = None, categories: Iterable[str] = CATEGORIES,
+           view: str | None = "events") -> duckdb.DuckDBPyConnection:
+    """Make the event table in ``con`` (a new in-memory connection when None) from ``tables`` (registered as
+    views) or the views already there; it is created as the temporary table ``view`` (``events``) and the
+    connection is returned (``con.table("events").to_arrow_table()`` for Arrow)."""
+    con = con or duckdb.connect()
+    if tables is not None:
+        register(con, tables)
+    con.execute(DATE_MACRO)
+    if drugs:
+        con.register("_drugs_arrow", pa.table({"cip": pa.array(list(drugs), pa.string()),
+                                               "atc": pa.array(list(drugs.values()), pa.string())}))
+        con.execute("CREATE OR REPLACE TEMP VIEW _drugs AS SELECT * FROM _drugs_arrow")
+    sql = event_sql(_present(con), drugs=bool(drugs), categories=categories)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_q(view or 'events')} AS {sql}")
+    return con
+
+
+def event_table(tables: Mapping[str, pa.Table] | None = None, *, con: duckdb.DuckDBPyConnection | None = None,
+                drugs: Mapping[str, str] | None = None, categories: Iterable[str] = CATEGORIES) -> pa.Table:
+    """The event table as Arrow (see ``events``), ordered by person, start, category."""
+    con = events(tables, con=con, drugs=drugs, categories=categories)
+    return con.sql('SELECT * FROM events ORDER BY person, start NULLS LAST, category, "group", value').to_arrow_table()
+
+
+__all__ = ["CATEGORIES", "COLUMNS", "event_sql", "event_table", "events", "register"]
+
+
+def from_delivery(folder: str, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
+    """Views shaped like an extract's tables over a synthetic delivery's CSV files (``guichet synth`` output;
+    for examples, tests and benchmarks without a built extract): ``PERSON_ID`` a hash of the opener's NIR,
+    birth date and rank (synthetic NIRs only), ``CLAIM_ID`` of the nine DCIR keys, ``STAY_ID`` of ETA_NUM and
+    RSA_NUM. Exact dates (no coarsening), no ``DAYS_SINCE_INDEX``; death certificates are not linked to
+    persons in a delivery, so deaths come from the referential."""
+    from pathlib import Path
+
+    root = Path(folder)
+    con = con or duckdb.connect()
+
+    def csv(name: str) -> str:
+        return f"read_csv('{(root / (name + '.csv')).as_posix()}', delim=';', header=true, all_varchar=true)"
+
+    person = "md5(concat_ws('|', BEN_NIR_OUV, BEN_NAI_DTE, {rank}))"
+    nine = "md5(concat_ws('|', DCT_ORD_NUM, FLX_DIS_DTD, FLX_EMT_NUM, FLX_EMT_ORD, FLX_EMT_TYP, FLX_TRT_DTD, " \
+           "ORG_CLE_NUM, PRS_ORD_NUM, REM_TYP_AFF))"
+    if (root / "IR_BEN_R.csv").is_file():
+        con.execute(f"CREATE OR REPLACE TEMP VIEW IR_BEN_R AS SELECT {person.format(rank='BEN_RNG_GEM')} AS PERSON_ID, "
+                    f"* EXCLUDE (BEN_NIR_OUV, BEN_NIR) FROM {csv('IR_BEN_R')}")
+    if (root / "ER_PRS_F.csv").is_file():
+        con.execute(f"CREATE OR REPLACE TEMP TABLE ER_PRS_F AS SELECT {person.format(rank='BEN_RNG_GEM')} AS PERSON_ID, "
+                    f"{nine} AS CLAIM_ID, * EXCLUDE (BEN_NIR_OUV) FROM {csv('ER_PRS_F')}")
+        if (root / "ER_PHA_F.csv").is_file():
+            con.execute(f"CREATE OR REPLACE TEMP VIEW ER_PHA_F AS SELECT c.PERSON_ID, p.* FROM "
+                        f"(SELECT {nine} AS CLAIM_ID, * FROM {csv('ER_PHA_F')}) p "
+                        "JOIN (SELECT DISTINCT CLAIM_ID, PERSON_ID FROM ER_PRS_F) c USING (CLAIM_ID)")
+    if (root / "IR_IMB_R.csv").is_file():
+        con.execute(f"CREATE OR REPLACE TEMP VIEW IR_IMB_R AS SELECT {person.format(rank='BEN_RNG_GEM')} AS PERSON_ID, "
+                    f"* EXCLUDE (BEN_NIR_OUV) FROM {csv('IR_IMB_R')}")
+    for path in sorted(root.glob("T_MCO*C.csv")):
+        year = path.stem[5:7]
+        con.execute(f"CREATE OR REPLACE TEMP VIEW T_MCO{year}C AS SELECT {person.format(rank='RNG_NAI')} AS PERSON_ID, "
+                    f"ETA_NUM || ':' || RSA_NUM AS STAY_ID, * EXCLUDE (BEN_NIR_OUV) FROM {csv(path.stem)}")
+        for letter in "BD":
+            if (root / f"T_MCO{year}{letter}.csv").is_file():
+                con.execute(f"CREATE OR REPLACE TEMP VIEW T_MCO{year}{letter} AS SELECT ETA_NUM || ':' || RSA_NUM "
+                            f"AS STAY_ID, * FROM {csv(f'T_MCO{year}{letter}')}")
+    return con

@@ -77,3 +77,21 @@ def test_attrition_through_the_helpers(tmp_path):
     fig = json.loads((tmp_path / "attrition.svg.meta.json").read_text())
     assert fig["helper"] == "figure" and fig["table"].endswith("attrition.csv")
     assert "excluded: 1" in (tmp_path / "attrition.svg").read_text()
+
+
+def test_pathways_transitions_and_km_come_with_their_tables(tmp_path):
+    from guichet.analysis.pathways import time_to_event, transitions
+
+    con = con_with_events()
+    c = cohort(con, {"index": INDEX})
+    out = transitions(con, c, out=tmp_path / "transitions.csv", steps=3)
+    lines = out.read_text().splitlines()
+    # p1: pharmacy (0) -> hospital (30) -> pharmacy (60); p2: pharmacy (10, its stay was before); p4: pharmacy
+    assert lines[0] == "from_setting,end,hospital,pharmacy,Total"
+    assert "hospital,0,0,1,1" in lines and "pharmacy,2,1,0,3" in lines
+    assert json.loads((tmp_path / "transitions.svg.meta.json").read_text())["table"].endswith("transitions.csv")
+    km = time_to_event(con, c, {"event": "stay"}, out=tmp_path / "km.csv", interval=1)
+    rows = km.read_text().splitlines()
+    assert rows[0] == "days,at_risk,events,censored,survival"
+    assert rows[1:] == ["0,3,0,2,1", "30,1,1,0,0"]  # p2, p4 censored at day 0; p1's stay at day 30
+    assert read(km)["helper"] == "survival_table" and (tmp_path / "km.svg.meta.json").is_file()

@@ -12,6 +12,7 @@ function needs them; nothing here is needed by ``guichet demo``.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from statistics import NormalDist
 from typing import Any
@@ -126,7 +127,8 @@ def group_effects(y_true: Any, y_pred: Any, groups: Any, *, metric: str | Metric
             i = inside[rng.integers(0, inside.size, inside.size)]
             r = rest[rng.integers(0, rest.size, rest.size)]
             diffs[b] = fn(y[i], p[i]) - fn(y[r], p[r])
-        se = float(np.nanstd(diffs, ddof=1))
+        finite = diffs[np.isfinite(diffs)]
+        se = float(np.std(finite, ddof=1)) if finite.size > 1 else math.inf
         if name in PROPORTIONS:  # a group whose proportion is 0 or 1 has no bootstrap spread: Agresti–Caffo floor
             se = max(se, _agresti_caffo_se(y, p, inside, rest, name))
         row.update(effect=effect, se=se, ci_low=effect - z * se, ci_high=effect + z * se,
@@ -193,14 +195,17 @@ def by_group(model: Any, X: Any, y: Any, sensitive: Mapping[str, Any], *, metric
         for name in metrics:
             fn = METRICS[name]
             pred = s if name in SCORE_METRICS else decisions
-            mf = MetricFrame(metrics=fn, y_true=y, y_pred=pred, sensitive_features=g, n_boot=n_boot,
-                             ci_quantiles=[0.025, 0.975], random_state=seed)
-            lo, hi = mf.by_group_ci
-            dlo, dhi = mf.difference_ci()
+            with warnings.catch_warnings():  # a group where the metric is undefined: NaN, not a warning
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mf = MetricFrame(metrics=fn, y_true=y, y_pred=pred, sensitive_features=g, n_boot=n_boot,
+                                 ci_quantiles=[0.025, 0.975], random_state=seed)
+                lo, hi = mf.by_group_ci
+                dlo, dhi = mf.difference_ci()
+                difference = mf.difference()
             per[name] = {"overall": float(mf.overall),
                          "groups": {str(k): {"value": _f(v), "ci_low": _f(lo[k]), "ci_high": _f(hi[k]),
                                              "n": int(np.sum(g == str(k)))} for k, v in mf.by_group.items()},
-                         "difference": _f(mf.difference()), "difference_ci": [_f(dlo), _f(dhi)]}
+                         "difference": _f(difference), "difference_ci": [_f(dlo), _f(dhi)]}
         out[feature] = per
     return out
 

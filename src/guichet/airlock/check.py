@@ -29,6 +29,7 @@ from guichet.airlock import identifiers
 from guichet.airlock.rules import RuleSet, load
 from guichet.airlock.suppress import Grid, Pos, secondary
 from guichet.analysis import metadata as md
+from guichet.analysis.attacks import MODEL_TYPES, check_model
 from guichet.errors import BadInput
 
 MARGIN_LABELS = re.compile(r"^\s*(total|totals|all|ensemble)\s*$", re.IGNORECASE)
@@ -124,8 +125,10 @@ def check_file(path: str | Path, rules: str = "snds", properties: dict[str, Any]
     ruleset = load(rules, properties)
     if path.suffix.lower() in FIGURES:
         return _check_figure(path, ruleset)
+    if path.suffix.lower() in MODEL_TYPES:
+        return _check_model(path, ruleset)
     if path.suffix.lower() not in (".csv", ".tsv", ".txt"):
-        raise BadInput(f"{path.name}: the airlock checks CSV tables and PNG or SVG figures")
+        raise BadInput(f"{path.name}: the airlock checks CSV tables, PNG or SVG figures and models with their attack report")
     header, body, delimiter = read_csv(path)
     meta = md.read(path)
     reasons: list[str] = []
@@ -146,6 +149,17 @@ def check_file(path: str | Path, rules: str = "snds", properties: dict[str, Any]
 
 def _table_verdict(reason: str) -> str:
     return {"altered": "review", "no-metadata": "review", "suppression-review": "review"}.get(reason, "fail")
+
+
+def _check_model(path: Path, ruleset: RuleSet) -> Result:
+    """A trained model: through its attack report (``analysis.attacks``), its thresholds the permit's output
+    conditions the report recorded, the minimum leaf and k raised to the rule set's threshold."""
+    if not path.is_file():
+        raise BadInput(f"{path.name}: no such file")
+    status, reasons, notes = check_model(path, None, ruleset.threshold)
+    return Result(file=path.name, status=status, rules=ruleset.name, kind="model",
+                  metadata=reasons != ["model-without-attack-report"], cells=[], reasons=reasons, notes=notes,
+                  threshold=ruleset.threshold)
 
 
 def _check_figure(path: Path, ruleset: RuleSet) -> Result:

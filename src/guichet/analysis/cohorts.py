@@ -90,6 +90,8 @@ class Cohort:
 class Compiler:
     """Compiles criteria to SQL over the ``events`` table of a connection (and ``IR_BEN_R`` when present)."""
 
+    _serial = 0
+
     def __init__(self, con: duckdb.DuckDBPyConnection, events: str = "events"):
         self.con, self.events = con, events
         cols = {r[0] for r in con.execute(f"DESCRIBE {events}").fetchall()}
@@ -208,8 +210,16 @@ class Compiler:
             return f"SELECT i.person FROM ({base}) i JOIN {ben} b ON b.person = i.person WHERE {cond}"
         raise BadInput(f"criterion: unknown kind {', '.join(c)}")
 
+    def materialise(self, c: Cohort) -> Cohort:
+        """The cohort's persons and index days computed once, into a temporary table (criteria read it
+        several times)."""
+        self.__class__._serial += 1
+        table = f"_cohort_{self._serial}"
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {c.sql}")
+        return Cohort(c.name, f"SELECT * FROM {table}")
+
     def cohort(self, definition: Mapping[str, Any], name: str = "cohort") -> Cohort:
-        base = self.index(definition.get("index"))
+        base = self.materialise(self.index(definition.get("index")))
         crit = definition.get("criteria")
         if not crit:
             return Cohort(name, base.sql)
@@ -229,13 +239,13 @@ def attrition(con: duckdb.DuckDBPyConnection, steps: Sequence[tuple[str, Mapping
     each cell with its persons for the airlock) and, with ``figure``, a flowchart SVG attached to it.
     Returns the table's path and the final cohort."""
     comp = Compiler(con)
-    current = comp.index(index)
+    current = comp.materialise(comp.index(index))
     current.name = "index event" if index else "all persons"
     labels = [f"00. {current.name}"]
     parts = [f"SELECT person, {_lit(labels[0])} AS step FROM ({current.sql})"]
     for i, (label, crit) in enumerate(steps, start=1):
-        current = Cohort(label, f"SELECT b.* FROM ({current.sql}) b SEMI JOIN "
-                                f"({comp.persons(crit, current.sql)}) m ON m.person = b.person")
+        current = comp.materialise(Cohort(label, f"SELECT b.* FROM ({current.sql}) b SEMI JOIN "
+                                                 f"({comp.persons(crit, current.sql)}) m ON m.person = b.person"))
         labels.append(f"{i:02d}. {label}")
         parts.append(f"SELECT person, {_lit(labels[-1])} AS step FROM ({current.sql})")
     con.execute("CREATE OR REPLACE TEMP TABLE _attrition AS " + " UNION ALL ".join(parts))

@@ -35,12 +35,10 @@ from guichet.errors import BadInput
 COLUMNS = ("person", "category", "group", "value", "weight", "start", "end", "day", "source")
 CATEGORIES = ("dispensing", "diagnosis", "stay", "long_term_illness", "visit", "death")
 PMSI = re.compile(r"^T_MCO(aa|\d\d)([BCD])$")
-DATE_MACRO = """CREATE OR REPLACE TEMP MACRO _gdate(x) AS CAST(CASE
-  WHEN x IS NULL OR CAST(x AS VARCHAR) = '' THEN NULL
-  WHEN length(CAST(x AS VARCHAR)) = 7 THEN try_strptime(CAST(x AS VARCHAR) || '-01', '%Y-%m-%d')
-  WHEN length(CAST(x AS VARCHAR)) = 8 AND NOT contains(CAST(x AS VARCHAR), '-')
-       THEN try_strptime(CAST(x AS VARCHAR), '%d%m%Y')
-  ELSE try_strptime(left(CAST(x AS VARCHAR), 10), '%Y-%m-%d') END AS DATE)"""
+DATE_MACRO = """CREATE OR REPLACE TEMP MACRO _gdate(x) AS CASE length(CAST(x AS VARCHAR))
+  WHEN 7 THEN TRY_CAST(CAST(x AS VARCHAR) || '-01' AS DATE)
+  WHEN 8 THEN CAST(try_strptime(CAST(x AS VARCHAR), '%d%m%Y') AS DATE)
+  ELSE TRY_CAST(left(CAST(x AS VARCHAR), 10) AS DATE) END"""
 SENTINEL_BEFORE = "1900-01-01"  # death_date_sentinel: 1600-01-01 is no death date
 
 
@@ -172,6 +170,7 @@ def events(tables: Mapping[str, pa.Table] | None = None, *, con: duckdb.DuckDBPy
     if tables is not None:
         register(con, tables)
     con.execute(DATE_MACRO)
+    con.execute("SET preserve_insertion_order = false")  # the table is ordered when read (event_table)
     if drugs:
         con.register("_drugs_arrow", pa.table({"cip": pa.array(list(drugs), pa.string()),
                                                "atc": pa.array(list(drugs.values()), pa.string())}))

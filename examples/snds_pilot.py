@@ -2,10 +2,12 @@
 case-finding model based on hospital diagnoses.
 
     python examples/snds_pilot.py --delivery DIR [--out OUT] [--seed S]
+    guichet workspace python PERMIT examples/snds_pilot.py --as USER     (in a workspace session)
 
 ``DIR`` is a delivery written by ``guichet synth`` (read through ``analysis.events.from_delivery``, which
-gives views shaped like an extract's tables); in a workspace session, ``run(con, out)`` takes the
-session's DuckDB connection, whose views are the extract's tables. Prints one JSON object:
+gives views shaped like an extract's tables); without ``--delivery`` the script takes the workspace
+session's DuckDB connection (``workspace.sandbox_api.connect()``: the extract's tables as views) and writes
+to the session's ``outputs/snds-pilot/``. Prints one JSON object:
 
     {"audit": {"group", "effect", "ci_low", "ci_high", "metric", "n", "detected"},
      "audit_by_region": [...], "cohort": {...}, "model": {...}, "files": [...]}
@@ -138,12 +140,20 @@ def run(con: duckdb.DuckDBPyConnection, out: Path, seed: int = 0, min_group: int
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--delivery", required=True, help="a folder written by guichet synth")
-    ap.add_argument("--out", help="where the tables and figures go (default: a temporary folder)")
+    ap.add_argument("--delivery", help="a folder written by guichet synth (default: the workspace session's extract)")
+    ap.add_argument("--out", help="where the tables and figures go (default: the session's outputs/ folder, "
+                                  "or a temporary folder)")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
-    out = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix="snds-pilot-"))
-    result = run(from_delivery(a.delivery), out, a.seed)
+    if a.delivery:
+        con = from_delivery(a.delivery)
+        out = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix="snds-pilot-"))
+    else:  # in a workspace session: guichet workspace python PERMIT examples/snds_pilot.py --as USER
+        from guichet.workspace.sandbox_api import OUTPUTS, connect
+
+        con = connect()
+        out = Path(a.out) if a.out else Path(OUTPUTS) / "snds-pilot"
+    result = run(con, out, a.seed)
     json.dump(result, sys.stdout, default=float)
     sys.stdout.write("\n")
     return 0

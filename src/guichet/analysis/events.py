@@ -170,7 +170,10 @@ def events(tables: Mapping[str, pa.Table] | None = None, *, con: duckdb.DuckDBPy
     if tables is not None:
         register(con, tables)
     con.execute(DATE_MACRO)
-    con.execute("SET preserve_insertion_order = false")  # the table is ordered when read (event_table)
+    try:  # the table is ordered when read (event_table); a session's locked configuration keeps the default
+        con.execute("SET preserve_insertion_order = false")
+    except duckdb.Error:
+        pass
     if drugs:
         con.register("_drugs_arrow", pa.table({"cip": pa.array(list(drugs), pa.string()),
                                                "atc": pa.array(list(drugs.values()), pa.string())}))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import tempfile
 from pathlib import Path
@@ -138,6 +139,19 @@ def run(con: duckdb.DuckDBPyConnection, out: Path, seed: int = 0, min_group: int
     }
 
 
+def plain(value: Any) -> Any:
+    """Strict JSON: numpy scalars as numbers, NaN (a metric undefined in a group) as null."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--delivery", help="a folder written by guichet synth (default: the workspace session's extract)")
@@ -154,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         con = connect()
         out = Path(a.out) if a.out else Path(OUTPUTS) / "snds-pilot"
     result = run(con, out, a.seed)
-    json.dump(result, sys.stdout, default=float)
+    json.dump(plain(result), sys.stdout, allow_nan=False)
     sys.stdout.write("\n")
     return 0
 

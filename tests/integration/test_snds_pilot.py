@@ -34,7 +34,7 @@ def run(tmp_path: Path, plants: tuple[Plant, ...]) -> dict:
                        profile=dataclasses.replace(PROFILES["standard"], defect_rate=0.0), plants=plants)
     write_delivery(req, tmp_path / "delivery")
     result = pilot().run(from_delivery(str(tmp_path / "delivery")), tmp_path / "out")
-    return json.loads(json.dumps(result, default=float))
+    return json.loads(json.dumps(pilot().plain(result), allow_nan=False))
 
 
 def test_the_planted_coding_gap_is_found(tmp_path):

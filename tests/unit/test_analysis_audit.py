@@ -80,3 +80,26 @@ def test_audit_of_a_model_that_uses_sex():
     sheet = datasheet({"ER_PRS_F": pa.table({"PERSON_ID": ["a", "a", "b"], "EXE_SOI_DTD": ["2023-01", "2023-03", "2023-02"]})})
     assert sheet["tables"]["ER_PRS_F"] == {"rows": 3, "columns": ["PERSON_ID", "EXE_SOI_DTD"], "persons": 2,
                                            "dates": {"EXE_SOI_DTD": ["2023-01", "2023-03"]}}
+
+
+def test_audit_of_a_pipeline_on_a_dataframe():
+    pd = pytest.importorskip("pandas")
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from guichet.analysis.audit import audit
+
+    rng = np.random.default_rng(3)
+    n = 1200
+    df = pd.DataFrame({"age": rng.normal(60, 10, n), "region": rng.choice(["11", "84", "93"], n)})
+    y = (rng.random(n) < np.where(df["region"] == "84", 0.5, 0.2)).astype(int)
+    pre = ColumnTransformer([("cat", OneHotEncoder(), ["region"])], remainder="passthrough")
+    model = make_pipeline(pre, LogisticRegression()).fit(df[:800], y[:800])
+    rep = audit(model, df[:800], df[800:], y[800:], {"region": df["region"][800:]}, n_boot=10,
+                counterfactuals={"region": ["84", "11"]})
+    assert rep["counterfactual"]["region"]["84"]["mean_change"] > 0.1
+    assert rep["counterfactual"]["region"]["11"]["mean_change"] < 0
+    assert "share_flagged" in rep["tails"] and {r["feature"] for r in rep["importance"]} == {"age", "region"}
+    assert set(rep["by_group"]["region"]["auc"]["groups"]) == {"11", "84", "93"}

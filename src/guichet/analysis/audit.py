@@ -254,17 +254,24 @@ def dependence(model: Any, X: Any, feature: int | str, *, grid: int = 10) -> dic
             "average": [float(v) for v in np.asarray(r["average"])[0]]}
 
 
-def counterfactual(model: Any, X: Any, column: int, values: Sequence[Any], *, threshold: float = 0.5) -> dict[str, Any]:
-    """Set only the sensitive column to each value in turn (``X`` a numeric array): the mean absolute change
-    of the score and the share of decisions that flip, per value, against the observed predictions."""
-    Xa = np.asarray(X, dtype=float)
+def counterfactual(model: Any, X: Any, column: int | str, values: Sequence[Any], *,
+                   threshold: float = 0.5) -> dict[str, Any]:
+    """Set only the sensitive column (an index, or a name when ``X`` is a DataFrame) to each value in turn:
+    the mean absolute change of the score and the share of decisions that flip, per value, against the
+    observed predictions."""
+    frame = hasattr(X, "columns") and hasattr(X, "copy")
+    Xa: Any = X if frame else np.asarray(X, dtype=float)
+    original = np.asarray(Xa[column]) if frame else Xa[:, column]
     base = _scores(model, Xa)
     out: dict[str, Any] = {}
     for v in values:
         Xc = Xa.copy()
-        Xc[:, column] = v
+        if frame:
+            Xc[column] = v
+        else:
+            Xc[:, column] = v
         s = _scores(model, Xc)
-        changed = Xa[:, column] != v
+        changed = original != v
         if not changed.any():
             continue
         out[str(v)] = {"n_changed": int(changed.sum()),
@@ -272,6 +279,17 @@ def counterfactual(model: Any, X: Any, column: int, values: Sequence[Any], *, th
                        "mean_change": float(np.mean(s[changed] - base[changed])),
                        "flipped": float(np.mean((s[changed] >= threshold) != (base[changed] >= threshold)))}
     return out
+
+
+def _numeric(X: Any) -> np.ndarray | None:
+    """The numeric columns of ``X`` as floats (a DataFrame's non-numeric columns left out), or None."""
+    if hasattr(X, "select_dtypes"):
+        X = X.select_dtypes("number")
+    try:
+        a = np.asarray(X, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    return a if a.ndim == 2 and a.shape[1] else None
 
 
 class Tails:
@@ -295,28 +313,43 @@ class Tails:
 
 
 def audit(model: Any, X_train: Any, X_test: Any, y_test: Any, sensitive: Mapping[str, Any], *,
-          features: Sequence[str], n_boot: int = 200, seed: int = 0, metrics: Sequence[str] | None = None,
+          features: Sequence[str] | None = None, n_boot: int = 200, seed: int = 0,
+          metrics: Sequence[str] | None = None,
           counterfactuals: Mapping[str, Sequence[Any]] | None = None) -> dict[str, Any]:
     """Everything above for one model on held-out data: by-group metrics with CIs, calibration by group,
     permutation importance, partial dependence of the three most important features, counterfactual
-    probes of the sensitive features present in ``X`` (``counterfactuals``: feature → values), the tails."""
-    Xte = np.asarray(X_test, dtype=float)
+    probes of the sensitive features present in ``X`` (``counterfactuals``: feature → values), the tails.
+    ``X`` is a numeric array (``features`` names its columns) or a DataFrame (a pipeline may encode its
+    non-numeric columns; the tails are measured on the numeric ones)."""
+    frame = hasattr(X_test, "columns")
+    Xte = X_test if frame else np.asarray(X_test, dtype=float)
+    names = list(features) if features else [str(c) for c in getattr(X_test, "columns", [])]
+    if not names:
+        raise BadInput("features: the names of X's columns")
     report: dict[str, Any] = {"n_test": len(Xte), "by_group": by_group(model, Xte, y_test, sensitive,
-                                                                              metrics=metrics, n_boot=n_boot,
-                                                                              seed=seed)}
+                                                                      metrics=metrics, n_boot=n_boot, seed=seed)}
     if hasattr(model, "predict_proba"):
         report["calibration"] = {f: calibration(model, Xte, y_test, v) for f, v in sensitive.items()}
-    imp = importance(model, Xte, y_test, seed=seed, features=features)
+    imp = importance(model, Xte, y_test, seed=seed, features=names)
     report["importance"] = imp
-    idx = {f: i for i, f in enumerate(features)}
-    report["partial_dependence"] = [dependence(model, Xte, idx[r["feature"]]) | {"feature": r["feature"]}
-                                    for r in imp[:3]]
+    idx: dict[str, int | str] = {f: (f if frame else i) for i, f in enumerate(names)}
+    report["partial_dependence"] = []
+    for r in imp[:3]:
+        try:
+            report["partial_dependence"].append(dependence(model, Xte, idx[r["feature"]]) | {"feature": r["feature"]})
+        except (TypeError, ValueError) as exc:  # a categorical feature the model's pipeline encodes
+            report["partial_dependence"].append({"feature": r["feature"], "skipped": str(exc)[:200]})
     report["counterfactual"] = {f: counterfactual(model, Xte, idx[f], list(v))
                                 for f, v in (counterfactuals or {}).items() if f in idx}
-    tails = Tails(X_train)
-    flags = tails.flag(Xte)
-    report["tails"] = {"share_flagged": float(flags.mean()), "n_flagged": int(flags.sum()),
-                       "rule": f"mean distance to the {tails.k} nearest training points above their 99th percentile"}
+    train_num, test_num = _numeric(X_train), _numeric(X_test)
+    if train_num is None or test_num is None or len(train_num) < 3:
+        report["tails"] = {"skipped": "no numeric features to measure density on"}
+    else:
+        tails = Tails(train_num)
+        flags = tails.flag(test_num)
+        report["tails"] = {"share_flagged": float(flags.mean()), "n_flagged": int(flags.sum()),
+                           "rule": f"mean distance to the {tails.k} nearest training points (numeric features, "
+                                   "standardised) above their 99th percentile"}
     return report
 
 

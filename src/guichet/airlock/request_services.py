@@ -6,7 +6,6 @@ and may recall them. Every step is a governed service, audited, naming the reque
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 import shutil
@@ -22,6 +21,7 @@ from guichet.airlock import ledger, safe
 from guichet.airlock.check import check_file
 from guichet.airlock.rules import DEFAULT, load, names
 from guichet.airlock.tables import LedgerCell, OutputFile, OutputRequest, OutputReview
+from guichet.analysis.metadata import sha256 as sha256_of
 from guichet.errors import BadInput, NotFound, Refused
 from guichet.governance import Resource, Unit, query, service
 from guichet.permits.state import person_has_access
@@ -53,14 +53,6 @@ def _outputs_dir(home: Path, permit: str) -> Path:
 
 def _released_dir(home: Path, request: str) -> Path:
     return home / "outputs" / "released" / request
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _output(home: Path, permit: str, file: str) -> Path:
@@ -269,7 +261,7 @@ def submit(unit: Unit, permit: str, files: list[str], group: str = "outputs", co
         status, answer, flags = checked
         failing += status == "fail"
         unit.session.add(OutputFile(request=req.id, turn=req.turn, path=rel, group=group, supporting=is_support,
-                                    sha256=_sha256(path), size=path.stat().st_size, status=status, check=answer,
+                                    sha256=sha256_of(path), size=path.stat().st_size, status=status, check=answer,
                                     ledger=flags))
     pool = _checkers(unit.session, req)
     req.proposed = random.SystemRandom().sample(pool, min(2, len(pool)))
@@ -476,12 +468,12 @@ def release(unit: Unit, request: str) -> dict[str, Any]:
         if f.supporting:
             continue
         source = _output(home, req.permit, f.path)
-        if _sha256(source) != f.sha256:
+        if sha256_of(source) != f.sha256:
             raise Refused(f"{f.path} changed after it was submitted: submit it again")
         dest = target / f.path.replace("/", "__")
         safe.copy_safe(source, dest)
         f.released_path = str(dest)
-        f.released_sha256 = _sha256(dest)
+        f.released_sha256 = sha256_of(dest)
         out.append(str(dest))
         found = ledger.output_cells(source)
         if found is not None:
@@ -597,7 +589,7 @@ def download(unit: Unit, request: str, name: str) -> Path:
     for f in _files(unit.session, req):
         if not f.supporting and f.released_path and Path(f.released_path).name == name and f.recalled_at is None:
             path = Path(f.released_path)
-            if path.is_file() and _sha256(path) == f.released_sha256:
+            if path.is_file() and sha256_of(path) == f.released_sha256:
                 unit.note(obj=f"output request {req.id}", file=name)
                 return path
     raise NotFound(f"no released file {name[:80]} in {req.id}")

@@ -32,7 +32,8 @@ def add_permit(hub: Hub, permit: str = PERMIT, people_: list[str] | None = None,
     document["people"] = [{"name": n, "role": "member", "attested_until": None} for n in names]
     today = date.today()
     with hub.store.write() as s:
-        s.add(Permit(id=permit, application=f"A-{permit}", org=org, owner=names[0], state="active", revision=1,
+        # the application is a number, as issued permits have (the permit services read it as one)
+        s.add(Permit(id=permit, application=str(int(permit.rsplit("-", 1)[1])), org=org, owner=names[0], state="active", revision=1,
                      document=document, valid_from=today - timedelta(days=1), valid_until=today + timedelta(days=400),
                      issued_by="operator", issued_at=datetime.now(UTC)))
         for n in names:

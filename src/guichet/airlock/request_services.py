@@ -20,11 +20,14 @@ from sqlalchemy.orm import Session
 from guichet.airlock import ledger, safe
 from guichet.airlock.check import check_file
 from guichet.airlock.rules import DEFAULT, load, names
-from guichet.airlock.tables import LedgerCell, OutputFile, OutputRequest, OutputReview
+from guichet.airlock.tables import LedgerCell, OutputFile, OutputRecheck, OutputRequest, OutputReview
 from guichet.analysis.metadata import sha256 as sha256_of
+from guichet.audit.log import append_event
 from guichet.errors import BadInput, NotFound, Refused
-from guichet.governance import Resource, Unit, query, service
-from guichet.permits.state import person_has_access
+from guichet.governance import Resource, Unit, authorize, query, service
+from guichet.permits import outbox
+from guichet.permits.state import effective_state, open_suspension, person_has_access
+from guichet.permits.suspension import suspend_permit
 from guichet.permits.tables import Permit
 
 # What may leave: tables and text (checked), figures (checked through their table; SVG sanitised), HTML
@@ -128,6 +131,24 @@ def _request_resource(session: Session, request: str, **_: object) -> Resource:
         return Resource("output request", str(request)[:24])
     return Resource("output request", row.id, owner=row.author, org=row.org,
                     prior_actors=frozenset(_complete(session, row)))
+
+
+def _reviewers(session: Session, req: OutputRequest) -> set[str]:
+    """Every checker who reviewed any turn of the request."""
+    return set(session.execute(select(OutputReview.checker).where(OutputReview.request == req.id)).scalars())
+
+
+def _rechecks(session: Session, req: OutputRequest) -> list[OutputRecheck]:
+    return list(session.execute(select(OutputRecheck).where(OutputRecheck.request == req.id)
+                                .order_by(OutputRecheck.id)).scalars())
+
+
+def _recheck_resource(session: Session, request: str, **_: object) -> Resource:
+    row = session.get(OutputRequest, request) if isinstance(request, str) else None
+    if row is None:
+        return Resource("output request", str(request)[:24])
+    return Resource("output request", row.id, owner=row.author, org=row.org,
+                    prior_actors=frozenset(_reviewers(session, row)))
 
 
 def _next_id(session: Session) -> str:
@@ -355,6 +376,9 @@ def _view(session: Session, req: OutputRequest, username: str, role: str) -> dic
         answer["conflict"] = req.state == "checked" and len(done) >= 2
     if role == "operator":
         answer["recheck"] = req.recheck
+    if role != "author":
+        answer["rechecks"] = [{"checker": r.checker, "verdict": r.verdict, "reason": r.reason}
+                              for r in _rechecks(session, req)]
     return answer
 
 
@@ -450,6 +474,61 @@ def _consolidate(unit: Unit, req: OutputRequest) -> str | None:
     return req.state
 
 
+RECHECK_VERDICTS = ("confirmed", "concern")
+RECHECKABLE = ("approved", "released", "recalled")
+
+
+def _may_recheck(session: Session, req: OutputRequest, username: str, org: str | None) -> str | None:
+    """Why ``username`` may not re-check ``req`` (None: they may): drawn for the sample, decided, not yet
+    re-checked, and the checker independent of it — not one of its reviewers (any turn), not its author, not
+    named on the permit, not of the project's organisation."""
+    if not req.recheck:
+        return f"request {req.id} was not drawn for a re-check"
+    if req.state not in RECHECKABLE:
+        return f"request {req.id} is {req.state}: only an approved request is re-checked"
+    if _rechecks(session, req):
+        return f"request {req.id} is already re-checked"
+    permit = session.get(Permit, req.permit)
+    named = {p.get("name") for p in (permit.document.get("people", []) if permit else [])}
+    if username == req.author or username in named:
+        return f"airlock.recheck: separation of duties, {username} is named on permit {req.permit}"
+    if org is not None and org == req.org:
+        return f"airlock.recheck: separation of duties, {username} is of the project's organisation"
+    if username in _reviewers(session, req):
+        return f"airlock.recheck: {username} reviewed {req.id}; a re-check is another checker's"
+    return None
+
+
+@service("airlock.recheck", resource=_recheck_resource)
+def recheck(unit: Unit, request: str, verdict: str, reason: str) -> dict[str, Any]:
+    """An independent checker's later re-check of an approved request drawn for the sample: ``confirmed``, or
+    ``concern`` with its reason — a concern is told to the hub's operator (the outbox) and counted in the
+    metrics. One re-check a request."""
+    req = _request(unit.session, request)
+    if verdict not in RECHECK_VERDICTS:
+        raise BadInput(f"verdict: one of {', '.join(RECHECK_VERDICTS)}")
+    if not reason or not reason.strip():
+        raise BadInput("--reason: required")
+    why = " ".join(reason.split())[:2000]
+    refusal = _may_recheck(unit.session, req, unit.actor.username, unit.actor.org)
+    if refusal is not None:
+        raise Refused(refusal)
+    now = _now()
+    row = OutputRecheck(request=req.id, checker=unit.actor.username, verdict=verdict, reason=why, created_at=now)
+    unit.session.add(row)
+    unit.session.flush()
+    told = None
+    if verdict == "concern":
+        told = unit.hub.config.operator
+        outbox.queue(unit.session, dedupe=f"airlock-recheck-concern:{req.id}:{row.id}", recipient=told,
+                     subject=f"Output request {req.id}: a re-check raised a concern",
+                     body=f"The re-check of output request {req.id} ({req.state}) raised a concern: {why}\n"
+                          f"Decide whether to recall it (guichet airlock recall {req.id} --reason ... [--suspend]).",
+                     now=now)
+    unit.note(obj=f"output request {req.id}", reason=why[:500], verdict=verdict)
+    return {"request": req.id, "state": req.state, "verdict": verdict, "reason": why, "operator_told": told}
+
+
 @service("airlock.release", resource=_request_resource)
 def release(unit: Unit, request: str) -> dict[str, Any]:
     """Copy an approved request's output files (never supporting ones) to ``<home>/outputs/released/<request>/``,
@@ -497,6 +576,7 @@ def recall(unit: Unit, request: str, reason: str, suspend: bool = False) -> dict
     if not reason or not reason.strip():
         raise BadInput("--reason: required")
     now = _now()
+    suspended = _suspend_on_recall(unit, req, reason.strip(), now) if suspend else None
     for f in _files(unit.session, req):
         if f.released_path:
             Path(f.released_path).unlink(missing_ok=True)
@@ -506,8 +586,30 @@ def recall(unit: Unit, request: str, reason: str, suspend: bool = False) -> dict
     permit = unit.session.get(Permit, req.permit)
     people = sorted({str(p.get("name")) for p in (permit.document.get("people", []) if permit else [])})
     downloaders = sorted({req.author, *people, *_downloaders(unit.session, req.id)})
-    unit.note(obj=f"output request {req.id}", reason=reason.strip()[:500], suspend=suspend)
-    return {"request": req.id, "state": req.state, "notify": downloaders, "suspend_requested": suspend}
+    unit.note(obj=f"output request {req.id}", reason=reason.strip()[:500], suspend=suspend,
+              permit_state=suspended)
+    return {"request": req.id, "state": req.state, "notify": downloaders, "suspend_requested": suspend,
+            "permit_state": suspended}
+
+
+def _suspend_on_recall(unit: Unit, req: OutputRequest, reason: str, now: datetime) -> str:
+    """``recall --suspend``: suspend the request's permit as ``permit.suspend`` would — the actor must hold that
+    action on the permit (its roles and separation of duties: not the holder, not of its organisation), in the
+    recall's transaction, with that action's own audit event. A permit already suspended or ended is left as it
+    is. Answers the permit's state afterwards."""
+    permit = _permit(unit.session, req.permit)
+    decision = authorize(unit.actor, "permit.suspend", Resource("permit", permit.id, owner=permit.owner, org=permit.org))
+    if not decision:
+        raise Refused(f"--suspend: {decision.reason} (recall without it, and ask an operator or the authority to "
+                      f"suspend permit {permit.id})")
+    state = effective_state(unit.session, permit, now.date())
+    if state in ("revoked", "expired") or open_suspension(unit.session, permit.id) is not None:
+        return state
+    why = f"output request {req.id} recalled: {reason}"[:2000]
+    row = suspend_permit(unit.session, permit, unit.actor.username, why, now, source=f"output request {req.id}")
+    append_event(unit.session, unit.actor, "permit.suspend", obj=f"permit:{permit.id}", reason=why[:500],
+                 details={"suspension": row.id, "request": req.id})
+    return "suspended"
 
 
 def _downloaders(session: Session, request: str) -> set[str]:
@@ -597,8 +699,8 @@ def download(unit: Unit, request: str, name: str) -> Path:
 
 @query("airlock.requests")
 def waiting(unit: Unit) -> list[dict[str, Any]]:
-    """The requests the caller may act on: a checker's waiting requests (those proposed to them first), an
-    operator's approved ones, a researcher's own."""
+    """The requests the caller may act on: a checker's waiting requests (those proposed to them first), then
+    the sampled approved requests they may re-check (``"recheck": true``); an operator's; a researcher's own."""
     roles = unit.actor.roles
     me = unit.actor.username
     rows = list(unit.session.execute(select(OutputRequest).order_by(OutputRequest.id)).scalars())
@@ -608,21 +710,30 @@ def waiting(unit: Unit) -> list[dict[str, Any]]:
             role = _role_on(unit.session, req, me, roles, unit.actor.org)
         except NotFound:
             continue
-        if role == "checker" and (req.state != "checked" or me in _complete(unit.session, req)
-                                  or req.org == unit.actor.org):
-            continue
+        is_recheck = False
+        if role == "checker":
+            if req.state == "checked":
+                if me in _complete(unit.session, req) or req.org == unit.actor.org:
+                    continue
+            elif _may_recheck(unit.session, req, me, unit.actor.org) is None:
+                is_recheck = True
+            else:
+                continue
         out.append({"request": req.id, "permit": req.permit, "title": req.title, "state": req.state,
-                    "turn": req.turn, "proposed_to_me": me in req.proposed})
-    out.sort(key=lambda x: (not x["proposed_to_me"], x["request"]))
+                    "turn": req.turn, "proposed_to_me": me in req.proposed and not is_recheck,
+                    "recheck": is_recheck})
+    out.sort(key=lambda x: (x["recheck"], not x["proposed_to_me"], x["request"]))
     return out
 
 
 @query("airlock.metrics")
 def metrics(unit: Unit) -> dict[str, Any]:
-    """Turnaround, decisions and their reasons, files per request, overrides, the re-check sample."""
+    """Turnaround, decisions and their reasons, files per request, overrides, the re-check sample and the
+    re-checks' verdicts (concerns listed)."""
     reqs = list(unit.session.execute(select(OutputRequest)).scalars())
     files = list(unit.session.execute(select(OutputFile)).scalars())
     reviews = list(unit.session.execute(select(OutputReview)).scalars())
+    rechecks = list(unit.session.execute(select(OutputRecheck)).scalars())
     turnaround = sorted((r.decided_at - r.submitted_at).total_seconds() / 3600 for r in reqs
                         if r.decided_at is not None and r.submitted_at is not None)
     per_request = Counter(f.request for f in files if not f.supporting)
@@ -632,4 +743,8 @@ def metrics(unit: Unit) -> dict[str, Any]:
             "rejection_reasons": sorted({x for r in reqs if r.state in ("rejected", "changes") for x in r.reasons}),
             "overrides": sum(1 for r in reviews if r.override),
             "recheck_sample": sorted(r.id for r in reqs if r.recheck),
+            "rechecks": dict(Counter(x.verdict for x in rechecks)),
+            "recheck_concerns": sorted({x.request for x in rechecks if x.verdict == "concern"}),
+            "recheck_pending": sorted({r.id for r in reqs if r.recheck and r.state in RECHECKABLE}
+                                      - {x.request for x in rechecks}),
             "ledger_cells": int(unit.session.execute(select(func.count(LedgerCell.id))).scalar_one())}

@@ -96,3 +96,18 @@ class LedgerCell(Base):
     persons: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     recalled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class OutputRecheck(Base):
+    """A later re-check of an approved request drawn for the sample (``OutputRequest.recheck``): an independent
+    checker's verdict, ``confirmed`` or ``concern`` with a reason (migration 0018). A concern tells the
+    operator."""
+
+    __tablename__ = "airlock_rechecks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request: Mapped[str] = mapped_column(String(24), index=True)
+    checker: Mapped[str] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(16))  # confirmed concern
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

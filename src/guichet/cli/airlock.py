@@ -130,7 +130,8 @@ def release(cli: Cli, request: str) -> None:
 @airlock.command("recall", epilog=example("guichet airlock recall R-2026-0001 --reason \"incident\" --as operator"))
 @click.argument("request")
 @click.option("--reason", required=True, metavar="TEXT", help="Why the release is withdrawn (recorded).")
-@click.option("--suspend", is_flag=True, help="Ask for the permit's suspension as well (recorded).")
+@click.option("--suspend", is_flag=True,
+              help="Suspend the permit as well (needs permit.suspend on it: not of its organisation).")
 @hub_command
 @pass_cli
 def recall(cli: Cli, request: str, reason: str, suspend: bool) -> None:
@@ -138,7 +139,27 @@ def recall(cli: Cli, request: str, reason: str, suspend: bool) -> None:
     from guichet.airlock import request_services as rs
 
     r = rs.recall(cli.hub, cli.actor, request=request, reason=reason, suspend=suspend)
-    cli.emit(r, lambda: f"{r['request']}: recalled; notify {', '.join(r['notify'])}")
+    cli.emit(r, lambda: f"{r['request']}: recalled; notify {', '.join(r['notify'])}"
+             + (f"; permit {r['permit_state']}" if r.get("permit_state") else ""))
+
+
+@airlock.command("recheck", epilog=example(
+    "guichet airlock recheck R-2026-0001 --concern --reason \"a cell is 3 persons from another\" --as quentin"))
+@click.argument("request")
+@click.option("--confirm", "verdict", flag_value="confirmed", help="The decision stands.")
+@click.option("--concern", "verdict", flag_value="concern", help="A concern: the operator is told.")
+@click.option("--reason", required=True, metavar="TEXT", help="Why (kept; a concern's reason is told).")
+@hub_command
+@pass_cli
+def recheck(cli: Cli, request: str, verdict: str | None, reason: str) -> None:
+    """Re-check an approved request drawn for the sample (a checker who did not review it)."""
+    from guichet.airlock import request_services as rs
+
+    if verdict is None:
+        raise click.UsageError("one of --confirm or --concern")
+    r = rs.recheck(cli.hub, cli.actor, request=request, verdict=verdict, reason=reason)
+    cli.emit(r, lambda: f"{r['request']}: re-check {r['verdict']}"
+             + (f"; {r['operator_told']} told" if r["operator_told"] else ""))
 
 
 @airlock.command("show", epilog=example("guichet airlock show R-2026-0001 --as olga --json"))

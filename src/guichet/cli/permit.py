@@ -219,6 +219,28 @@ def revoke(cli: Cli, permit_id: str, reason: str, exclude_years: int) -> None:
     cli.emit({"permit": info.to_dict()}, lambda: _state_text(info))
 
 
+@permit.command("suspend", epilog=example("guichet permit suspend P-2026-0001 --reason 'output incident' --as operator"))
+@click.argument("permit_id", metavar="ID")
+@click.option("--reason", required=True, metavar="TEXT", help="Why (the holder is told).")
+@hub_command
+@pass_cli
+def suspend(cli: Cli, permit_id: str, reason: str) -> None:
+    """Suspend a permit by a decision: access to its data closes until it is reinstated."""
+    info = _svc().suspend(cli.hub, cli.actor, permit_id=permit_id, reason=reason)
+    cli.emit({"permit": info.to_dict()}, lambda: _state_text(info))
+
+
+@permit.command("reinstate", epilog=example("guichet permit reinstate P-2026-0001 --reason 'cleared' --as operator"))
+@click.argument("permit_id", metavar="ID")
+@click.option("--reason", required=True, metavar="TEXT", help="Why (the holder is told).")
+@hub_command
+@pass_cli
+def reinstate(cli: Cli, permit_id: str, reason: str) -> None:
+    """Reinstate a suspended permit: access to its data opens again."""
+    info = _svc().reinstate(cli.hub, cli.actor, permit_id=permit_id, reason=reason)
+    cli.emit({"permit": info.to_dict()}, lambda: _state_text(info))
+
+
 @permit.command("appeal", epilog=example(
     "guichet permit appeal P-2026-0001 --reason 'the breach was the processor's' --as alice --json"))
 @click.argument("permit_id", metavar="ID")

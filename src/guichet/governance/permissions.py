@@ -148,6 +148,11 @@ _TABLE: tuple[ActionSpec, ...] = (
     _a("permit.revoke", "operator authority", "decision",
        "revoke a permit with a reason, optionally excluding its organisation for up to 5 years (Art 63)",
        ("not_owner", "not_same_org")),
+    _a("permit.suspend", "operator authority", "decision",
+       "suspend a permit with a reason (an output incident, a breach): access to its data closes until reinstated",
+       ("not_owner", "not_same_org")),
+    _a("permit.reinstate", "operator authority", "decision",
+       "reinstate a suspended permit with a reason: access to its data opens again", ("not_owner", "not_same_org")),
     _a("permit.appeal", "self", "change",
        "lodge an appeal against a permit's end (revoked or expired): its keys are not shredded while it is pending"),
     _a("permit.decide_appeal", "authority", "decision",
@@ -169,6 +174,9 @@ _TABLE: tuple[ActionSpec, ...] = (
        "recorded in the differencing ledger", ("not_owner",)),
     _a("airlock.recall", "operator", "change",
        "recall a released output request after an incident, with a reason; list whom to notify", ("not_owner",)),
+    _a("airlock.recheck", "checker", "change",
+       "re-check an approved output request drawn for the sample: confirmed, or a concern with its reason (the "
+       "operator is told); never one of its reviewers", ("not_owner", "not_prior", "not_same_org")),
     _a("airlock.show", "operator checker researcher", "read",
        "read an output request: state, turn, files, verdicts (a researcher: their project's; a checker: no "
        "other vote before their own)"),

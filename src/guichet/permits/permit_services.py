@@ -1,8 +1,9 @@
 """Permit services: fee estimates, issue, amend, extend, revoke; reading, exporting. Every state change is
 a ``@service`` (permission checked, audit written); every revision of a permit is signed and kept.
 
-A permit's **state** is ``active``, ``suspended`` (active, but none of its named people holds a valid
-training attestation today, so nobody can reach the data), ``expired`` (its last day has passed; the
+A permit's **state** is ``active``, ``suspended`` (suspended by a decision — ``permit.suspend``, until
+``permit.reinstate`` — or none of its named people holds a valid training attestation today: either way
+nobody can reach the data), ``expired`` (its last day has passed; the
 scheduler records it, reading shows it at once) or ``revoked``. A person's access is open when the permit is
 active and their own attestation is valid: an expired attestation suspends that person only.
 """
@@ -38,7 +39,8 @@ from guichet.permits.issuing import (
     validity,
 )
 from guichet.permits.signing import load_or_create_key
-from guichet.permits.state import effective_state, pending_appeal, person_has_access
+from guichet.permits.state import effective_state, open_suspension, pending_appeal, person_has_access
+from guichet.permits.suspension import reinstate_permit, suspend_permit, suspension_info
 from guichet.permits.tables import FeeEstimate, Invoice, Permit, PermitAmendment, PermitAppeal, PermitRevision
 
 MAX_REASON = 2000
@@ -113,6 +115,7 @@ class PermitInfo:
     people: tuple[PersonAccess, ...] = ()
     pending: tuple[dict[str, Any], ...] = ()
     document: dict[str, Any] = field(default_factory=dict)
+    suspension: dict[str, Any] | None = None  # the open suspension decided by an operator or the authority
 
     def to_dict(self) -> dict[str, Any]:
         iso = lambda d: d.isoformat() if d else None  # noqa: E731
@@ -122,7 +125,7 @@ class PermitInfo:
                 "ended_at": iso(self.ended_at), "exclude_until": iso(self.exclude_until),
                 "results_due": iso(self.results_due), "delete_by": iso(self.delete_by),
                 "people": [p.to_dict() for p in self.people], "pending_amendments": list(self.pending),
-                "document": self.document}
+                "document": self.document, "suspension": self.suspension}
 
 
 def _estimate_info(row: FeeEstimate) -> EstimateInfo:
@@ -141,7 +144,8 @@ def _info(session: Session, permit: Permit, today: date) -> PermitInfo:
     return PermitInfo(permit.id, int(permit.application), permit.org, permit.owner,
                       effective_state(session, permit, today), permit.revision, permit.valid_from, permit.valid_until,
                       permit.extended, permit.issued_at, permit.ended_at, permit.exclude_until, permit.results_due,
-                      permit.delete_by, people, pending, dict(permit.document))
+                      permit.delete_by, people, pending, dict(permit.document),
+                      suspension_info(open_suspension(session, permit.id)))
 
 
 # --- resources ---------------------------------------------------------------------------------------------
@@ -499,6 +503,31 @@ def revoke(unit: Unit, permit_id: str, reason: str, exclude_years: int = 0) -> P
                       + (f" The organisation is excluded from access until {excluded:%Y-%m-%d}." if excluded else ""),
                  now=_now())
     unit.note(obj=f"permit:{permit.id}", reason=why, exclude_until=excluded.isoformat() if excluded else None)
+    return _info(s, permit, today)
+
+
+@service("permit.suspend", resource=_permit_resource)
+def suspend(unit: Unit, permit_id: str, reason: str) -> PermitInfo:
+    """Suspend a permit by a decision, with its reason (an output incident, a breach under investigation):
+    access to its data closes at once — extracts, sessions and the airlock refuse it — until it is reinstated.
+    The holder is told."""
+    s, today = unit.session, _today()
+    permit = _permit(s, permit_id)
+    why = _reason(reason)
+    row = suspend_permit(s, permit, unit.actor.username, why, _now())
+    unit.note(obj=f"permit:{permit.id}", reason=why, suspension=row.id)
+    return _info(s, permit, today)
+
+
+@service("permit.reinstate", resource=_permit_resource)
+def reinstate(unit: Unit, permit_id: str, reason: str) -> PermitInfo:
+    """End a permit's suspension, with its reason: access opens again (for the people whose own access is
+    open). The holder is told."""
+    s, today = unit.session, _today()
+    permit = _permit(s, permit_id)
+    why = _reason(reason)
+    row = reinstate_permit(s, permit, unit.actor.username, why, _now())
+    unit.note(obj=f"permit:{permit.id}", reason=why, suspension=row.id)
     return _info(s, permit, today)
 
 

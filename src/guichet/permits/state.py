@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from guichet.errors import NotFound
 from guichet.permits.accreditation import attestation_valid
-from guichet.permits.tables import Permit, PermitAppeal
+from guichet.permits.tables import Permit, PermitAppeal, PermitSuspension
 
 
 def effective_state(session: Session, permit: Permit, today: date) -> str:
@@ -18,9 +18,18 @@ def effective_state(session: Session, permit: Permit, today: date) -> str:
         return "revoked"
     if permit.state == "expired" or permit.valid_until < today:
         return "expired"
+    if open_suspension(session, permit.id) is not None:
+        return "suspended"
     if not any(attestation_valid(session, p["name"], today) for p in permit.document.get("people", [])):
         return "suspended"
     return "active"
+
+
+def open_suspension(session: Session, permit_id: str) -> PermitSuspension | None:
+    """The permit's explicit suspension still in force (an operator's or the authority's decision), if any."""
+    return session.execute(select(PermitSuspension).where(PermitSuspension.permit_id == permit_id,
+                                                          PermitSuspension.reinstated_at.is_(None))
+                           .order_by(PermitSuspension.id)).scalars().first()
 
 
 def person_has_access(session: Session, permit: Permit, username: str, today: date) -> bool:

@@ -168,3 +168,21 @@ class PermitAppeal(Base):
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     decision: Mapped[str | None] = mapped_column(Text)
+
+
+class PermitSuspension(Base):
+    """An explicit suspension of a permit, decided by an operator or the authority with its reason (after an
+    output incident, say): while it is open (``reinstated_at`` null) the permit is ``suspended`` and nobody
+    reaches its data. Reinstating closes it, with its own reason (migration 0018)."""
+
+    __tablename__ = "permit_suspensions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    permit_id: Mapped[str] = mapped_column(String(24), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(200))  # what led to it: "output request R-2026-0001"
+    suspended_by: Mapped[str] = mapped_column(String(64))
+    suspended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reinstated_by: Mapped[str | None] = mapped_column(String(64))
+    reinstated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reinstate_reason: Mapped[str | None] = mapped_column(Text)

@@ -915,7 +915,7 @@ def rerun(hub: Hub, permit_id: str, document: dict[str, Any], version: int | Non
 
 def check_access(hub: Hub, permit_id: str, username: str | None = None) -> dict[str, Any]:
     """May the extract be read now? Checked at every read: refused once the permit expired or was revoked, and
-    while it is suspended (no named person holds a valid attestation); with ``username``, refused unless that
+    while it is suspended (by a decision, or no named person holds a valid attestation); with ``username``, refused unless that
     person is named on the permit and their own access is open. Answers the permit's scope."""
     from datetime import UTC, datetime
 

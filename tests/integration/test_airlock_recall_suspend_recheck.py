@@ -167,3 +167,23 @@ def test_recheck_cli_and_unsampled_requests(hub: Hub) -> None:
     r = run_cli(["permit", "reinstate", PERMIT, "--reason", "cleared", "--home", home, "--json",
                  "--as", hub.config.operator])
     assert r.code == 0 and json.loads(r.stdout)["permit"]["state"] == "active"
+
+
+def test_recheck_on_the_checkers_home_and_list(hub: Hub) -> None:
+    from starlette.testclient import TestClient
+
+    from guichet.web import create_app
+    from tests.web_support import PASSWORD, Person, sign_in
+
+    a = setup(hub)
+    hub.config.properties[rs.RECHECK_PROPERTY] = 1.0
+    req = _released(hub, a)
+    system = system_actor()
+    accounts.set_password(hub, system, username="quentin", password=PASSWORD)
+    secret = accounts.enroll_totp(hub, system, username="quentin")
+    quentin = TestClient(create_app(hub.config))
+    sign_in(quentin, Person("quentin", "checker", PASSWORD, secret, ""))
+    home = quentin.get("/", headers={"accept-language": "fr"})
+    assert home.status_code == 200 and req in home.text and "à revérifier" in home.text
+    listing = quentin.get("/airlock/requests", headers={"accept-language": "en"})
+    assert listing.status_code == 200 and req in listing.text and "(re-check)" in listing.text

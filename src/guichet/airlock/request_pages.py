@@ -138,10 +138,13 @@ async def released_file(ctx: Ctx, request: str, name: str) -> Response:
 
 @router.home_panel(permission="airlock.requests", order=40)
 def waiting_panel(ctx: WebContext) -> Panel | None:
-    """Checkers: the output requests waiting for their review (those proposed to them first)."""
+    """Checkers: the output requests waiting for their review (those proposed to them first), then the sampled
+    approved requests they may re-check (marked)."""
     actor = ctx.actor
     if actor is None or "checker" not in actor.roles:
         return None
-    items = [{"label": f"{x['request']} {x['title']}", "detail": x["permit"], "href": f"/airlock/requests/{x['request']}"}
+    items = [{"label": f"{x['request']} {x['title']}",
+              "detail": f"{x['permit']} ({ctx.t('airlock.recheck_for_you')})" if x["recheck"] else x["permit"],
+              "href": f"/airlock/requests/{x['request']}"}
              for x in rs.waiting(ctx.hub, actor)]
     return Panel("airlock.panel_waiting", items[:10], "/airlock/requests", "airlock.panel_waiting.none", 40)

@@ -142,6 +142,9 @@ def bwrap_command(*, extract: Path, outputs: Path, user: tuple[int, int] | None,
         if Path(usr).is_dir():
             cmd += ["--ro-bind", usr, usr]
     cmd += ["--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin"]
+    # the private tmpfs first: a runtime installed under the host's /tmp (a clone or a venv there) is bound on
+    # top of it below, instead of being hidden by it
+    cmd += ["--size", str(limits.tmpfs_size), "--tmpfs", SANDBOX_TMP]
     runtime = runtime_paths()
     made: set[Path] = set()
     for p in [*runtime, Path("/workspace/outputs")]:  # bubblewrap makes missing folders 0700: the session's
@@ -151,7 +154,7 @@ def bwrap_command(*, extract: Path, outputs: Path, user: tuple[int, int] | None,
                 cmd += ["--perms", "0755", "--dir", str(parent)]
     for p in runtime:
         cmd += ["--ro-bind", str(p), str(p)]
-    cmd += ["--dev", "/dev", "--size", str(limits.tmpfs_size), "--tmpfs", SANDBOX_TMP,
+    cmd += ["--dev", "/dev",
             "--ro-bind", str(extract), "/workspace/extract",
             "--bind", str(outputs), "/workspace/outputs", "--chdir", "/workspace/outputs",
             "--remount-ro", "/"]  # the sandbox's own root (its folders, /usr, /workspace) read-only too

@@ -30,21 +30,32 @@ def activity_lines(data: dict[str, object]) -> list[str]:
         f"median decision time {median}",
         f"Permits issued: {data['permits_issued']}; fees invoiced {f['invoiced_cents'] / 100:.2f} {f['currency']} "
         f"({f['invoices']} invoices)",
-        "Statistics requests: not yet offered; releases: not yet offered",
+        "Statistics requests: not yet offered",
+        release_line(data["releases"]),  # type: ignore[arg-type]
         f"Objections: {o['recorded']} recorded, {o['withdrawn']} withdrawn, {o['active_at_end']} active at the end",
         f"Products: {len(data['products'])} (quality reports: {len(data['quality'])}); "  # type: ignore[arg-type]
         f"projects with overdue results: {len(overdue)}",
     ]
 
 
+def release_line(r: dict[str, object]) -> str:
+    median = r["turnaround_hours_median"]
+    turnaround = "—" if median is None else f"{median:g} hours"
+    return (f"Releases of results: {r['submitted']} requests submitted, {r['released']} released "
+            f"({r['files_released']} files), {r['rejected']} rejected, {r['recalled']} recalled; "
+            f"median turnaround {turnaround}")
+
+
 @report.command("activity", epilog=example("guichet report activity --period 2026 --json\n"
-                                           "guichet report activity --period 2026 --html activity-2026.html"))
+                                           "guichet report activity --period 2026 --html activity-2026.html --lang fr"))
 @click.option("--period", required=True, type=click.IntRange(2000, 2100), metavar="YYYY", help="The year.")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the report as one self-contained HTML page with its charts (inline SVG).")
+@click.option("--lang", type=click.Choice(["en", "fr"]), default="en", show_default=True,
+              help="The language of the HTML page.")
 @hub_command
 @pass_cli
-def activity(cli: Cli, period: int, html_out: Path | None) -> None:
+def activity(cli: Cli, period: int, html_out: Path | None, lang: str) -> None:
     """The activity report of a year: applications, decisions and their times, fees, opt-outs per month,
     products and their quality, projects with overdue results. Public (the page /transparency/report/YYYY)."""
     from guichet.transparency.report import html_report
@@ -52,7 +63,7 @@ def activity(cli: Cli, period: int, html_out: Path | None) -> None:
     data = transparency.activity_report(cli.hub, cli.actor, year=period)
     if html_out is not None:
         name = str(cli.hub.config.properties.get("hub_name") or "Guichet")
-        html_out.write_text(html_report(data, name), encoding="utf-8")
+        html_out.write_text(html_report(data, name, lang), encoding="utf-8")
     cli.emit({**data, **({"html": str(html_out)} if html_out else {})},
              "\n".join([f"Activity report {period}", *activity_lines(data),
                         *([f"Wrote {html_out}"] if html_out else [])]))

@@ -1,5 +1,6 @@
 """Demo stage "transparency": the activity report of the current year (EHDS Art 59) from what the demo did —
-the application received and decided, its permit and fees, objections, products and their quality — written
+the application received and decided, its permit and fees, the results released through the airlock,
+objections, products and their quality — written
 as ``activity-report.html`` (charts as inline SVG) in the hub's home.
 
 ``demo --json`` adds ``"report"``: the report's figures (``docs/transparency.md``)."""
@@ -24,13 +25,15 @@ def transparency_stage(run: DemoRun) -> tuple[dict[str, Any], list[str]]:
     path = hub.home / REPORT_FILE
     path.write_text(html_report(report, str(hub.config.properties.get("hub_name") or "Guichet")), encoding="utf-8")
     run.extra["report"] = {**report, "file": str(path)}
-    a, t, o = report["applications"], report["decision_time"], report["optouts"]
+    a, t, o, r = report["applications"], report["decision_time"], report["optouts"], report["releases"]
     median = "—" if t["median"] is None else f"{t['median']:g} working days"
     # the README quotes these lines: no year, no date, no path
     lines = [f"report     activity report of the year: {a['received']} application received, {a['granted']} granted, "
              f"{a['refused']} refused (median decision time {median}); {report['permits_issued']} permit; "
              f"{o['recorded']} objections recorded; {len(report['products'])} products, "
              f"{len(report['quality'])} quality reports",
+             f"           releases of results: {r['submitted']} requests submitted, {r['released']} released "
+             f"({r['files_released']} file), {r['rejected']} rejected, {r['recalled']} recalled",
              f"           {REPORT_FILE} (charts inline, no script); public pages at /transparency, "
              "guichet report activity --period YYYY"]
-    return {"written": True, "received": a["received"], "granted": a["granted"]}, lines
+    return {"written": True, "received": a["received"], "granted": a["granted"], "released": r["released"]}, lines

@@ -109,7 +109,8 @@ _TABLE: tuple[ActionSpec, ...] = (
     _a("complaint.submit", "public", "change", "lodge a complaint (EHDS Art 81): answers a reference number"),
     _a("complaint.list", "operator auditor", "read_personal", "list complaints with their status and contact"),
     _a("complaint.update", "operator", "change", "move a complaint along (in progress, answered, closed) with an answer"),
-    _a("results.overdue", "public", "read", "list the projects whose results are overdue (permits past their results deadline)"),
+    _a("results.overdue", "public", "read", "list projects whose results are overdue (past the deadline, no published release)"),
+    _a("results.published", "public", "read", "list each permit's published releases of results and recalls"),
     _a("report.activity", "public", "read",
        "read the activity report of a year (EHDS Art 59): applications, decisions, fees, opt-outs, products, results"),
     # --- permits, accreditation, fees, scheduler (issue 17) -------------------------------------------

@@ -74,10 +74,13 @@ def product_titles(ctx: WebContext) -> dict[str, str]:
 
 
 def plain_projects(ctx: WebContext, registry: dict[str, Any], overdue: list[dict[str, Any]],
-                   titles: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """One entry per application, in words: what, who, why, which data, where it stands, results."""
+                   titles: dict[str, str] | None = None,
+                   releases: dict[str, list[dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
+    """One entry per application, in words: what, who, why, which data, where it stands, results (the
+    permit's published releases and recalls)."""
     t = ctx.t
     titles = titles or {}
+    releases = releases or {}
     permits_by_id = {p["id"]: p for p in registry["permits"]}
     late = {r["permit"] for r in overdue}
     out = []
@@ -99,11 +102,12 @@ def plain_projects(ctx: WebContext, registry: dict[str, Any], overdue: list[dict
             "investigator": a["principal_investigator"], "purpose": purpose_text, "products": a["products"],
             "status": status_text, "received": a["received"], "decision": a["decision"],
             "permit": permit, "results": results,
+            "releases": releases.get(permit["id"], []) if permit is not None else [],
         }
         entry["haystack"] = _fold(" ".join(str(v) for v in (
             a["id"], a["title"], a["summary"] or "", a["organisation"], a["principal_investigator"] or "",
             purpose, purpose_text, " ".join(a["products"]), " ".join(titles.get(x, "") for x in a["products"]),
-            status_text, permit["id"] if permit else "")))
+            status_text, permit["id"] if permit else "", " ".join(r["title"] for r in entry["releases"]))))
         out.append(entry)
     return out
 
@@ -129,7 +133,7 @@ def projects(ctx: Ctx, q: Annotated[str | None, Query(max_length=MAX_QUERY)] = N
     registry = permits.read_registry(ctx.hub, actor)
     overdue = transparency.overdue_results(ctx.hub, actor)
     titles = product_titles(ctx)
-    found = plain_projects(ctx, registry, overdue, titles)
+    found = plain_projects(ctx, registry, overdue, titles, transparency.published_results(ctx.hub, actor))
     shown = search(found, q) if q and q.strip() else found
     return render(ctx, "transparency_projects.html", projects=shown, total=len(found), q=(q or "").strip(),
                   overdue=overdue, titles=titles)
@@ -141,9 +145,11 @@ def results(ctx: Ctx) -> HTMLResponse:
     actor = _actor(ctx)
     registry = permits.read_registry(ctx.hub, actor)
     overdue = transparency.overdue_results(ctx.hub, actor)
+    releases = transparency.published_results(ctx.hub, actor)
     late = {r["permit"] for r in overdue}
-    rows = [{**p, "overdue": p["id"] in late} for p in registry["permits"]]
-    return render(ctx, "transparency_results.html", permits=rows, overdue=overdue)
+    rows = [{**p, "overdue": p["id"] in late, "releases": releases.get(p["id"], [])} for p in registry["permits"]]
+    return render(ctx, "transparency_results.html", permits=rows, overdue=overdue,
+                  published=sum(1 for x in releases.values() for r in x if r["state"] == "released"))
 
 
 # --- the opt-out and the findings preference --------------------------------------------------------------

@@ -3,8 +3,9 @@ and what citizens asked of it — figures read from the hub's own tables, each d
 
 ``activity(hub, session, year, today)`` answers the figures as plain data (the CLI's ``--json``, the public
 page ``/transparency/report/YYYY``); ``html_report`` renders them as one self-contained page with its charts
-as inline SVG drawn here (no script, no CDN). What the hub does not offer yet (statistics requests, releases
-of results from the secure environment) is said so (``None`` with ``offered: false``), never counted as 0.
+as inline SVG drawn here (no script, no CDN), in English or French. What the hub does not offer yet
+(statistics requests) is said so (``None`` with ``offered: false``), never counted as 0; releases of results
+from the secure environment are read from the airlock (``guichet.airlock.figures``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from guichet.access.clocks import Calendar
 from guichet.access.tables import Application, ApplicationEvent
 from guichet.access.workflow import workflow
+from guichet.airlock import figures as airlock
 from guichet.catalogue.tables import CatalogueProduct
 from guichet.custodian.tables import OptOut
 from guichet.hub import Hub
@@ -50,10 +52,11 @@ def working_days_between(start: date, end: date, cal: Calendar) -> int:
 
 
 def overdue_results(session: Session, today: date) -> list[dict[str, Any]]:
-    """Permits whose results were due before ``today``: the hub records no published result yet (a results
-    deposit does not exist), so every permit past its results deadline is listed."""
-    rows = session.execute(select(Permit).where(Permit.results_due.is_not(None), Permit.results_due < today)
-                           .order_by(Permit.results_due, Permit.id)).scalars()
+    """Permits whose results were due before ``today`` and that have no published release in the airlock's
+    public registry (a recalled release does not count)."""
+    published = airlock.published_permits(session, today)
+    rows = [p for p in session.execute(select(Permit).where(Permit.results_due.is_not(None), Permit.results_due < today)
+                                       .order_by(Permit.results_due, Permit.id)).scalars() if p.id not in published]
     return [{"permit": p.id, "application": f"A-{p.application}", "organisation": p.org,
              "title": str(p.document.get("title") or p.document.get("purpose", {}).get("description") or ""),
              "results_due": p.results_due.isoformat() if p.results_due else None,
@@ -123,7 +126,7 @@ def activity(hub: Hub, session: Session, year: int, today: date | None = None) -
             "paid_cents": sum(i.total_cents for i in invoices if i.status == "paid"),
         },
         "statistics_requests": {"offered": False, "count": None},
-        "releases": {"offered": False, "count": None},
+        "releases": airlock.period_figures(session, start, end),
         "optouts": {
             "recorded_per_month": [recorded.get(m, 0) for m in MONTHS],
             "withdrawn_per_month": [withdrawn.get(m, 0) for m in MONTHS],
@@ -199,45 +202,93 @@ def money(cents: int, currency: str) -> str:
     return f"{cents / 100:,.2f} {currency}"
 
 
-def html_report(report: dict[str, Any], hub_name: str) -> str:
-    """The report as one self-contained HTML page (English), charts inline: ``--html OUT.html``."""
-    c = charts(report)
+HTML_TEXT = {
+    "en": {"title": "{hub}: activity report {year}", "intro": "From {start} to {end} (EHDS Art 59). Figures as of {as_of}.",
+           "caption": "Figures of the period", "received": "Applications received", "granted": "Applications granted",
+           "refused": "Applications refused", "median": "Median decision time (working days)",
+           "permits": "Permits issued", "invoiced": "Fees invoiced", "paid": "Fees paid",
+           "statistics": "Statistics requests", "not_offered": "not yet offered",
+           "submitted": "Requests to release results submitted", "released": "Requests released",
+           "rejected": "Requests rejected", "files": "Files released",
+           "turnaround": "Median turnaround of a request (hours, submission to decision)",
+           "recalled": "Releases recalled",
+           "optouts": "Objections recorded", "withdrawn": "Objections withdrawn",
+           "active": "Objections active at the end of the period", "complaints": "Complaints received",
+           "overdue": "Projects with overdue results", "h_applications": "Applications received per month",
+           "h_decisions": "Decisions", "h_optouts": "Objections recorded per month (national)",
+           "h_products": "Products and their quality", "products": "{n} products in the catalogue.",
+           "q_caption": "Latest quality report of each dataset", "dataset": "Dataset", "version": "Version",
+           "rows": "Rows", "checks": "Checks passed", "grade": "Grade", "none": "none",
+           "h_overdue": "Projects whose results are overdue", "due": "results due {date}"},
+    "fr": {"title": "{hub} : rapport d'activité {year}",
+           "intro": "Du {start} au {end} (EEDS, art. 59). Chiffres au {as_of}.",
+           "caption": "Chiffres de la période", "received": "Demandes reçues", "granted": "Demandes accordées",
+           "refused": "Demandes refusées", "median": "Délai médian de décision (jours ouvrés)",
+           "permits": "Autorisations délivrées", "invoiced": "Redevances facturées", "paid": "Redevances payées",
+           "statistics": "Demandes de statistiques", "not_offered": "pas encore proposé",
+           "submitted": "Demandes de sortie de résultats déposées", "released": "Demandes sorties",
+           "rejected": "Demandes rejetées", "files": "Fichiers sortis",
+           "turnaround": "Délai médian de traitement d'une demande (heures, du dépôt à la décision)",
+           "recalled": "Sorties retirées",
+           "optouts": "Oppositions enregistrées", "withdrawn": "Oppositions retirées",
+           "active": "Oppositions actives à la fin de la période", "complaints": "Réclamations reçues",
+           "overdue": "Projets en retard pour leurs résultats", "h_applications": "Demandes reçues par mois",
+           "h_decisions": "Décisions", "h_optouts": "Oppositions enregistrées par mois (national)",
+           "h_products": "Produits et leur qualité", "products": "{n} produits au catalogue.",
+           "q_caption": "Dernier rapport de qualité de chaque jeu de données", "dataset": "Jeu de données",
+           "version": "Version", "rows": "Lignes", "checks": "Contrôles réussis", "grade": "Note", "none": "aucun",
+           "h_overdue": "Projets dont les résultats sont en retard", "due": "résultats attendus le {date}"},
+}
+
+
+def html_report(report: dict[str, Any], hub_name: str, lang: str = "en") -> str:
+    """The report as one self-contained HTML page in English or French (``--lang``), charts inline:
+    ``--html OUT.html``."""
+    lang = lang if lang in HTML_TEXT else "en"
+    w = HTML_TEXT[lang]
+    c = charts(report, lang)
     a, t, f, o = report["applications"], report["decision_time"], report["fees"], report["optouts"]
-    rows = [("Applications received", a["received"]), ("Applications granted", a["granted"]),
-            ("Applications refused", a["refused"]),
-            ("Median decision time (working days)", "—" if t["median"] is None else t["median"]),
-            ("Permits issued", report["permits_issued"]),
-            ("Fees invoiced", money(f["invoiced_cents"], f["currency"])),
-            ("Fees paid", money(f["paid_cents"], f["currency"])),
-            ("Statistics requests", "not yet offered"), ("Releases of results", "not yet offered"),
-            ("Objections recorded", o["recorded"]), ("Objections withdrawn", o["withdrawn"]),
-            ("Objections active at the end of the period", o["active_at_end"]),
-            ("Complaints received", report["complaints"]["received"]),
-            ("Projects with overdue results", len(report["results_overdue"]))]
+    rel = report["releases"]
+    turnaround = rel.get("turnaround_hours_median")
+    rows = [(w["received"], a["received"]), (w["granted"], a["granted"]), (w["refused"], a["refused"]),
+            (w["median"], "—" if t["median"] is None else f"{t['median']:g}"),
+            (w["permits"], report["permits_issued"]),
+            (w["invoiced"], money(f["invoiced_cents"], f["currency"])),
+            (w["paid"], money(f["paid_cents"], f["currency"])),
+            (w["statistics"], w["not_offered"]),
+            (w["submitted"], rel["submitted"]), (w["released"], rel["released"]), (w["rejected"], rel["rejected"]),
+            (w["files"], rel["files_released"]), (w["turnaround"], "—" if turnaround is None else f"{turnaround:g}"),
+            (w["recalled"], rel["recalled"]),
+            (w["optouts"], o["recorded"]), (w["withdrawn"], o["withdrawn"]), (w["active"], o["active_at_end"]),
+            (w["complaints"], report["complaints"]["received"]), (w["overdue"], len(report["results_overdue"]))]
     table = "".join(f"<tr><th scope=\"row\">{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)
     quality = "".join(f"<tr><th scope=\"row\">{escape(q['dataset'])}</th><td>{q['version']}</td><td>{q['rows']}</td>"
                       f"<td>{q['checks'] - q['failed']}/{q['checks']}</td><td>{escape(str(q['grade'] or '—'))}</td></tr>"
-                      for q in report["quality"]) or '<tr><td colspan="5">none</td></tr>'
-    overdue = "".join(f"<li>{escape(r['permit'])} ({escape(r['organisation'])}): results due {escape(str(r['results_due']))}</li>"
-                      for r in report["results_overdue"]) or "<li>none</li>"
+                      for q in report["quality"]) or f'<tr><td colspan="5">{w["none"]}</td></tr>'
+    overdue = "".join(f"<li>{escape(r['permit'])} ({escape(r['organisation'])}): "
+                      f"{escape(w['due'].format(date=r['results_due']))}</li>"
+                      for r in report["results_overdue"]) or f"<li>{w['none']}</li>"
+    title = escape(w["title"].format(hub=hub_name, year=report["period"]))
+    intro = escape(w["intro"].format(start=report["from"], end=report["to"], as_of=report["as_of"]))
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(hub_name)}: activity report {escape(report['period'])}</title>
+<html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:auto;padding:1rem;color:#1b1b1b}}
 table{{border-collapse:collapse}}th,td{{border:1px solid #999;padding:.3rem .6rem;text-align:left}}
 svg.chart{{max-width:100%;height:auto}}</style></head>
 <body><main>
-<h1>{escape(hub_name)}: activity report {escape(report['period'])}</h1>
-<p>From {report['from']} to {report['to']} (EHDS Art 59). Figures as of {report['as_of']}.</p>
-<table><caption>Figures of the period</caption><tbody>{table}</tbody></table>
-<h2>Applications received per month</h2>{c['applications']}
-<h2>Decisions</h2>{c['decisions']}
-<h2>Objections recorded per month (national)</h2>{c['optouts']}
-<h2>Products and their quality</h2>
-<p>{len(report['products'])} products in the catalogue.</p>
-<table><caption>Latest quality report of each dataset</caption><thead><tr><th scope="col">Dataset</th>
-<th scope="col">Version</th><th scope="col">Rows</th><th scope="col">Checks passed</th><th scope="col">Grade</th></tr></thead>
+<h1>{title}</h1>
+<p>{intro}</p>
+<table><caption>{w['caption']}</caption><tbody>{table}</tbody></table>
+<h2>{w['h_applications']}</h2>{c['applications']}
+<h2>{w['h_decisions']}</h2>{c['decisions']}
+<h2>{w['h_optouts']}</h2>{c['optouts']}
+<h2>{w['h_products']}</h2>
+<p>{escape(w['products'].format(n=len(report['products'])))}</p>
+<table><caption>{escape(w['q_caption'])}</caption><thead><tr><th scope="col">{w['dataset']}</th>
+<th scope="col">{w['version']}</th><th scope="col">{w['rows']}</th><th scope="col">{w['checks']}</th>
+<th scope="col">{w['grade']}</th></tr></thead>
 <tbody>{quality}</tbody></table>
-<h2>Projects whose results are overdue</h2><ul>{overdue}</ul>
+<h2>{escape(w['h_overdue'])}</h2><ul>{overdue}</ul>
 </main></body></html>
 """

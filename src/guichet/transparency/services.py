@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from guichet.airlock import figures as airlock
 from guichet.custodian.optout import RateLimiter
 from guichet.errors import BadInput, NotFound
 from guichet.governance import Resource, Unit, query, service
@@ -117,5 +118,13 @@ def activity_report(unit: Unit, year: int, today: date | None = None) -> dict[st
 
 @query("results.overdue")
 def overdue_results(unit: Unit, today: date | None = None) -> list[dict[str, Any]]:
-    """Projects whose results are overdue (public): permits past their results deadline."""
+    """Projects whose results are overdue (public): permits past their results deadline with no published
+    release."""
     return reports.overdue_results(unit.session, today or _now().date())
+
+
+@query("results.published")
+def published_results(unit: Unit, today: date | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Each permit's published releases (title, date, file types, download addresses) and recalls with their
+    reason (public), as the airlock's registry shows them."""
+    return airlock.public_releases(unit.session, today or _now().date())

@@ -124,7 +124,7 @@ def _site_dirs() -> list[str]:
 
 
 def bwrap_command(*, extract: Path, outputs: Path, user: tuple[int, int] | None, limits: Limits,
-                  fds: tuple[int, int, int]) -> list[str]:
+                  fds: tuple[int, int, int], brought: Path | None = None) -> list[str]:
     """The bubblewrap command line of one session (no secret in it): the job comes on the file descriptor
     ``fds[0]``, the answer goes back on ``fds[1]``, the data keys come on ``fds[2]``."""
     bwrap = shutil.which(BWRAP)
@@ -156,6 +156,7 @@ def bwrap_command(*, extract: Path, outputs: Path, user: tuple[int, int] | None,
         cmd += ["--ro-bind", str(p), str(p)]
     cmd += ["--dev", "/dev",
             "--ro-bind", str(extract), "/workspace/extract",
+            *(["--ro-bind", str(brought), "/workspace/brought"] if brought is not None else []),
             "--bind", str(outputs), "/workspace/outputs", "--chdir", "/workspace/outputs",
             "--remount-ro", "/"]  # the sandbox's own root (its folders, /usr, /workspace) read-only too
     env = {"PATH": "/usr/bin:/bin", "HOME": "/workspace/outputs", "LANG": "C.UTF-8", "TZ": "UTC",
@@ -215,9 +216,10 @@ def _kill_group(pgid: int) -> None:
 
 
 def run(job: dict[str, Any], keys: dict[str, str], *, extract: Path, outputs: Path, user: tuple[int, int] | None,
-        limits: Limits) -> Outcome:
+        limits: Limits, brought: Path | None = None) -> Outcome:
     """Run one job in a fresh sandbox and wait for it (or kill it past ``limits.seconds``). ``keys``: each
-    table's data key (base64), written into a pipe that only the sandbox's decrypting child reads."""
+    table's data key (base64), written into a pipe that only the sandbox's decrypting child reads.
+    ``brought``: the workspace's brought datasets (encrypted), bound read-only at ``/workspace/brought``."""
     job = dict(job)
     job["uid"], job["gid"] = (user if user else (None, None))
     job["limits"] = {"cpu_s": int(limits.seconds) + 5, "address_space": limits.address_space,
@@ -235,7 +237,8 @@ def run(job: dict[str, Any], keys: dict[str, str], *, extract: Path, outputs: Pa
     os.write(keys_w, secret)
     os.close(keys_w)
     del secret
-    cmd = bwrap_command(extract=extract, outputs=outputs, user=user, limits=limits, fds=(job_r, res_w, keys_r))
+    cmd = bwrap_command(extract=extract, outputs=outputs, user=user, limits=limits, fds=(job_r, res_w, keys_r),
+                        brought=brought)
     cmd[1:1] = ["--info-fd", str(info_w)]
     passed = [job_r, res_w, info_w, keys_r]
     if seccomp.supported():  # the filter through a pipe, read once by bubblewrap

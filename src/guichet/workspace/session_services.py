@@ -28,6 +28,7 @@ from guichet.permits.state import effective_state
 from guichet.permits.tables import Permit
 from guichet.workspace import session_sandbox as sandbox
 from guichet.workspace.build import extract_dir, load_manifest, workspace_dir
+from guichet.workspace.extras import BROUGHT_DIR
 from guichet.workspace.services import _permit_resource
 from guichet.workspace.session_access import SessionFailed, outputs_dir, require_access
 from guichet.workspace.session_sql import check_sql
@@ -73,17 +74,45 @@ def _check_runtime(hub: Hub) -> None:
                               "move it out of the interpreter's and libraries' folders")
 
 
+def brought_views(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The datasets brought into the workspace (``workspace bring``) that a session shows as views, named as
+    the manifest lists them — but never one whose name is an extract table's (DuckDB's names ignore case:
+    the extract's table wins)."""
+    extract = {str(n).upper() for n in manifest["files"]}
+    return {name: meta for name, meta in sorted((manifest.get("brought") or {}).items())
+            if str(name).upper() not in extract and isinstance(meta, dict) and "path" in meta}
+
+
+def _views(manifest: dict[str, Any]) -> list[str]:
+    return [*manifest["files"], *brought_views(manifest)]
+
+
 def _files(manifest: dict[str, Any]) -> dict[str, dict[str, str]]:
-    return {name: {"path": f"/workspace/extract/{meta['path']}"} for name, meta in sorted(manifest["files"].items())}
+    files = {name: {"path": f"/workspace/extract/{meta['path']}"} for name, meta in sorted(manifest["files"].items())}
+    files.update({name: {"path": f"/workspace/brought/{Path(str(meta['path'])).name}"}
+                  for name, meta in brought_views(manifest).items()})
+    return files
 
 
 def _keys(hub: Hub, manifest: dict[str, Any]) -> dict[str, str]:
-    """Each table's data key, unwrapped by the custodian (the project's key), base64 — for the sandbox's pipe."""
+    """Each table's (and brought dataset's) data key, unwrapped by the custodian (the project's key), base64 —
+    for the sandbox's keys pipe."""
     from guichet.custodian import custodian_for
 
     custodian = custodian_for(hub.config, caller="workspace")
+    metas = {**dict(sorted(manifest["files"].items())), **brought_views(manifest)}
     return {name: base64.b64encode(custodian.unwrap(meta["key_id"], meta["wrapped"])).decode("ascii")
-            for name, meta in sorted(manifest["files"].items())}
+            for name, meta in metas.items()}
+
+
+def _brought_dir(hub: Hub, permit_id: str, manifest: dict[str, Any]) -> Path | None:
+    """The workspace's ``brought/`` folder (bound read-only in the sandbox) when a session shows some of it."""
+    folder = workspace_dir(hub, permit_id) / BROUGHT_DIR
+    if not brought_views(manifest):
+        return None
+    if folder.is_symlink() or not folder.is_dir():
+        raise Refused(f"workspace of {permit_id}: brought/ is not a folder")
+    return folder
 
 
 def _log(hub: Hub, permit_id: str, who: str, kind: str, code: str, *, rows: int | None, outcome: str,
@@ -108,7 +137,7 @@ def _run(unit: Unit, permit_id: str, kind: str, code: str, job: dict[str, Any]) 
         require_access(unit.session, permit_id, who, started.date())
         manifest = _extract(hub, permit_id)
         if kind == "sql":
-            job["sql"] = check_sql(code, manifest["files"].keys())
+            job["sql"] = check_sql(code, _views(manifest))
         _check_runtime(hub)
         user = sandbox.session_user(hub.config.properties)
         outputs = _prepare_outputs(hub, permit_id, user)
@@ -120,7 +149,8 @@ def _run(unit: Unit, permit_id: str, kind: str, code: str, job: dict[str, Any]) 
              started=started)
         raise
     try:
-        out = sandbox.run(job, keys, extract=extract_dir(hub, permit_id), outputs=outputs, user=user, limits=limits)
+        out = sandbox.run(job, keys, extract=extract_dir(hub, permit_id), outputs=outputs, user=user, limits=limits,
+                          brought=_brought_dir(hub, permit_id, manifest))
     except (GuichetError, OSError) as exc:  # no bubblewrap, no process: logged, then answered in one line
         message = exc.message if isinstance(exc, GuichetError) else f"the session could not start ({type(exc).__name__})"
         _log(hub, permit_id, who, kind, code, rows=None, outcome="failed", out=None, message=message, started=started)
@@ -242,6 +272,9 @@ def show(unit: Unit, permit_id: str) -> dict[str, Any]:
                        "people": [str(p.get("name")) for p in permit.document.get("people", [])]},
             "extract": {"status": manifest["result"].get("status") if manifest else None,
                         "tables": dict(manifest["result"].get("tables", {})) if manifest else {}},
-            "dictionary": dictionary.get("tables", {}), "files": files, "history": _runs(unit.session, permit_id),
+            "dictionary": dictionary.get("tables", {}), "files": files,
+            "brought": {name: (dictionary.get("brought") or {}).get(name, {"columns": meta.get("columns", [])})
+                        for name, meta in (brought_views(manifest) if manifest else {}).items()},
+            "history": _runs(unit.session, permit_id),
             "may_query": any(p.get("name") == me for p in permit.document.get("people", []))
             and "researcher" in unit.actor.roles}

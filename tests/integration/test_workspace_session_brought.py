@@ -8,17 +8,21 @@ brought dataset of its own) serves the module.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from guichet.errors import Refused
+from guichet.permits.tables import Permit
 from guichet.workspace import session_sandbox, session_services
 from guichet.workspace.session_access import SessionFailed
 from guichet.workspace.tables import SessionRun
-from tests.workspace_support import CONTENT_2023, Desk, make_desk
+from tests.workspace_support import CONTENT_2023, TODAY, Desk, make_desk
 
 pytestmark = pytest.mark.skipif(session_sandbox.shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 
@@ -195,3 +199,102 @@ def test_a_brought_name_that_is_an_extract_tables_is_not_a_view() -> None:
                                                        "strata": {"path": "strata.parquet"}}}
     assert list(session_services.brought_views(manifest)) == ["strata"]
 
+
+
+# --- a permit not yet in force: its state says so --------------------------------------------------------------
+
+def _edit_permit(ws: Ws, **changes: Any) -> dict[str, Any]:
+    with ws.hub.store.write() as s:
+        p = s.get(Permit, ws.pid)
+        assert p is not None
+        saved = {k: getattr(p, k) for k in changes}
+        for k, v in changes.items():
+            setattr(p, k, v)
+    return saved
+
+
+def test_a_permit_before_its_first_day_is_pending_everywhere(ws: Ws) -> None:
+    from guichet.permits.state import effective_state, in_force, permit_scope, person_has_access
+    from guichet.workspace.build import read_brought, read_extract
+
+    saved = _edit_permit(ws, valid_from=TODAY + timedelta(days=3))
+    try:
+        with ws.hub.store.read() as s:
+            p = s.get(Permit, ws.pid)
+            assert p is not None
+            assert effective_state(s, p, TODAY) == "pending"
+            assert not in_force(p, TODAY) and in_force(p, TODAY + timedelta(days=3))
+            assert effective_state(s, p, TODAY + timedelta(days=3)) == "active"
+            assert not person_has_access(s, p, "alice", TODAY)  # the airlock's check at submit
+            assert permit_scope(s, ws.pid, TODAY)["people"] == []
+        with pytest.raises(Refused, match="not in force yet"):
+            read_extract(ws.hub, ws.pid, "alice")
+        with pytest.raises(Refused, match="not in force yet"):
+            read_brought(ws.hub, ws.pid, "strata", "alice")
+        with pytest.raises(Refused, match="not in force yet"):
+            ws.sql("SELECT count(*) FROM strata")
+        assert session_services.show(ws.hub, ws.actor("alice"), permit_id=ws.pid)["permit"]["state"] == "pending"
+        listed = ws.desk.ok("permit", "list", "--state", "pending")
+        assert [p["id"] for p in (listed["permits"] if isinstance(listed, dict) else listed)] == [ws.pid]
+    finally:
+        _edit_permit(ws, **saved)
+    assert read_brought(ws.hub, ws.pid, "strata", "alice").num_rows == 20
+
+
+# --- access ends while a script runs: the watchdog's next check kills it ---------------------------------------
+
+def test_a_running_script_is_killed_when_the_permit_is_revoked(ws: Ws) -> None:
+    from guichet.workspace.session_access import outputs_dir
+
+    marker = outputs_dir(ws.hub, ws.pid) / "started.txt"
+    marker.unlink(missing_ok=True)
+    props = ws.hub.config.properties
+    props["workspace_session_recheck_seconds"] = 0.2
+    props["workspace_session_python_seconds"] = 120  # far beyond the test: only the recheck can stop it
+    result: dict[str, BaseException | dict[str, Any]] = {}
+
+    def go() -> None:
+        try:
+            result["out"] = session_services.run_python(
+                ws.hub, ws.actor("alice"), permit_id=ws.pid,
+                script="import time\nopen('started.txt', 'w').write('yes')\nprint('working', flush=True)\n"
+                       "time.sleep(100)\nprint('FINISHED')\n")
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+            result["out"] = exc
+
+    before = len(ws.runs())
+    worker = threading.Thread(target=go, daemon=True)
+    try:
+        worker.start()
+        for _ in range(600):  # the sandbox starts (a second or so); give up after a minute
+            if marker.exists() or not worker.is_alive():
+                break
+            time.sleep(0.1)
+        assert marker.exists(), f"the script did not start: {result.get('out')!r}"
+        saved = _edit_permit(ws, state="revoked")
+        try:
+            worker.join(timeout=100)
+            assert not worker.is_alive(), "the script ran on after its permit was revoked"
+        finally:
+            _edit_permit(ws, **saved)
+    finally:
+        del props["workspace_session_recheck_seconds"], props["workspace_session_python_seconds"]
+    err = result["out"]
+    assert isinstance(err, SessionFailed), err
+    assert err.message.startswith("access ended") and "is revoked" in err.message and "\n" not in err.message
+    assert b"working" in err.stdout and b"FINISHED" not in err.stdout
+    runs = ws.runs()
+    assert len(runs) == before + 1
+    assert runs[-1].outcome == "killed" and runs[-1].exit == 2 and runs[-1].kind == "python"
+    assert (runs[-1].message or "").startswith("access ended")
+    # open again: the next call runs
+    assert ws.sql("SELECT count(*) FROM strata")["rows"] == [[20]]
+
+
+def test_the_watchdog_does_not_kill_while_access_stays_open(ws: Ws) -> None:
+    ws.hub.config.properties["workspace_session_recheck_seconds"] = 0.1
+    try:
+        out = ws.python("import time\ntime.sleep(1)\nprint('done')\n")
+    finally:
+        del ws.hub.config.properties["workspace_session_recheck_seconds"]
+    assert out["stdout"] == "done\n" and ws.runs()[-1].outcome == "ok"

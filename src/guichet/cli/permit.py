@@ -129,13 +129,13 @@ def issue(cli: Cli, application_id: int, people: tuple[str, ...]) -> None:
 @hub_command
 @pass_cli
 def show(cli: Cli, permit_id: str) -> None:
-    """Show a permit: state (active, suspended, expired, revoked), validity, people and their access."""
+    """Show a permit: state (pending, active, suspended, expired, revoked), validity, people and their access."""
     info = _svc().show(cli.hub, cli.actor, permit_id=permit_id)
     cli.emit(info.to_dict(), lambda: _state_text(info))
 
 
 @permit.command("list", epilog=example("guichet permit list --state active --json"))
-@click.option("--state", type=click.Choice(["active", "suspended", "expired", "revoked"]), default=None)
+@click.option("--state", type=click.Choice(["pending", "active", "suspended", "expired", "revoked"]), default=None)
 @hub_command
 @pass_cli
 def list_(cli: Cli, state: str | None) -> None:

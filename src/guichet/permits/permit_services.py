@@ -1,11 +1,12 @@
 """Permit services: fee estimates, issue, amend, extend, revoke; reading, exporting. Every state change is
 a ``@service`` (permission checked, audit written); every revision of a permit is signed and kept.
 
-A permit's **state** is ``active``, ``suspended`` (suspended by a decision — ``permit.suspend``, until
-``permit.reinstate`` — or none of its named people holds a valid training attestation today: either way
-nobody can reach the data), ``expired`` (its last day has passed; the
-scheduler records it, reading shows it at once) or ``revoked``. A person's access is open when the permit is
-active and their own attestation is valid: an expired attestation suspends that person only.
+A permit's **state** is ``pending`` (issued, before its first day), ``active``, ``suspended`` (suspended by a
+decision — ``permit.suspend``, until ``permit.reinstate`` — or none of its named people holds a valid
+training attestation today: either way nobody can reach the data), ``expired`` (its last day has passed; the
+scheduler records it, reading shows it at once) or ``revoked`` (``permits.state.effective_state``). A
+person's access is open when the permit is active and their own attestation is valid: an expired
+attestation suspends that person only.
 """
 
 from __future__ import annotations

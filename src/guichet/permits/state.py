@@ -12,14 +12,22 @@ from guichet.errors import NotFound
 from guichet.permits.accreditation import attestation_valid
 from guichet.permits.tables import Permit, PermitAppeal, PermitSuspension
 
+STATES = ("pending", "active", "suspended", "expired", "revoked")
+
 
 def effective_state(session: Session, permit: Permit, today: date) -> str:
+    """The permit's state on ``today``: ``revoked``; ``expired`` (past its last day); ``suspended`` by a decision
+    (``open_suspension``); ``pending`` (issued, not in force before its first day, ``valid_from``);
+    ``suspended`` (none of its named people holds a valid training attestation); else ``active``. Only
+    ``active`` opens access to the data."""
     if permit.state == "revoked":
         return "revoked"
     if permit.state == "expired" or permit.valid_until < today:
         return "expired"
     if open_suspension(session, permit.id) is not None:
         return "suspended"
+    if permit.valid_from > today:
+        return "pending"
     if not any(attestation_valid(session, p["name"], today) for p in permit.document.get("people", [])):
         return "suspended"
     return "active"
@@ -32,8 +40,14 @@ def open_suspension(session: Session, permit_id: str) -> PermitSuspension | None
                            .order_by(PermitSuspension.id)).scalars().first()
 
 
+def in_force(permit: Permit, today: date) -> bool:
+    """Is the permit within its validity on ``today`` (from its first day to its last, whatever its state)?"""
+    return permit.valid_from <= today <= permit.valid_until
+
+
 def person_has_access(session: Session, permit: Permit, username: str, today: date) -> bool:
-    """May this person reach the permit's data today? Named, the permit active, their attestation valid."""
+    """May this person reach the permit's data today? Named, the permit active (in force: not ``pending``,
+    nor suspended, expired or revoked), their attestation valid."""
     named = any(p.get("name") == username for p in permit.document.get("people", []))
     return named and effective_state(session, permit, today) == "active" and attestation_valid(session, username, today)
 

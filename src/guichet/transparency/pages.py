@@ -88,7 +88,8 @@ def plain_projects(ctx: WebContext, registry: dict[str, Any], overdue: list[dict
         permit = permits_by_id.get(a["permit"]) if a["permit"] else None
         status = a["status"]
         if permit is not None:
-            status_text = t(f"tr.permit_state.{permit['state']}", until=permit["valid_until"])
+            status_text = t(f"tr.permit_state.{permit['state']}", until=permit["valid_until"],
+                            start=permit.get("valid_from"))
         else:
             status_text = t(f"tr.status.{status}") if status in (*IN_PROGRESS, "authorised", "refused", "withdrawn",
                                                                    "lapsed") else status

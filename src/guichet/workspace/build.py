@@ -923,6 +923,8 @@ def check_access(hub: Hub, permit_id: str, username: str | None = None) -> dict[
 
     with hub.store.read() as s:
         scope = permit_scope(s, permit_id, datetime.now(UTC).date())
+    if scope["state"] == "pending":
+        raise Refused(f"permit {permit_id} is not in force yet: its extract cannot be read")
     if scope["state"] != "active":
         raise Refused(f"permit {permit_id} is {scope['state']}: its extract cannot be read")
     if username is not None and username not in scope["people"]:

@@ -30,7 +30,7 @@ def build_extract(unit: Unit, permit_id: str) -> dict[str, Any]:
     """Build the extract of an active permit (its scope from the permit alone), or answer the one already
     built from the same inputs."""
     scope = permit_scope(unit.session, permit_id, datetime.now(UTC).date())
-    if scope["state"] not in ("active", "suspended"):
+    if scope["state"] not in ("pending", "active", "suspended"):  # prepared before its first day too
         raise Refused(f"permit {permit_id} is {scope['state']}: no extract is built")
     result, built = build(unit.hub, scope["permit"], scope["document"], by=unit.actor.username)
     unit.details["built"] = built

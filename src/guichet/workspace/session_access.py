@@ -36,9 +36,9 @@ def require_access(session: Session, permit_id: str, username: str, today: date)
         raise NotFound(f"no permit {str(permit_id)[:24]}")
     if not any(p.get("name") == username for p in permit.document.get("people", [])):
         raise Refused(f"{username} is not named on permit {permit.id}: no session")
-    if permit.valid_from > today:
-        raise Refused(f"permit {permit.id} is not in force yet (from {permit.valid_from.isoformat()}): no session")
     state = effective_state(session, permit, today)
+    if state == "pending":
+        raise Refused(f"permit {permit.id} is not in force yet (from {permit.valid_from.isoformat()}): no session")
     if state != "active":
         raise Refused(f"permit {permit.id} is {state}: no session")
     if not attestation_valid(session, username, today):

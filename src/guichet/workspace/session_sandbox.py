@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ class Limits:
     open_files: int = 256
     threads: int = 2
     tmpfs_size: int = 1024 * MB  # a tmpfs lives in the host's memory
+    recheck_seconds: float = 15.0  # the watchdog asks again whether access is open, this often
 
     @classmethod
     def of(cls, properties: dict[str, Any], kind: str) -> Limits:
@@ -63,7 +65,8 @@ class Limits:
                    file_size=int(p.get("workspace_session_file_mb", 1024)) * MB,
                    processes=int(p.get("workspace_session_processes", 256)),
                    threads=int(p.get("workspace_session_threads", 2)),
-                   tmpfs_size=int(p.get("workspace_session_tmpfs_mb", 1024)) * MB)
+                   tmpfs_size=int(p.get("workspace_session_tmpfs_mb", 1024)) * MB,
+                   recheck_seconds=max(0.1, float(p.get("workspace_session_recheck_seconds", 15))))
 
 
 @dataclass
@@ -80,6 +83,7 @@ class Outcome:
     seconds: float
     truncated_output: bool = False
     notes: list[str] = field(default_factory=list)
+    ended_access: str | None = None  # why the watchdog killed it when access ended meanwhile (else None)
 
 
 def session_user(properties: dict[str, Any]) -> tuple[int, int] | None:
@@ -216,10 +220,12 @@ def _kill_group(pgid: int) -> None:
 
 
 def run(job: dict[str, Any], keys: dict[str, str], *, extract: Path, outputs: Path, user: tuple[int, int] | None,
-        limits: Limits, brought: Path | None = None) -> Outcome:
+        limits: Limits, brought: Path | None = None, access: Callable[[], str | None] | None = None) -> Outcome:
     """Run one job in a fresh sandbox and wait for it (or kill it past ``limits.seconds``). ``keys``: each
     table's data key (base64), written into a pipe that only the sandbox's decrypting child reads.
-    ``brought``: the workspace's brought datasets (encrypted), bound read-only at ``/workspace/brought``."""
+    ``brought``: the workspace's brought datasets (encrypted), bound read-only at ``/workspace/brought``.
+    ``access``: asked every ``limits.recheck_seconds`` while the sandbox runs; when it answers a reason (the
+    permit's access ended), the watchdog kills the sandbox and the outcome carries that reason."""
     job = dict(job)
     job["uid"], job["gid"] = (user if user else (None, None))
     job["limits"] = {"cpu_s": int(limits.seconds) + 5, "address_space": limits.address_space,
@@ -267,6 +273,23 @@ def run(job: dict[str, Any], keys: dict[str, str], *, extract: Path, outputs: Pa
 
     timer = threading.Timer(limits.seconds, kill)
     timer.start()
+    done = threading.Event()
+    ended: list[str] = []
+
+    def recheck(ask: Callable[[], str | None]) -> None:
+        while not done.wait(limits.recheck_seconds):
+            try:
+                reason = ask()
+            except Exception:  # noqa: BLE001, S112 - a failed check (the store busy) is asked again next time
+                continue
+            if reason and not done.is_set():
+                ended.append(reason)
+                kill()
+                return
+
+    watcher = threading.Thread(target=recheck, args=(access,), daemon=True) if access is not None else None
+    if watcher is not None:
+        watcher.start()
     try:
         try:
             with os.fdopen(job_w, "wb") as fh:
@@ -276,6 +299,9 @@ def run(job: dict[str, Any], keys: dict[str, str], *, extract: Path, outputs: Pa
         _, status, usage = os.wait4(proc.pid, 0)
     finally:
         timer.cancel()
+        done.set()
+        if watcher is not None:
+            watcher.join(timeout=limits.recheck_seconds + 5)
         for d in drains[3:]:
             d.join(timeout=5)
         _kill_sandbox(drains[3].data)  # whatever the sandbox left behind: its pid namespace goes with its init
@@ -300,4 +326,4 @@ def run(job: dict[str, Any], keys: dict[str, str], *, extract: Path, outputs: Pa
     peak = int(answer.get("peak_kb", 0)) if isinstance(answer, dict) and isinstance(answer.get("peak_kb"), int) else 0
     return Outcome(exit=proc.returncode, killed=killed.is_set(), answer=answer, stdout=bytes(drains[1].data),
                    stderr=bytes(drains[2].data), cpu_s=cpu, peak_kb=peak, seconds=seconds,
-                   truncated_output=drains[1].overflow or drains[2].overflow)
+                   truncated_output=drains[1].overflow or drains[2].overflow, ended_access=ended[0] if ended else None)

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import stat
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,20 @@ def _keys(hub: Hub, manifest: dict[str, Any]) -> dict[str, str]:
             for name, meta in metas.items()}
 
 
+def _access_check(hub: Hub, permit_id: str, who: str) -> Callable[[], str | None]:
+    """What the watchdog asks while a session runs: None while ``who``'s access to the permit is open, else
+    why it ended (the permit revoked, suspended or expired, the person removed, their attestation lapsed)."""
+    def check() -> str | None:
+        try:
+            with hub.store.read() as s:
+                require_access(s, permit_id, who, datetime.now(UTC).date())
+        except GuichetError as exc:
+            return exc.message
+        return None
+
+    return check
+
+
 def _brought_dir(hub: Hub, permit_id: str, manifest: dict[str, Any]) -> Path | None:
     """The workspace's ``brought/`` folder (bound read-only in the sandbox) when a session shows some of it."""
     folder = workspace_dir(hub, permit_id) / BROUGHT_DIR
@@ -150,7 +165,7 @@ def _run(unit: Unit, permit_id: str, kind: str, code: str, job: dict[str, Any]) 
         raise
     try:
         out = sandbox.run(job, keys, extract=extract_dir(hub, permit_id), outputs=outputs, user=user, limits=limits,
-                          brought=_brought_dir(hub, permit_id, manifest))
+                          brought=_brought_dir(hub, permit_id, manifest), access=_access_check(hub, permit_id, who))
     except (GuichetError, OSError) as exc:  # no bubblewrap, no process: logged, then answered in one line
         message = exc.message if isinstance(exc, GuichetError) else f"the session could not start ({type(exc).__name__})"
         _log(hub, permit_id, who, kind, code, rows=None, outcome="failed", out=None, message=message, started=started)
@@ -160,6 +175,10 @@ def _run(unit: Unit, permit_id: str, kind: str, code: str, job: dict[str, Any]) 
     finally:
         keys.clear()
     unit.note(kind=kind, exit=out.exit, cpu_s=out.cpu_s, peak_kb=out.peak_kb)
+    if out.killed and out.ended_access:
+        message = f"access ended: the {'query' if kind == 'sql' else 'script'} was stopped ({out.ended_access})"
+        _log(hub, permit_id, who, kind, code, rows=None, outcome="killed", out=out, message=message, started=started)
+        raise SessionFailed(message, out.stdout, out.stderr)
     if out.killed:
         message = f"the {'query' if kind == 'sql' else 'script'} was stopped past its time limit ({limits.seconds:g} s)"
         _log(hub, permit_id, who, kind, code, rows=None, outcome="killed", out=out, message=message, started=started)
@@ -251,8 +270,6 @@ def show(unit: Unit, permit_id: str) -> dict[str, Any]:
     _may_read(unit, permit)
     today = datetime.now(UTC).date()
     state = effective_state(unit.session, permit, today)
-    if permit.valid_from > today and state == "active":
-        state = "not_yet"
     manifest = load_manifest(unit.hub, permit_id)
     dictionary: dict[str, Any] = {}
     path = workspace_dir(unit.hub, permit_id) / "dictionary.json"

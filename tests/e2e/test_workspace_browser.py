@@ -29,6 +29,9 @@ def workspace_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple
     desk.ok("workspace", "build", pid)
     desk.ok("workspace", "release", pid, "--reason", "synthetic test data")
     desk.ok("workspace", "python", pid, str(_script(desk.root)), who="alice")
+    strata = desk.root / "strata.csv"
+    strata.write_text("stratum,weight\n" + "".join(f"s{i},{i / 10}\n" for i in range(12)), encoding="utf-8")
+    desk.ok("workspace", "bring", pid, str(strata), "--name", "strata", who="alice")  # a view, listed on the page
     found: dict[str, Account] = {}
     for role, name in (("researcher", "alice"), ("other", "bob"), ("auditor", "victor")):
         password = f"{name}-password-e2e"
@@ -55,6 +58,7 @@ def test_the_researcher_queries_the_workspace_in_the_browser(workspace_portal: t
         page.goto(f"{portal.url}/workspaces/{pid}")
         main = page.locator("main").inner_text()
         assert pid in main and "IR_BEN_R" in main and "PERSON_ID" in main and "table1.csv" in main
+        assert "strata" in main and "weight" in main  # the brought dataset, with its columns
         page.locator("#sql").fill("SELECT BEN_SEX_COD, count(*) AS n FROM IR_BEN_R GROUP BY ALL ORDER BY ALL")
         page.get_by_role("button", name=sql_label).click()
         page.wait_for_selector("#ws-answer")

@@ -197,7 +197,7 @@ def test_the_page_lists_the_brought_datasets(ws: Ws) -> None:
 def test_a_brought_name_that_is_an_extract_tables_is_not_a_view() -> None:
     manifest = {"files": {"IR_BEN_R": {}}, "brought": {"ir_ben_r": {"path": "ir_ben_r.parquet"},
                                                        "strata": {"path": "strata.parquet"}}}
-    assert list(session_services.brought_views(manifest)) == ["strata"]
+    assert list(session_services._brought_views(manifest)) == ["strata"]
 
 
 

@@ -75,7 +75,7 @@ def _check_runtime(hub: Hub) -> None:
                               "move it out of the interpreter's and libraries' folders")
 
 
-def brought_views(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _brought_views(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The datasets brought into the workspace (``workspace bring``) that a session shows as views, named as
     the manifest lists them — but never one whose name is an extract table's (DuckDB's names ignore case:
     the extract's table wins)."""
@@ -85,13 +85,13 @@ def brought_views(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _views(manifest: dict[str, Any]) -> list[str]:
-    return [*manifest["files"], *brought_views(manifest)]
+    return [*manifest["files"], *_brought_views(manifest)]
 
 
 def _files(manifest: dict[str, Any]) -> dict[str, dict[str, str]]:
     files = {name: {"path": f"/workspace/extract/{meta['path']}"} for name, meta in sorted(manifest["files"].items())}
     files.update({name: {"path": f"/workspace/brought/{Path(str(meta['path'])).name}"}
-                  for name, meta in brought_views(manifest).items()})
+                  for name, meta in _brought_views(manifest).items()})
     return files
 
 
@@ -101,7 +101,7 @@ def _keys(hub: Hub, manifest: dict[str, Any]) -> dict[str, str]:
     from guichet.custodian import custodian_for
 
     custodian = custodian_for(hub.config, caller="workspace")
-    metas = {**dict(sorted(manifest["files"].items())), **brought_views(manifest)}
+    metas = {**dict(sorted(manifest["files"].items())), **_brought_views(manifest)}
     return {name: base64.b64encode(custodian.unwrap(meta["key_id"], meta["wrapped"])).decode("ascii")
             for name, meta in metas.items()}
 
@@ -123,7 +123,7 @@ def _access_check(hub: Hub, permit_id: str, who: str) -> Callable[[], str | None
 def _brought_dir(hub: Hub, permit_id: str, manifest: dict[str, Any]) -> Path | None:
     """The workspace's ``brought/`` folder (bound read-only in the sandbox) when a session shows some of it."""
     folder = workspace_dir(hub, permit_id) / BROUGHT_DIR
-    if not brought_views(manifest):
+    if not _brought_views(manifest):
         return None
     if folder.is_symlink() or not folder.is_dir():
         raise Refused(f"workspace of {permit_id}: brought/ is not a folder")
@@ -291,7 +291,7 @@ def show(unit: Unit, permit_id: str) -> dict[str, Any]:
                         "tables": dict(manifest["result"].get("tables", {})) if manifest else {}},
             "dictionary": dictionary.get("tables", {}), "files": files,
             "brought": {name: (dictionary.get("brought") or {}).get(name, {"columns": meta.get("columns", [])})
-                        for name, meta in (brought_views(manifest) if manifest else {}).items()},
+                        for name, meta in (_brought_views(manifest) if manifest else {}).items()},
             "history": _runs(unit.session, permit_id),
             "may_query": any(p.get("name") == me for p in permit.document.get("people", []))
             and "researcher" in unit.actor.roles}

@@ -220,8 +220,8 @@ def test_the_citizens_pages_show_published_releases_and_recalls(history: dict[st
     first, recalled = shown[history["permit"]]
     assert (first["request"], first["title"], first["date"], first["types"]) == (
         "R-2025-0001", "Screen time by age band", "2025-04-03", ["csv", "svg"])
-    assert [f["href"] for f in first["files"]] == ["/airlock/released/R-2025-0001/by_age.csv",
-                                                  "/airlock/released/R-2025-0001/figure.svg"]
+    assert [f["href"] for f in first["files"]] == ["/results/R-2025-0001/by_age.csv",
+                                                  "/results/R-2025-0001/figure.svg"]
     assert (recalled["state"], recalled["files"], recalled["recall_reason"], recalled["recalled"]) == (
         "recalled", [], "a small cell was found after release", "2025-09-10")
     app = create_app(history["hub"].config)
@@ -231,12 +231,12 @@ def test_the_citizens_pages_show_published_releases_and_recalls(history: dict[st
         results = c.get("/transparency/results").text
         assert "No result has been published" not in results
         assert "Screen time by age band — released on 2025-04-03 (csv, svg):" in results
-        assert 'href="/airlock/released/R-2025-0001/by_age.csv"' in results
+        assert 'href="/results/R-2025-0001/by_age.csv"' in results
         assert ("Sleep and screens by region — released on 2025-08-04, then recalled: a small cell was found "
                 "after release") in results
         assert "Private draft tables" not in results and "Rare diagnoses" not in results
         projects = c.get("/transparency/projects", params={"q": "screen time"}).text
-        assert "Screen time by age band" in projects and 'href="/airlock/released/R-2025-0001/figure.svg"' in projects
+        assert "Screen time by age band" in projects and 'href="/results/R-2025-0001/figure.svg"' in projects
         c.cookies.set("guichet_lang", "fr")
         fr = c.get("/transparency/results").text
         assert "Screen time by age band — sorti le 2025-04-03 (csv, svg) :" in fr and "puis retiré" in fr

@@ -79,3 +79,26 @@ def test_released_files_are_sandboxed_attachments(hub: Hub) -> None:
     eve = TestClient(create_app(hub.config))
     sign_in(eve, _person(hub, "eve", "researcher"))
     assert eve.get(f"/airlock/released/{req}/by_region.csv").status_code == 404
+
+
+def test_a_published_result_is_downloadable_without_an_account(hub: Hub) -> None:
+    from guichet.web import create_app
+
+    a = setup(hub)
+    write_tables(hub)
+    req = rs.submit(hub, a["alice"], permit=PERMIT, files=["by_region.csv"], group="g", **CTX)["request"]
+    for c in ("olga", "pierre"):
+        rs.review(hub, a[c], request=req, decision="approve", reason="fine")
+    rs.release(hub, a["operator"], request=req)
+    anyone = TestClient(create_app(hub.config))
+    url = f"/results/{req}/by_region.csv"
+    assert anyone.get(url).status_code == 404  # released, not yet public: the same answer as for nothing
+    assert anyone.get(f"/results/R-none/{'x' * 10}.csv").status_code == 404
+    rs.publish(hub, a["alice"], request=req)
+    r = anyone.get(url)
+    assert r.status_code == 200 and r.headers["content-disposition"].startswith("attachment")
+    assert "sandbox" in r.headers["content-security-policy"] and r.headers["x-content-type-options"] == "nosniff"
+    assert r.content == (outputs(hub) / "by_region.csv").read_bytes()
+    assert anyone.get(f"/results/{req}/by_region.csv.meta.json").status_code == 404  # only released files
+    # the citizens' results page links to this address
+    assert url in anyone.get("/transparency/results").text

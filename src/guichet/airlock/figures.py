@@ -64,7 +64,7 @@ def public_releases(session: Session, today: date) -> dict[str, list[dict[str, A
                 continue
             shown = [f for f in files if not f.supporting and f.released_path]
             entry["files"] = [{"name": Path(str(f.released_path)).name, "type": Path(f.path).suffix.lstrip("."),
-                               "href": f"/airlock/released/{req.id}/{Path(str(f.released_path)).name}"}
+                               "href": f"/results/{req.id}/{Path(str(f.released_path)).name}"}
                               for f in shown]
             entry["types"] = sorted({x["type"] for x in entry["files"] if x["type"]})
         else:

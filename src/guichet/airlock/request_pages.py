@@ -22,8 +22,9 @@ from guichet.airlock.safe import SERVE_HEADERS
 from guichet.errors import BadInput, GuichetError, NotFound, Refused
 from guichet.governance.permissions import authorize
 from guichet.web.context import WebContext
+from guichet.web.login import PUBLIC as PUBLIC_ACTOR
 from guichet.web.pages_base import render
-from guichet.web.routing import Ctx, GuardedRouter
+from guichet.web.routing import PUBLIC, Ctx, GuardedRouter
 from guichet.web.site import Panel
 
 HERE = Path(__file__).parent
@@ -131,6 +132,15 @@ async def review_page(ctx: Ctx, request: str) -> Response:
 async def released_file(ctx: Ctx, request: str, name: str) -> Response:
     assert ctx.actor is not None
     path = await run_in_threadpool(rs.download, ctx.hub, ctx.actor, request=request, name=name)
+    headers = dict(SERVE_HEADERS)
+    headers["Content-Disposition"] = f'attachment; filename="{path.name}"'
+    return FileResponse(path, media_type="application/octet-stream", headers=headers)
+
+
+@router.page("/results/{request}/{name}", permission=PUBLIC,
+             summary="A published result, for anyone without an account, as an attachment under a sandboxing policy")
+async def public_file(ctx: Ctx, request: str, name: str) -> Response:
+    path = await run_in_threadpool(rs.public_download, ctx.hub, ctx.actor or PUBLIC_ACTOR, request=request, name=name)
     headers = dict(SERVE_HEADERS)
     headers["Content-Disposition"] = f'attachment; filename="{path.name}"'
     return FileResponse(path, media_type="application/octet-stream", headers=headers)

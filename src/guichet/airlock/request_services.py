@@ -688,6 +688,22 @@ def download(unit: Unit, request: str, name: str) -> Path:
         raise NotFound(f"no released file {name[:80]} in {req.id}")
     if not _public(unit.session, req, date.today()):
         _role_on(unit.session, req, unit.actor.username, unit.actor.roles, unit.actor.org)
+    return _released_file(unit, req, name)
+
+
+@query("airlock.public_download", resource=_request_resource)
+def public_download(unit: Unit, request: str, name: str) -> Path:
+    """A released file made public (published by the researcher, or due at the results deadline), for anyone
+    without an account; any other request or file answers "not found", whether it exists or not."""
+    req = unit.session.get(OutputRequest, request) if isinstance(request, str) else None
+    if req is None or req.state != "released" or not _public(unit.session, req, date.today()):
+        raise NotFound(f"no public file {name[:80]} in {str(request)[:40]}")
+    return _released_file(unit, req, name)
+
+
+def _released_file(unit: Unit, req: OutputRequest, name: str) -> Path:
+    """The released (not supporting, not recalled) file ``name`` of ``req``, checked against its recorded
+    checksum; the access is noted in the audit event."""
     for f in _files(unit.session, req):
         if not f.supporting and f.released_path and Path(f.released_path).name == name and f.recalled_at is None:
             path = Path(f.released_path)

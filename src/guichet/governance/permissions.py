@@ -111,6 +111,7 @@ _TABLE: tuple[ActionSpec, ...] = (
     _a("complaint.update", "operator", "change", "move a complaint along (in progress, answered, closed) with an answer"),
     _a("results.overdue", "public", "read", "list projects whose results are overdue (past the deadline, no published release)"),
     _a("results.published", "public", "read", "list each permit's published releases of results and recalls"),
+    _a("airlock.public_download", "public", "read", "download a published release's file without an account"),
     _a("report.activity", "public", "read",
        "read the activity report of a year (EHDS Art 59): applications, decisions, fees, opt-outs, products, results"),
     # --- permits, accreditation, fees, scheduler (issue 17) -------------------------------------------

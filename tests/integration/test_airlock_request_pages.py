@@ -4,6 +4,8 @@ sandboxed attachments; another project's researcher sees nothing."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from starlette.testclient import TestClient
 
@@ -62,15 +64,21 @@ def test_checker_and_author_pages(hub: Hub) -> None:
     assert eve.get(f"/airlock/requests/{req}").status_code == 404
 
 
-def test_released_files_are_sandboxed_attachments(hub: Hub) -> None:
-    from guichet.web import create_app
-
+def _released(hub: Hub) -> tuple[dict[str, Any], str]:
+    """The accounts and a request released by two checkers' approvals (one file, by_region.csv)."""
     a = setup(hub)
     write_tables(hub)
     req = rs.submit(hub, a["alice"], permit=PERMIT, files=["by_region.csv"], group="g", **CTX)["request"]
     for c in ("olga", "pierre"):
         rs.review(hub, a[c], request=req, decision="approve", reason="fine")
     rs.release(hub, a["operator"], request=req)
+    return a, str(req)
+
+
+def test_released_files_are_sandboxed_attachments(hub: Hub) -> None:
+    from guichet.web import create_app
+
+    _, req = _released(hub)
     alice = TestClient(create_app(hub.config))
     sign_in(alice, _person(hub, "alice", "researcher"))
     r = alice.get(f"/airlock/released/{req}/by_region.csv")
@@ -84,12 +92,7 @@ def test_released_files_are_sandboxed_attachments(hub: Hub) -> None:
 def test_a_published_result_is_downloadable_without_an_account(hub: Hub) -> None:
     from guichet.web import create_app
 
-    a = setup(hub)
-    write_tables(hub)
-    req = rs.submit(hub, a["alice"], permit=PERMIT, files=["by_region.csv"], group="g", **CTX)["request"]
-    for c in ("olga", "pierre"):
-        rs.review(hub, a[c], request=req, decision="approve", reason="fine")
-    rs.release(hub, a["operator"], request=req)
+    a, req = _released(hub)
     anyone = TestClient(create_app(hub.config))
     url = f"/results/{req}/by_region.csv"
     assert anyone.get(url).status_code == 404  # released, not yet public: the same answer as for nothing

@@ -56,3 +56,34 @@ def make_desk(root: Path) -> Desk:
     d = Desk(hub.home, hub, root)
     d.ok("user", "attest", "alice", "--until", (TODAY + timedelta(days=400)).isoformat())
     return d
+
+
+class Sessions:
+    """Workspace sessions of a desk's permit ``pid`` (``other``: a second permit of the same population), run
+    through the services as a named person, and their logged runs."""
+
+    def __init__(self, desk: Desk, pid: str, other: str) -> None:
+        self.desk, self.hub, self.pid, self.other = desk, desk.hub, pid, other
+
+    def actor(self, who: str) -> Any:
+        from guichet.accounts.auth import actor_for
+
+        return actor_for(self.hub, who).with_strong_auth()
+
+    def sql(self, sql: str, who: str = "alice", **kw: Any) -> dict[str, Any]:
+        from guichet.workspace import session_services
+
+        return session_services.run_sql(self.hub, self.actor(who), permit_id=self.pid, sql=sql, **kw)
+
+    def python(self, code: str, who: str = "alice") -> dict[str, Any]:
+        from guichet.workspace import session_services
+
+        return session_services.run_python(self.hub, self.actor(who), permit_id=self.pid, script=code)
+
+    def runs(self) -> list[Any]:
+        from sqlalchemy import select
+
+        from guichet.workspace.tables import SessionRun
+
+        with self.hub.store.read() as s:
+            return list(s.execute(select(SessionRun).order_by(SessionRun.id)).scalars())

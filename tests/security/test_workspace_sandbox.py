@@ -27,30 +27,12 @@ from guichet.permits.tables import Attestation, Permit
 from guichet.workspace import session_sandbox, session_services
 from guichet.workspace.build import extract_dir, workspace_dir
 from guichet.workspace.session_access import SessionFailed
-from guichet.workspace.tables import SessionRun
-from tests.workspace_support import CONTENT_2023, TODAY, Desk, make_desk
+from tests.workspace_support import CONTENT_2023, TODAY, Sessions, make_desk
 
 pytestmark = pytest.mark.skipif(session_sandbox.shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 
 
-class Ws:
-    def __init__(self, desk: Desk, pid: str, other: str) -> None:
-        self.desk, self.hub, self.pid, self.other = desk, desk.hub, pid, other
-
-    def actor(self, who: str) -> Any:
-        from guichet.accounts.auth import actor_for
-
-        return actor_for(self.hub, who).with_strong_auth()
-
-    def sql(self, sql: str, who: str = "alice", **kw: Any) -> dict[str, Any]:
-        return session_services.run_sql(self.hub, self.actor(who), permit_id=self.pid, sql=sql, **kw)
-
-    def python(self, code: str, who: str = "alice") -> dict[str, Any]:
-        return session_services.run_python(self.hub, self.actor(who), permit_id=self.pid, script=code)
-
-    def runs(self) -> list[SessionRun]:
-        with self.hub.store.read() as s:
-            return list(s.execute(select(SessionRun).order_by(SessionRun.id)).scalars())
+Ws = Sessions
 
 
 @pytest.fixture(scope="module")

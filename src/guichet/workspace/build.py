@@ -50,16 +50,25 @@ VERSIONS = "versions.json"
 def load_versions(hub: Hub, permit_id: str) -> dict[str, Any]:
     """The workspace's extract versions: ``{"latest": N, "versions": {"N": {...}}}`` (each: the lake
     versions read, the snapshot, when built, the outputs that need it, when pruned)."""
-    path = workspace_dir(hub, permit_id) / VERSIONS
+    found = _read_json(workspace_dir(hub, permit_id) / VERSIONS)
+    return {"latest": None, "versions": {}} if found is None else found
+
+
+def save_versions(hub: Hub, permit_id: str, data: dict[str, Any]) -> None:
+    _write_json(workspace_dir(hub, permit_id) / VERSIONS, data)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    """A workspace record (JSON), or None when it was never written."""
     if not path.exists():
-        return {"latest": None, "versions": {}}
+        return None
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
 
 
-def save_versions(hub: Hub, permit_id: str, data: dict[str, Any]) -> None:
-    path = workspace_dir(hub, permit_id) / VERSIONS
-    tmp = path.with_name(f".{VERSIONS}.tmp")
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write a workspace record atomically (a temporary file beside it, then renamed over it)."""
+    tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
     os.replace(tmp, path)
 
@@ -70,18 +79,12 @@ BROUGHT = "brought.json"
 def load_brought(hub: Hub, permit_id: str) -> dict[str, Any]:
     """The datasets the applicants brought into the workspace: name -> their file's record (encrypted under
     the project's key, beside the extract)."""
-    path = workspace_dir(hub, permit_id) / BROUGHT
-    if not path.exists():
-        return {}
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
+    found = _read_json(workspace_dir(hub, permit_id) / BROUGHT)
+    return {} if found is None else found
 
 
 def save_brought(hub: Hub, permit_id: str, data: dict[str, Any]) -> None:
-    path = workspace_dir(hub, permit_id) / BROUGHT
-    tmp = path.with_name(f".{BROUGHT}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    _write_json(workspace_dir(hub, permit_id) / BROUGHT, data)
 
 
 def brought_dictionary(brought: dict[str, Any]) -> dict[str, Any]:
@@ -254,18 +257,11 @@ def fingerprint(plan: Plan, versions: dict[str, int], index_version: int, optout
 
 
 def load_manifest(hub: Hub, permit_id: str, version: int | None = None) -> dict[str, Any] | None:
-    path = extract_dir(hub, permit_id, version) / MANIFEST
-    if not path.exists():
-        return None
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
+    return _read_json(extract_dir(hub, permit_id, version) / MANIFEST)
 
 
 def save_manifest(hub: Hub, permit_id: str, manifest: dict[str, Any]) -> None:
-    path = extract_dir(hub, permit_id) / MANIFEST
-    tmp = path.with_name(f".{MANIFEST}.tmp")
-    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    _write_json(extract_dir(hub, permit_id) / MANIFEST, manifest)
 
 
 # --- the build ---------------------------------------------------------------------------------------------------

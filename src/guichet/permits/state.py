@@ -26,7 +26,7 @@ def effective_state(session: Session, permit: Permit, today: date) -> str:
         return "expired"
     if open_suspension(session, permit.id) is not None:
         return "suspended"
-    if permit.valid_from > today:
+    if not in_force(permit, today):  # past its last day was answered above: before its first day
         return "pending"
     if not any(attestation_valid(session, p["name"], today) for p in permit.document.get("people", [])):
         return "suspended"

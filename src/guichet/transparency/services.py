@@ -10,10 +10,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from guichet.airlock import figures as airlock
 from guichet.custodian.optout import RateLimiter
-from guichet.errors import BadInput, NotFound
+from guichet.errors import BadInput, Conflict, NotFound
 from guichet.governance import Resource, Unit, query, service
 from guichet.transparency import report as reports
 from guichet.transparency.tables import Complaint
@@ -23,6 +24,7 @@ STATUSES = ("received", "in_progress", "answered", "closed")
 CHANNELS = ("web", "counter", "post")
 MAX_TEXT = 4000
 MAX_CONTACT = 200
+_NUMBERING_ATTEMPTS = 20
 # The public complaint form's limit: a bucket of its own in the shared table (guichet.custodian.optout).
 COMPLAINT_LIMITER = RateLimiter("complaint", limit=5)
 
@@ -70,13 +72,23 @@ def submit_complaint(unit: Unit, topic: str, text: str, contact: str | None = No
         raise BadInput(f"--contact: at most {MAX_CONTACT} characters")
     now = _now()
     year = now.year
-    count = unit.session.execute(select(func.count()).select_from(Complaint).where(
-        Complaint.reference.like(f"C-{year}-%"))).scalar_one()
-    reference = f"C-{year}-{int(count) + 1:04d}"
-    unit.session.add(Complaint(reference=reference, received_at=now, channel=channel, topic=topic, text=text,
-                               contact=contact, status="received", updated_at=now))
-    unit.note(obj=f"complaint:{reference}", topic=topic, channel=channel)
-    return reference
+    # The next number of the year; two complaints lodged at the same instant (PostgreSQL runs them side by
+    # side) may pick the same one: the unique reference refuses the second inside a savepoint, which takes
+    # the number after. Neither complaint is lost.
+    for _attempt in range(_NUMBERING_ATTEMPTS):
+        last = unit.session.execute(select(Complaint.reference).where(Complaint.reference.like(f"C-{year}-%"))
+                                    .order_by(func.length(Complaint.reference).desc(), Complaint.reference.desc())
+                                    .limit(1)).scalar_one_or_none()
+        reference = f"C-{year}-{(int(last.rsplit('-', 1)[1]) if last else 0) + 1:04d}"
+        try:
+            with unit.session.begin_nested():
+                unit.session.add(Complaint(reference=reference, received_at=now, channel=channel, topic=topic,
+                                           text=text, contact=contact, status="received", updated_at=now))
+        except IntegrityError:
+            continue
+        unit.note(obj=f"complaint:{reference}", topic=topic, channel=channel)
+        return reference
+    raise Conflict("complaint: the hub is receiving too many complaints at once; try again in a moment")
 
 
 @query("complaint.list")

@@ -145,6 +145,37 @@ def test_the_daily_budget_is_refused_and_audited(lake: Hub) -> None:
         lake.config = saved
 
 
+def test_counts_asked_side_by_side_cannot_overspend_the_budget(lake: Hub) -> None:
+    """Five counts sent at once with one count left: one is answered, four are withheld and audited as
+    refused (the budget is counted again under the audit chain's lock when each event is written)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    saved = lake.config
+    lake.config = lake.config.with_properties(feasibility_daily_budget=3)
+    try:
+        who = researcher("fay")
+        for i in range(2):
+            feasibility(lake, who, criteria={"age": {"min": 30 + i}, "at": "2023-01-01"})
+        start = threading.Barrier(5)
+
+        def ask(i: int) -> str:
+            start.wait()
+            try:
+                feasibility(lake, who, criteria={"age": {"min": 40 + i}, "at": "2023-01-01"})
+                return "answered"
+            except Refused:
+                return "refused"
+
+        with ThreadPoolExecutor(5) as pool:
+            answers = list(pool.map(ask, range(5)))
+        assert sorted(answers) == ["answered"] + ["refused"] * 4
+        outcomes = [e.outcome for e in _events(lake, "fay")]
+        assert outcomes.count("ok") == 3 and outcomes.count("refused") == 4
+    finally:
+        lake.config = saved
+
+
 def test_only_researchers_and_operators_count_and_refusals_are_audited(lake: Hub) -> None:
     with pytest.raises(Refused):
         feasibility(lake, Actor("cat", frozenset({"committee"})), criteria=STATINS)

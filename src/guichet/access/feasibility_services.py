@@ -40,4 +40,13 @@ def feasibility(unit: Unit, *, criteria: dict[str, Any], application: str | int 
     result = perturb(count_persons(unit.hub, criteria), noise_seed(noise_key(unit.hub.secret_key()), text), scale)
     unit.note(criteria=fingerprint(text), shown=result.persons if result.persons is not None else "suppressed",
               budget_left=budget - used - 1)
+    unit.at_audit.append(lambda session: _within_budget(session, unit.actor.username, budget))
     return result
+
+
+def _within_budget(session: Any, username: str, budget: int) -> None:
+    """Counted again under the audit chain's lock: of counts asked side by side, those past the budget are
+    withheld (and audited as refused)."""
+    if used_today(session, username) >= budget:
+        raise Refused(f"feasibility: the daily budget of {budget} counts is spent for this account; "
+                      "it renews at midnight UTC")

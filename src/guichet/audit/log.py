@@ -20,7 +20,8 @@ def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def _lock_head(session: Session) -> AuditHead:
+def lock_head(session: Session) -> AuditHead:
+    """Lock the chain's head for this write transaction (appends are serialised by it); answers it."""
     # SQLite write transactions already hold the database's write lock (BEGIN IMMEDIATE);
     # on PostgreSQL the row lock serialises appends across processes.
     stmt = select(AuditHead).where(AuditHead.id == 1)
@@ -47,7 +48,7 @@ def append_event(
     """Add one event to the chain in ``session``'s transaction; it is durable when that commits."""
     check_free_text(reason)
     check_details(details or {})
-    head = _lock_head(session)
+    head = lock_head(session)
     fields = EventFields(
         seq=head.seq + 1,
         event_id=str(uuid.uuid4()),

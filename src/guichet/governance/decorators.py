@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from guichet.actor import Actor
 from guichet.audit.guard import looks_like_identifier
-from guichet.audit.log import append_event
+from guichet.audit.log import append_event, lock_head
 from guichet.audit.mirror import complete_mirror
 from guichet.errors import GuichetError, Hidden, Refused
 from guichet.governance.permissions import ACTIONS, Decision, Resource, authorize
@@ -46,6 +46,10 @@ class Unit:
     reason: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     outcome: str = "ok"  # "refused" when the service answers a refusal without raising (a wrong password)
+    # Checks a read of personal data must pass again at the moment its audit event is written, under the
+    # audit chain's lock (one writer at a time across processes): a budget counted from the trail cannot be
+    # overspent by requests running side by side. Each raises Refused to withhold the result.
+    at_audit: list[Callable[[Session], None]] = field(default_factory=list)
 
     def refused(self, reason: str) -> None:
         """The service answers normally but what was asked was refused: the event says so, with the reason."""
@@ -242,8 +246,16 @@ def query(action: str, *, resource: ResourceFn | None = None, unguarded: tuple[s
                 _failure(hub, actor, action, unit.object if unit else (res.label if res else None), exc)
                 raise
             if spec.kind == "read_personal":
-                with hub.store.write() as session:
-                    append_event(session, actor, action, obj=unit.object, details=unit.details)
+                try:
+                    with hub.store.write() as session:
+                        if unit.at_audit:
+                            lock_head(session)
+                            for check in unit.at_audit:
+                                check(session)
+                        append_event(session, actor, action, obj=unit.object, details=unit.details)
+                except Refused as exc:  # the result is withheld; the refusal is audited
+                    _failure(hub, actor, action, unit.object, exc)
+                    raise
                 complete_mirror(hub.store, hub.audit_dir)
             return result
 

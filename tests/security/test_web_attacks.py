@@ -3,18 +3,22 @@ open redirects, leaks in errors."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from guichet.accounts import services as accounts
 from guichet.config import load_config, save_config
 from guichet.governance import Actor
 from guichet.hub import Hub
+from guichet.store.models import AuditEvent
 from guichet.web import create_app
 from guichet.web.security import Keys
+from tests.conftest import run_cli
 from tests.web_support import Person, add_person, csrf_of, sign_in
 
 
@@ -152,3 +156,33 @@ def test_security_headers_on_every_response(hub: Hub) -> None:
             assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
             assert r.headers["x-content-type-options"] == "nosniff"
         assert c.get("/login").headers["cache-control"] == "no-store"
+
+
+def test_a_flood_of_bad_tokens_is_answered_but_not_recorded_one_by_one(hub: Hub) -> None:
+    """300 requests with made-up tokens from one address: every one is refused (401), the audit trail holds
+    the first 20 of the minute one by one and, once the minute is over, one event counting the other 280 —
+    the trail cannot be filled, nor its lock held, by someone without an account."""
+    app = create_app(hub.config)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        codes = {c.get("/api/me", headers={"Authorization": f"Bearer gch_{i:040d}"}).status_code
+                 for i in range(300)}
+        assert codes == {401}
+        events = _events(hub, "auth.api")
+        assert len(events) == 20 and all(e.outcome == "refused" for e in events)
+        # the minute is over: the next refusal writes the summary of what was not recorded, then itself
+        app.state.web.refusals.started -= 61
+        assert c.post("/api/applications", headers={"Authorization": "Bearer gch_x"}, json={}).status_code == 401
+    events = _events(hub, "auth.api")
+    assert len(events) == 22
+    summary = json.loads(events[20].details or "{}")
+    assert summary == {"unrecorded": 280} and "280 more refused bearer tokens" in (events[20].reason or "")
+    verify = run_cli(["audit", "verify", "--home", str(hub.home), "--json"])
+    assert verify.code == 0, verify.output
+
+
+def _events(hub: Hub, action: str) -> list[AuditEvent]:
+    with hub.store.read() as s:
+        rows = s.execute(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)).scalars().all()
+        for r in rows:
+            s.expunge(r)
+        return list(rows)

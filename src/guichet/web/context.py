@@ -10,6 +10,7 @@ decision.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -38,6 +39,36 @@ TOTP_HEADER = "x-guichet-totp"  # a current second-factor code: what lets an API
 REFRESH_SECONDS = 60  # the idle clock in the cookie is moved forward at most once a minute
 
 
+class RefusalTally:
+    """How many refused bearer tokens this worker records in the audit trail one by one: the first
+    ``per_address`` of each address in a minute, and ``overall`` in all; the rest of the minute is counted and
+    written as one event when the minute is over (at the next refusal), so that a flood of bad tokens cannot
+    fill the trail or hold its lock. Each refused request is still answered 401."""
+
+    def __init__(self, per_address: int = 20, overall: int = 200, window: float = 60.0) -> None:
+        self.per_address, self.overall, self.window = per_address, overall, window
+        self.started = 0.0
+        self.by_address: dict[str, int] = {}
+        self.total = 0
+        self.unrecorded = 0
+
+    def admit(self, address: str, now: float) -> tuple[bool, int]:
+        """Whether to record this refusal, and how many of the last window went unrecorded (to be written
+        once, now, as a summary)."""
+        carried = 0
+        if now - self.started >= self.window:
+            carried, self.unrecorded = self.unrecorded, 0
+            self.started, self.by_address, self.total = now, {}, 0
+        seen = self.by_address.get(address, 0)
+        if seen >= self.per_address or self.total >= self.overall:
+            self.unrecorded += 1
+            return False, carried
+        if len(self.by_address) < 10_000:  # the map's size is bounded too
+            self.by_address[address] = seen + 1
+        self.total += 1
+        return True, carried
+
+
 @dataclass
 class WebState:
     """What the app holds for its whole life: the hub, its settings and keys."""
@@ -51,6 +82,7 @@ class WebState:
     # session cache's on every state-changing request.
     caches: dict[str, Any] = field(default_factory=dict)
     site: Site = field(default_factory=Site)  # what the installed routers bring: templates, messages, menu
+    refusals: RefusalTally = field(default_factory=RefusalTally)  # refused bearer tokens, per worker
 
 
 @dataclass
@@ -127,6 +159,20 @@ async def _session_user(state: WebState, secret: str, now: datetime) -> SessionU
     return await asyncio.shield(pending)
 
 
+def _record_token_refusal(state: WebState, request: Request, reason: str) -> None:
+    """Audit a refused bearer token (action ``auth.api``), within the worker's tally (``RefusalTally``)."""
+    unknown = Actor("(unknown)", frozenset(), channel="api")
+    address = request.client.host if request.client else "unknown"
+    record, carried = state.refusals.admit(address, time.monotonic())
+    if carried:
+        record_refusal(state.hub, unknown, "auth.api", None,
+                       f"{carried} more refused bearer tokens in the last minute, not recorded one by one "
+                       f"(over {state.refusals.per_address} from one address or {state.refusals.overall} in all)",
+                       unrecorded=carried)
+    if record:
+        record_refusal(state.hub, unknown, "auth.api", None, reason)
+
+
 def session_cookie(state: WebState, secret: str, now: datetime) -> str:
     return state.keys.sign("session", {"s": secret, "seen": int(now.timestamp())})
 
@@ -153,8 +199,7 @@ async def build_context(state: WebState, request: Request) -> WebContext:
                     await run_in_threadpool(record_refusal, state.hub, actor, "auth.api", None,
                                             "X-Guichet-TOTP: wrong or expired code")
         except Refused as exc:
-            unknown = Actor("(unknown)", frozenset(), channel="api")
-            await run_in_threadpool(record_refusal, state.hub, unknown, "auth.api", None, exc.message)
+            await run_in_threadpool(_record_token_refusal, state, request, exc.message)
             raise TokenRefused(exc.message) from None
     else:
         secret, refresh = _session_secret(state, request, now)

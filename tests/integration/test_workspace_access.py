@@ -67,6 +67,19 @@ def test_reads_are_refused_while_suspended_and_after_expiry(desk: Desk) -> None:
         wsbuild.read_extract(desk.hub, pid)
 
 
+def test_no_extract_is_built_while_the_permit_is_suspended_by_a_decision(desk: Desk) -> None:
+    """A permit suspended after an incident gets no new extract (one waiting for its people's attestations,
+    or for its first day, may be prepared); reinstated, it does."""
+    pid = desk.permit(CONTENT_2023, "incident")
+    desk.ok("permit", "suspend", pid, "--reason", "incident under investigation", who=desk.hub.config.operator)
+    with pytest.raises(Refused, match="suspended by a decision: no extract is built"):
+        services.build_extract(desk.hub, _operator(desk), permit_id=pid)
+    assert wsbuild.load_manifest(desk.hub, pid) is None
+    desk.ok("permit", "reinstate", pid, "--reason", "cleared", who=desk.hub.config.operator)
+    services.build_extract(desk.hub, _operator(desk), permit_id=pid)
+    assert wsbuild.read_extract(desk.hub, pid, "alice")["ER_PRS_F"].num_rows == 18
+
+
 def test_revocation_cuts_access_and_keys_are_shredded_after_the_grace_period(desk: Desk) -> None:
     pid = _built(desk, "revoked")
     folder = wsbuild.extract_dir(desk.hub, pid)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from guichet.errors import BadInput, NotFound, Refused
 from guichet.governance import Resource, Unit, query, service
-from guichet.permits.state import permit_scope
+from guichet.permits.state import open_suspension, permit_scope
 from guichet.permits.tables import Permit, PermitRevision
 from guichet.workspace import build as extract
 from guichet.workspace import extras
@@ -32,6 +32,8 @@ def build_extract(unit: Unit, permit_id: str) -> dict[str, Any]:
     scope = permit_scope(unit.session, permit_id, datetime.now(UTC).date())
     if scope["state"] not in ("pending", "active", "suspended"):  # prepared before its first day too
         raise Refused(f"permit {permit_id} is {scope['state']}: no extract is built")
+    if open_suspension(unit.session, permit_id) is not None:  # prepared while attestations are missing, not this
+        raise Refused(f"permit {permit_id} is suspended by a decision: no extract is built until it is reinstated")
     result, built = build(unit.hub, scope["permit"], scope["document"], by=unit.actor.username)
     unit.details["built"] = built
     return result

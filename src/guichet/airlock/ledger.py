@@ -396,13 +396,16 @@ def flags(session: Session, project: str, dims: str, cells: list[Cell], threshol
     index = _Index(rows.keys)
     inside = np.stack([index.inside(c.keys) for c in cells])  # new cell × released cell: |N ∩ R|
     out: list[dict[str, Any]] = []
+    known: set[int] = set()
     for j, cell in enumerate(cells):
         best = _side_new(rows, tables, size, inside[j], sizes_new[j], cell.keys)
+        if best is not None and best.apart == 0:
+            known.add(j)
         if best is not None and 0 < best.apart < t:
             how, same = _describe(rows, project, best)
             out.append({"cell": cell.index, "label": cell.label, "apart": best.apart, "against": how,
                         "same_project": same})
-    out += _side_released(rows, project, dims, cells, mine, size, inside, population, t)
+    out += _side_released(rows, project, dims, cells, mine, size, inside, population, t, known)
     return out
 
 
@@ -456,58 +459,72 @@ def _side_new(rows: _Loaded, tables: _Released, size: np.ndarray, inn: np.ndarra
 
 
 def _side_released(rows: _Loaded, project: str, dims: str, cells: list[Cell], mine: _Shape, size: np.ndarray,
-                   inside: np.ndarray, population: int, t: int) -> list[dict[str, Any]]:
+                   inside: np.ndarray, population: int, t: int, known: set[int]) -> list[dict[str, Any]]:
     """The symmetric case: a released cell against the new output's own cells combined — a union of two or
-    more of its partition cells, or one of its margins minus some of its cells. Released cells of the same
-    dimensions, and of any dimensions with a size within the threshold of the output's population."""
+    more of its partition cells, or one of its margins (holding persons outside its cells) minus some of its
+    cells — where at least one new cell involved is not already computable from the ledger (``known``:
+    positions of new cells some released expression equals). Released cells of the same dimensions, and of
+    any dimensions with a size within the threshold of the output's population."""
     if population == 0:
         return []
     keep = np.array([d == dims for d in rows.dims]) | (np.abs(size - population) < t)
-    if not keep.any():
-        return []
     cols = np.flatnonzero(keep)
+    if not len(cols):
+        return []
     sizes_new = np.array([len(c.keys) for c in cells], dtype=np.int64)
     sub = inside[:, cols]  # new cell × kept released cell
     r = size[cols]
-    parts = np.array(mine.parts)
-    v = sizes_new[parts][:, None] - 2 * sub[parts]  # part × released
-    ways: list[tuple[np.ndarray, int | None]] = []
-    if len(parts) >= 2:
-        neg = np.minimum(v, 0).sum(axis=0)
-        two = np.partition(v, 1, axis=0)[:2].sum(axis=0)
-        ways.append((r + np.where((v < 0).sum(axis=0) >= 2, neg, two), None))
-    for m, contained in mine.margins:
-        if not contained:
-            continue
-        pos = [mine.parts.index(c) for c in contained]
-        vc = v[pos]
-        gain = np.maximum(vc, 0).sum(axis=0)
-        d = r + sizes_new[m] - 2 * sub[m] - np.where(gain > 0, gain, vc.max(axis=0))
-        ways.append((d, m))
-    if not ways:
-        return []
     exact = (sizes_new[:, None] + r[None, :] - 2 * sub == 0).any(axis=0)
+    parts = np.array(mine.parts, dtype=np.int64)
+    v = sizes_new[parts][:, None] - 2 * sub[parts]  # part × released: what adding the part to a union costs
+    fresh = np.array([p not in known for p in mine.parts])
+    at = np.arange(len(cols))
+    big = np.iinfo(np.int64).max // 4
+    ways: list[tuple[np.ndarray, np.ndarray, int | None]] = []  # (apart, forced part position, margin)
+    if len(parts) >= 2 and fresh.any():
+        # the best union of two or more parts that contains part j, for each fresh j; then the best j
+        negative = np.minimum(v, 0)
+        order = np.argsort(v, axis=0, kind="stable")
+        first, second = order[0], order[1]
+        other_low = np.where(np.arange(len(parts))[:, None] == first[None, :], v[second, at], v[first, at])
+        rest_neg = negative.sum(axis=0)[None, :] - negative
+        rest_count = (v < 0).sum(axis=0)[None, :] - (v < 0)
+        forced = r[None, :] + v + np.where(rest_count >= 1, rest_neg, other_low)
+        forced[~fresh] = big
+        ways.append((forced.min(axis=0), forced.argmin(axis=0), None))
+    for m, contained in mine.margins:
+        pos = np.array([mine.parts.index(c) for c in contained], dtype=np.int64)
+        vc = v[pos]
+        gain = np.maximum(vc, 0)
+        base = r + sizes_new[m] - 2 * sub[m]
+        # removing part j and every other part more than half outside the released cell
+        each = base[None, :] - vc - (gain.sum(axis=0)[None, :] - gain)
+        if m in known:
+            each[~fresh[pos]] = big
+        ways.append((each.min(axis=0), pos[each.argmin(axis=0)], m))
     out = []
     for x, g in enumerate(cols):
-        if exact[x]:
+        if exact[x] or not ways:
             continue
-        d, how = min(((int(w[x]), m) for w, m in ways), key=lambda p: p[0])
+        d_all, j_all, m_all = zip(*[(int(w[x]), int(j[x]), m) for w, j, m in ways], strict=True)
+        k = int(np.argmin(d_all))
+        d, j, how = d_all[k], j_all[k], m_all[k]
         if not 0 < d < t:
             continue
         if how is None:
-            chosen = [p for p, w in zip(mine.parts, v[:, x], strict=True) if w < 0]
-            if len(chosen) < 2:  # the two cheapest cells (the negative one, if any, comes first)
-                chosen = [mine.parts[int(i)] for i in np.argsort(v[:, x], kind="stable")[:2]]
+            others = [i for i in range(len(parts)) if i != j and v[i, x] < 0]
+            if not others:
+                others = [min((i for i in range(len(parts)) if i != j), key=lambda i: (v[i, x], i))]
+            chosen = [mine.parts[i] for i in sorted({j, *others})]
             label = f"union of this output's cells {_names([cells[p].label for p in chosen])}"
-            first = chosen[0]
+            first_cell = mine.parts[j]
         else:
             contained = next(c for mm, c in mine.margins if mm == how)
-            vs = {c: int(v[mine.parts.index(c), x]) for c in contained}
-            chosen = [c for c in contained if vs[c] > 0] or [max(contained, key=lambda c: vs[c])]
-            label = f"this output's cell {cells[how].label} minus its cells {_names([cells[c].label for c in chosen])}"
-            first = how
+            removed = [c for c in contained if c == mine.parts[j] or v[mine.parts.index(c), x] > 0]
+            label = f"this output's cell {cells[how].label} minus its cells {_names([cells[c].label for c in removed])}"
+            first_cell = how
         same = rows.project[g] == project
-        out.append({"cell": cells[first].index, "label": label, "apart": d,
+        out.append({"cell": cells[first_cell].index, "label": label, "apart": d,
                     "against": f"released cell {rows.label[g]}" if same else "a cell released to another project",
                     "same_project": same})
     return out

@@ -65,6 +65,7 @@ def test_only_an_independent_checker_may_post_a_recheck(hub: Hub) -> None:
         token = csrf_of(client.get("/").text)
         assert client.post(url, data={**form, "csrf_token": token}, follow_redirects=False).status_code == 403
         assert client.get("/airlock/rechecks").status_code == 403
+        assert "/airlock/rechecks" not in client.get("/airlock/requests").text
     # the request's own reviewers and a checker of the project's organisation: the service refuses them, the
     # page shows them no form
     for who in ("olga", "pierre", "chk.same"):
@@ -77,6 +78,7 @@ def test_only_an_independent_checker_may_post_a_recheck(hub: Hub) -> None:
     assert _rechecks(hub, req) == []
     # the independent checker: without the CSRF token, or with another session's, refused
     quentin = _client(hub, "quentin", "checker")
+    assert 'href="/airlock/rechecks"' in quentin.get("/airlock/requests").text
     listing = quentin.get("/airlock/rechecks")
     assert listing.status_code == 200 and req in listing.text
     page = quentin.get(f"/airlock/requests/{req}")

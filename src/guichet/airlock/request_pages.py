@@ -106,7 +106,10 @@ def _page(ctx: WebContext, request: str, file: str = "", error: str | None = Non
 async def requests_page(ctx: Ctx) -> HTMLResponse:
     assert ctx.actor is not None
     items = await run_in_threadpool(rs.waiting, ctx.hub, ctx.actor)
-    return render(ctx, "airlock_requests.html", items=items)
+    # the list of re-checks has no menu entry (the menu shows a permission held without conditions; a
+    # re-check's are the request's): a checker reaches it from here
+    rechecks = sum(1 for x in items if x["recheck"]) if authorize(ctx.actor, "airlock.recheck") else None
+    return render(ctx, "airlock_requests.html", items=items, rechecks=rechecks)
 
 
 @router.page("/airlock/requests/{request}", permission="airlock.show",
@@ -137,7 +140,7 @@ async def review_page(ctx: Ctx, request: str) -> Response:
     return await run_in_threadpool(act)
 
 
-@router.page("/airlock/rechecks", permission="airlock.recheck", nav="nav.airlock_rechecks", nav_order=62,
+@router.page("/airlock/rechecks", permission="airlock.recheck",
              summary="The sampled approved requests due for a re-check by the caller (an independent checker)")
 async def rechecks_page(ctx: Ctx, done: str = Query("", max_length=20)) -> HTMLResponse:
     items = await run_in_threadpool(_due, ctx)

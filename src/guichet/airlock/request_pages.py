@@ -2,7 +2,9 @@
 to them first; also a home-page panel), a request with its groups (context, controls, comments), its files
 with their automatic verdicts (one file's cells at a time, with ``airlock_result.html``), the differencing
 flags, the related released tables of the same project side by side, the votes once they may be seen, and
-the checker's review form; released files served as attachments under a sandboxing policy."""
+the checker's review form; the sampled approved requests due for a re-check (a checker's list) and the
+re-check form (confirm, or a concern with its reason, through ``request_services.recheck``); released files
+served as attachments under a sandboxing policy."""
 
 from __future__ import annotations
 
@@ -74,6 +76,12 @@ def _related(ctx: WebContext, answer: dict[str, Any], file: str) -> list[dict[st
     return out
 
 
+def _due(ctx: WebContext) -> list[dict[str, Any]]:
+    """The sampled approved requests the caller may re-check (the service says who may)."""
+    assert ctx.actor is not None
+    return [x for x in rs.waiting(ctx.hub, ctx.actor) if x["recheck"]]
+
+
 def _page(ctx: WebContext, request: str, file: str = "", error: str | None = None, status: int = 200,
           done: str = "") -> HTMLResponse:
     assert ctx.actor is not None
@@ -86,9 +94,11 @@ def _page(ctx: WebContext, request: str, file: str = "", error: str | None = Non
     check = _check_view(ctx, answer, chosen) if chosen else None
     can_review = role == "checker" and answer["state"] == "checked" and bool(authorize(ctx.actor, "airlock.review")) \
         and any("my_decision" not in f for f in answer["files"] if not f["supporting"])
+    can_recheck = role == "checker" and bool(authorize(ctx.actor, "airlock.recheck")) \
+        and any(x["request"] == request for x in _due(ctx))
     return render(ctx, "airlock_request.html", status=status, r=answer, role=role, chosen=chosen, check=check,
-                  related=_related(ctx, answer, chosen), can_review=can_review, error=error, done=done,
-                  outputs=outputs)
+                  related=_related(ctx, answer, chosen), can_review=can_review, can_recheck=can_recheck,
+                  verdicts=rs.RECHECK_VERDICTS, error=error, done=done, outputs=outputs)
 
 
 @router.page("/airlock/requests", permission="airlock.requests", nav="nav.airlock_requests", nav_order=61,
@@ -96,7 +106,10 @@ def _page(ctx: WebContext, request: str, file: str = "", error: str | None = Non
 async def requests_page(ctx: Ctx) -> HTMLResponse:
     assert ctx.actor is not None
     items = await run_in_threadpool(rs.waiting, ctx.hub, ctx.actor)
-    return render(ctx, "airlock_requests.html", items=items)
+    # the list of re-checks has no menu entry (the menu shows a permission held without conditions; a
+    # re-check's are the request's): a checker reaches it from here
+    rechecks = sum(1 for x in items if x["recheck"]) if authorize(ctx.actor, "airlock.recheck") else None
+    return render(ctx, "airlock_requests.html", items=items, rechecks=rechecks)
 
 
 @router.page("/airlock/requests/{request}", permission="airlock.show",
@@ -123,6 +136,34 @@ async def review_page(ctx: Ctx, request: str) -> Response:
                 raise
             return _page(ctx, request, file, error=exc.message, status=403 if isinstance(exc, Refused) else 400)
         return RedirectResponse(f"/airlock/requests/{request}?done=reviewed", status_code=303)
+
+    return await run_in_threadpool(act)
+
+
+@router.page("/airlock/rechecks", permission="airlock.recheck",
+             summary="The sampled approved requests due for a re-check by the caller (an independent checker)")
+async def rechecks_page(ctx: Ctx, done: str = Query("", max_length=20)) -> HTMLResponse:
+    items = await run_in_threadpool(_due, ctx)
+    return render(ctx, "airlock_rechecks.html", items=items, done=done if done == "rechecked" else "")
+
+
+@router.page("/airlock/requests/{request}/recheck", permission="airlock.recheck", methods=("POST",),
+             max_body=MAX_FORM, summary="A checker's re-check of a sampled approved request: confirmed or a concern",
+             responses={303: {"description": "back to the list of re-checks"}})
+async def recheck_page(ctx: Ctx, request: str) -> Response:
+    actor = ctx.actor
+    assert actor is not None
+    form = await ctx.request.form()
+    verdict, reason = str(form.get("verdict") or ""), str(form.get("reason") or "")
+
+    def act() -> Response:
+        try:
+            rs.recheck(ctx.hub, actor, request=request, verdict=verdict, reason=reason)
+        except (BadInput, Refused) as exc:
+            if isinstance(exc, NotFound):
+                raise
+            return _page(ctx, request, error=exc.message, status=403 if isinstance(exc, Refused) else 400)
+        return RedirectResponse("/airlock/rechecks?done=rechecked", status_code=303)
 
     return await run_in_threadpool(act)
 

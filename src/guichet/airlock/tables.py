@@ -92,7 +92,7 @@ class LedgerCell(Base):
     cell: Mapped[int] = mapped_column(Integer)  # index into the sidecar's cells
     dims: Mapped[str] = mapped_column(String(400), index=True)  # the table's dimensions, sorted, joined by '|'
     label: Mapped[str] = mapped_column(String(400))  # the cell's key along its dimensions and statistic
-    count: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer, index=True)  # the ledger's size windows (migration 0019)
     persons: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     recalled: Mapped[bool] = mapped_column(Boolean, default=False)

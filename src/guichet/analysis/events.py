@@ -70,10 +70,13 @@ def _day(cols: set[str], alias: str) -> str:
 
 
 def _select(person: str, category: str, group: str, value: str, weight: str, start: str, end: str, day: str,
-            source: str, rest: str) -> str:
+            source: str, rest: str, *, parsed: bool = False) -> str:
+    """One source's SELECT; ``parsed``: start and end are DATEs already (a claim's or a stay's, parsed once
+    before their aggregation), not texts for ``_gdate``."""
+    start, end = (f"CAST({start} AS DATE)", f"CAST({end} AS DATE)") if parsed else (f"_gdate({start})", f"_gdate({end})")
     return (f"SELECT CAST({person} AS VARCHAR) AS person, '{category}' AS category, CAST({group} AS VARCHAR) AS "
             f'"group", CAST({value} AS VARCHAR) AS value, CAST({weight} AS DOUBLE) AS weight, '
-            f'_gdate({start}) AS start, _gdate({end}) AS "end", {day} AS day, \'{source}\' AS source {rest}')
+            f'{start} AS start, {end} AS "end", {day} AS day, \'{source}\' AS source {rest}')
 
 
 def event_sql(present: Mapping[str, set[str]], *, drugs: bool = False,
@@ -95,7 +98,8 @@ def event_sql(present: Mapping[str, set[str]], *, drugs: bool = False,
                       "GROUP BY CLAIM_ID) c")
             parts.append(_select("p.PERSON_ID", "dispensing", atc, "p.PHA_PRS_C13",
                                  _col(pha, "PHA_ACT_QSN", "p", "1"), "c.s", "c.s", "CAST(c.dd AS INTEGER)",
-                                 "ER_PHA_F", f"FROM ER_PHA_F p LEFT JOIN {claims} ON c.CLAIM_ID = p.CLAIM_ID{join}"))
+                                 "ER_PHA_F", f"FROM ER_PHA_F p LEFT JOIN {claims} ON c.CLAIM_ID = p.CLAIM_ID{join}",
+                                 parsed=True))
         else:
             parts.append(_select("p.PERSON_ID", "dispensing", atc, "p.PHA_PRS_C13", _col(pha, "PHA_ACT_QSN", "p", "1"),
                                  "NULL", "NULL", "CAST(NULL AS INTEGER)", "ER_PHA_F", f"FROM ER_PHA_F p{join}"))
@@ -111,20 +115,22 @@ def event_sql(present: Mapping[str, set[str]], *, drugs: bool = False,
         m = PMSI.match(name)
         if m:
             pmsi.setdefault(m.group(1), {})[m.group(2)] = name
-    for _year, files in sorted(pmsi.items()):
+    ctes: list[str] = []  # each year's stays, aggregated once and read by the stays' and diagnoses' SELECTs
+    for year, files in sorted(pmsi.items()):
         c = files.get("C")
         ccols = present.get(c, set()) if c else set()
-        if not c or not {"PERSON_ID", "STAY_ID", "ENT_DAT"} <= ccols:
+        if not c or not {"PERSON_ID", "STAY_ID", "ENT_DAT"} <= ccols or not {"stay", "diagnosis"} & wanted:
             continue
         end = _col(ccols, "SOR_DAT", "s", "s.ENT_DAT")
-        stays = (f"(SELECT STAY_ID, any_value(PERSON_ID) AS person, min(_gdate(ENT_DAT)) AS s, "
-                 f"max(_gdate({end.replace('s.', '')})) AS e, "
-                 f"{'min(CAST(DAYS_SINCE_INDEX AS INTEGER))' if 'DAYS_SINCE_INDEX' in ccols else 'NULL'} AS dd "
-                 f"FROM {_q(c)} GROUP BY STAY_ID)")
+        stays = f"_stays_{year}"
+        ctes.append(f"{stays} AS MATERIALIZED (SELECT STAY_ID, any_value(PERSON_ID) AS person, "
+                    f"min(_gdate(ENT_DAT)) AS s, max(_gdate({end.replace('s.', '')})) AS e, "
+                    f"{'min(CAST(DAYS_SINCE_INDEX AS INTEGER))' if 'DAYS_SINCE_INDEX' in ccols else 'NULL'} AS dd "
+                    f"FROM {_q(c)} GROUP BY STAY_ID)")
         if "stay" in wanted:
             parts.append(_select("s.person", "stay", "'MCO'", "s.STAY_ID",
                                  "greatest(coalesce(datediff('day', s.s, s.e), 0), 0)", "s.s", "s.e",
-                                 "CAST(s.dd AS INTEGER)", c, f"FROM {stays} s"))
+                                 "CAST(s.dd AS INTEGER)", c, f"FROM {stays} s", parsed=True))
         if "diagnosis" in wanted:
             for letter, column, group in (("B", "DGN_PAL", "principal"), ("B", "DGN_REL", "related"),
                                           ("D", "ASS_DGN", "associated")):
@@ -135,7 +141,8 @@ def event_sql(present: Mapping[str, set[str]], *, drugs: bool = False,
                 parts.append(_select("s.person", "diagnosis", f"'{group}'", f"d.{column}", "1", "s.s", "s.e",
                                      "CAST(s.dd AS INTEGER)", t,
                                      f"FROM {_q(t)} d JOIN {stays} s ON s.STAY_ID = d.STAY_ID "
-                                     f"WHERE d.{column} IS NOT NULL AND CAST(d.{column} AS VARCHAR) <> ''"))
+                                     f"WHERE d.{column} IS NOT NULL AND CAST(d.{column} AS VARCHAR) <> ''",
+                                     parsed=True))
     imb = present.get("IR_IMB_R", set())
     if "long_term_illness" in wanted and {"PERSON_ID", "IMB_ALD_DTD"} <= imb:
         parts.append(_select("a.PERSON_ID", "long_term_illness", _col(imb, "IMB_ALD_NUM", "a", "'unknown'"),
@@ -157,7 +164,8 @@ def event_sql(present: Mapping[str, set[str]], *, drugs: bool = False,
                                  f"FROM IR_BEN_R b WHERE _gdate(b.BEN_DCD_DTE) >= DATE '{SENTINEL_BEFORE}' {unless}"))
     if not parts:
         raise BadInput("event table: the extract holds none of the tables and columns events are made from")
-    return "\nUNION ALL\n".join(parts)
+    body = "\nUNION ALL\n".join(parts)
+    return f"WITH {', '.join(ctes)}\n{body}" if ctes else body
 
 
 def events(tables: Mapping[str, pa.Table] | None = None, *, con: duckdb.DuckDBPyConnection | None = None,

@@ -31,6 +31,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from guichet.analysis.events import period_sql
 from guichet.analysis.figures import attach_figure
 from guichet.analysis.tables import crosstab
 from guichet.errors import BadInput
@@ -46,6 +47,8 @@ VARIABLE_ROWS: dict[str, tuple[str, str | None]] = {  # TABLE.COLUMN -> (categor
 }
 CATEGORY_NAMES = ("dispensing", "diagnosis", "stay", "long_term_illness", "visit", "death")
 BEN = "IR_BEN_R"
+DPT = "IR_DPT_V"  # the départements → régions nomenclature, when a connection holds it
+LEAF_KEYS = {"codes", "event", "system", "match", "variables", "window", "min_count", "during"}
 
 
 def _lit(value: Any) -> str:
@@ -54,6 +57,10 @@ def _lit(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(float(value)) if isinstance(value, float) else str(int(value))
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def _dpt(code: object) -> str:
+    return str(code).strip().upper().zfill(3)
 
 
 def _norm(code: str) -> str:
@@ -92,19 +99,34 @@ class Compiler:
 
     _serial = 0
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, events: str = "events"):
+    def __init__(self, con: duckdb.DuckDBPyConnection, events: str = "events",
+                 regions: Mapping[str, str] | None = None):
         self.con, self.events = con, events
+        self._regions = {_dpt(d): str(r).strip() for d, r in regions.items()} if regions is not None else None
         cols = {r[0] for r in con.execute(f"DESCRIBE {events}").fetchall()}
         if not {"person", "category", "group", "value", "start", "day"} <= cols:
             raise BadInput("cohorts: an event table (analysis.events) is needed")
-        row = con.execute(f"SELECT count(day) FROM {events}").fetchone()
-        self.exact_days = bool(row and row[0])
+        self.exact_days = con.execute(f"SELECT 1 FROM {events} WHERE day IS NOT NULL LIMIT 1").fetchone() is not None
         self.t = "day" if self.exact_days else "datediff('day', DATE '1970-01-01', start)"
         tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
         self.ben = BEN in tables
+        self._dpt_view = DPT in tables
+
+    def regions(self) -> dict[str, str]:
+        """Département (3 characters) → région: the map given, else the connection's ``IR_DPT_V``."""
+        if self._regions is None:
+            if not self._dpt_view:
+                raise BadInput("territory.regions: no départements → régions map (pass regions=, e.g. "
+                               "access.criteria.departement_regions(), or give the connection an IR_DPT_V)")
+            rows = self.con.execute(f"SELECT CAST(GEO_DPT_COD AS VARCHAR), CAST(GEO_REG_COD AS VARCHAR) FROM {DPT}")
+            self._regions = {_dpt(d): str(r).strip() for d, r in rows.fetchall() if d is not None and r is not None}
+        return self._regions
 
     # --- leaves matching events ----------------------------------------------------------------------------
     def _event_filter(self, leaf: Mapping[str, Any]) -> str:
+        unknown = sorted(set(leaf) - LEAF_KEYS)
+        if unknown:
+            raise BadInput(f"{unknown[0]}: not an option of a codes or event criterion")
         if "event" in leaf:
             cat = leaf["event"]
             if cat not in CATEGORY_NAMES:
@@ -152,9 +174,11 @@ class Compiler:
             return Cohort("all persons", source)
         if "window" in leaf:
             raise BadInput("index: no window (it is what windows are relative to)")
+        during = (" AND " + period_sql(leaf["during"], "start", '"end"', field="index.during")
+                  if "during" in leaf else "")
         return Cohort("index event",
                       f"SELECT person, min({self.t}) AS t0, min(start) AS d0 FROM {self.events} WHERE "
-                      f"{self._event_filter(leaf)} AND {self.t} IS NOT NULL GROUP BY person")
+                      f"{self._event_filter(leaf)}{during} AND {self.t} IS NOT NULL GROUP BY person")
 
     def _windowed(self, leaf: Mapping[str, Any], base: str) -> str:
         where = [self._event_filter(leaf)]
@@ -167,9 +191,11 @@ class Compiler:
                 where.append(f"e._t - i.t0 >= {int(window['from'])}")
             if "to" in window:
                 where.append(f"e._t - i.t0 <= {int(window['to'])}")
+        if "during" in leaf:
+            where.append(period_sql(leaf["during"], "e._start", "e._end", field="during"))
         n = int(leaf.get("min_count", 1))
         return (f"SELECT i.person FROM ({base}) i JOIN (SELECT person AS _p, category, \"group\", value, "
-                f"{self.t} AS _t FROM {self.events}) e ON e._p = i.person "
+                f"{self.t} AS _t, start AS _start, \"end\" AS _end FROM {self.events}) e ON e._p = i.person "
                 f"WHERE {' AND '.join(where)} GROUP BY i.person HAVING count(*) >= {n}")
 
     def persons(self, c: Mapping[str, Any], base: str) -> str:
@@ -203,12 +229,38 @@ class Compiler:
                 year = "year(i.d0)" if at == "index" else str(int(str(at)[:4]))
                 cond = f"({year} - b.born) BETWEEN {int(bounds.get('min', 0))} AND {int(bounds.get('max', 130))}"
             else:
-                deps = [str(d).strip().upper().zfill(3) for d in c["territory"].get("departements", [])]
-                if not deps:
-                    raise BadInput("territory: departements (régions need the IR_DPT_V map: list its départements)")
-                cond = f"lpad(CAST(b.dpt AS VARCHAR), 3, '0') IN ({', '.join(_lit(d) for d in deps)})"
+                cond = self._territory(c["territory"])
             return f"SELECT i.person FROM ({base}) i JOIN {ben} b ON b.person = i.person WHERE {cond}"
+        if "index_date" in c:
+            return (f"SELECT i.person FROM ({base}) i WHERE "
+                    f"{period_sql(c['index_date'], 'i.d0', field='index_date')}")
         raise BadInput(f"criterion: unknown kind {', '.join(c)}")
+
+    def _territory(self, territory: object) -> str:
+        """Residence (``IR_BEN_R.BEN_RES_DPT``) in one of the départements or of the régions' départements."""
+        if not isinstance(territory, Mapping) or not territory:
+            raise BadInput("territory: an object with departements and/or regions")
+        unknown = sorted(set(territory) - {"departements", "regions"})
+        if unknown:
+            raise BadInput(f"territory.{unknown[0]}: not a territory key (departements, regions)")
+        deps: set[str] = set()
+        for key in ("departements", "regions"):
+            values = territory.get(key, [])
+            if not isinstance(values, list) or not all(isinstance(v, str | int) and not isinstance(v, bool)
+                                                       and str(v).strip() for v in values):
+                raise BadInput(f"territory.{key}: a list of codes")
+        deps |= {_dpt(d) for d in territory.get("departements", [])}
+        wanted = [str(r).strip().upper() for r in territory.get("regions", [])]
+        if wanted:
+            regions = self.regions()
+            known = set(regions.values())
+            for i, r in enumerate(wanted):
+                if r not in known:
+                    raise BadInput(f"territory.regions[{i}]: not a région of the départements → régions map")
+            deps |= {d for d, r in regions.items() if r in wanted}
+        if not deps:
+            raise BadInput("territory: departements or regions (at least one code)")
+        return f"lpad(upper(trim(CAST(b.dpt AS VARCHAR))), 3, '0') IN ({', '.join(_lit(d) for d in sorted(deps))})"
 
     def materialise(self, c: Cohort) -> Cohort:
         """The cohort's persons and index days computed once, into a temporary table (criteria read it
@@ -227,18 +279,21 @@ class Compiler:
                             "ON m.person = b.person")
 
 
-def cohort(con: duckdb.DuckDBPyConnection, definition: Mapping[str, Any], name: str = "cohort") -> Cohort:
-    """The cohort of ``definition`` (``{"index": LEAF, "criteria": C}``) over ``con``'s event table."""
-    return Compiler(con).cohort(definition, name)
+def cohort(con: duckdb.DuckDBPyConnection, definition: Mapping[str, Any], name: str = "cohort", *,
+           regions: Mapping[str, str] | None = None) -> Cohort:
+    """The cohort of ``definition`` (``{"index": LEAF, "criteria": C}``) over ``con``'s event table.
+    ``regions``: département → région, for ``territory.regions`` (else the connection's ``IR_DPT_V``)."""
+    return Compiler(con, regions=regions).cohort(definition, name)
 
 
 def attrition(con: duckdb.DuckDBPyConnection, steps: Sequence[tuple[str, Mapping[str, Any]]], *,
-              index: Mapping[str, Any] | None, out: str | Path, figure: bool = True) -> tuple[Path, Cohort]:
+              index: Mapping[str, Any] | None, out: str | Path, figure: bool = True,
+              regions: Mapping[str, str] | None = None) -> tuple[Path, Cohort]:
     """The attrition of a cohort built step by step: the persons with the index event, then those of them
     matching each step's criterion in turn. Written through ``crosstab`` (one row per step, distinct persons,
     each cell with its persons for the airlock) and, with ``figure``, a flowchart SVG attached to it.
     Returns the table's path and the final cohort."""
-    comp = Compiler(con)
+    comp = Compiler(con, regions=regions)
     current = comp.materialise(comp.index(index))
     current.name = "index event" if index else "all persons"
     labels = [f"00. {current.name}"]

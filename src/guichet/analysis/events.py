@@ -46,6 +46,55 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+PERIOD_KEYS = ("from", "to", "year", "quarter", "month")
+_PERIOD_RANGES = {"year": (1800, 2200), "quarter": (1, 4), "month": (1, 12)}
+
+
+def _iso_date(value: object, field: str) -> str:
+    import datetime as dt
+
+    text = str(value) if isinstance(value, str) else ""
+    try:
+        if len(text) != 10:
+            raise ValueError
+        dt.date.fromisoformat(text)
+    except ValueError:
+        raise BadInput(f"{field}: a date YYYY-MM-DD") from None
+    return text
+
+
+def period_sql(period: object, start: str, end: str | None = None, *, field: str = "during") -> str:
+    """The SQL condition that an event (or a date, ``end`` None) is in a calendar period ``{"from"?:
+    "YYYY-MM-DD", "to"?: "YYYY-MM-DD", "year"?: [...], "quarter"?: [...], "month"?: [...]}``: its date
+    interval ``[start, end]`` (``end`` missing: ``start``) meets ``from``..``to`` (both ends included), and
+    its ``start`` falls in one of the years, one of the quarters and one of the months given (each list
+    given must match). A bad period is refused naming the field (``during.quarter: ...``)."""
+    if not isinstance(period, Mapping) or not period:
+        raise BadInput(f"{field}: an object with from, to (dates YYYY-MM-DD), year, quarter or month")
+    unknown = sorted(set(period) - set(PERIOD_KEYS))
+    if unknown:
+        raise BadInput(f"{field}.{unknown[0]}: not a period key (from, to, year, quarter, month)")
+    conds: list[str] = []
+    first = _iso_date(period["from"], f"{field}.from") if "from" in period else None
+    last = _iso_date(period["to"], f"{field}.to") if "to" in period else None
+    if first and last and first > last:
+        raise BadInput(f"{field}.to: before {field}.from")
+    if first:
+        conds.append(f"coalesce({end}, {start}) >= DATE '{first}'" if end else f"{start} >= DATE '{first}'")
+    if last:
+        conds.append(f"{start} <= DATE '{last}'")
+    for key, (low, high) in _PERIOD_RANGES.items():
+        if key not in period:
+            continue
+        values = period[key]
+        values = [values] if isinstance(values, int) and not isinstance(values, bool) else values
+        if (not isinstance(values, list) or not values
+                or not all(isinstance(v, int) and not isinstance(v, bool) and low <= v <= high for v in values)):
+            raise BadInput(f"{field}.{key}: a list of whole numbers from {low} to {high}")
+        conds.append(f"{key}({start}) IN ({', '.join(str(v) for v in sorted(set(values)))})")
+    return "(" + " AND ".join(conds) + ")"
+
+
 def register(con: duckdb.DuckDBPyConnection, tables: Mapping[str, pa.Table]) -> None:
     """Views named as the tables (what a session's connection already has)."""
     for name, table in tables.items():
@@ -170,10 +219,12 @@ def event_sql(present: Mapping[str, set[str]], *, drugs: bool = False,
 
 def events(tables: Mapping[str, pa.Table] | None = None, *, con: duckdb.DuckDBPyConnection | None = None,
            drugs: Mapping[str, str] | None = None, categories: Iterable[str] = CATEGORIES,
-           view: str | None = "events") -> duckdb.DuckDBPyConnection:
+           view: str | None = "events", during: Mapping[str, object] | None = None) -> duckdb.DuckDBPyConnection:
     """Make the event table in ``con`` (a new in-memory connection when None) from ``tables`` (registered as
     views) or the views already there; it is created as the temporary table ``view`` (``events``) and the
-    connection is returned (``con.table("events").to_arrow_table()`` for Arrow)."""
+    connection is returned (``con.table("events").to_arrow_table()`` for Arrow). ``during``: only the
+    events in that calendar period (``period_sql``; an event without a date is in none)."""
+    where = " WHERE " + period_sql(during, "start", '"end"') if during is not None else ""
     con = con or duckdb.connect()
     if tables is not None:
         register(con, tables)
@@ -187,18 +238,21 @@ def events(tables: Mapping[str, pa.Table] | None = None, *, con: duckdb.DuckDBPy
                                                "atc": pa.array(list(drugs.values()), pa.string())}))
         con.execute("CREATE OR REPLACE TEMP VIEW _drugs AS SELECT * FROM _drugs_arrow")
     sql = event_sql(_present(con), drugs=bool(drugs), categories=categories)
+    if where:
+        sql = f"SELECT * FROM ({sql}){where}"
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_q(view or 'events')} AS {sql}")
     return con
 
 
 def event_table(tables: Mapping[str, pa.Table] | None = None, *, con: duckdb.DuckDBPyConnection | None = None,
-                drugs: Mapping[str, str] | None = None, categories: Iterable[str] = CATEGORIES) -> pa.Table:
+                drugs: Mapping[str, str] | None = None, categories: Iterable[str] = CATEGORIES,
+                during: Mapping[str, object] | None = None) -> pa.Table:
     """The event table as Arrow (see ``events``), ordered by person, start, category."""
-    con = events(tables, con=con, drugs=drugs, categories=categories)
+    con = events(tables, con=con, drugs=drugs, categories=categories, during=during)
     return con.sql('SELECT * FROM events ORDER BY person, start NULLS LAST, category, "group", value').to_arrow_table()
 
 
-__all__ = ["CATEGORIES", "COLUMNS", "event_sql", "event_table", "events", "register"]
+__all__ = ["CATEGORIES", "COLUMNS", "PERIOD_KEYS", "event_sql", "event_table", "events", "period_sql", "register"]
 
 
 def from_delivery(folder: str, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:

@@ -110,6 +110,8 @@ class Compiler:
         self.t = "day" if self.exact_days else "datediff('day', DATE '1970-01-01', start)"
         tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
         self.ben = BEN in tables
+        self.ben_columns = {r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [BEN]).fetchall()}
         self._dpt_view = DPT in tables
 
     def regions(self) -> dict[str, str]:
@@ -215,9 +217,15 @@ class Compiler:
         if "sex" in c or "age" in c or "territory" in c:
             if not self.ben:
                 raise BadInput(f"{next(iter(c))}: the extract has no {BEN}")
-            ben = f"(SELECT CAST(PERSON_ID AS VARCHAR) AS person, any_value(BEN_SEX_COD) AS sex, " \
-                  f"any_value(TRY_CAST(BEN_NAI_ANN AS INTEGER)) AS born, any_value(BEN_RES_DPT) AS dpt " \
-                  f"FROM {BEN} GROUP BY 1)"
+            kind = "sex" if "sex" in c else "age" if "age" in c else "territory"
+            column, value = {"sex": ("BEN_SEX_COD", "BEN_SEX_COD"),
+                             "age": ("BEN_NAI_ANN", "TRY_CAST(BEN_NAI_ANN AS INTEGER)"),
+                             "territory": ("BEN_RES_DPT", "BEN_RES_DPT")}[kind]
+            if column not in self.ben_columns:
+                raise BadInput(f"{kind}: the extract's {BEN} has no {column}")
+            alias = {"sex": "sex", "age": "born", "territory": "dpt"}[kind]
+            ben = (f"(SELECT CAST(PERSON_ID AS VARCHAR) AS person, any_value({value}) AS {alias} "
+                   f"FROM {BEN} GROUP BY 1)")
             if "sex" in c:
                 code = {"male": "1", "female": "2"}.get(c["sex"])
                 if code is None:

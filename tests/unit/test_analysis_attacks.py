@@ -1,6 +1,7 @@
 """Attack reports: an overfitted tree (leaves of one record) fails on its structure and its attacks; a
 regularised logistic regression passes; a regressor is attacked too; the airlock fails a model without its
-report or with another file's, and reads the thresholds the permit's output conditions gave."""
+report or with another file's (and a raw pickle: tests/unit/test_analysis_model_files.py), and reads the
+thresholds the permit's output conditions gave."""
 
 import pickle
 
@@ -9,6 +10,7 @@ import pytest
 
 from guichet.airlock.check import check_file
 from guichet.analysis.attacks import attack_report, thresholds
+from guichet.analysis.model_files import save_card, save_model
 
 pytest.importorskip("sklearn", reason="scikit-learn is the analysis extra")
 
@@ -40,8 +42,9 @@ def test_an_overfitted_tree_fails_and_a_logistic_regression_passes(tmp_path):
     assert check_file(f).status == "fail"
 
     lr = LogisticRegression().fit(Xtr, ytr)
-    g = save(lr, tmp_path / "lr.pkl")
+    g = save_model(lr, tmp_path / "lr.model.json")
     attack_report(lr, g, Xtr, ytr, Xte, yte, conditions={"min_cell": 10}, shadows=4)
+    save_card({"sample_size": {"train": len(Xtr)}}, g)
     res = check_file(g)
     assert res.status == "pass" and res.kind == "model", res.reasons
     assert "worst-case AUC" in res.notes[0]
@@ -59,8 +62,9 @@ def test_regressors_and_the_airlock_refusals(tmp_path):
     assert r["kind"] == "regressor" and r["structural"]["residual_dof"] == len(Xtr) - 5
     assert r["structural"]["k_anonymity"] == len(Xtr) // 2 and r["status"] == "pass"
     f.write_bytes(f.read_bytes() + b"x")  # another file than the one attacked
-    assert check_file(f).reasons == ["model-attack-report-of-another-file"]
-    bare = save(m, tmp_path / "bare.pkl")
+    assert check_file(f).reasons == ["model-raw-pickle", "model-without-card", "model-attack-report-of-another-file"]
+    bare = save_model(m, tmp_path / "bare.model.json")
+    save_card({"sample_size": {"train": len(Xtr)}}, bare)
     assert check_file(bare).status == "fail" and check_file(bare).reasons == ["model-without-attack-report"]
 
 

@@ -29,7 +29,8 @@ from guichet.airlock import identifiers
 from guichet.airlock.rules import RuleSet, load
 from guichet.airlock.suppress import Grid, Pos, secondary
 from guichet.analysis import metadata as md
-from guichet.analysis.attacks import MODEL_TYPES, check_model
+from guichet.analysis.attacks import check_model
+from guichet.analysis.model_files import check_card, model_type
 from guichet.errors import BadInput
 
 MARGIN_LABELS = re.compile(r"^\s*(total|totals|all|ensemble)\s*$", re.IGNORECASE)
@@ -125,7 +126,7 @@ def check_file(path: str | Path, rules: str = "snds", properties: dict[str, Any]
     ruleset = load(rules, properties)
     if path.suffix.lower() in FIGURES:
         return _check_figure(path, ruleset)
-    if path.suffix.lower() in MODEL_TYPES:
+    if model_type(path) is not None:
         return _check_model(path, ruleset)
     if path.suffix.lower() not in (".csv", ".tsv", ".txt"):
         raise BadInput(f"{path.name}: the airlock checks CSV tables, PNG or SVG figures and models with their attack report")
@@ -153,10 +154,15 @@ def _table_verdict(reason: str) -> str:
 
 def _check_model(path: Path, ruleset: RuleSet) -> Result:
     """A trained model: through its attack report (``analysis.attacks``), its thresholds the permit's output
-    conditions the report recorded, the minimum leaf and k raised to the rule set's threshold."""
+    conditions the report recorded, the minimum leaf and k raised to the rule set's threshold; and through its
+    card (``analysis.model_files``): a raw pickle, no card, or a training population under the threshold fail."""
     if not path.is_file():
         raise BadInput(f"{path.name}: no such file")
     status, reasons, notes = check_model(path, None, ruleset.threshold)
+    card = check_card(path, ruleset.threshold)
+    reasons = card + [r for r in reasons if not (r.startswith("model-training-population") and any(
+        c.startswith("model-training-population") for c in card))]
+    status = "fail" if reasons else status
     return Result(file=path.name, status=status, rules=ruleset.name, kind="model",
                   metadata=reasons != ["model-without-attack-report"], cells=[], reasons=reasons, notes=notes,
                   threshold=ruleset.threshold)

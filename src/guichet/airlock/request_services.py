@@ -33,7 +33,10 @@ from guichet.permits.tables import Permit
 # What may leave: tables and text (checked), figures (checked through their table; SVG sanitised), HTML
 # (sanitised to an allowlist at release). PDF is refused: it can carry scripts, forms and attachments that
 # the airlock neither checks nor sanitises; convert a report to HTML or export its tables and figures.
-ALLOWED = (".csv", ".tsv", ".txt", ".json", ".png", ".svg", ".html")
+# Models (checked through their attack report and card, analysis.model_files): guichet.model/1 JSON
+# (``.model.json``), ONNX, skops; raw pickles are refused (loading one runs the code it names).
+ALLOWED = (".csv", ".tsv", ".txt", ".json", ".png", ".svg", ".html", ".onnx", ".skops")
+PICKLES = (".pkl", ".pickle", ".joblib")
 MAX_FILE = 10 << 20  # bytes per file
 MAX_ROWS = 5000  # rows of a table
 MAX_FILES = 50
@@ -68,6 +71,9 @@ def _output(home: Path, permit: str, file: str) -> Path:
         raise BadInput("file: a path inside the workspace's outputs folder")
     if not path.is_file():
         raise NotFound(f"output {file} of permit {permit}: not found")
+    if path.suffix.lower() in PICKLES:
+        raise BadInput(f"{file}: a raw pickle is refused (loading it runs code): save the model with "
+                       "analysis.model_files.save_model (.model.json), ONNX or skops")
     if path.suffix.lower() not in ALLOWED:
         raise BadInput(f"{file}: type not allowed (allowed: {', '.join(ALLOWED)})")
     if path.stat().st_size > MAX_FILE:

@@ -37,7 +37,7 @@ from guichet.errors import BadInput
 
 FORMAT = "guichet.attack/1"
 SUFFIX = ".attack.json"
-MODEL_TYPES = (".pkl", ".pickle", ".joblib", ".skops", ".onnx")
+MODEL_TYPES = (".model.json", ".onnx", ".skops", ".pkl", ".pickle", ".joblib")  # see model_files.model_type
 DEFAULTS = {"min_leaf": 10, "min_dof": 10, "k": 10, "max_attack_auc": 0.6, "max_tpr_at_1pct_fpr": 0.05}
 
 
@@ -211,6 +211,7 @@ def attack_report(model: Any, model_file: str | Path, X_train: Any, y_train: Any
     status, reasons = evaluate(measures, limits)
     report = {"format": FORMAT, "model_file": model_file.name, "sha256": sha256(model_file),
               "kind": "classifier" if _is_classifier(model) else "regressor", "held_out_records": len(Xte),
+              "training_records": len(Xtr),
               "thresholds": limits, "conditions": dict(conditions or {}), **measures, "status": status,
               "reasons": reasons}
     path = report_path(model_file)
@@ -237,6 +238,9 @@ def check_model(model_file: Path, conditions: Mapping[str, Any] | None = None,
         limits["min_leaf"] = max(limits["min_leaf"], float(min_cell))
         limits["k"] = max(limits["k"], float(min_cell))
     status, reasons = evaluate(report, limits)
+    trained = report.get("training_records")
+    if min_cell is not None and isinstance(trained, int) and trained < min_cell:
+        status, reasons = "fail", [*reasons, f"model-training-population-too-small: {trained} < {min_cell:g}"]
     notes = [f"attack report {path.name}: worst-case AUC {report['attacks']['worst_case']['auc']:.3f}, "
              f"likelihood-ratio AUC {report['attacks']['likelihood_ratio']['auc']:.3f}"]
     return status, reasons, notes

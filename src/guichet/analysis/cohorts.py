@@ -13,7 +13,12 @@ ICD10, ALD; ``match``; ``variables``), ``age``, ``sex``, ``territory`` (départe
 - ``{"event": CATEGORY}`` (``stay``, ``visit``, ``death``, ``dispensing``, ``diagnosis``,
   ``long_term_illness``): any event of the category;
 - ``{"age": {...}, "at": "index"}``: the age (year of the index event minus the birth year — extracts carry
-  the birth year only) within the bounds.
+  the birth year only) within the bounds;
+- ``"during": P`` on a ``codes`` or ``event`` leaf (and on the index leaf): the event is in the calendar
+  period ``P`` (``events.period_sql``: its dates meet ``from``..``to``, its start is in the ``year``,
+  ``quarter`` and ``month`` lists given); ``{"index_date": P}``: the index date is in ``P``;
+- ``{"territory": {"regions": [...]}}``: resident in a région's départements, through the départements →
+  régions map given (``regions=``) or the connection's ``IR_DPT_V``.
 
 Days come from the extract's ``DAYS_SINCE_INDEX`` (exact, before coarsening) when the event table has
 them, else from the event dates (a coarsened month counts from its first day). The ATC system reads the
@@ -102,7 +107,7 @@ class Compiler:
     def __init__(self, con: duckdb.DuckDBPyConnection, events: str = "events",
                  regions: Mapping[str, str] | None = None):
         self.con, self.events = con, events
-        self._regions = {_dpt(d): str(r).strip() for d, r in regions.items()} if regions is not None else None
+        self._regions = {_dpt(d): str(r).strip().upper() for d, r in regions.items()} if regions is not None else None
         cols = {r[0] for r in con.execute(f"DESCRIBE {events}").fetchall()}
         if not {"person", "category", "group", "value", "start", "day"} <= cols:
             raise BadInput("cohorts: an event table (analysis.events) is needed")
@@ -121,7 +126,8 @@ class Compiler:
                 raise BadInput("territory.regions: no départements → régions map (pass regions=, e.g. "
                                "access.criteria.departement_regions(), or give the connection an IR_DPT_V)")
             rows = self.con.execute(f"SELECT CAST(GEO_DPT_COD AS VARCHAR), CAST(GEO_REG_COD AS VARCHAR) FROM {DPT}")
-            self._regions = {_dpt(d): str(r).strip() for d, r in rows.fetchall() if d is not None and r is not None}
+            self._regions = {_dpt(d): str(r).strip().upper() for d, r in rows.fetchall()
+                             if d is not None and r is not None}
         return self._regions
 
     # --- leaves matching events ----------------------------------------------------------------------------

@@ -71,7 +71,8 @@ def save_model(model: Any, path: str | Path, *, features: Sequence[str] | None =
         out["kind"] = "linear"
         out["coef"] = _floats(np.atleast_2d(model.coef_))
         out["intercept"] = _floats(np.atleast_1d(getattr(model, "intercept_", 0.0)))
-        out["link"] = "logistic" if classes is not None else "identity"
+        out["link"] = ("identity" if classes is None
+                       else "logistic" if hasattr(model, "predict_proba") else "sign")
         if classes is not None and len(classes) > 2:
             raise BadInput(f"{type(model).__name__}: multiclass linear models are not written as JSON (use ONNX)")
     else:

@@ -95,3 +95,6 @@ def test_pathways_transitions_and_km_come_with_their_tables(tmp_path):
     assert rows[0] == "days,at_risk,events,censored,survival"
     assert rows[1:] == ["0,3,0,2,1", "30,1,1,0,0"]  # p2, p4 censored at day 0; p1's stay at day 30
     assert read(km)["helper"] == "survival_table" and (tmp_path / "km.svg.meta.json").is_file()
+    # only the stays of a calendar period count: p1's (February 2023) is not in 2024, so p1 is censored too
+    km = time_to_event(con, c, {"event": "stay", "during": {"year": [2024]}}, out=tmp_path / "km24.csv", interval=1)
+    assert [r.split(",")[2] for r in km.read_text().splitlines()[1:]] == ["0"] * (len(km.read_text().splitlines()) - 1)

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from guichet.analysis.cohorts import Cohort, Compiler
+from guichet.analysis.events import period_sql
 from guichet.analysis.figures import attach_figure
 from guichet.analysis.survival import survival_table
 from guichet.analysis.tables import crosstab
@@ -133,6 +134,8 @@ def time_to_event(con: duckdb.DuckDBPyConnection, cohort: Cohort, event: dict[st
     ``interval`` days, so each step gathers several events) and, with ``curve``, an SVG drawn from it."""
     comp = Compiler(con)
     filt = comp._event_filter(event)
+    if "during" in event:  # only the events of that calendar period count (as in a cohort's criteria)
+        filt += " AND " + period_sql(event["during"], "start", '"end"', field="during")
     ev = (f"SELECT c.person, min({comp.t} - c.t0) AS te FROM {comp.events} e JOIN ({cohort.sql}) c "
           f"ON c.person = e.person WHERE {filt.replace('category', 'e.category')} AND {comp.t} - c.t0 > 0 GROUP BY c.person")
     last = (f"SELECT c.person, max({comp.t} - c.t0) AS tl FROM {comp.events} e JOIN ({cohort.sql}) c "

@@ -12,36 +12,23 @@ from __future__ import annotations
 
 import json
 import os
-import threading
+import stat
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
 from guichet.permits.tables import Attestation
-from guichet.workspace import session_lab, session_sandbox, session_services
+from guichet.workspace import session_services
 from guichet.workspace.session_access import SessionFailed
+from tests.notebook_support import SKIPS, Lab, sandbox_sockets
+from tests.notebook_support import notebook as _notebook
 from tests.workspace_support import CONTENT_2023, TODAY, Sessions, make_desk
 
-MISSING = session_lab.notebook_missing()
-if MISSING and os.environ.get("GUICHET_REQUIRE_ALL") == "1":
-    raise RuntimeError(f"GUICHET_REQUIRE_ALL=1: {MISSING}")
-pytestmark = [
-    pytest.mark.skipif(session_sandbox.shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
-    pytest.mark.skipif(MISSING is not None, reason=str(MISSING)),
-]
-
-
-def _notebook(*cells: str) -> str:
-    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-        "cells": [{"cell_type": "code", "id": uuid.uuid4().hex[:8], "metadata": {}, "execution_count": None,
-                   "outputs": [], "source": c} for c in cells]})
+pytestmark = SKIPS
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +83,101 @@ def test_notebook_run_from_the_command_line(ws: Sessions, tmp_path: Path) -> Non
     r = ws.desk.run("workspace", "notebook", "run", ws.pid, str(bad), who="alice")
     assert r.code == 2 and r.stderr.strip().endswith("notebook: not a Jupyter notebook (invalid JSON)")
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_the_lab_answers_on_its_socket_only_and_its_kernels_read_the_extract(ws: Sessions) -> None:
+    ws.hub.config.properties["workspace_session_recheck_seconds"] = 0.5
+    lab = Lab(ws.hub, ws.actor("alice"), ws.pid).start()
+    try:
+        sock = lab.folder / "lab.sock"
+        st = os.lstat(sock)
+        assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600
+        assert stat.S_IMODE(os.lstat(lab.folder).st_mode) == 0o700
+        assert lab.request("GET", "api/status")[0] in (401, 403)  # no token, no answer
+        assert lab.request("GET", "api/status", token="wrong")[0] in (401, 403)
+        assert lab.get("api/status")["kernels"] == 0
+        # a kernel reads the extract as a script does
+        out = lab.execute(READ)
+        assert out["error"] is None and out["text"].strip() == "['ER_PHA_F', 'ER_PRS_F', 'IR_BEN_R'] 20"
+        # no network: no socket but Unix-domain ones
+        out = lab.execute("import socket\nsocket.create_connection(('1.1.1.1', 53), timeout=2)")
+        assert out["error"] is not None and "Errno 97" in out["error"]
+        out = lab.execute("import socket\ns = socket.socket()\ns.bind(('127.0.0.1', 8888))\ns.listen()")
+        assert out["error"] is not None
+        # nothing outside the workspace
+        hub_home = str(ws.hub.home)
+        for path in ("/etc/passwd", "/home", hub_home, hub_home + "/workspaces", "/proc/self/environ"):
+            out = lab.execute(f"import os\nprint(os.listdir({path!r}) if os.path.isdir({path!r}) "
+                              f"else open({path!r}).read()[:20])")
+            assert out["error"] is not None and out["error"].startswith(("FileNotFoundError", "PermissionError")), path
+        out = lab.execute("open('/workspace/extract/x', 'w')")
+        assert out["error"] is not None and out["error"].startswith(("OSError", "PermissionError"))
+        # files written stay in the workspace's outputs/
+        out = lab.execute("open('from_lab.txt', 'w').write('in the workspace')")
+        assert out["error"] is None
+        outputs = ws.hub.home / "workspaces" / ws.pid / "outputs"
+        assert (outputs / "from_lab.txt").read_text() == "in the workspace"
+        assert lab.get("api/status")["kernels"] == 1
+        # no TCP or UDP socket in the whole sandbox (the server, its kernels); the lab's Unix socket
+        sockets = sandbox_sockets(os.getpid())
+        assert sockets["inet"] == []
+        assert "/workspace/lab/lab.sock" in sockets["unix"]
+        # a second lab of the same person on the same permit is refused while this one runs
+        with pytest.raises(Exception, match="already running"):
+            session_services.lab(ws.hub, ws.actor("alice"), permit_id=ws.pid)
+    finally:
+        result = lab.stop()
+        del ws.hub.config.properties["workspace_session_recheck_seconds"]
+    assert result["outcome"] == "stopped" and result["message"] == "stopped by its user", result
+    assert not (lab.folder / "lab.sock").exists() and not (lab.folder / "lab.json").exists()
+    runs = [r for r in ws.runs() if r.kind == "lab"]
+    assert runs[-1].outcome == "refused"  # the second start, logged
+    runs = runs[:-1]
+    assert runs[-1].outcome == "stopped" and runs[-1].exit == 0 and runs[-1].seconds > 0
+    from guichet.store.models import AuditEvent
+
+    with ws.hub.store.read() as s:
+        events = [e for e in s.execute(select(AuditEvent).where(AuditEvent.action == "workspace.lab")).scalars()]
+    details = [json.loads(e.details) for e in events if e.outcome == "ok"]
+    assert {"event": "started", "run": runs[-1].id} in details
+    assert any(d.get("event") == "stopped" and d.get("run") == runs[-1].id for d in details)
+
+
+def test_the_watchdog_stops_the_lab_when_the_permit_is_suspended(ws: Sessions) -> None:
+    props = ws.hub.config.properties
+    props["workspace_session_recheck_seconds"] = 0.3
+    lab = Lab(ws.hub, ws.actor("alice"), ws.pid)
+    try:
+        lab.start()
+        assert lab.execute("print('alive')")["text"] == "alive\n"
+        with ws.hub.store.write() as s:  # no named person holds a valid attestation: the permit is suspended
+            saved = {a.id: a.valid_until for a in s.execute(select(Attestation)).scalars()}
+            s.execute(update(Attestation).values(valid_until=TODAY - timedelta(days=1)))
+        try:
+            err = lab.wait(timeout=60)
+        finally:
+            with ws.hub.store.write() as s:
+                for a in s.execute(select(Attestation)).scalars():
+                    a.valid_until = saved[a.id]
+    finally:
+        lab.stop()
+        del props["workspace_session_recheck_seconds"]
+    assert isinstance(err, SessionFailed), err
+    assert err.message.startswith("access ended: the lab was stopped") and "suspended" in err.message
+    assert "\n" not in err.message
+    assert not (lab.folder / "lab.sock").exists()
+    run = [r for r in ws.runs() if r.kind == "lab"][-1]
+    assert run.outcome == "killed" and run.exit == 2
+
+
+def test_an_idle_lab_stops(ws: Sessions) -> None:
+    props = ws.hub.config.properties
+    props.update(workspace_session_recheck_seconds=0.5, workspace_session_lab_idle_seconds=3)
+    started = time.monotonic()
+    try:
+        lab = Lab(ws.hub, ws.actor("alice"), ws.pid).start()
+        result = lab.wait(timeout=90)
+    finally:
+        del props["workspace_session_recheck_seconds"], props["workspace_session_lab_idle_seconds"]
+    assert result["outcome"] == "stopped" and result["message"] == "the lab was stopped: idle for 3 s", result
+    assert time.monotonic() - started < 90

@@ -277,7 +277,7 @@ def _keep_tables(tables: dict[str, Any]) -> None:
     import pyarrow as pa
 
     os.makedirs(KEPT)
-    os.chmod(KEPT, 0o755)  # whatever the umask: the session's user reads it
+    os.chmod(KEPT, 0o755)  # noqa: S103 - whatever the umask: the session's user reads it (its tmpfs)
     index = {}
     for i, (name, table) in enumerate(tables.items()):
         path = os.path.join(KEPT, f"t{i}.arrow")

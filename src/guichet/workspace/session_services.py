@@ -341,12 +341,14 @@ def _lab_folder(unit: Unit, permit_id: str, user: tuple[int, int] | None) -> Pat
 
 
 @service("workspace.lab", resource=_permit_resource, transactional=False)
-def lab(unit: Unit, permit_id: str, announce: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+def lab(unit: Unit, permit_id: str, announce: Callable[[dict[str, Any]], None] | None = None,
+        stop: threading.Event | None = None) -> dict[str, Any]:
     """Run JupyterLab in a sandbox of the permit's workspace, for a person named on it, until it stops: the
     caller interrupts it, it is idle for ``workspace_session_lab_idle_seconds``, it reaches its time limit, or
     access ends (the watchdog). It listens on a Unix socket only; ``announce`` is called once it answers, with
-    where (the portal proxies ``/workspaces/PERMIT/lab/`` to it for this person). The start and the stop are
-    audited and the lab is one run of the history."""
+    where to reach it (its base URL is ``/workspaces/PERMIT/lab/``). ``stop``: set to stop it (at the
+    watchdog's next check), as the caller's Ctrl-C does at once. The start and the stop are audited and the
+    lab is one run of the history."""
     hub, who = unit.hub, unit.actor.username
     started = datetime.now(UTC)
     token = secrets.token_urlsafe(32)
@@ -374,6 +376,9 @@ def lab(unit: Unit, permit_id: str, announce: Callable[[dict[str, Any]], None] |
     stop_reason: list[str] = []
 
     def watch() -> str | None:
+        if stop is not None and stop.is_set():
+            stop_reason.append("user")
+            return "stopped by its user"
         idle = session_lab.idle_seconds(folder, token, base)
         if idle is not None and idle >= idle_limit:
             stop_reason.append("idle")
@@ -402,6 +407,8 @@ def lab(unit: Unit, permit_id: str, announce: Callable[[dict[str, Any]], None] |
         for name in (session_lab.STATE, session_lab.SOCKET):
             (folder / name).unlink(missing_ok=True)
     if out is None:
+        outcome, message = "stopped", "stopped by its user"
+    elif out.killed and stop_reason == ["user"]:
         outcome, message = "stopped", "stopped by its user"
     elif out.killed and stop_reason:
         outcome, message = "stopped", f"the lab was stopped: {out.ended_access}"

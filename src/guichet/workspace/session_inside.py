@@ -70,6 +70,7 @@ def _limits(limits: dict[str, Any], drop_nproc: bool) -> None:
 
     set_limit(resource.RLIMIT_CPU, int(limits["cpu_s"]))
     set_limit(resource.RLIMIT_AS, int(limits["address_space"]))
+    set_limit(resource.RLIMIT_DATA, int(limits["address_space"]))  # the heap and private mappings too
     set_limit(resource.RLIMIT_FSIZE, int(limits["file_size"]))
     set_limit(resource.RLIMIT_NOFILE, int(limits["open_files"]))
     set_limit(resource.RLIMIT_CORE, 0)
@@ -207,7 +208,19 @@ def _cell(value: Any) -> Any:
 
 
 def _peak_kb() -> int:
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    """The session's peak resident memory: the larger of the launcher's own and its largest waited-for child's
+    (the decrypting child, a script's subprocesses, a notebook's kernel) — ``ru_maxrss``, in KB."""
+    return max(int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss),
+               int(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+
+
+_MEMORY: dict[str, int] = {}
+
+
+def _out_of_memory() -> str:
+    mb = _MEMORY.get("address_space", 0) >> 20
+    return (f"out of memory: the session's limit is {mb} MB of address space per process "
+            "(workspace_session_memory_mb)")
 
 
 def _write_result(result: dict[str, Any]) -> None:
@@ -246,12 +259,17 @@ def _run_script(code: str) -> int:
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(code)
     sys.argv = ["script.py"]
+    error = None
     try:
         runpy.run_path(path, run_name="__main__")
         status = EXIT_OK
     except SystemExit as exc:
         code_ = exc.code
         status = code_ if isinstance(code_, int) else (0 if code_ is None else EXIT_SCRIPT_FAILED)
+    except MemoryError:  # past the address-space limit: one line, no traceback (it may not even fit)
+        error = _out_of_memory()
+        sys.stderr.write(error + "\n")
+        status = EXIT_SCRIPT_FAILED
     except BaseException as exc:  # noqa: BLE001 - the script's own failure: its traceback is its stderr
         tb = exc.__traceback__
         while tb is not None and tb.tb_frame.f_code.co_filename != path:  # the launcher's frames are not the script's
@@ -264,7 +282,7 @@ def _run_script(code: str) -> int:
     # the launcher's last word: the peak memory (a script could write on this descriptor too; only this last
     # line is read, and it meters the script's own run)
     try:
-        _write_result({"ok": status == EXIT_OK})
+        _write_result({"ok": status == EXIT_OK, **({"error": error} if error else {})})
     except OSError:
         pass
     return status
@@ -415,6 +433,7 @@ def main(job_fd: int = 3, result_fd: int = 4, keys_fd: int = 5) -> int:
             _keep_tables(tables)
         root_mode = job.get("uid") is not None
         _limits(job["limits"], drop_nproc=root_mode)
+        _MEMORY["address_space"] = int(job["limits"]["address_space"])
         _drop(job.get("uid"), job.get("gid"))
         os.chdir(OUTPUTS)
         if not kernels:

@@ -45,7 +45,7 @@ class Limits:
 
     seconds: float
     address_space: int = 4096 * MB
-    memory_limit: str = "1GB"  # DuckDB's
+    memory_limit: str = "1024MiB"  # DuckDB's
     spill_limit: str = "768MB"
     file_size: int = 1024 * MB
     processes: int = 256
@@ -58,9 +58,13 @@ class Limits:
     def of(cls, properties: dict[str, Any], kind: str) -> Limits:
         default = {"sql": 60.0, "python": 1800.0, "notebook": 1800.0, "lab": 8 * 3600.0}[kind]
         p = properties
+        memory_mb = int(p.get("workspace_session_memory_mb", 4096))
+        # DuckDB's own limit stays within the process's: at most half its address space (the rest holds the
+        # interpreter, the libraries, the decrypted Arrow tables and the threads' reservations)
+        duck_mb = min(int(p.get("workspace_session_duckdb_memory_mb", 1024)), memory_mb // 2)
         return cls(seconds=float(p.get(f"workspace_session_{kind}_seconds", default)),
-                   address_space=int(p.get("workspace_session_memory_mb", 4096)) * MB,
-                   memory_limit=f"{int(p.get('workspace_session_duckdb_memory_mb', 1024))}MB",
+                   address_space=memory_mb * MB,
+                   memory_limit=f"{duck_mb}MiB",
                    spill_limit=f"{int(p.get('workspace_session_spill_mb', 768))}MB",
                    file_size=int(p.get("workspace_session_file_mb", 1024)) * MB,
                    processes=int(p.get("workspace_session_processes", 256)),

@@ -216,17 +216,21 @@ def notebook() -> None:
 @pass_cli
 def notebook_start(cli: Cli, permit_id: str) -> None:
     """Run JupyterLab in a sandbox of the permit's workspace until Ctrl-C, idle time, its time limit or the end
-    of access; it listens on a Unix socket only, which the portal serves at /workspaces/PERMIT/lab/ to you."""
+    of access. It listens on a Unix socket only (no TCP port); the command prints where, and how to forward a
+    port of your own machine to it (the portal does not proxy it)."""
     from guichet.workspace import session_services
 
     def announce(where: dict[str, Any]) -> None:
         if cli.json:
             click.echo(json.dumps({"event": "ready", **where}))
         else:
-            click.echo(f"JupyterLab is running in a sandbox of {where['permit']} (run {where['run']}).\n"
-                       f"Open it in the portal: {where['base_url']} (signed in as yourself).\n"
-                       f"Its Unix socket, for the hub's own user: {where['socket']} "
-                       f"(token in {where['token_file']}).\nCtrl-C stops it.")
+            click.echo(f"JupyterLab is running in a sandbox of {where['permit']} (run {where['run']}), on a Unix "
+                       f"socket only: {where['socket']}\n"
+                       f"Its token is in {where['token_file']} (readable by the hub's user only).\n"
+                       "To open it in a browser, forward a local port of your own machine to that socket, e.g.\n"
+                       f"  ssh -N -L 8888:{where['socket']} HUB-HOST\n"
+                       f"then open http://localhost:8888{where['base_url']}?token=TOKEN\n"
+                       "Ctrl-C stops it (so do idle time, its time limit and the end of your access).")
 
     result = session_services.lab(cli.hub, cli.actor, permit_id=permit_id, announce=announce)
     cli.emit(result, lambda: f"JupyterLab on {permit_id} {result['outcome']}: {result['message']}")

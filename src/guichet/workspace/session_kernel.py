@@ -18,7 +18,7 @@ def main() -> None:
     def no_pipe(self: Any) -> None:
         self._pipe_flag = False
 
-    iostream.IOPubThread._setup_pipe_in = no_pipe
+    iostream.IOPubThread._setup_pipe_in = no_pipe  # type: ignore[method-assign]
     kernelapp.launch_new_instance()
 
 

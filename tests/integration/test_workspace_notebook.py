@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import time
 from collections.abc import Iterator
@@ -96,6 +97,11 @@ def test_the_lab_answers_on_its_socket_only_and_its_kernels_read_the_extract(ws:
         assert lab.request("GET", "api/status")[0] in (401, 403)  # no token, no answer
         assert lab.request("GET", "api/status", token="wrong")[0] in (401, 403)
         assert lab.get("api/status")["kernels"] == 0
+        # JupyterLab's page and its code are served (from the runtime bound read-only)
+        status, page = lab.request("GET", "lab", lab.token)
+        assert status == 200 and b"jupyter-config-data" in page
+        script = re.search(rb'src="/workspaces/[^/]+/lab/(static/lab/main\.[^"]+)"', page)
+        assert script is not None and lab.request("GET", script.group(1).decode(), lab.token)[0] == 200
         # a kernel reads the extract as a script does
         out = lab.execute(READ)
         assert out["error"] is None and out["text"].strip() == "['ER_PHA_F', 'ER_PRS_F', 'IR_BEN_R'] 20"

@@ -140,6 +140,7 @@ def test_the_lab_answers_on_its_socket_only_and_its_kernels_read_the_extract(ws:
     assert runs[-1].outcome == "refused"  # the second start, logged
     runs = runs[:-1]
     assert runs[-1].outcome == "stopped" and runs[-1].exit == 0 and runs[-1].seconds > 0
+    assert runs[-1].peak_kb > 50 * 1024 and runs[-1].cpu_s > 0  # a graceful stop: the launcher reported
     from guichet.store.models import AuditEvent
 
     with ws.hub.store.read() as s:

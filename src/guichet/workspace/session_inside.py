@@ -388,6 +388,7 @@ def _run_lab(job: dict[str, Any]) -> int:
             f"--IdentityProvider.token={lab['token']}"]  # a list in memory: the process's command line is the boot's
     sys.argv = ["jupyter-lab"]
     LabApp.launch_instance(argv=argv)
+    _write_result({"ok": True})  # asked to end (the hub's graceful stop): the peak memory, its kernels' included
     return EXIT_OK
 
 

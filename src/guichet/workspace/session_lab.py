@@ -109,6 +109,18 @@ def api(folder: Path, token: str, path: str, timeout: float = 5.0) -> Any:
         conn.close()
 
 
+def shutdown(folder: Path, token: str, prefix: str) -> None:
+    """Ask the lab to end (its kernels shut down first); nothing when it does not answer."""
+    conn = connection(folder, 5.0)
+    try:
+        conn.request("POST", prefix + "api/shutdown", headers={"Authorization": f"token {token}", "Host": "localhost"})
+        conn.getresponse().read()
+    except (OSError, http.client.HTTPException):
+        pass
+    finally:
+        conn.close()
+
+
 def idle_seconds(folder: Path, token: str, prefix: str) -> float | None:
     """How long the lab has been idle: no request from a client (an open JupyterLab tab polls, so it counts as
     activity) and no kernel activity; 0 while a kernel is busy; None when the lab does not answer."""

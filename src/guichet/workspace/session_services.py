@@ -289,6 +289,7 @@ def run_python(unit: Unit, permit_id: str, script: str) -> dict[str, Any]:
 
 
 MAX_NOTEBOOK = 16 << 20  # bytes
+LAB_GRACE_SECONDS = 10.0  # a lab asked to stop is killed when it has not ended by then
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,99}")
 
 
@@ -377,13 +378,20 @@ def lab(unit: Unit, permit_id: str, announce: Callable[[dict[str, Any]], None] |
 
     def watch() -> str | None:
         if stop is not None and stop.is_set():
-            stop_reason.append("user")
-            return "stopped by its user"
-        idle = session_lab.idle_seconds(folder, token, base)
-        if idle is not None and idle >= idle_limit:
-            stop_reason.append("idle")
-            return f"idle for {idle_limit:g} s"
-        return None
+            reason, message = "user", "stopped by its user"
+        else:
+            idle = session_lab.idle_seconds(folder, token, base)
+            if idle is None or idle < idle_limit:
+                return None
+            reason, message = "idle", f"the lab was stopped: idle for {idle_limit:g} s"
+        stop_reason.append(message)
+        # a graceful end first (its kernels shut down, the launcher reports the peak memory); the sandbox is
+        # killed anyway if it has not ended within the grace time
+        session_lab.shutdown(folder, token, base)
+        deadline = time.monotonic() + LAB_GRACE_SECONDS
+        while time.monotonic() < deadline and session_lab.api(folder, token, base + "api/status", 1.0) is not None:
+            time.sleep(0.2)
+        return reason
 
     def ready() -> None:
         deadline = time.monotonic() + 120
@@ -408,10 +416,8 @@ def lab(unit: Unit, permit_id: str, announce: Callable[[dict[str, Any]], None] |
             (folder / name).unlink(missing_ok=True)
     if out is None:
         outcome, message = "stopped", "stopped by its user"
-    elif out.killed and stop_reason == ["user"]:
-        outcome, message = "stopped", "stopped by its user"
-    elif out.killed and stop_reason:
-        outcome, message = "stopped", f"the lab was stopped: {out.ended_access}"
+    elif stop_reason:  # ended by the graceful shutdown, or killed after it
+        outcome, message = "stopped", stop_reason[0]
     elif out.killed and out.ended_access:
         outcome, message = "killed", f"access ended: the lab was stopped ({out.ended_access})"
     elif out.killed:

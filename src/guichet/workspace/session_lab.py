@@ -29,11 +29,18 @@ MODULES = ("jupyterlab", "jupyter_server", "ipykernel", "nbclient", "nbformat")
 
 def notebook_missing() -> str | None:
     """One line when the ``notebook`` extra is not installed (the sandbox runs the hub's own runtime)."""
-    missing = [m for m in MODULES if importlib.util.find_spec(m) is None]
+    missing = [m for m in MODULES if _absent(m)]
     if missing:
         return (f"JupyterLab is not installed ({', '.join(missing)} missing): "
                 "install guichet[notebook] (pip install 'guichet[notebook]')")
     return None
+
+
+def _absent(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is None
+    except (ImportError, ValueError):  # a parent package missing, or the module blocked (sys.modules[m] = None)
+        return True
 
 
 def lab_dir(hub: Hub, permit_id: str, who: str) -> Path:

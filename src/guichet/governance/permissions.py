@@ -212,8 +212,8 @@ _TABLE: tuple[ActionSpec, ...] = (
        "execute a notebook headless on a permit's extract in a sandboxed session, the executed notebook kept in "
        "the workspace (named on the permit, while it is in force; logged)"),
     _a("workspace.lab", "researcher", "change",
-       "run JupyterLab in a sandboxed session of a permit's workspace, reached through the portal only by the "
-       "person who started it (named on the permit, while it is in force; start and stop audited and logged)"),
+       "run JupyterLab in a sandboxed session of a permit's workspace, on a Unix socket only (named on the "
+       "permit, while it is in force; start and stop audited and logged)"),
     _a("workspace.history", "operator auditor researcher", "read",
        "read a permit's session runs: who, when, code hash, rows, exit, CPU seconds (a researcher: only a "
        "permit they are named on)"),

@@ -282,3 +282,35 @@ def test_the_watchdog_does_not_kill_while_access_stays_open(ws: Ws) -> None:
     finally:
         del ws.hub.config.properties["workspace_session_recheck_seconds"]
     assert out["stdout"] == "done\n" and ws.runs()[-1].outcome == "ok"
+
+
+def test_memory_is_limited_per_process_and_the_peak_is_recorded(ws: Ws) -> None:
+    """Address space and data limits (``workspace_session_memory_mb``) with DuckDB's memory limit within
+    them; a script allocating beyond them fails with one line; the peak resident memory of the session — a
+    subprocess's included — is in the run's log."""
+    props = ws.hub.config.properties
+    props.update(workspace_session_memory_mb=2048, workspace_session_duckdb_memory_mb=4096)
+    try:
+        out = ws.python("""
+import resource, subprocess, sys
+from guichet.workspace.sandbox_api import connect
+print(resource.getrlimit(resource.RLIMIT_AS)[0] >> 20, resource.getrlimit(resource.RLIMIT_DATA)[0] >> 20)
+print(connect().execute("SELECT current_setting('memory_limit')").fetchone()[0])
+subprocess.run([sys.executable, "-c", "b = bytearray(300 << 20); b[::4096] = b'x' * len(b[::4096])"], check=True)
+""")
+        lines = out["stdout"].splitlines()
+        assert lines[0] == "2048 2048"
+        assert lines[1] == "1.0 GiB"  # at most half the address space, whatever was asked
+        run = ws.runs()[-1]
+        assert run.outcome == "ok" and run.peak_kb >= 300 * 1024  # the subprocess's 300 MB resident
+        with pytest.raises(SessionFailed) as err:
+            session_services.run_python(ws.hub, ws.actor("alice"), permit_id=ws.pid,
+                                        script="b = bytearray(3 << 30)\nprint('ALLOCATED')\n")
+    finally:
+        del props["workspace_session_memory_mb"], props["workspace_session_duckdb_memory_mb"]
+    msg = err.value.message
+    assert msg == ("the script exited with status 1: out of memory: the session's limit is 2048 MB of address "
+                   "space per process (workspace_session_memory_mb)"), msg
+    assert b"ALLOCATED" not in err.value.stdout and b"Traceback" not in err.value.stderr
+    run = ws.runs()[-1]
+    assert run.outcome == "failed" and run.exit == 2 and run.peak_kb > 0

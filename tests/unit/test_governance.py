@@ -161,6 +161,7 @@ UNGUARDED = {
             "never stored, logged or audited",
     "sql": "a researcher's query, run in the workspace's sandbox; only its SHA-256 is logged",
     "script": "a researcher's Python script, run in the workspace's sandbox; only its SHA-256 is logged",
+    "notebook": "a researcher's notebook (JSON), executed in the workspace's sandbox; only its SHA-256 is logged",
     "content": "an access application: the service guards every text of it itself, except the criteria's code "
                "lists (a CIP13 code has a NIR's shape); tests/unit/test_access_contents.py",
 }

@@ -193,6 +193,67 @@ def python(cli: Cli, permit_id: str, script: Path) -> None:
     sys.stderr.flush()
 
 
+class _NotebookGroup(click.Group):
+    """``notebook PERMIT`` starts a lab (``notebook start PERMIT``); ``notebook run PERMIT FILE`` runs one."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["start", *args]
+        return super().parse_args(ctx, args)
+
+
+@workspace.group("notebook", cls=_NotebookGroup, epilog=example(
+    "guichet workspace notebook P-2026-0001 --as alice\n"
+    "guichet workspace notebook run P-2026-0001 analysis.ipynb --as alice"))
+def notebook() -> None:
+    """JupyterLab in a sandboxed session of the permit's workspace (``notebook PERMIT``), or one notebook
+    executed headless (``notebook run PERMIT FILE.ipynb``). Needs the notebook extra: guichet[notebook]."""
+
+
+@notebook.command("start", epilog=example("guichet workspace notebook start P-2026-0001 --as alice"))
+@click.argument("permit_id", metavar="PERMIT")
+@hub_command
+@pass_cli
+def notebook_start(cli: Cli, permit_id: str) -> None:
+    """Run JupyterLab in a sandbox of the permit's workspace until Ctrl-C, idle time, its time limit or the end
+    of access. It listens on a Unix socket only (no TCP port); the command prints where, and how to forward a
+    port of your own machine to it (the portal does not proxy it)."""
+    from guichet.workspace import session_services
+
+    def announce(where: dict[str, Any]) -> None:
+        if cli.json:
+            click.echo(json.dumps({"event": "ready", **where}))
+        else:
+            click.echo(f"JupyterLab is running in a sandbox of {where['permit']} (run {where['run']}), on a Unix "
+                       f"socket only: {where['socket']}\n"
+                       f"Its token is in {where['token_file']} (readable by the hub's user only).\n"
+                       "To open it in a browser, forward a local port of your own machine to that socket, e.g.\n"
+                       f"  ssh -N -L 8888:{where['socket']} HUB-HOST\n"
+                       f"then open http://localhost:8888{where['base_url']}?token=TOKEN\n"
+                       "Ctrl-C stops it (so do idle time, its time limit and the end of your access).")
+
+    result = session_services.lab(cli.hub, cli.actor, permit_id=permit_id, announce=announce)
+    cli.emit(result, lambda: f"JupyterLab on {permit_id} {result['outcome']}: {result['message']}")
+
+
+@notebook.command("run", epilog=example("guichet workspace notebook run P-2026-0001 analysis.ipynb --as alice"))
+@click.argument("permit_id", metavar="PERMIT")
+@click.argument("file", metavar="FILE.ipynb", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@hub_command
+@pass_cli
+def notebook_run(cli: Cli, permit_id: str, file: Path) -> None:
+    """Execute a notebook headless in a sandboxed session; the executed notebook stays in the workspace's
+    outputs/ (it leaves only through the airlock). A failing cell exits 2 with one line."""
+    from guichet.workspace import session_services
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{file.name}: cannot be read as UTF-8 text ({type(exc).__name__})") from None
+    result = session_services.run_notebook(cli.hub, cli.actor, permit_id=permit_id, notebook=text, name=file.name)
+    cli.emit(result, lambda: f"executed: {result['output']} (run {result['run']}, {result['cpu_s']} CPU s)")
+
+
 @workspace.command("history", epilog=example("guichet workspace history P-2026-0001 --json"))
 @click.argument("permit_id", metavar="PERMIT")
 @hub_command

@@ -208,6 +208,12 @@ _TABLE: tuple[ActionSpec, ...] = (
     _a("workspace.python", "researcher", "change",
        "run one Python script on a permit's extract in a sandboxed session, its files kept in the workspace "
        "(named on the permit, while it is in force; logged)"),
+    _a("workspace.notebook", "researcher", "change",
+       "execute a notebook headless on a permit's extract in a sandboxed session, the executed notebook kept in "
+       "the workspace (named on the permit, while it is in force; logged)"),
+    _a("workspace.lab", "researcher", "change",
+       "run JupyterLab in a sandboxed session of a permit's workspace, on a Unix socket only (named on the "
+       "permit, while it is in force; start and stop audited and logged)"),
     _a("workspace.history", "operator auditor researcher", "read",
        "read a permit's session runs: who, when, code hash, rows, exit, CPU seconds (a researcher: only a "
        "permit they are named on)"),

@@ -37,6 +37,10 @@ MAX_CELL = 10_000  # characters of one value in a query's answer
 # exit codes of the sandboxed process (the hub reads them)
 EXIT_OK, EXIT_SCRIPT_FAILED, EXIT_QUERY_FAILED, EXIT_SETUP_FAILED = 0, 1, 3, 4
 
+LAB = "/workspace/lab"  # a lab's own folder (its Unix socket), bound read-write from the hub's side
+KEPT = "/tmp/tables"  # noqa: S108 - lab and notebook modes: the decrypted tables as Arrow files on the tmpfs
+ENV_TABLES, ENV_DUCKDB = "GUICHET_SESSION_TABLES", "GUICHET_SESSION_DUCKDB"  # what a kernel reads them from
+
 _CONNECTION: Any = None
 _TABLES: dict[str, list[str]] = {}
 
@@ -66,6 +70,7 @@ def _limits(limits: dict[str, Any], drop_nproc: bool) -> None:
 
     set_limit(resource.RLIMIT_CPU, int(limits["cpu_s"]))
     set_limit(resource.RLIMIT_AS, int(limits["address_space"]))
+    set_limit(resource.RLIMIT_DATA, int(limits["address_space"]))  # the heap and private mappings too
     set_limit(resource.RLIMIT_FSIZE, int(limits["file_size"]))
     set_limit(resource.RLIMIT_NOFILE, int(limits["open_files"]))
     set_limit(resource.RLIMIT_CORE, 0)
@@ -203,7 +208,19 @@ def _cell(value: Any) -> Any:
 
 
 def _peak_kb() -> int:
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    """The session's peak resident memory: the larger of the launcher's own and its largest waited-for child's
+    (the decrypting child, a script's subprocesses, a notebook's kernel) — ``ru_maxrss``, in KB."""
+    return max(int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss),
+               int(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+
+
+_MEMORY: dict[str, int] = {}
+
+
+def _out_of_memory() -> str:
+    mb = _MEMORY.get("address_space", 0) >> 20
+    return (f"out of memory: the session's limit is {mb} MB of address space per process "
+            "(workspace_session_memory_mb)")
 
 
 def _write_result(result: dict[str, Any]) -> None:
@@ -242,12 +259,17 @@ def _run_script(code: str) -> int:
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(code)
     sys.argv = ["script.py"]
+    error = None
     try:
         runpy.run_path(path, run_name="__main__")
         status = EXIT_OK
     except SystemExit as exc:
         code_ = exc.code
         status = code_ if isinstance(code_, int) else (0 if code_ is None else EXIT_SCRIPT_FAILED)
+    except MemoryError:  # past the address-space limit: one line, no traceback (it may not even fit)
+        error = _out_of_memory()
+        sys.stderr.write(error + "\n")
+        status = EXIT_SCRIPT_FAILED
     except BaseException as exc:  # noqa: BLE001 - the script's own failure: its traceback is its stderr
         tb = exc.__traceback__
         while tb is not None and tb.tb_frame.f_code.co_filename != path:  # the launcher's frames are not the script's
@@ -260,21 +282,145 @@ def _run_script(code: str) -> int:
     # the launcher's last word: the peak memory (a script could write on this descriptor too; only this last
     # line is read, and it meters the script's own run)
     try:
-        _write_result({"ok": status == EXIT_OK})
+        _write_result({"ok": status == EXIT_OK, **({"error": error} if error else {})})
     except OSError:
         pass
     return status
 
 
+def _keep_tables(tables: dict[str, Any]) -> None:
+    """Lab and notebook modes: the researcher's code runs in kernels (other processes), so the decrypted tables
+    are written once as Arrow IPC files on the sandbox's tmpfs (read-only: made before the switch of user in
+    the dedicated-user mode), which each kernel memory-maps (``connection``). Never the keys."""
+    import pyarrow as pa
+
+    os.makedirs(KEPT)
+    os.chmod(KEPT, 0o755)  # noqa: S103 - whatever the umask: the session's user reads it (its tmpfs)
+    index = {}
+    for i, (name, table) in enumerate(tables.items()):
+        path = os.path.join(KEPT, f"t{i}.arrow")
+        with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+        os.chmod(path, 0o444)
+        index[name] = path
+    with open(os.path.join(KEPT, "index.json"), "w", encoding="utf-8") as fh:
+        json.dump(index, fh)
+    os.chmod(os.path.join(KEPT, "index.json"), 0o444)
+
+
+def _open_kept() -> Any:
+    """In a kernel of a lab or notebook session: DuckDB over the tables the launcher kept (memory-mapped), with
+    the same configuration as a script's connection."""
+    import pyarrow as pa
+
+    folder, duck = os.environ.get(ENV_TABLES), os.environ.get(ENV_DUCKDB)
+    if not folder or not duck:
+        return None
+    with open(os.path.join(folder, "index.json"), encoding="utf-8") as fh:
+        index = json.load(fh)
+    tables = {name: pa.ipc.open_file(pa.memory_map(path)).read_all() for name, path in index.items()}
+    _TABLES.update({n: list(t.column_names) for n, t in tables.items()})
+    return _connect(tables, json.loads(duck), writable=True)
+
+
 def connection() -> Any:
     """The session's DuckDB connection (``sandbox_api.connect`` answers it)."""
+    global _CONNECTION
+    if _CONNECTION is None:
+        _CONNECTION = _open_kept()
     if _CONNECTION is None:
         raise RuntimeError("no session: guichet.workspace.sandbox_api works only inside a workspace session")
     return _CONNECTION
 
 
 def table_columns() -> dict[str, list[str]]:
+    if _CONNECTION is None:
+        connection()
     return dict(_TABLES)
+
+
+def _jupyter_env(job: dict[str, Any]) -> None:
+    """Where Jupyter and IPython keep their state (the private tmpfs, not ``outputs/``), how kernels find the
+    runtime (guichet's folder is on no default path) and the kept tables."""
+    jup = PRIVATE + "/jupyter"
+    os.environ.update({
+        "JUPYTER_CONFIG_DIR": jup + "/config", "JUPYTER_DATA_DIR": jup + "/data", "JUPYTER_RUNTIME_DIR": jup + "/runtime",
+        "JUPYTERLAB_SETTINGS_DIR": jup + "/lab-settings", "JUPYTERLAB_WORKSPACES_DIR": jup + "/lab-workspaces",
+        "IPYTHONDIR": PRIVATE + "/ipython", "XDG_CACHE_HOME": PRIVATE + "/cache", "PYTHONNOUSERSITE": "1",
+        "PYTHONPATH": os.pathsep.join(str(p) for p in job.get("site", [])),
+        ENV_TABLES: KEPT, ENV_DUCKDB: json.dumps(job["duckdb"]),
+    })
+    for key in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR", "XDG_CACHE_HOME"):
+        os.makedirs(os.environ[key], mode=0o700, exist_ok=True)
+    # the only kernel: ours (``session_kernel``: ipykernel without its TCP pipe), in place of ipykernel's own
+    spec = os.path.join(os.environ["JUPYTER_DATA_DIR"], "kernels", "python3")
+    os.makedirs(spec, mode=0o700)
+    with open(os.path.join(spec, "kernel.json"), "w", encoding="utf-8") as fh:
+        json.dump({"argv": [sys.executable, "-m", "guichet.workspace.session_kernel", "-f", "{connection_file}"],
+                   "display_name": "Python 3 (workspace session)", "language": "python",
+                   "metadata": {"debugger": False}}, fh)
+
+
+def _ipc_config() -> Any:
+    """Kernels talk to their server over ZeroMQ ``ipc`` (Unix sockets on the tmpfs): no TCP in a sandbox."""
+    from traitlets.config import Config
+
+    config = Config()
+    config.KernelManager.transport = "ipc"
+    return config
+
+
+def _run_lab(job: dict[str, Any]) -> int:
+    """JupyterLab, listening on the Unix socket ``/workspace/lab/lab.sock`` only (no TCP port), its token from
+    the job, its root the working folder; it runs until the hub stops the sandbox."""
+    from jupyterlab.labapp import LabApp
+
+    _jupyter_env(job)
+    lab = job["lab"]
+    argv = [f"--ServerApp.sock={LAB}/lab.sock", "--ServerApp.sock_mode=0600",
+            f"--ServerApp.base_url={lab['base_url']}", f"--ServerApp.root_dir={OUTPUTS}",
+            "--ServerApp.ip=localhost",  # never bound (a socket is): its default probes TCP, which seccomp refuses
+            "--ServerApp.open_browser=False", "--ServerApp.terminals_enabled=False",
+            "--ServerApp.allow_remote_access=True",  # the portal's proxy forwards the browser's Host header
+            "--KernelManager.transport=ipc", "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--ServerApp.log_level=WARN",
+            f"--IdentityProvider.token={lab['token']}"]  # a list in memory: the process's command line is the boot's
+    sys.argv = ["jupyter-lab"]
+    LabApp.launch_instance(argv=argv)
+    _write_result({"ok": True})  # asked to end (the hub's graceful stop): the peak memory, its kernels' included
+    return EXIT_OK
+
+
+def _run_notebook(job: dict[str, Any]) -> int:
+    """Execute a notebook headless with nbclient (its kernel in this sandbox), keep the executed notebook in
+    the working folder — also when a cell failed; answer the failing cell in one line."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError
+
+    _jupyter_env(job)
+    nb = nbformat.reads(str(job["notebook"]), as_version=4)
+    client = NotebookClient(nb, timeout=None, kernel_name="python3", config=_ipc_config(),
+                            resources={"metadata": {"path": OUTPUTS}})
+    result: dict[str, Any] = {"ok": True, "output": job["output"]}
+    try:
+        client.execute()
+    except (CellExecutionError, CellTimeoutError) as exc:
+        failed = next((i for i, c in enumerate(nb.cells) if c.get("cell_type") == "code"
+                       and any(o.get("output_type") == "error" for o in c.get("outputs", []))), None)
+        name = getattr(exc, "ename", None) or type(exc).__name__
+        value = str(getattr(exc, "evalue", "") or "").strip().splitlines()
+        where = f"cell {failed + 1}" if failed is not None else "a cell"
+        result = {"ok": False, "output": job["output"],
+                  "error": f"{where} failed: {name}" + (f": {value[0][:300]}" if value else "")}
+    except Exception as exc:  # noqa: BLE001 - the kernel did not start, the notebook is invalid: one line
+        result = {"ok": False, "output": job["output"], "error": _one_line(exc)}
+    finally:
+        path = os.path.join(OUTPUTS, str(job["output"]))
+        nbformat.write(nb, path)
+    _write_result(result)
+    return EXIT_OK if result["ok"] else EXIT_SCRIPT_FAILED
 
 
 def main(job_fd: int = 3, result_fd: int = 4, keys_fd: int = 5) -> int:
@@ -283,11 +429,16 @@ def main(job_fd: int = 3, result_fd: int = 4, keys_fd: int = 5) -> int:
     try:
         job = _read_job()
         tables = _tables(job["files"], _FDS["keys"])
+        kernels = job["mode"] in ("lab", "notebook")
+        if kernels:
+            _keep_tables(tables)
         root_mode = job.get("uid") is not None
         _limits(job["limits"], drop_nproc=root_mode)
+        _MEMORY["address_space"] = int(job["limits"]["address_space"])
         _drop(job.get("uid"), job.get("gid"))
         os.chdir(OUTPUTS)
-        _CONNECTION = _connect(tables, job["duckdb"], writable=job["mode"] == "python")
+        if not kernels:
+            _CONNECTION = _connect(tables, job["duckdb"], writable=job["mode"] == "python")
         _TABLES.update({n: list(t.column_names) for n, t in tables.items()})
         del tables
     except Exception as exc:  # noqa: BLE001 - reported in one line, never with the job (it holds keys)
@@ -299,6 +450,10 @@ def main(job_fd: int = 3, result_fd: int = 4, keys_fd: int = 5) -> int:
     mode = job["mode"]
     if mode == "sql":
         code = _run_sql(_CONNECTION, str(job["sql"]), int(job["max_rows"]))
+    elif mode == "lab":
+        code = _run_lab(job)
+    elif mode == "notebook":
+        code = _run_notebook(job)
     else:
         code = _run_script(str(job["code"]))
     return code

@@ -45,7 +45,7 @@ class Limits:
 
     seconds: float
     address_space: int = 4096 * MB
-    memory_limit: str = "1GB"  # DuckDB's
+    memory_limit: str = "1024MiB"  # DuckDB's
     spill_limit: str = "768MB"
     file_size: int = 1024 * MB
     processes: int = 256
@@ -56,11 +56,15 @@ class Limits:
 
     @classmethod
     def of(cls, properties: dict[str, Any], kind: str) -> Limits:
-        default = 60.0 if kind == "sql" else 1800.0
+        default = {"sql": 60.0, "python": 1800.0, "notebook": 1800.0, "lab": 8 * 3600.0}[kind]
         p = properties
+        memory_mb = int(p.get("workspace_session_memory_mb", 4096))
+        # DuckDB's own limit stays within the process's: at most half its address space (the rest holds the
+        # interpreter, the libraries, the decrypted Arrow tables and the threads' reservations)
+        duck_mb = min(int(p.get("workspace_session_duckdb_memory_mb", 1024)), memory_mb // 2)
         return cls(seconds=float(p.get(f"workspace_session_{kind}_seconds", default)),
-                   address_space=int(p.get("workspace_session_memory_mb", 4096)) * MB,
-                   memory_limit=f"{int(p.get('workspace_session_duckdb_memory_mb', 1024))}MB",
+                   address_space=memory_mb * MB,
+                   memory_limit=f"{duck_mb}MiB",
                    spill_limit=f"{int(p.get('workspace_session_spill_mb', 768))}MB",
                    file_size=int(p.get("workspace_session_file_mb", 1024)) * MB,
                    processes=int(p.get("workspace_session_processes", 256)),
@@ -128,7 +132,7 @@ def _site_dirs() -> list[str]:
 
 
 def bwrap_command(*, extract: Path, outputs: Path, user: tuple[int, int] | None, limits: Limits,
-                  fds: tuple[int, int, int], brought: Path | None = None) -> list[str]:
+                  fds: tuple[int, int, int], brought: Path | None = None, lab: Path | None = None) -> list[str]:
     """The bubblewrap command line of one session (no secret in it): the job comes on the file descriptor
     ``fds[0]``, the answer goes back on ``fds[1]``, the data keys come on ``fds[2]``."""
     bwrap = shutil.which(BWRAP)
@@ -161,6 +165,7 @@ def bwrap_command(*, extract: Path, outputs: Path, user: tuple[int, int] | None,
     cmd += ["--dev", "/dev",
             "--ro-bind", str(extract), "/workspace/extract",
             *(["--ro-bind", str(brought), "/workspace/brought"] if brought is not None else []),
+            *(["--bind", str(lab), "/workspace/lab"] if lab is not None else []),  # a lab's socket folder
             "--bind", str(outputs), "/workspace/outputs", "--chdir", "/workspace/outputs",
             "--remount-ro", "/"]  # the sandbox's own root (its folders, /usr, /workspace) read-only too
     env = {"PATH": "/usr/bin:/bin", "HOME": "/workspace/outputs", "LANG": "C.UTF-8", "TZ": "UTC",
@@ -220,16 +225,19 @@ def _kill_group(pgid: int) -> None:
 
 
 def run(job: dict[str, Any], keys: dict[str, str], *, extract: Path, outputs: Path, user: tuple[int, int] | None,
-        limits: Limits, brought: Path | None = None, access: Callable[[], str | None] | None = None) -> Outcome:
+        limits: Limits, brought: Path | None = None, access: Callable[[], str | None] | None = None,
+        lab: Path | None = None) -> Outcome:
     """Run one job in a fresh sandbox and wait for it (or kill it past ``limits.seconds``). ``keys``: each
     table's data key (base64), written into a pipe that only the sandbox's decrypting child reads.
     ``brought``: the workspace's brought datasets (encrypted), bound read-only at ``/workspace/brought``.
     ``access``: asked every ``limits.recheck_seconds`` while the sandbox runs; when it answers a reason (the
-    permit's access ended), the watchdog kills the sandbox and the outcome carries that reason."""
+    permit's access ended, a lab idle), the watchdog kills the sandbox and the outcome carries that reason.
+    ``lab``: a lab's folder, bound read-write at ``/workspace/lab`` (its Unix socket)."""
     job = dict(job)
     job["uid"], job["gid"] = (user if user else (None, None))
     job["limits"] = {"cpu_s": int(limits.seconds) + 5, "address_space": limits.address_space,
                      "file_size": limits.file_size, "open_files": limits.open_files, "processes": limits.processes}
+    job["site"] = _site_dirs()
     job["duckdb"] = {"threads": limits.threads, "memory_limit": limits.memory_limit, "spill_limit": limits.spill_limit,
                      "max_execution_time_ms": max(1, int(limits.seconds * 1000))}
     payload = json.dumps(job).encode()
@@ -244,7 +252,7 @@ def run(job: dict[str, Any], keys: dict[str, str], *, extract: Path, outputs: Pa
     os.close(keys_w)
     del secret
     cmd = bwrap_command(extract=extract, outputs=outputs, user=user, limits=limits, fds=(job_r, res_w, keys_r),
-                        brought=brought)
+                        brought=brought, lab=lab)
     cmd[1:1] = ["--info-fd", str(info_w)]
     passed = [job_r, res_w, info_w, keys_r]
     if seccomp.supported():  # the filter through a pipe, read once by bubblewrap

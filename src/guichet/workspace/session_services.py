@@ -13,8 +13,13 @@ import base64
 import hashlib
 import json
 import os
+import re
+import secrets
 import stat
+import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,11 +27,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from guichet.errors import BadInput, GuichetError, NotFound, Refused
+from guichet.audit.log import append_event
+from guichet.audit.mirror import complete_mirror
+from guichet.errors import BadInput, GuichetError, NotFound, Refused, Unavailable
 from guichet.governance import Unit, query, service
 from guichet.hub import Hub
 from guichet.permits.state import effective_state
 from guichet.permits.tables import Permit
+from guichet.workspace import session_lab
 from guichet.workspace import session_sandbox as sandbox
 from guichet.workspace.build import extract_dir, load_manifest, workspace_dir
 from guichet.workspace.extras import BROUGHT_DIR
@@ -143,12 +151,25 @@ def _log(hub: Hub, permit_id: str, who: str, kind: str, code: str, *, rows: int 
         return int(run.id)
 
 
-def _run(unit: Unit, permit_id: str, kind: str, code: str, job: dict[str, Any]) -> tuple[sandbox.Outcome, int]:
-    """Check access, run the job in a sandbox, log it; answer (outcome, run id). Refusals and failures are
+@dataclass
+class _Prepared:
+    """What a session needs once access is checked: the sandbox's user, folders, keys and limits."""
+
+    manifest: dict[str, Any]
+    user: tuple[int, int] | None
+    outputs: Path
+    keys: dict[str, str]
+    limits: sandbox.Limits
+
+
+def _prepare(unit: Unit, permit_id: str, kind: str, code: str, job: dict[str, Any],
+             started: datetime) -> _Prepared:
+    """Check access and set the session up (``job`` gets its files, a query its checked SQL); a refusal is
     logged, then raised."""
     hub, who = unit.hub, unit.actor.username
-    started = datetime.now(UTC)
     try:
+        if kind in ("lab", "notebook") and (missing := session_lab.notebook_missing()):
+            raise Unavailable(missing)
         require_access(unit.session, permit_id, who, started.date())
         manifest = _extract(hub, permit_id)
         if kind == "sql":
@@ -163,9 +184,22 @@ def _run(unit: Unit, permit_id: str, kind: str, code: str, job: dict[str, Any]) 
         _log(hub, permit_id, who, kind, code, rows=None, outcome="refused", out=None, message=exc.message,
              started=started)
         raise
+    return _Prepared(manifest, user, outputs, keys, limits)
+
+
+def _sandbox(unit: Unit, permit_id: str, kind: str, code: str, job: dict[str, Any], p: _Prepared,
+             started: datetime, *, lab: Path | None = None,
+             watch: Callable[[], str | None] | None = None) -> sandbox.Outcome:
+    """Run the prepared job in its sandbox; a sandbox that could not start is logged, then answered in one line."""
+    hub, who = unit.hub, unit.actor.username
+    access = _access_check(hub, permit_id, who)
+
+    def check() -> str | None:
+        return access() or (watch() if watch is not None else None)
+
     try:
-        out = sandbox.run(job, keys, extract=extract_dir(hub, permit_id), outputs=outputs, user=user, limits=limits,
-                          brought=_brought_dir(hub, permit_id, manifest), access=_access_check(hub, permit_id, who))
+        return sandbox.run(job, p.keys, extract=extract_dir(hub, permit_id), outputs=p.outputs, user=p.user,
+                           limits=p.limits, brought=_brought_dir(hub, permit_id, p.manifest), access=check, lab=lab)
     except (GuichetError, OSError) as exc:  # no bubblewrap, no process: logged, then answered in one line
         message = exc.message if isinstance(exc, GuichetError) else f"the session could not start ({type(exc).__name__})"
         _log(hub, permit_id, who, kind, code, rows=None, outcome="failed", out=None, message=message, started=started)
@@ -173,14 +207,27 @@ def _run(unit: Unit, permit_id: str, kind: str, code: str, job: dict[str, Any]) 
             raise
         raise SessionFailed(message) from None
     finally:
-        keys.clear()
+        p.keys.clear()
+
+
+_WHAT = {"sql": "query", "python": "script", "notebook": "notebook", "lab": "lab"}
+
+
+def _run(unit: Unit, permit_id: str, kind: str, code: str, job: dict[str, Any]) -> tuple[sandbox.Outcome, int]:
+    """Check access, run the job in a sandbox, log it; answer (outcome, run id). Refusals and failures are
+    logged, then raised."""
+    hub, who = unit.hub, unit.actor.username
+    started = datetime.now(UTC)
+    prepared = _prepare(unit, permit_id, kind, code, job, started)
+    limits = prepared.limits
+    out = _sandbox(unit, permit_id, kind, code, job, prepared, started)
     unit.note(kind=kind, exit=out.exit, cpu_s=out.cpu_s, peak_kb=out.peak_kb)
     if out.killed and out.ended_access:
-        message = f"access ended: the {'query' if kind == 'sql' else 'script'} was stopped ({out.ended_access})"
+        message = f"access ended: the {_WHAT[kind]} was stopped ({out.ended_access})"
         _log(hub, permit_id, who, kind, code, rows=None, outcome="killed", out=out, message=message, started=started)
         raise SessionFailed(message, out.stdout, out.stderr)
     if out.killed:
-        message = f"the {'query' if kind == 'sql' else 'script'} was stopped past its time limit ({limits.seconds:g} s)"
+        message = f"the {_WHAT[kind]} was stopped past its time limit ({limits.seconds:g} s)"
         _log(hub, permit_id, who, kind, code, rows=None, outcome="killed", out=out, message=message, started=started)
         raise SessionFailed(message, out.stdout, out.stderr)
     return out, _log_later(hub, permit_id, who, kind, code, out, started)
@@ -194,6 +241,11 @@ def _log_later(hub: Hub, permit_id: str, who: str, kind: str, code: str, out: sa
             return _log(hub, permit_id, who, kind, code, rows=len(answer.get("rows", [])), outcome="ok", out=out,
                         message=None, started=started)
         message = _failure_message(out, "the query failed")
+    elif kind == "notebook":
+        if out.exit == 0 and answer.get("ok"):
+            return _log(hub, permit_id, who, kind, code, rows=None, outcome="ok", out=out, message=None,
+                        started=started)
+        message = _failure_message(out, "the notebook failed")
     else:
         if out.exit == 0:
             return _log(hub, permit_id, who, kind, code, rows=None, outcome="ok", out=out, message=None,
@@ -234,6 +286,157 @@ def run_python(unit: Unit, permit_id: str, script: str) -> dict[str, Any]:
     out, run_id = _run(unit, permit_id, "python", script, {"mode": "python", "code": script})
     return {"permit": permit_id, "exit": out.exit, "stdout": out.stdout.decode("utf-8", "replace"),
             "stderr": out.stderr.decode("utf-8", "replace"), "run": run_id, "cpu_s": out.cpu_s}
+
+
+MAX_NOTEBOOK = 16 << 20  # bytes
+LAB_GRACE_SECONDS = 10.0  # a lab asked to stop is killed when it has not ended by then
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,99}")
+
+
+def _notebook_text(notebook: str) -> str:
+    if len(notebook.encode("utf-8")) > MAX_NOTEBOOK:
+        raise BadInput(f"notebook: larger than {MAX_NOTEBOOK >> 20} MB")
+    try:
+        doc = json.loads(notebook)
+    except ValueError:
+        raise BadInput("notebook: not a Jupyter notebook (invalid JSON)") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("cells"), list) or not isinstance(doc.get("nbformat"), int):
+        raise BadInput("notebook: not a Jupyter notebook (no cells or nbformat)")
+    return notebook
+
+
+@service("workspace.notebook", resource=_permit_resource, transactional=False, unguarded=("notebook",))
+def run_notebook(unit: Unit, permit_id: str, notebook: str, name: str) -> dict[str, Any]:
+    """Execute a notebook headless (nbclient, its kernel in a fresh sandbox like a script's); the executed
+    notebook is kept in the workspace's ``outputs/`` as ``<name>.executed.ipynb`` — also when a cell failed."""
+    stem = name[:-6] if name.endswith(".ipynb") else name
+    if not _NAME.fullmatch(stem):
+        raise BadInput("notebook name: letters, digits, dots, dashes, underscores and spaces (at most 100)")
+    output = f"{stem}.executed.ipynb"
+    text = _notebook_text(notebook)
+    out, run_id = _run(unit, permit_id, "notebook", text, {"mode": "notebook", "notebook": text, "output": output})
+    return {"permit": permit_id, "output": f"outputs/{output}", "run": run_id, "cpu_s": out.cpu_s,
+            "peak_kb": out.peak_kb}
+
+
+def _lab_folder(unit: Unit, permit_id: str, user: tuple[int, int] | None) -> Path:
+    """The person's lab folder, fresh (a lab of theirs already answering there is refused)."""
+    who = unit.actor.username
+    folder = session_lab.lab_dir(unit.hub, permit_id, who)
+    state = session_lab.read_state(unit.hub, permit_id, who)
+    if state is not None and session_lab.api(folder, str(state.get("token")), str(state.get("base_url")) + "api/status",
+                                              timeout=2.0) is not None:
+        raise Refused(f"a lab of {who} on permit {permit_id} is already running (stop it first)")
+    if folder.is_symlink():
+        raise Refused(f"workspace of {permit_id}: its lab folder is not a folder")
+    if folder.exists():
+        for entry in folder.iterdir():  # what a stopped lab left (its state, its socket)
+            if entry.is_dir() and not entry.is_symlink():
+                raise Refused(f"workspace of {permit_id}: unexpected folder in a lab folder")
+            entry.unlink()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    owner = user if user is not None else (os.geteuid(), os.getegid())
+    os.chown(folder, *owner)
+    os.chmod(folder, 0o700)
+    return folder
+
+
+@service("workspace.lab", resource=_permit_resource, transactional=False)
+def lab(unit: Unit, permit_id: str, announce: Callable[[dict[str, Any]], None] | None = None,
+        stop: threading.Event | None = None) -> dict[str, Any]:
+    """Run JupyterLab in a sandbox of the permit's workspace, for a person named on it, until it stops: the
+    caller interrupts it, it is idle for ``workspace_session_lab_idle_seconds``, it reaches its time limit, or
+    access ends (the watchdog). It listens on a Unix socket only; ``announce`` is called once it answers, with
+    where to reach it (its base URL is ``/workspaces/PERMIT/lab/``). ``stop``: set to stop it (at the
+    watchdog's next check), as the caller's Ctrl-C does at once. The start and the stop are audited and the
+    lab is one run of the history."""
+    hub, who = unit.hub, unit.actor.username
+    started = datetime.now(UTC)
+    token = secrets.token_urlsafe(32)
+    base = session_lab.base_url(permit_id)
+    job: dict[str, Any] = {"mode": "lab", "lab": {"token": token, "base_url": base}}
+    code = f"jupyterlab:{base}"
+    prepared = _prepare(unit, permit_id, "lab", code, job, started)
+    try:
+        folder = _lab_folder(unit, permit_id, prepared.user)
+    except GuichetError as exc:
+        prepared.keys.clear()
+        _log(hub, permit_id, who, "lab", code, rows=None, outcome="refused", out=None, message=exc.message,
+             started=started)
+        raise
+    run_id = _log(hub, permit_id, who, "lab", code, rows=None, outcome="running", out=None, message=None,
+                  started=started)
+    with hub.store.write() as s:  # the start, audited now (the decorator audits the stop)
+        append_event(s, unit.actor, "workspace.lab", obj=unit.object, details={"event": "started", "run": run_id})
+    complete_mirror(hub.store, hub.audit_dir)
+    session_lab.write_state(folder, {"permit": permit_id, "who": who, "run": run_id, "token": token,
+                                     "base_url": base, "socket": str(folder / session_lab.SOCKET),
+                                     "started": started.isoformat(timespec="seconds")})
+    idle_limit = float(hub.config.properties.get("workspace_session_lab_idle_seconds", 1800))
+    ended = threading.Event()
+    stop_reason: list[str] = []
+
+    def watch() -> str | None:
+        if stop is not None and stop.is_set():
+            reason, message = "user", "stopped by its user"
+        else:
+            idle = session_lab.idle_seconds(folder, token, base)
+            if idle is None or idle < idle_limit:
+                return None
+            reason, message = "idle", f"the lab was stopped: idle for {idle_limit:g} s"
+        stop_reason.append(message)
+        # a graceful end first (its kernels shut down, the launcher reports the peak memory); the sandbox is
+        # killed anyway if it has not ended within the grace time
+        session_lab.shutdown(folder, token, base)
+        deadline = time.monotonic() + LAB_GRACE_SECONDS
+        while time.monotonic() < deadline and session_lab.api(folder, token, base + "api/status", 1.0) is not None:
+            time.sleep(0.2)
+        return reason
+
+    def ready() -> None:
+        deadline = time.monotonic() + 120
+        while not ended.is_set() and time.monotonic() < deadline:
+            if session_lab.api(folder, token, base + "api/status", timeout=2.0) is not None:
+                if announce is not None:
+                    announce({"permit": permit_id, "run": run_id, "socket": str(folder / session_lab.SOCKET),
+                              "base_url": base, "token_file": str(folder / session_lab.STATE)})
+                return
+            ended.wait(0.3)
+
+    waiter = threading.Thread(target=ready, daemon=True)
+    waiter.start()
+    out: sandbox.Outcome | None = None
+    try:
+        out = _sandbox(unit, permit_id, "lab", code, job, prepared, started, lab=folder, watch=watch)
+    except KeyboardInterrupt:  # the caller's Ctrl-C: the sandbox is already killed (``sandbox.run``'s finally)
+        out = None
+    finally:
+        ended.set()
+        for name in (session_lab.STATE, session_lab.SOCKET):
+            (folder / name).unlink(missing_ok=True)
+    if out is None:
+        outcome, message = "stopped", "stopped by its user"
+    elif stop_reason:  # ended by the graceful shutdown, or killed after it
+        outcome, message = "stopped", stop_reason[0]
+    elif out.killed and out.ended_access:
+        outcome, message = "killed", f"access ended: the lab was stopped ({out.ended_access})"
+    elif out.killed:
+        outcome, message = "killed", f"the lab was stopped past its time limit ({prepared.limits.seconds:g} s)"
+    else:
+        outcome = "stopped" if out.exit == 0 else "failed"
+        message = _failure_message(out, f"the lab exited with status {out.exit}")
+    seconds = round((datetime.now(UTC) - started).total_seconds(), 3)
+    with hub.store.write() as s:
+        run = s.get(SessionRun, run_id)
+        assert run is not None
+        run.outcome, run.message = outcome, message
+        run.exit = 0 if outcome == "stopped" else 2
+        run.seconds = out.seconds if out else seconds
+        run.cpu_s, run.peak_kb = (out.cpu_s, out.peak_kb) if out else (0.0, 0)
+    unit.note(kind="lab", event="stopped", run=run_id, outcome=outcome)
+    if outcome in ("killed", "failed"):
+        raise SessionFailed(message, out.stdout if out else b"", out.stderr if out else b"")
+    return {"permit": permit_id, "run": run_id, "outcome": outcome, "message": message, "seconds": seconds}
 
 
 def _may_read(unit: Unit, permit: Permit) -> None:

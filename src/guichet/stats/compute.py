@@ -390,6 +390,17 @@ def _apart(a: np.ndarray, b: np.ndarray) -> int:
     return len(np.setxor1d(a, b, assume_unique=True))
 
 
+def derivable(cell: ledger.Cell, earlier: list[tuple[str, ledger.Cell]], threshold: int) -> str | None:
+    """Why ``cell`` may not be released beside the answer's earlier cells (None: it may): its persons differ
+    from one of them by at least one and fewer than ``threshold`` persons (the difference of the two would
+    describe that small group)."""
+    for other_label, other in earlier:
+        d = _apart(cell.keys, other.keys)
+        if 0 < d < threshold:
+            return f"differencing: {d} person(s) apart from {other_label} of this answer"
+    return None
+
+
 def check_answer(hub: Hub, session: Any, request_id: str, spec: dict[str, Any]) -> list[Table]:
     """The airlock's checks of every table of the answer, in order: the rule set's per-cell rules (failing
     cells withheld with the airlock's suppression), then each remaining cell against the ledger (released cells
@@ -441,11 +452,7 @@ def check_answer(hub: Hub, session: Any, request_id: str, spec: dict[str, Any]) 
                 f = flags[cell.index]
                 why = f"differencing: {f['apart']} person(s) apart from {f['against']}"
             else:
-                for other_label, other in earlier:
-                    d = _apart(cell.keys, other.keys)
-                    if 0 < d < ruleset.threshold:
-                        why = f"differencing: {d} person(s) apart from {other_label} of this answer"
-                        break
+                why = derivable(cell, earlier, ruleset.threshold)
             if why is None:
                 keep.append(cell)
             else:

@@ -105,3 +105,9 @@ def test_the_session_sql_is_made_of_enumerated_values_only() -> None:
     text = compute.script(spec, needs(spec).tables, 2023)
     assert "DROP TABLE" not in text and "/etc/x" not in text
     assert compute.file_id("S-2026-0007", 2) == -2026000702
+
+
+def test_the_example_the_form_offers_is_the_documented_one() -> None:
+    from guichet.stats.pages import EXAMPLE as PACKAGED
+
+    assert json.loads(PACKAGED.read_text(encoding="utf-8")) == EXAMPLE

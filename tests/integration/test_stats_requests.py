@@ -140,3 +140,59 @@ def test_bad_specifications_are_refused_with_their_paths(desk: StatsDesk) -> Non
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     checked = desk.ok("stats", "list", who="alice")
     assert all(x["title"] for x in checked)
+
+
+def _actor(desk: StatsDesk, who: str):  # type: ignore[no-untyped-def]
+    from guichet.accounts.auth import actor_for
+
+    return actor_for(desk.hub, who)
+
+
+def test_the_committee_decides_where_the_hub_says_so(desk: StatsDesk) -> None:
+    from guichet.errors import Refused
+    from guichet.stats import services
+
+    desk.hub.config.properties["stats_committee"] = True
+    try:
+        rid = services.submit(desk.hub, _actor(desk, "alice"), spec=spec([{"name": "n", "kind": "count"}]))["id"]
+        out = services.assess(desk.hub, _actor(desk, "operator"), request=rid, accept=True, reason="complete")
+        assert out["state"] == "committee" and out["answer_due"] is None
+        with pytest.raises(Refused, match="waits for the committee"):
+            services.assess(desk.hub, _actor(desk, "operator"), request=rid, accept=True, reason="again")
+        with pytest.raises(Refused):
+            services.answer(desk.hub, _actor(desk, "operator"), request=rid)
+        out = services.assess(desk.hub, _actor(desk, "claire"), request=rid, accept=True, reason="sound purpose")
+        assert out["state"] == "accepted" and out["committee_by"] == "claire" and out["assessed_by"] == "operator"
+        assert out["answer_due"] is not None
+    finally:
+        del desk.hub.config.properties["stats_committee"]
+
+
+def test_automatic_release_when_every_table_passes_and_the_model_matches_the_truth(
+        desk: StatsDesk, released: tuple[str, dict[str, object]]) -> None:
+    """With ``stats_auto_release``: the count of everyone (the same 19 persons as already released) and a
+    regression of age on sex pass every check and go out at once; the coefficients are the truth's: the
+    intercept is the men's mean age, the slope the women's mean minus the men's."""
+    from guichet.stats import services
+
+    truth = truth_2023()
+    from tests.criteria_support import people
+
+    sexes = [p.sex for p in people() if p.name not in ("bob", "hal")]
+    men = [a for a, s in zip(truth["ages"], sexes, strict=True) if s == 1]
+    women = [a for a, s in zip(truth["ages"], sexes, strict=True) if s == 2]
+    desk.hub.config.properties["stats_auto_release"] = True
+    try:
+        rid = services.submit(desk.hub, _actor(desk, "alice"), spec=spec([
+            {"name": "everyone", "kind": "count"},
+            {"name": "age_by_sex", "kind": "regression", "outcome": "age", "covariates": ["female"]}]))["id"]
+        services.assess(desk.hub, _actor(desk, "operator"), request=rid, accept=True, reason="complete")
+        out = services.answer(desk.hub, _actor(desk, "operator"), request=rid)
+    finally:
+        del desk.hub.config.properties["stats_auto_release"]
+    assert out["status"] == "released" and len(out["files"]) == 2
+    model = {r["term"]: r for r in read_csv(next(f for f in out["files"] if f.endswith("age_by_sex.csv")))}
+    assert float(model["const"]["coef"]) == pytest.approx(mean(men))
+    assert float(model["x_female"]["coef"]) == pytest.approx(mean(women) - mean(men))
+    shown = desk.ok("stats", "show", rid, who="alice")
+    assert shown["state"] == "released" and shown["answer"]["files"] == out["files"]

@@ -111,3 +111,29 @@ def test_the_example_the_form_offers_is_the_documented_one() -> None:
     from guichet.stats.pages import EXAMPLE as PACKAGED
 
     assert json.loads(PACKAGED.read_text(encoding="utf-8")) == EXAMPLE
+
+
+def test_a_rates_persons_with_the_event_beside_all_its_persons_may_not_isolate_the_others() -> None:
+    """19 persons, 18 with the event: each count passes the threshold, but together they tell the one without
+    it — the second is withheld (and the rate made of it)."""
+    persons, events, rate = _cell(0, range(100, 119)), _cell(1, range(100, 118)), _cell(2, range(100, 118))
+    keep, held = compute.screen([persons, events, rate], {}, [], 11, "hospitalised")
+    assert [c.index for c in keep] == [0]
+    assert [(c.index, why.split(" of ")[0]) for c, why in held] == [
+        (1, "differencing: 1 person(s) apart from hospitalised c0"), (2, "differencing: 1 person(s) apart from hospitalised c0")]
+    keep, held = compute.screen([_cell(0, range(0, 30)), _cell(1, range(100, 130))], {}, [], 11, "t")
+    assert len(keep) == 2 and held == []  # disjoint groups of 30
+    keep, held = compute.screen([persons], {0: {"apart": 3, "against": "a cell released to another project"}}, [], 11, "t")
+    assert keep == [] and "3 person(s) apart from a cell released to another project" in held[0][1]
+
+
+def test_survival_at_risk_counts_never_tell_a_small_step(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text("grp,time,at_risk,events,censored,survival\n"
+                    "a,30,100,,,\n"       # row 1: 100 at risk
+                    "a,90,95,,,\n"        # row 2: 5 left since 100: withheld
+                    "a,180,91,12,0,0.87\n"  # row 3: 9 left since 100: withheld
+                    "a,365,79,0,0,0.87\n"   # row 4: 21 left since 100: released
+                    "b,30,40,0,0,1\n"       # another group starts afresh
+                    "b,90,40,0,0,1\n", encoding="utf-8")
+    assert compute.survival_drops(path, 11) == {(2, "at_risk"), (2, "survival"), (3, "at_risk"), (3, "survival")}

@@ -401,6 +401,47 @@ def derivable(cell: ledger.Cell, earlier: list[tuple[str, ledger.Cell]], thresho
     return None
 
 
+def screen(cells: list[ledger.Cell], flags: dict[int, dict[str, Any]], earlier: list[tuple[str, ledger.Cell]],
+           threshold: int, name: str) -> tuple[list[ledger.Cell], list[tuple[ledger.Cell, str]]]:
+    """The cells of one table that may be released (and those withheld, with why): a cell the ledger flagged,
+    or one 1 to ``threshold - 1`` persons apart from a cell kept before it — of the answer's earlier tables or
+    of this table (a rate's persons with the event beside all the group's persons: the ones without it)."""
+    keep: list[ledger.Cell] = []
+    held: list[tuple[ledger.Cell, str]] = []
+    for cell in cells:
+        if cell.index in flags:
+            f = flags[cell.index]
+            why: str | None = f"differencing: {f['apart']} person(s) apart from {f['against']}"
+        else:
+            why = derivable(cell, [*earlier, *((f"{name} {c.label}", c) for c in keep)], threshold)
+        if why is None:
+            keep.append(cell)
+        else:
+            held.append((cell, why))
+    return keep, held
+
+
+def survival_drops(path: Path, threshold: int) -> set[tuple[int, str]]:
+    """The at-risk counts (and their row's estimate) of a survival table to withhold: between two released
+    at-risk counts of a group, the persons who left the risk set (events and censorings, withheld or not) must
+    be none or at least ``threshold`` — else the difference tells a small group's events."""
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    out: set[tuple[int, str]] = set()
+    last: dict[str, int] = {}
+    for i, row in enumerate(rows, start=1):
+        group, text = row.get("grp", ""), (row.get("at_risk") or "").strip()
+        if not text:
+            continue
+        value = int(float(text))
+        before = last.get(group)
+        if before is not None and 0 < before - value < threshold:
+            out |= {(i, "at_risk"), (i, "survival")}
+            continue
+        last[group] = value
+    return out
+
+
 def check_answer(hub: Hub, session: Any, request_id: str, spec: dict[str, Any]) -> list[Table]:
     """The airlock's checks of every table of the answer, in order: the rule set's per-cell rules (failing
     cells withheld with the airlock's suppression), then each remaining cell against the ledger (released cells
@@ -443,30 +484,26 @@ def check_answer(hub: Hub, session: Any, request_id: str, spec: dict[str, Any]) 
                                "were not compared")
         flags = {f["cell"]: f for f in ledger.flags(session, project, dims, cells, ruleset.threshold)}
         meta_cells = (md.read(final) or {}).get("cells") or []
+        keep, held = screen(cells, flags, earlier, ruleset.threshold, st["name"])
         gone: set[tuple[int, str]] = set()
-        keep: list[ledger.Cell] = []
-        for cell in cells:
+        for cell, why in held:
             where = (int(meta_cells[cell.index]["row"]), str(meta_cells[cell.index]["column"]))
-            why = None
-            if cell.index in flags:
-                f = flags[cell.index]
-                why = f"differencing: {f['apart']} person(s) apart from {f['against']}"
-            else:
-                why = derivable(cell, earlier, ruleset.threshold)
-            if why is None:
-                keep.append(cell)
-            else:
-                gone.add(where)
-                withheld.append({"row": where[0], "column": where[1], "why": [why]})
+            gone.add(where)
+            withheld.append({"row": where[0], "column": where[1], "why": [why]})
         if gone:
             _withhold(final, gone)
             result = check_file(final, DEFAULT, properties)
         for _ in range(5):  # a cell failing only because another was withheld (a survival step) goes too
             more = {(c.row, c.column) for c in result.cells if c.verdict == "fail" and c.value.strip()}
-            if not more:
+            drops = survival_drops(final, ruleset.threshold) if st["kind"] == "survival" else set()
+            if not more and not drops:
                 break
-            _withhold(final, more)
-            withheld += [{"row": r, "column": c, "why": ["withheld with its row"]} for r, c in sorted(more)]
+            _withhold(final, more | drops)
+            withheld += [{"row": r, "column": c, "why": ["withheld with its row"]} for r, c in sorted(more - drops)]
+            withheld += [{"row": r, "column": c, "why": [f"the persons leaving the risk set since the last released "
+                                                         f"step are fewer than {ruleset.threshold}"]}
+                         for r, c in sorted(drops)]
+            more |= drops
             keep = [c for c in keep if (int(meta_cells[c.index]["row"]), str(meta_cells[c.index]["column"])) not in more]
             result = check_file(final, DEFAULT, properties)
         table.status = result.status

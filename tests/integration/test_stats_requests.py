@@ -196,3 +196,11 @@ def test_automatic_release_when_every_table_passes_and_the_model_matches_the_tru
     assert float(model["x_female"]["coef"]) == pytest.approx(mean(women) - mean(men))
     shown = desk.ok("stats", "show", rid, who="alice")
     assert shown["state"] == "released" and shown["answer"]["files"] == out["files"]
+
+
+def test_a_population_of_nobody_answers_refused_not_an_error(desk: StatsDesk) -> None:
+    rid, answer = desk.answered(spec([{"name": "nobody", "kind": "count", "by": ["sex"]}],
+                                     {"codes": ["L01"], "system": "ATC", "match": "prefix"}))
+    assert answer["status"] == "refused" and answer["files"] == []
+    assert [t["status"] for t in answer["tables"]] == ["empty"]
+    assert desk.ok("stats", "show", rid, who="alice")["state"] == "refused"

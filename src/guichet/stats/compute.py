@@ -401,6 +401,11 @@ def derivable(cell: ledger.Cell, earlier: list[tuple[str, ledger.Cell]], thresho
     return None
 
 
+def _empty(path: Path) -> bool:
+    with path.open(encoding="utf-8") as fh:
+        return sum(1 for line in fh if line.strip()) <= 1
+
+
 def screen(cells: list[ledger.Cell], flags: dict[int, dict[str, Any]], earlier: list[tuple[str, ledger.Cell]],
            threshold: int, name: str) -> tuple[list[ledger.Cell], list[tuple[ledger.Cell, str]]]:
     """The cells of one table that may be released (and those withheld, with why): a cell the ledger flagged,
@@ -458,6 +463,10 @@ def check_answer(hub: Hub, session: Any, request_id: str, spec: dict[str, Any]) 
         if not source.is_file():
             raise Refused(f"{request_id}: the computation wrote no table for statistic {st['name']}")
         final = out_dir / f"{st['name']}.csv"
+        if _empty(source):  # nobody in the population (or no row for this statistic): nothing to release
+            tables.append(Table(st["name"], st["kind"], source, source, "empty",
+                                notes=["no person in the population: nothing to release"]))
+            continue
         result = check_file(source, DEFAULT, properties)
         withheld: list[dict[str, Any]] = []
         failing = [c for c in result.cells if c.verdict == "fail"]

@@ -176,7 +176,7 @@ def answer(unit: Unit, request: str) -> dict[str, Any]:
     built = compute.build_extract(hub, req.id, spec, received, unit.actor.username)
     compute.run_session(hub, req.id, compute.script(spec, compute.minimal(spec), compute.reference_year(spec, received)))
     tables = compute.check_answer(hub, unit.session, req.id, spec)
-    releasable = [t for t in tables if t.cells or _has_values(t.final)]
+    releasable = [t for t in tables if t.status != "empty" and (t.cells or _has_values(t.final))]
     props = dict(hub.config.properties or {})
     auto = bool(props.get("stats_auto_release", False))
     if not releasable:
@@ -214,11 +214,11 @@ def _has_values(path: Path) -> bool:
 
 def _release(unit: Unit, session: Session, row: StatsRequest, tables: list[compute.Table]) -> list[str]:
     """Copy the final tables out and record their cells in the ledger (in ``session``'s transaction)."""
-    names = [t.final.name for t in tables]
+    names = [t.final.name for t in tables if t.status != "empty"]
     files = compute.publish(unit.hub, row.id, names)
     project = compute.project_of(row.id)
     for i, t in enumerate(tables, start=1):
-        if t.cells:
+        if t.cells and t.status != "empty":
             ledger.record(session, row.id, project, compute.file_id(row.id, i), t.dims, t.cells)
     row.released_at = _now()
     row.state = "released"
@@ -261,6 +261,9 @@ def _recheck(unit: Unit, req: StatsRequest) -> list[compute.Table]:
     project = compute.project_of(req.id)
     out: list[compute.Table] = []
     for t in (req.answer or {}).get("tables", []):
+        if t["status"] == "empty":
+            out.append(compute.Table(t["name"], t["kind"], Path(t["file"]), Path(t["file"]), "empty"))
+            continue
         final = compute.outputs_dir(unit.hub, req.id) / t["file"]
         if not final.is_file():
             raise Refused(f"{req.id}: the answer's table {t['file']} is gone; answer again")

@@ -204,3 +204,18 @@ def test_a_population_of_nobody_answers_refused_not_an_error(desk: StatsDesk) ->
     assert answer["status"] == "refused" and answer["files"] == []
     assert [t["status"] for t in answer["tables"]] == ["empty"]
     assert desk.ok("stats", "show", rid, who="alice")["state"] == "refused"
+
+
+def test_the_public_results_page_lists_the_released_answer(desk: StatsDesk,
+                                                           released: tuple[str, dict[str, object]]) -> None:
+    from fastapi.testclient import TestClient
+
+    from guichet.web import create_app
+
+    rid, shown = released
+    with TestClient(create_app(desk.hub.config)) as client:
+        page = client.get("/transparency/results")
+        assert page.status_code == 200
+        assert rid in page.text and str(shown["title"]) in page.text and "everyone.csv" in page.text
+        # the tables themselves are the requester's: not served without an account
+        assert client.get(f"/stats/{rid}/files/everyone.csv", follow_redirects=False).status_code in (303, 401, 403)

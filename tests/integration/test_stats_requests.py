@@ -219,3 +219,12 @@ def test_the_public_results_page_lists_the_released_answer(desk: StatsDesk,
         assert rid in page.text and str(shown["title"]) in page.text and "everyone.csv" in page.text
         # the tables themselves are the requester's: not served without an account
         assert client.get(f"/stats/{rid}/files/everyone.csv", follow_redirects=False).status_code in (303, 401, 403)
+    # the activity report counts the statistics requests of the year
+    import json
+    from datetime import date
+
+    r = desk.run("report", "activity", "--period", str(date.today().year))
+    figures = json.loads(r.stdout)["statistics_requests"]
+    every = desk.ok("stats", "list", who="operator")
+    assert figures["received"] == len(every) and figures["released"] == sum(x["state"] == "released" for x in every)
+    assert figures["refused"] == sum(x["state"] == "refused" for x in every) and figures["released"] >= 1

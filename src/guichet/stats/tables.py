@@ -1,4 +1,4 @@
-"""ORM models of statistics requests (migration 0019): the request with its specification, its state and
+"""ORM models of statistics requests (migration 0020): the request with its specification, its state and
 clocks, the assessment and review decisions, and the answer (files, checks, ledger flags). ORM objects stay
 inside this package."""
 

@@ -1,4 +1,4 @@
-"""Statistics requests on both metadata stores (migration 0019): a request stored with its JSON specification
+"""Statistics requests on both metadata stores (migration 0020): a request stored with its JSON specification
 and answer, dates and clocks read back, assessed, listed and shown; the public registry reads a released one."""
 
 from __future__ import annotations

@@ -284,6 +284,12 @@ def run_session(hub: Hub, request_id: str, code: str) -> sandbox.Outcome:
     manifest = extract.load_manifest(hub, request_id)
     if manifest is None:
         raise Refused(f"{request_id}: no extract")
+    # as workspace sessions do: the session sees its runtime read-only, so neither home may lie inside it
+    for root in [*sandbox.runtime_paths(), Path("/usr/lib"), Path("/usr/lib64"), Path("/usr/bin")]:
+        for what, path in (("hub home", hub.home), ("custodian home", hub.config.custodian_home)):
+            if Path(path).resolve().is_relative_to(root):
+                raise Refused(f"statistics answers: the {what} is inside the session's runtime ({root}); move it "
+                              "out of the interpreter's and libraries' folders")
     out = outputs_dir(hub, request_id)
     shutil.rmtree(out, ignore_errors=True)  # each answer is computed afresh
     out.mkdir(parents=True, mode=0o700)

@@ -70,6 +70,15 @@ def test_released_answer_matches_the_synthetic_truth_and_withholds_small_cells(
     with desk.hub.store.read() as s:
         cells = list(s.execute(select(LedgerCell).where(LedgerCell.request == rid)).scalars())
     assert sorted(c.count for c in cells) == [19, 19, 19]  # everyone, the mean age, the rate's persons
+    # every step is audited, naming the request
+    from guichet.store.models import AuditEvent
+
+    with desk.hub.store.read() as s:
+        events = list(s.execute(select(AuditEvent.action, AuditEvent.actor, AuditEvent.outcome)
+                                .where(AuditEvent.object == f"statistics request {rid}")))
+    steps = {(a, who) for a, who, outcome in events if outcome == "ok"}
+    assert {("stats.request", "alice"), ("stats.assess", "operator"), ("stats.answer", "operator"),
+            ("stats.review", "olga")} <= steps
     # listed in the public registry of results
     listed = desk.ok("stats", "show", rid, who="operator")
     assert listed["reviewed_by"] == "olga"

@@ -28,7 +28,7 @@ from guichet.airlock.rules import DEFAULT, load
 from guichet.analysis import metadata as md
 from guichet.errors import GuichetError, Refused
 from guichet.hub import Hub
-from guichet.stats.spec import DIMENSIONS, EVENTS, document, needs
+from guichet.stats.spec import EVENTS, document, needs
 from guichet.workspace import build as extract
 from guichet.workspace import rules as ws_rules
 from guichet.workspace import session_sandbox as sandbox
@@ -331,7 +331,7 @@ class Table:
     cells: list[ledger.Cell] = field(default_factory=list)  # the released cells, with their hub persons
     check: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self, hub_home: Path) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "file": self.final.name, "status": self.status,
                 "withheld": self.withheld, "notes": self.notes,
                 "released_cells": len(self.cells), "check": self.check}
@@ -544,10 +544,6 @@ def publish(hub: Hub, request_id: str, names: list[str]) -> list[str]:
         copy_safe(source, dest)
         out.append(str(dest.resolve()))
     return out
-
-
-def dimension_names() -> list[str]:
-    return sorted(DIMENSIONS)
 
 
 def minimal(spec: dict[str, Any]) -> dict[str, list[str]]:

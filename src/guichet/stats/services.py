@@ -185,7 +185,7 @@ def answer(unit: Unit, request: str) -> dict[str, Any]:
         status = "released"
     else:
         status = "review"
-    stored = {"status": status, "tables": [t.to_dict(hub.home) for t in tables],
+    stored = {"status": status, "tables": [t.to_dict() for t in tables],
               "extract": {"persons": built.get("persons"), "tables": built.get("tables"),
                           "status": built.get("status"), "version": built.get("version")},
               "files": []}

@@ -20,7 +20,7 @@ from typing import Any
 
 import jsonschema
 
-from guichet.access.criteria import EVENT_TABLES, CriteriaError, pointer, tables_needed
+from guichet.access.criteria import EVENT_TABLES, CriteriaError, pointer
 from guichet.access.criteria import validate as validate_criteria
 from guichet.errors import BadInput
 from guichet.hub import Hub
@@ -284,8 +284,3 @@ def document(request_id: str, spec: dict[str, Any], issued_on: date) -> dict[str
         "people": [],
     }
     return doc
-
-
-def criteria_tables(spec: dict[str, Any]) -> set[str]:
-    """The tables the criteria read (for the docs' and the show answer's "what is read")."""
-    return set(tables_needed(spec["criteria"])) if spec.get("criteria") else set()

@@ -166,7 +166,8 @@ def test_every_figure_of_the_year(history: dict[str, Any]) -> None:
     assert r["permits_issued"] == 1
     assert history["fees"] > 0  # an industry applicant pays
     assert r["fees"] == {"currency": "EUR", "invoices": 1, "invoiced_cents": history["fees"], "paid_cents": 0}
-    assert r["statistics_requests"] == {"offered": False, "count": None}
+    assert r["statistics_requests"] == {"offered": True, "received": 0, "released": 0, "refused": 0,
+                                        "in_progress_now": 0}
     assert r["releases"] == {"offered": True, "submitted": 3, "released": 2, "rejected": 1, "files_released": 3,
                              "turnaround_hours_median": 30.0, "recalled": 1}
     o = r["optouts"]
@@ -249,7 +250,7 @@ def test_the_cli_writes_the_report_as_text_json_and_html(history: dict[str, Any]
     r = run_cli(["report", "activity", "--period", "2025", "--home", str(history["home"]), "--html", str(out)])
     assert r.code == 0, r.stderr
     assert "Applications: 3 received, 1 granted, 1 refused; median decision time 7 working days" in r.stdout
-    assert "Statistics requests: not yet offered" in r.stdout
+    assert "Statistics requests: 0 received, 0 answers released, 0 refused, 0 in progress" in r.stdout
     assert ("Releases of results: 3 requests submitted, 2 released (3 files), 1 rejected, 1 recalled; "
             "median turnaround 30 hours") in r.stdout
     assert "Objections: 3 recorded, 1 withdrawn, 3 active at the end" in r.stdout
@@ -258,7 +259,7 @@ def test_the_cli_writes_the_report_as_text_json_and_html(history: dict[str, Any]
         'xmlns="http://www.w3.org/2000/svg"', "")
     assert "Objections recorded per month: Jan 2, Feb 1, Mar 0" in html
     assert '<th scope="row">Files released</th><td>3</td>' in html and 'lang="en"' in html
-    assert '<th scope="row">Statistics requests</th><td>not yet offered</td>' in html
+    assert '<th scope="row">Statistics requests received</th><td>0</td>' in html
     fr = tmp_path / "activite.html"
     r = run_cli(["report", "activity", "--period", "2025", "--home", str(history["home"]), "--html", str(fr),
                  "--lang", "fr"])
@@ -283,7 +284,7 @@ def test_the_public_page_shows_the_same_figures_in_french(history: dict[str, Any
         assert page.status_code == 200 and 'lang="fr"' in page.text
         text = page.text
         assert "<strong>3</strong> demandes reçues" in text and "<strong>1</strong> demandes accordées" in text
-        assert "<strong>7</strong> délai médian" in text and "pas encore proposé" in text
+        assert "<strong>7</strong> délai médian" in text and "<strong>0</strong> demandes de statistiques reçues" in text
         assert "<strong>2</strong> demandes sorties" in text and "<strong>3</strong> fichiers sortis" in text
         assert "<strong>30</strong> délai médian de traitement" in text and "<strong>1</strong> sorties retirées" in text
         assert "Oppositions enregistrées par mois : janv 2, févr 1" in text and text.count("<svg") == 3

@@ -54,6 +54,9 @@ def test_demo_json_is_deterministic_and_complete(tmp_path: Path, demo: tuple[Pat
     assert a["session"]["columns"] == ["claims", "persons"] and a["session"]["rows"] == b["session"]["rows"]
     assert a["session"]["rows"][0][0] == a["workspace"]["tables"]["ER_PRS_F"]
     assert a["airlock"]["state"] == "released" and a["airlock"]["released"] == 1
+    # a statistics request answered: released with its tables, or refused when every cell was withheld
+    assert a["stats"]["state"] in ("released", "refused") and set(a["stats"]["withheld"]) == {"persons", "mean_age"}
+    assert a["stats"]["released"] == (2 if a["stats"]["state"] == "released" else 0)
     cred = home_a / "demo-credentials.txt"
     assert stat.S_IMODE(cred.stat().st_mode) == 0o600
     for line in cred.read_text().splitlines()[2:]:

@@ -53,7 +53,7 @@ def test_the_report_of_an_empty_year(hub: Hub, tmp_path: Path) -> None:
     r = _run(hub, "report", "activity", "--period", "2024", "--html", str(out))
     assert r.code == 0, r.stderr
     assert "Applications: 0 received, 0 granted, 0 refused; median decision time —" in r.stdout
-    assert "Statistics requests: not yet offered" in r.stdout
+    assert "Statistics requests: 0 received, 0 answers released, 0 refused, 0 in progress" in r.stdout
     assert ("Releases of results: 0 requests submitted, 0 released (0 files), 0 rejected, 0 recalled; "
             "median turnaround —") in r.stdout
     assert out.read_text(encoding="utf-8").count("<svg") == 3

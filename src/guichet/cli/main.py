@@ -46,6 +46,7 @@ COMMAND_MODULES = (
     "guichet.cli.permit",  # permits, fee estimates; adds "user attest"
     "guichet.cli.workspace",
     "guichet.cli.airlock",
+    "guichet.cli.stats",
     "guichet.cli.jobs",
     "guichet.cli.report",  # the activity report, complaints
     "guichet.cli.serve",

@@ -30,12 +30,17 @@ def activity_lines(data: dict[str, object]) -> list[str]:
         f"median decision time {median}",
         f"Permits issued: {data['permits_issued']}; fees invoiced {f['invoiced_cents'] / 100:.2f} {f['currency']} "
         f"({f['invoices']} invoices)",
-        "Statistics requests: not yet offered",
+        statistics_line(data["statistics_requests"]),  # type: ignore[arg-type]
         release_line(data["releases"]),  # type: ignore[arg-type]
         f"Objections: {o['recorded']} recorded, {o['withdrawn']} withdrawn, {o['active_at_end']} active at the end",
         f"Products: {len(data['products'])} (quality reports: {len(data['quality'])}); "  # type: ignore[arg-type]
         f"projects with overdue results: {len(overdue)}",
     ]
+
+
+def statistics_line(r: dict[str, object]) -> str:
+    return (f"Statistics requests: {r['received']} received, {r['released']} answers released, {r['refused']} refused, "
+            f"{r['in_progress_now']} in progress")
 
 
 def release_line(r: dict[str, object]) -> str:

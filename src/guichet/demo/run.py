@@ -132,6 +132,7 @@ STAGE_MODULES: tuple[str, ...] = (
     "guichet.demo.workspace",  # the sample permit's extract (Workspace extracts issue)
     "guichet.demo.session",  # one query in the sample workspace's sandbox (Workspace sessions issue)
     "guichet.demo.airlock",  # a result submitted, reviewed blind by two checkers and released (Airlock releases issue)
+    "guichet.demo.stats",  # a statistics request answered, checked and released (Statistics requests issue)
     "guichet.demo.pathway",  # the pilot's care pathway and its attrition table submitted (Analysis issue)
     "guichet.demo.transparency",  # the activity report of the year (Transparency issue)
 )

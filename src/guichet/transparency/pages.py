@@ -3,7 +3,7 @@
 - ``/transparency``: how one's data is used, in plain words, and where to act;
 - ``/transparency/projects?q=``: the registry in plain language (what, who, why, which data, status,
   results), searched on the server; projects whose results are overdue;
-- ``/transparency/results``: results as they are due and published;
+- ``/transparency/results``: results as they are due and published, and the released statistics answers;
 - ``/transparency/optout`` and ``/transparency/optout/withdraw``: the opt-out form and its withdrawal, on the
   opt-out service (identity hook, receipts, the same answer in the same time whether or not the person is
   known, a rate limit shared by every worker through the database);
@@ -31,6 +31,7 @@ from guichet.custodian import optout as register
 from guichet.custodian import services as custodian
 from guichet.errors import GuichetError, NotFound, Refused
 from guichet.permits import permit_services as permits
+from guichet.stats import services as stats
 from guichet.transparency import report as reports
 from guichet.transparency import services as transparency
 from guichet.web.context import WebContext
@@ -150,7 +151,8 @@ def results(ctx: Ctx) -> HTMLResponse:
     late = {r["permit"] for r in overdue}
     rows = [{**p, "overdue": p["id"] in late, "releases": releases.get(p["id"], [])} for p in registry["permits"]]
     return render(ctx, "transparency_results.html", permits=rows, overdue=overdue,
-                  published=sum(1 for x in releases.values() for r in x if r["state"] == "released"))
+                  published=sum(1 for x in releases.values() for r in x if r["state"] == "released"),
+                  statistics=stats.registry(ctx.hub, actor))
 
 
 # --- the opt-out and the findings preference --------------------------------------------------------------

@@ -3,9 +3,9 @@ and what citizens asked of it — figures read from the hub's own tables, each d
 
 ``activity(hub, session, year, today)`` answers the figures as plain data (the CLI's ``--json``, the public
 page ``/transparency/report/YYYY``); ``html_report`` renders them as one self-contained page with its charts
-as inline SVG drawn here (no script, no CDN), in English or French. What the hub does not offer yet
-(statistics requests) is said so (``None`` with ``offered: false``), never counted as 0; releases of results
-from the secure environment are read from the airlock (``guichet.airlock.figures``).
+as inline SVG drawn here (no script, no CDN), in English or French. Releases of results from the secure
+environment are read from the airlock (``guichet.airlock.figures``), statistics requests from their package
+(``guichet.stats.figures``).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from guichet.custodian.tables import OptOut
 from guichet.hub import Hub
 from guichet.permits.tables import Invoice, Permit
 from guichet.quality.tables import QualityRun
+from guichet.stats import figures as stats
 from guichet.transparency.tables import Complaint
 
 REPORT_FORMAT = "guichet.activity-report"
@@ -125,7 +126,7 @@ def activity(hub: Hub, session: Session, year: int, today: date | None = None) -
             "invoiced_cents": sum(i.total_cents for i in invoices),
             "paid_cents": sum(i.total_cents for i in invoices if i.status == "paid"),
         },
-        "statistics_requests": {"offered": False, "count": None},
+        "statistics_requests": stats.period_figures(session, start, end),
         "releases": airlock.period_figures(session, start, end),
         "optouts": {
             "recorded_per_month": [recorded.get(m, 0) for m in MONTHS],
@@ -207,7 +208,7 @@ HTML_TEXT = {
            "caption": "Figures of the period", "received": "Applications received", "granted": "Applications granted",
            "refused": "Applications refused", "median": "Median decision time (working days)",
            "permits": "Permits issued", "invoiced": "Fees invoiced", "paid": "Fees paid",
-           "statistics": "Statistics requests", "not_offered": "not yet offered",
+           "statistics": "Statistics requests received", "statistics_released": "Statistics answers released",
            "submitted": "Requests to release results submitted", "released": "Requests released",
            "rejected": "Requests rejected", "files": "Files released",
            "turnaround": "Median turnaround of a request (hours, submission to decision)",
@@ -225,7 +226,7 @@ HTML_TEXT = {
            "caption": "Chiffres de la période", "received": "Demandes reçues", "granted": "Demandes accordées",
            "refused": "Demandes refusées", "median": "Délai médian de décision (jours ouvrés)",
            "permits": "Autorisations délivrées", "invoiced": "Redevances facturées", "paid": "Redevances payées",
-           "statistics": "Demandes de statistiques", "not_offered": "pas encore proposé",
+           "statistics": "Demandes de statistiques reçues", "statistics_released": "Réponses statistiques publiées",
            "submitted": "Demandes de sortie de résultats déposées", "released": "Demandes sorties",
            "rejected": "Demandes rejetées", "files": "Fichiers sortis",
            "turnaround": "Délai médian de traitement d'une demande (heures, du dépôt à la décision)",
@@ -249,13 +250,14 @@ def html_report(report: dict[str, Any], hub_name: str, lang: str = "en") -> str:
     c = charts(report, lang)
     a, t, f, o = report["applications"], report["decision_time"], report["fees"], report["optouts"]
     rel = report["releases"]
+    sr = report["statistics_requests"]
     turnaround = rel.get("turnaround_hours_median")
     rows = [(w["received"], a["received"]), (w["granted"], a["granted"]), (w["refused"], a["refused"]),
             (w["median"], "—" if t["median"] is None else f"{t['median']:g}"),
             (w["permits"], report["permits_issued"]),
             (w["invoiced"], money(f["invoiced_cents"], f["currency"])),
             (w["paid"], money(f["paid_cents"], f["currency"])),
-            (w["statistics"], w["not_offered"]),
+            (w["statistics"], sr["received"]), (w["statistics_released"], sr["released"]),
             (w["submitted"], rel["submitted"]), (w["released"], rel["released"]), (w["rejected"], rel["rejected"]),
             (w["files"], rel["files_released"]), (w["turnaround"], "—" if turnaround is None else f"{turnaround:g}"),
             (w["recalled"], rel["recalled"]),

@@ -45,6 +45,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "guichet.permits.web",  # the public registry (page, JSON, Atom) and the permit schema
     "guichet.airlock.pages",  # the automatic check of a workspace's output, cell by cell
     "guichet.airlock.request_pages",  # output requests: lists, review, released files
+    "guichet.stats.pages",  # statistics requests: requesters' form and list, operators' queue, checker's review
     "guichet.transparency.pages",  # citizens' pages: plain registry, opt-out, complaints, results, activity report
     "guichet.workspace.session_pages",  # a permit's workspace: dictionary, query console, files, history
 )

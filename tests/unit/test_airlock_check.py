@@ -99,6 +99,17 @@ def test_suppressed_copy_of_a_helper_table_can_pass(tmp_path: Path) -> None:
     assert released.status == "pass"
     withheld = {(c.row, c.column) for c in released.cells if "suppressed" in c.reasons}
     assert withheld == {(c.row, c.column) for c in first.cells if c.verdict == "fail"}
+    # The differencing ledger records the released cells only, never the persons of a withheld one.
+    from guichet.airlock.ledger import output_cells
+    from guichet.analysis import metadata as md
+
+    meta = md.read(tmp_path / "t_released.csv")
+    assert meta is not None
+    kept = output_cells(tmp_path / "t_released.csv")
+    assert kept is not None
+    recorded = {(meta["cells"][i]["row"], meta["cells"][i]["column"]) for i, _, _ in kept[1]}
+    assert recorded and not recorded & withheld
+    assert len(recorded) == len([c for c in meta["cells"] if c.get("persons")]) - len(withheld)
     # Putting a withheld value back is caught.
     text = (tmp_path / "t_released.csv").read_text()
     (tmp_path / "t_released.csv").write_text(text.replace(",,", ",3,", 1))

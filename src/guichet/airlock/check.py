@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import re
+import shutil
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -528,4 +529,6 @@ def write_suppressed(path: str | Path, out: str | Path, rules: str = "snds",
             if (int(cell["row"]), str(cell["column"])) in gone:
                 cell["value"] = None
         md.meta_path(out).write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        if md.persons_path(path).is_file():  # the ledger's input (withheld cells are skipped there); never released
+            shutil.copyfile(md.persons_path(path), md.persons_path(out))
     return check_file(out, rules, properties)

@@ -124,8 +124,7 @@ def output_cells(path: Path) -> tuple[str, list[tuple[int, str, list[str]]]] | N
     if meta is None or not persons_file.is_file() or meta.get("sha256") != md.sha256(path):
         return None
     cells = meta.get("cells") or []
-    withheld = {(w.get("row"), w.get("column")) for w in (meta.get("extra") or {}).get("withheld", [])
-                if isinstance(w, dict)}
+    withheld = {_withheld_key(w) for w in (meta.get("extra") or {}).get("withheld", [])}
     table = pq.read_table(persons_file, columns=["cell", "person"])
     by_cell: dict[int, list[str]] = {}
     for c, p in zip(table.column("cell").to_pylist(), table.column("person").to_pylist(), strict=True):
@@ -134,11 +133,23 @@ def output_cells(path: Path) -> tuple[str, list[tuple[int, str, list[str]]]] | N
     dims = "|".join(sorted(str(d) for d in meta.get("dims") or []))
     out = []
     for i, cell in enumerate(cells):
-        if (cell.get("row"), cell.get("column")) in withheld or i not in by_cell:
+        if _withheld_key(cell) in withheld or i not in by_cell:
             continue
         label = f"{cell.get('stat', '')} {'/'.join(str(k) for k in cell.get('key') or [])}".strip()
         out.append((i, label, by_cell[i]))
     return dims, out
+
+
+def _withheld_key(item: Any) -> tuple[int, str] | None:
+    """(row, column) of a cell or of a withheld entry — ``[row, column]`` as ``check.write_suppressed`` lists
+    them, or ``{"row", "column"}``."""
+    try:
+        if isinstance(item, dict):
+            return int(item["row"]), str(item["column"])
+        row, column = item
+        return int(row), str(column)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def to_hub(hub: Hub, project: str, cells: list[tuple[int, str, list[str]]]) -> tuple[list[Cell], int]:

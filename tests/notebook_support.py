@@ -79,11 +79,14 @@ class Lab:
     def get(self, path: str) -> Any:
         return session_lab.api(self.folder, self.token, session_lab.base_url(self.permit) + path)
 
-    def request(self, method: str, path: str, token: str | None = None) -> tuple[int, bytes]:
+    def request(self, method: str, path: str, token: str | None = None, body: Any = None) -> tuple[int, bytes]:
         conn = session_lab.connection(self.folder)
         headers = {"Authorization": f"token {token}"} if token is not None else {}
+        data = None if body is None else json.dumps(body).encode()
+        if data is not None:
+            headers["Content-Type"] = "application/json"
         try:
-            conn.request(method, session_lab.base_url(self.permit) + path, headers=headers)
+            conn.request(method, session_lab.base_url(self.permit) + path, body=data, headers=headers)
             resp = conn.getresponse()
             return resp.status, resp.read()
         finally:

@@ -123,6 +123,13 @@ def test_the_lab_answers_on_its_socket_only_and_its_kernels_read_the_extract(ws:
         assert out["error"] is None
         outputs = ws.hub.home / "workspaces" / ws.pid / "outputs"
         assert (outputs / "from_lab.txt").read_text() == "in the workspace"
+        # a notebook saved from the lab, and its checkpoint: the notebook in outputs/, the checkpoint not
+        notebook = {"type": "notebook", "format": "json", "content": {
+            "cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}}
+        assert lab.request("PUT", "api/contents/saved.ipynb", lab.token, notebook)[0] in (200, 201)
+        assert lab.request("POST", "api/contents/saved.ipynb/checkpoints", lab.token)[0] == 201
+        assert (outputs / "saved.ipynb").is_file()
+        assert not [p for p in outputs.rglob("*") if "checkpoint" in p.name]
         assert lab.get("api/status")["kernels"] == 1
         # no TCP or UDP socket in the whole sandbox (the server, its kernels); the lab's Unix socket
         sockets = sandbox_sockets(os.getpid())

@@ -196,6 +196,18 @@ def _key(name: str, table: str | None = None) -> exp.Expr:
     return exp.func("ltrim", _text(_col(name, table)), literal("0"))
 
 
+def _key_typed(name: str, kind: pa.DataType | None) -> exp.Expr:
+    """``_key`` (the same text) computed for the column's type: an integer's text starts with a zero only when it
+    is 0, a date's only before the year 1000, so neither needs ltrim's scan of every value (most of the cost of
+    the 9-key claim id; tests/unit/test_workspace_keys.py compares the two)."""
+    col = _col(name)
+    if kind is not None and pa.types.is_integer(kind):
+        return exp.case().when(col.eq(literal(0)), literal("")).else_(_text(col))
+    if kind is not None and pa.types.is_date(kind):
+        return exp.case().when(col >= exp.cast(literal("1000-01-01"), "DATE"), _text(col.copy())).else_(_key(name))
+    return _key(name)
+
+
 def _as_date(name: str) -> exp.Expr:
     return exp.TryCast(this=_col(name), to=exp.DataType.build("DATE"))
 
@@ -486,10 +498,14 @@ class Builder:
             source = f"ws_rowsx_{table}"
         cols: list[exp.Expr] = [_col("_person")]
         if rk:
-            parts: list[exp.Expr] = [exp.func("coalesce", _key(c), literal("")) for c in rk.columns]
+            types = {f.name: f.type for f in self.engine.arrow_table(
+                exp.select("*").from_(source).where(exp.false()), purpose=f"workspace: the columns of {table}").schema}
+            parts: list[exp.Expr] = [exp.func("coalesce", _key_typed(c, types.get(c)), literal("")) for c in rk.columns]
             if rk.same_year:
                 parts.append(exp.func("coalesce", _col("_year"), literal("")))
-            cols.append(exp.alias_(exp.func("concat_ws", literal("|"), *parts), "_rk"))
+            # DuckDB's own concat_ws: every part is coalesced, so SQLGlot's null-guarding CASE around it (which
+            # computes every part twice) is not needed
+            cols.append(exp.alias_(exp.Anonymous(this="concat_ws", expressions=[literal("|"), *parts]), "_rk"))
         cols += [exp.alias_(_value(self.plan, table, c), c, quoted=True) for c in out.columns]
         if self.shift:  # the exact dates, shifted per person (then coarsened) when the extract is written
             cols += [exp.alias_(_as_date(c), f"_exact_{c}", quoted=True) for c in out.dates]

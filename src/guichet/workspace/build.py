@@ -22,7 +22,7 @@ import pyarrow as pa
 from sqlalchemy import select
 from sqlglot import exp
 
-from guichet.access.criteria import EVENT_TABLES, SOURCE_FILE, SOURCE_ROW, bind_population, population_query
+from guichet.access.criteria import EVENT_TABLES, LEAF_VARIABLES, SOURCE_FILE, SOURCE_ROW, bind_population, population_query
 from guichet.custodian import Custodian, custodian_for, write_encrypted_parquet
 from guichet.custodian.tables import OptOut, OptOutPseudonym
 from guichet.engine import Engine, SourceBinding, literal, parquet_source
@@ -38,6 +38,7 @@ RECIPE = "recipe.sql"
 DICTIONARY = "dictionary.json"
 ROUND_TO = 10  # the data dictionary's row and person counts are rounded to this
 BATCH = 200_000  # values per custodian call (its bound is 500,000)
+PERIOD_TABLES = frozenset(v.split(".")[0] for v in LEAF_VARIABLES["period"])  # the events a ``period`` leaf reads
 
 
 def workspace_dir(hub: Hub, permit_id: str) -> Path:
@@ -351,6 +352,7 @@ class Builder:
         self.versions = versions
         self.recipe = Recipe()
         self.shift = shift_days(plan, settings)
+        self.implied: frozenset[str] = frozenset()  # tables whose period implies the population (bind_index)
 
     # the persons: links, population, opt-outs
     def bind_index(self, optouts: list[str]) -> int:
@@ -382,12 +384,46 @@ class Builder:
                                        exp.Create(this=exp.to_table("ws_optout"), kind="TABLE", replace=True,
                                                   expression=exp.select(_col("person_id")).from_("ws_index_file")
                                                   .where(_col("key").isin(literal("<register>"))))))
-        if self.plan.criteria is not None:
+        self.implied = self._population_implied(run)
+        if self.plan.criteria is not None and not all(t in self.implied for t in self.plan.tables):
             bind_population(self.hub, self.engine, self.plan.criteria)
             self.recipe.run(self.engine, "ws_pop", exp.select(
                 exp.alias_(_text(_col("person_id")), "person_id")).from_(
                 population_query(self.plan.criteria).subquery("p")), "the permitted population (criteria)")
         return int(run.version)
+
+    def _population_implied(self, run: Any) -> frozenset[str]:
+        """The permitted tables whose rows kept by the period are all of persons of the population, so that
+        the population need not be computed for them: when the criteria is one ``period`` leaf (the persons
+        with a claim or a stay meeting its window), the permit's period lies within that window, and the table
+        is a claim or a stay table or a child of one (its rows take their parent's person and dates), read at
+        the version the criteria would read — a kept row is then itself an event of its person in the window.
+        """
+        node: Any = self.plan.criteria
+        while isinstance(node, dict) and len(node) == 1:  # "all" or "any" of one criterion is that criterion
+            inner = node.get("all") or node.get("any")
+            if not isinstance(inner, list) or len(inner) != 1:
+                break
+            node = inner[0]
+        if not isinstance(node, dict) or set(node) != {"period"} or not isinstance(node["period"], dict):
+            return frozenset()
+        window, period = node["period"], self.plan.period
+        for bound, mine, inside in (("from", period.get("start"), lambda w, p: p >= w),
+                                    ("to", period.get("end"), lambda w, p: p <= w)):
+            if bound in window and (mine is None or not inside(date.fromisoformat(str(window[bound])),
+                                                                 date.fromisoformat(str(mine)))):
+                return frozenset()
+        linked_from = {str(k): int(v) for k, v in dict((run.summary or {}).get("versions", {})).items()}
+        out = set()
+        for t in self.plan.tables:
+            anchor = EVENT_TABLES[t].parent or t
+            if anchor not in PERIOD_TABLES or anchor not in self.versions:
+                continue
+            published = {v.version for v in published_versions(self.hub, anchor)}
+            read_by_criteria = linked_from.get(anchor) if linked_from.get(anchor) in published else max(published)
+            if read_by_criteria == self.versions[anchor]:
+                out.add(t)
+        return frozenset(out)
 
     def read_table(self, table: str) -> TableOut:
         spec = EVENT_TABLES[table]
@@ -440,14 +476,14 @@ class Builder:
         return exp.Exists(this=exp.select(literal(1)).from_(table).where(
             _col("person_id", table).eq(_col("_person"))))
 
-    def _persons_kept(self) -> list[exp.Expr]:
+    def _persons_kept(self, table: str) -> list[exp.Expr]:
         conds: list[exp.Expr] = [exp.Not(this=self._in("ws_optout"))]
-        if self.plan.criteria is not None:
+        if self.plan.criteria is not None and table not in self.implied:
             conds.append(self._in("ws_pop"))
         return conds
 
-    def _keep(self) -> exp.Expr:
-        conds = self._persons_kept()
+    def _keep(self, table: str) -> exp.Expr:
+        conds = self._persons_kept(table)
         start, end = self.plan.period.get("start"), self.plan.period.get("end")
         if start:
             conds.append(exp.func("coalesce", _col("_ev_end"), _col("_ev_start")) >= exp.cast(literal(start), "DATE"))
@@ -458,7 +494,7 @@ class Builder:
     def _period_only(self, table: str) -> exp.Expr:
         has_dates = EVENT_TABLES[table].start is not None or EVENT_TABLES[table].parent is not None
         conds: list[exp.Expr] = []
-        if self.plan.criteria is not None:
+        if self.plan.criteria is not None and table not in self.implied:
             conds.append(self._in("ws_pop"))
         start, end = self.plan.period.get("start"), self.plan.period.get("end")
         if has_dates and start:
@@ -474,7 +510,7 @@ class Builder:
         for t in self.plan.tables:
             if EVENT_TABLES[t].start is None and EVENT_TABLES[t].parent is None:
                 continue
-            q = exp.select(_col("_person"), _col("_ev_start")).from_(f"ws_rows_{t}").where(self._keep())
+            q = exp.select(_col("_person"), _col("_ev_start")).from_(f"ws_rows_{t}").where(self._keep(t))
             union = q if union is None else exp.union(union, q, distinct=False)
         if union is None:
             union = exp.select(exp.alias_(exp.cast(exp.Null(), "VARCHAR"), "_person"),
@@ -509,12 +545,12 @@ class Builder:
         cols += [exp.alias_(_value(self.plan, table, c), c, quoted=True) for c in out.columns]
         if self.shift:  # the exact dates, shifted per person (then coarsened) when the extract is written
             cols += [exp.alias_(_as_date(c), f"_exact_{c}", quoted=True) for c in out.dates]
-        keep = self._keep() if has_dates else self._keep_undated()
+        keep = self._keep(table) if has_dates else self._keep_undated(table)
         self.recipe.run(self.engine, f"ws_out_{table}", exp.select(*cols).from_(source).where(keep),
                         f"{table}: the permitted rows and variables, coarsened")
 
-    def _keep_undated(self) -> exp.Expr:
-        return exp.and_(*self._persons_kept())
+    def _keep_undated(self, table: str) -> exp.Expr:
+        return exp.and_(*self._persons_kept(table))
 
     def excluded(self, optouts: list[str]) -> int:
         if not optouts:

@@ -726,9 +726,15 @@ def data_dictionary(hub: Hub, plan: Plan, released: list[TableOut], rows: dict[s
     return {"permit": plan.permit, "snapshot": snapshot, "rounded_to": ROUND_TO, "tables": tables}
 
 
-def write_table(custodian: Custodian, project: str, table: pa.Table, path: Path) -> dict[str, Any]:
+def write_table(custodian: Custodian, project: str, table: pa.Table, path: Path,
+                unique: Iterable[str] = ()) -> dict[str, Any]:
+    """Write one table of the extract under a fresh data key of the project. The ``unique`` columns (a record
+    key's surrogates: one value a row) are written without a dictionary, which would hold every value
+    (measured: a third of the time of the column, and a smaller file)."""
     dk = custodian.new_data_key(f"project:{project}")
-    rows = write_encrypted_parquet(table, path, dk.key)
+    skip = set(unique)
+    rows = write_encrypted_parquet(table, path, dk.key, use_dictionary=[c for c in table.column_names if c not in skip]
+                                   if skip else True)
     return {"path": path.name, "rows": rows, "key_id": dk.key_id, "wrapped": dk.wrapped}
 
 
@@ -767,7 +773,8 @@ def produce(hub: Hub, plan: Plan, settings: Settings, versions: dict[str, int], 
         counts: dict[str, int] = {}
         table_persons = {o.name: b.table_persons(o.name) for o in released}
         for o in released:
-            meta = write_table(custodian, plan.project, b.released(o), folder / f"{o.name}.parquet")
+            meta = write_table(custodian, plan.project, b.released(o), folder / f"{o.name}.parquet",
+                               [o.record_key.out] if o.record_key else [])
             files[o.name], counts[o.name] = meta, int(meta["rows"])
     return Produced(files, counts, persons, excluded, risk, table_persons, released, index_version, b.recipe)
 

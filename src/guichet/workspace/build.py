@@ -353,6 +353,7 @@ class Builder:
         self.recipe = Recipe()
         self.shift = shift_days(plan, settings)
         self.implied: frozenset[str] = frozenset()  # tables whose period implies the population (bind_index)
+        self.outs: dict[str, pa.Table] = {}  # each released table's rows, before surrogates (select_table)
 
     # the persons: links, population, opt-outs
     def bind_index(self, optouts: list[str]) -> int:
@@ -546,8 +547,14 @@ class Builder:
         if self.shift:  # the exact dates, shifted per person (then coarsened) when the extract is written
             cols += [exp.alias_(_as_date(c), f"_exact_{c}", quoted=True) for c in out.dates]
         keep = self._keep(table) if has_dates else self._keep_undated(table)
-        self.recipe.run(self.engine, f"ws_out_{table}", exp.select(*cols).from_(source).where(keep),
-                        f"{table}: the permitted rows and variables, coarsened")
+        # fetched once as Arrow (what the writing needs) and given to DuckDB under the step's name for the counts
+        # and the risk (it scans the Arrow buffers): no DuckDB table copied again into Arrow afterwards
+        query, purpose = exp.select(*cols).from_(source).where(keep), f"{table}: the permitted rows and variables, coarsened"
+        self.recipe.statements.append((purpose, exp.Create(
+            this=exp.to_table(f"ws_out_{table}"), kind="TABLE", replace=True,
+            properties=exp.Properties(expressions=[exp.TemporaryProperty()]), expression=query)))
+        self.outs[table] = self.engine.arrow_table(query, purpose=f"workspace: {purpose}")
+        self.engine.con.register(f"ws_out_{table}", self.outs[table])
 
     def _keep_undated(self, table: str) -> exp.Expr:
         return exp.and_(*self._persons_kept(table))
@@ -651,7 +658,7 @@ class Builder:
         return pa.concat_arrays(out) if out else pa.array([], pa.string())
 
     def released(self, out: TableOut) -> pa.Table:
-        raw = self.engine.arrow_table(exp.select("*").from_(f"ws_out_{out.name}"), purpose=f"workspace: {out.name}")
+        raw = self.outs[out.name]
         arrays: dict[str, pa.Array] = {rules.PERSON_OUT: self.surrogates(raw.column("_person").combine_chunks(), "person")}
         if out.record_key:
             arrays[out.record_key.out] = self.surrogates(raw.column("_rk").combine_chunks(), out.record_key.kind)
@@ -766,12 +773,12 @@ def produce(hub: Hub, plan: Plan, settings: Settings, versions: dict[str, int], 
         b.index_events()
         for o in released:
             b.select_table(o)
-        persons = b.persons()
+        table_persons = {o.name: b.table_persons(o.name) for o in released}
+        persons = b.persons() if len(released) > 1 else sum(table_persons.values())
         excluded = b.excluded(optouts)
         risk = b.risk(released, persons)
         files: dict[str, Any] = {}
         counts: dict[str, int] = {}
-        table_persons = {o.name: b.table_persons(o.name) for o in released}
         for o in released:
             meta = write_table(custodian, plan.project, b.released(o), folder / f"{o.name}.parquet",
                                [o.record_key.out] if o.record_key else [])

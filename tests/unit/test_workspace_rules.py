@@ -59,3 +59,14 @@ def test_opt_out_exception_and_internal_columns() -> None:
     assert not _plan({"ER_PRS_F": []}).optout_exception
     assert all(rules.is_internal(c) for c in ("_source_file", "_source_row", "_anything"))
     assert not rules.is_internal("BEN_NAI_ANN")
+
+
+def test_the_memory_limit_is_not_part_of_an_extracts_fingerprint() -> None:
+    from guichet.workspace.build import Settings, fingerprint
+
+    plan = _plan({"ER_PRS_F": ["EXE_SOI_DTD"]})
+    small, large = Settings.of({"workspace_memory_limit": "1GB"}), Settings.of({})
+    assert (small.memory_limit, large.memory_limit) == ("1GB", "4GB")
+    assert fingerprint(plan, {"ER_PRS_F": 1}, 1, [], small) == fingerprint(plan, {"ER_PRS_F": 1}, 1, [], large)
+    assert fingerprint(plan, {"ER_PRS_F": 1}, 1, [], Settings.of({"workspace_k": 5})) != fingerprint(
+        plan, {"ER_PRS_F": 1}, 1, [], large)

@@ -91,18 +91,20 @@ def encrypted_writer(path: Path, schema: pa.Schema, key: bytes, **kwargs: Any) -
 
 
 def write_encrypted_parquet(data: pa.Table | Iterable[pa.RecordBatch], path: Path, key: bytes,
-                            schema: pa.Schema | None = None, *, atomic: bool = True) -> int:
+                            schema: pa.Schema | None = None, *, atomic: bool = True,
+                            use_dictionary: bool | list[str] = True) -> int:
     """Write a table or a stream of record batches as one encrypted Parquet file; returns the row count.
 
     With ``atomic`` the file is written beside its destination and renamed, so a crash never leaves a
-    torn file under the final name.
+    torn file under the final name. ``use_dictionary``: PyArrow's (a list names the columns written with a
+    dictionary; a column of distinct values is better without).
     """
     path = Path(path)
     target = path.with_name(f".{path.name}.{os.getpid()}.tmp") if atomic else path
     rows = 0
     try:
         if isinstance(data, pa.Table):
-            with encrypted_writer(target, data.schema, key) as writer:
+            with encrypted_writer(target, data.schema, key, use_dictionary=use_dictionary) as writer:
                 writer.write_table(data)
             rows = data.num_rows
         else:
@@ -110,13 +112,13 @@ def write_encrypted_parquet(data: pa.Table | Iterable[pa.RecordBatch], path: Pat
             try:
                 for batch in data:
                     if writer is None:
-                        writer = encrypted_writer(target, schema or batch.schema, key)
+                        writer = encrypted_writer(target, schema or batch.schema, key, use_dictionary=use_dictionary)
                     writer.write_batch(batch)
                     rows += batch.num_rows
                 if writer is None:
                     if schema is None:
                         raise BadInput(f"{path}: no batches and no schema to write")
-                    writer = encrypted_writer(target, schema, key)
+                    writer = encrypted_writer(target, schema, key, use_dictionary=use_dictionary)
             finally:
                 if writer is not None:
                     writer.close()

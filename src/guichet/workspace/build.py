@@ -22,10 +22,10 @@ import pyarrow as pa
 from sqlalchemy import select
 from sqlglot import exp
 
-from guichet.access.criteria import EVENT_TABLES, SOURCE_FILE, SOURCE_ROW, bind_population, population_query
+from guichet.access.criteria import EVENT_TABLES, LEAF_VARIABLES, SOURCE_FILE, SOURCE_ROW, bind_population, population_query
 from guichet.custodian import Custodian, custodian_for, write_encrypted_parquet
 from guichet.custodian.tables import OptOut, OptOutPseudonym
-from guichet.engine import Engine, SourceBinding, literal, parquet_source
+from guichet.engine import Engine, EngineSettings, SourceBinding, literal, parquet_source
 from guichet.errors import NotFound, Refused
 from guichet.hub import Hub
 from guichet.lake import open_info, published_versions
@@ -38,6 +38,12 @@ RECIPE = "recipe.sql"
 DICTIONARY = "dictionary.json"
 ROUND_TO = 10  # the data dictionary's row and person counts are rounded to this
 BATCH = 200_000  # values per custodian call (its bound is 500,000)
+# DuckDB's memory limit for a build. Its spill files go to a RAM-backed tmpfs (engine/connection.py), so a lower
+# limit does not spare memory, it only makes the person step's hash join and the rows' table spill: measured at
+# 10.7M claim rows, the build took 72 s with 1GB and 54 s with 4GB (the bare copy: 6-7 s), as linkage's default
+MEMORY_LIMIT = "4GB"
+RESOURCE_SETTINGS = frozenset({"memory_limit"})  # how a build runs, not what it holds: not in its fingerprint
+PERIOD_TABLES = frozenset(v.split(".")[0] for v in LEAF_VARIABLES["period"])  # the events a ``period`` leaf reads
 
 
 def workspace_dir(hub: Hub, permit_id: str) -> Path:
@@ -145,6 +151,7 @@ class Settings:
     max_unique: float
     later_optouts_apply: bool
     date_shift_days: int = 0
+    memory_limit: str = "4GB"  # DuckDB's share of a build (its temporary tables hold every row read)
 
     @classmethod
     def of(cls, properties: dict[str, Any]) -> Settings:
@@ -152,7 +159,8 @@ class Settings:
                    max_below_k=float(properties.get("workspace_max_below_k", rules.DEFAULT_MAX_BELOW_K)),
                    max_unique=float(properties.get("workspace_max_unique", rules.DEFAULT_MAX_UNIQUE)),
                    later_optouts_apply=bool(properties.get("workspace_later_optouts_apply", True)),
-                   date_shift_days=int(properties.get("workspace_date_shift_days", 0)))
+                   date_shift_days=int(properties.get("workspace_date_shift_days", 0)),
+                   memory_limit=str(properties.get("workspace_memory_limit") or MEMORY_LIMIT))
 
 
 def shift_days(plan: Plan, settings: Settings) -> int:
@@ -194,6 +202,18 @@ def _text(e: exp.Expr) -> exp.Expr:
 def _key(name: str, table: str | None = None) -> exp.Expr:
     """A key as text without leading zeros (the same value typed differently by two schemas still joins)."""
     return exp.func("ltrim", _text(_col(name, table)), literal("0"))
+
+
+def _key_typed(name: str, kind: pa.DataType | None) -> exp.Expr:
+    """``_key`` (the same text) computed for the column's type: an integer's text starts with a zero only when it
+    is 0, a date's only before the year 1000, so neither needs ltrim's scan of every value (most of the cost of
+    the 9-key claim id; tests/unit/test_workspace_keys.py compares the two)."""
+    col = _col(name)
+    if kind is not None and pa.types.is_integer(kind):
+        return exp.case().when(col.eq(literal(0)), literal("")).else_(_text(col))
+    if kind is not None and pa.types.is_date(kind):
+        return exp.case().when(col >= exp.cast(literal("1000-01-01"), "DATE"), _text(col.copy())).else_(_key(name))
+    return _key(name)
 
 
 def _as_date(name: str) -> exp.Expr:
@@ -251,8 +271,9 @@ def tables_read(plan: Plan) -> list[str]:
 
 def fingerprint(plan: Plan, versions: dict[str, int], index_version: int, optouts: list[str],
                 settings: Settings) -> str:
+    held = {k: v for k, v in settings.__dict__.items() if k not in RESOURCE_SETTINGS}
     payload = {"document": plan.document, "versions": versions, "person_index": index_version,
-               "optouts": hashlib.sha256("\n".join(optouts).encode()).hexdigest(), "settings": settings.__dict__}
+               "optouts": hashlib.sha256("\n".join(optouts).encode()).hexdigest(), "settings": held}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
@@ -339,6 +360,8 @@ class Builder:
         self.versions = versions
         self.recipe = Recipe()
         self.shift = shift_days(plan, settings)
+        self.implied: frozenset[str] = frozenset()  # tables whose period implies the population (bind_index)
+        self.outs: dict[str, pa.Table] = {}  # each released table's rows, before surrogates (select_table)
 
     # the persons: links, population, opt-outs
     def bind_index(self, optouts: list[str]) -> int:
@@ -370,12 +393,46 @@ class Builder:
                                        exp.Create(this=exp.to_table("ws_optout"), kind="TABLE", replace=True,
                                                   expression=exp.select(_col("person_id")).from_("ws_index_file")
                                                   .where(_col("key").isin(literal("<register>"))))))
-        if self.plan.criteria is not None:
+        self.implied = self._population_implied(run)
+        if self.plan.criteria is not None and not all(t in self.implied for t in self.plan.tables):
             bind_population(self.hub, self.engine, self.plan.criteria)
             self.recipe.run(self.engine, "ws_pop", exp.select(
                 exp.alias_(_text(_col("person_id")), "person_id")).from_(
                 population_query(self.plan.criteria).subquery("p")), "the permitted population (criteria)")
         return int(run.version)
+
+    def _population_implied(self, run: Any) -> frozenset[str]:
+        """The permitted tables whose rows kept by the period are all of persons of the population, so that
+        the population need not be computed for them: when the criteria is one ``period`` leaf (the persons
+        with a claim or a stay meeting its window), the permit's period lies within that window, and the table
+        is a claim or a stay table or a child of one (its rows take their parent's person and dates), read at
+        the version the criteria would read — a kept row is then itself an event of its person in the window.
+        """
+        node: Any = self.plan.criteria
+        while isinstance(node, dict) and len(node) == 1:  # "all" or "any" of one criterion is that criterion
+            inner = node.get("all") or node.get("any")
+            if not isinstance(inner, list) or len(inner) != 1:
+                break
+            node = inner[0]
+        if not isinstance(node, dict) or set(node) != {"period"} or not isinstance(node["period"], dict):
+            return frozenset()
+        window, period = node["period"], self.plan.period
+        for bound, mine, inside in (("from", period.get("start"), lambda w, p: p >= w),
+                                    ("to", period.get("end"), lambda w, p: p <= w)):
+            if bound in window and (mine is None or not inside(date.fromisoformat(str(window[bound])),
+                                                                 date.fromisoformat(str(mine)))):
+                return frozenset()
+        linked_from = {str(k): int(v) for k, v in dict((run.summary or {}).get("versions", {})).items()}
+        out = set()
+        for t in self.plan.tables:
+            anchor = EVENT_TABLES[t].parent or t
+            if anchor not in PERIOD_TABLES or anchor not in self.versions:
+                continue
+            published = {v.version for v in published_versions(self.hub, anchor)}
+            read_by_criteria = linked_from.get(anchor) if linked_from.get(anchor) in published else max(published)
+            if read_by_criteria == self.versions[anchor]:
+                out.add(t)
+        return frozenset(out)
 
     def read_table(self, table: str) -> TableOut:
         spec = EVENT_TABLES[table]
@@ -428,14 +485,14 @@ class Builder:
         return exp.Exists(this=exp.select(literal(1)).from_(table).where(
             _col("person_id", table).eq(_col("_person"))))
 
-    def _persons_kept(self) -> list[exp.Expr]:
+    def _persons_kept(self, table: str) -> list[exp.Expr]:
         conds: list[exp.Expr] = [exp.Not(this=self._in("ws_optout"))]
-        if self.plan.criteria is not None:
+        if self.plan.criteria is not None and table not in self.implied:
             conds.append(self._in("ws_pop"))
         return conds
 
-    def _keep(self) -> exp.Expr:
-        conds = self._persons_kept()
+    def _keep(self, table: str) -> exp.Expr:
+        conds = self._persons_kept(table)
         start, end = self.plan.period.get("start"), self.plan.period.get("end")
         if start:
             conds.append(exp.func("coalesce", _col("_ev_end"), _col("_ev_start")) >= exp.cast(literal(start), "DATE"))
@@ -446,7 +503,7 @@ class Builder:
     def _period_only(self, table: str) -> exp.Expr:
         has_dates = EVENT_TABLES[table].start is not None or EVENT_TABLES[table].parent is not None
         conds: list[exp.Expr] = []
-        if self.plan.criteria is not None:
+        if self.plan.criteria is not None and table not in self.implied:
             conds.append(self._in("ws_pop"))
         start, end = self.plan.period.get("start"), self.plan.period.get("end")
         if has_dates and start:
@@ -462,7 +519,7 @@ class Builder:
         for t in self.plan.tables:
             if EVENT_TABLES[t].start is None and EVENT_TABLES[t].parent is None:
                 continue
-            q = exp.select(_col("_person"), _col("_ev_start")).from_(f"ws_rows_{t}").where(self._keep())
+            q = exp.select(_col("_person"), _col("_ev_start")).from_(f"ws_rows_{t}").where(self._keep(t))
             union = q if union is None else exp.union(union, q, distinct=False)
         if union is None:
             union = exp.select(exp.alias_(exp.cast(exp.Null(), "VARCHAR"), "_person"),
@@ -486,19 +543,29 @@ class Builder:
             source = f"ws_rowsx_{table}"
         cols: list[exp.Expr] = [_col("_person")]
         if rk:
-            parts: list[exp.Expr] = [exp.func("coalesce", _key(c), literal("")) for c in rk.columns]
+            types = {f.name: f.type for f in self.engine.arrow_table(
+                exp.select("*").from_(source).where(exp.false()), purpose=f"workspace: the columns of {table}").schema}
+            parts: list[exp.Expr] = [exp.func("coalesce", _key_typed(c, types.get(c)), literal("")) for c in rk.columns]
             if rk.same_year:
                 parts.append(exp.func("coalesce", _col("_year"), literal("")))
-            cols.append(exp.alias_(exp.func("concat_ws", literal("|"), *parts), "_rk"))
+            # DuckDB's own concat_ws: every part is coalesced, so SQLGlot's null-guarding CASE around it (which
+            # computes every part twice) is not needed
+            cols.append(exp.alias_(exp.Anonymous(this="concat_ws", expressions=[literal("|"), *parts]), "_rk"))
         cols += [exp.alias_(_value(self.plan, table, c), c, quoted=True) for c in out.columns]
         if self.shift:  # the exact dates, shifted per person (then coarsened) when the extract is written
             cols += [exp.alias_(_as_date(c), f"_exact_{c}", quoted=True) for c in out.dates]
-        keep = self._keep() if has_dates else self._keep_undated()
-        self.recipe.run(self.engine, f"ws_out_{table}", exp.select(*cols).from_(source).where(keep),
-                        f"{table}: the permitted rows and variables, coarsened")
+        keep = self._keep(table) if has_dates else self._keep_undated(table)
+        # fetched once as Arrow (what the writing needs) and given to DuckDB under the step's name for the counts
+        # and the risk (it scans the Arrow buffers): no DuckDB table copied again into Arrow afterwards
+        query, purpose = exp.select(*cols).from_(source).where(keep), f"{table}: the permitted rows and variables, coarsened"
+        self.recipe.statements.append((purpose, exp.Create(
+            this=exp.to_table(f"ws_out_{table}"), kind="TABLE", replace=True,
+            properties=exp.Properties(expressions=[exp.TemporaryProperty()]), expression=query)))
+        self.outs[table] = self.engine.arrow_table(query, purpose=f"workspace: {purpose}")
+        self.engine.con.register(f"ws_out_{table}", self.outs[table])
 
-    def _keep_undated(self) -> exp.Expr:
-        return exp.and_(*self._persons_kept())
+    def _keep_undated(self, table: str) -> exp.Expr:
+        return exp.and_(*self._persons_kept(table))
 
     def excluded(self, optouts: list[str]) -> int:
         if not optouts:
@@ -599,7 +666,7 @@ class Builder:
         return pa.concat_arrays(out) if out else pa.array([], pa.string())
 
     def released(self, out: TableOut) -> pa.Table:
-        raw = self.engine.arrow_table(exp.select("*").from_(f"ws_out_{out.name}"), purpose=f"workspace: {out.name}")
+        raw = self.outs[out.name]
         arrays: dict[str, pa.Array] = {rules.PERSON_OUT: self.surrogates(raw.column("_person").combine_chunks(), "person")}
         if out.record_key:
             arrays[out.record_key.out] = self.surrogates(raw.column("_rk").combine_chunks(), out.record_key.kind)
@@ -674,9 +741,15 @@ def data_dictionary(hub: Hub, plan: Plan, released: list[TableOut], rows: dict[s
     return {"permit": plan.permit, "snapshot": snapshot, "rounded_to": ROUND_TO, "tables": tables}
 
 
-def write_table(custodian: Custodian, project: str, table: pa.Table, path: Path) -> dict[str, Any]:
+def write_table(custodian: Custodian, project: str, table: pa.Table, path: Path,
+                unique: Iterable[str] = ()) -> dict[str, Any]:
+    """Write one table of the extract under a fresh data key of the project. The ``unique`` columns (a record
+    key's surrogates: one value a row) are written without a dictionary, which would hold every value
+    (measured: a third of the time of the column, and a smaller file)."""
     dk = custodian.new_data_key(f"project:{project}")
-    rows = write_encrypted_parquet(table, path, dk.key)
+    skip = set(unique)
+    rows = write_encrypted_parquet(table, path, dk.key, use_dictionary=[c for c in table.column_names if c not in skip]
+                                   if skip else True)
     return {"path": path.name, "rows": rows, "key_id": dk.key_id, "wrapped": dk.wrapped}
 
 
@@ -698,7 +771,7 @@ class Produced:
 def produce(hub: Hub, plan: Plan, settings: Settings, versions: dict[str, int], optouts: list[str],
             custodian: Custodian, folder: Path) -> Produced:
     """Run the recipe: the extract's tables, each written as encrypted Parquet into ``folder``."""
-    with Engine() as engine:
+    with Engine(EngineSettings(memory_limit=settings.memory_limit)) as engine:
         b = Builder(hub, engine, plan, settings, custodian, versions)
         index_version = b.bind_index(optouts)
         outs: dict[str, TableOut] = {}
@@ -708,14 +781,15 @@ def produce(hub: Hub, plan: Plan, settings: Settings, versions: dict[str, int], 
         b.index_events()
         for o in released:
             b.select_table(o)
-        persons = b.persons()
+        table_persons = {o.name: b.table_persons(o.name) for o in released}
+        persons = b.persons() if len(released) > 1 else sum(table_persons.values())
         excluded = b.excluded(optouts)
         risk = b.risk(released, persons)
         files: dict[str, Any] = {}
         counts: dict[str, int] = {}
-        table_persons = {o.name: b.table_persons(o.name) for o in released}
         for o in released:
-            meta = write_table(custodian, plan.project, b.released(o), folder / f"{o.name}.parquet")
+            meta = write_table(custodian, plan.project, b.released(o), folder / f"{o.name}.parquet",
+                               [o.record_key.out] if o.record_key else [])
             files[o.name], counts[o.name] = meta, int(meta["rows"])
     return Produced(files, counts, persons, excluded, risk, table_persons, released, index_version, b.recipe)
 

@@ -53,6 +53,12 @@ def test_population_period_from_the_criteria() -> None:
                     {"codes": ["A10"], "during": {"from": "2023-01-01", "to": "2023-12-31"}}]}
     assert period_of(crit) == {"start": "2023-01-01", "end": "2023-12-31"}
     assert period_of(None) == {"start": None, "end": None}
+    # a window with an end left out is open there (from A on; up to B), not the day it names
+    assert period_of({"period": {"from": "2023-03-01"}}) == {"start": "2023-03-01", "end": None}
+    assert period_of({"period": {"to": "2023-03-31"}}) == {"start": None, "end": "2023-03-31"}
+    assert period_of({"all": [{"period": {"from": "2023-03-01"}},
+                              {"codes": ["A10"], "during": {"from": "2023-01-01", "to": "2023-12-31"}}]}) == {
+        "start": "2023-01-01", "end": None}
 
 
 def test_a_revision_counts_and_records_the_change() -> None:

@@ -54,11 +54,30 @@ def _dates(value: Any, found: list[str]) -> None:
 
 
 def period_of(criteria: Any) -> dict[str, str | None]:
-    """The population period: the first and last dates the criteria name (None when they name none)."""
+    """The population period: the first and last dates the criteria name (None when they name none, or when a
+    window of the criteria leaves that end open: ``{"period": {"from": A}}`` is from A on, not the day A)."""
     found: list[str] = []
     _dates(criteria, found)
     valid = sorted(d for d in found if _is_date(d))
-    return {"start": valid[0] if valid else None, "end": valid[-1] if valid else None}
+    open_start, open_end = _open_ends(criteria)
+    return {"start": valid[0] if valid and not open_start else None,
+            "end": valid[-1] if valid and not open_end else None}
+
+
+def _open_ends(value: Any) -> tuple[bool, bool]:
+    """Whether some window (a dict with ``from`` or ``to``) of the criteria leaves its start, its end open."""
+    start = end = False
+    if isinstance(value, dict):
+        if "from" in value or "to" in value:
+            start, end = "from" not in value, "to" not in value
+        for v in value.values():
+            s, e = _open_ends(v)
+            start, end = start or s, end or e
+    elif isinstance(value, list):
+        for v in value:
+            s, e = _open_ends(v)
+            start, end = start or s, end or e
+    return start, end
 
 
 def _is_date(text: str) -> bool:

@@ -10,17 +10,24 @@ TIERS ?=
 
 .PHONY: demo test install install-dev lint typecheck clean
 
-$(VENV)/.core: pyproject.toml
+# EXTRAS: optional parts installed with the test tools (CI: `make install-dev EXTRAS=spark,analysis`).
+EXTRAS ?=
+comma := ,
+
+$(VENV)/bin/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found (Python 3.11 is required)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
+
+$(VENV)/.core: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install -q -e .
 	@touch $@
 
-$(VENV)/.dev: $(VENV)/.core
-	$(PIP) install -q -e '.[dev]'
+# The test tools in one pip run with the core (not after it).
+$(VENV)/.dev: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -q -e '.[dev$(if $(EXTRAS),$(comma)$(EXTRAS))]'
 	@if command -v npm >/dev/null 2>&1; then npm ci --silent --no-audit --no-fund; else echo "make: npm not found: the browser tier will be skipped"; fi
-	@touch $@
+	@touch $(VENV)/.core $@
 
 install: $(VENV)/.core
 install-dev: $(VENV)/.dev
@@ -29,7 +36,7 @@ demo: $(VENV)/.core
 	rm -rf $(DEMO_HOME) $(DEMO_HOME)-custodian $(DEMO_HOME)-producer
 	$(VENV)/bin/guichet demo --home $(DEMO_HOME)
 
-# `make test` runs every tier; `make test TIERS="unit spec"` some of them (GUICHET_TEST_WORKERS: processes per tier).
+# `make test` runs every tier; `make test TIERS="unit spec"` some of them (GUICHET_TEST_WORKERS: how many processes).
 test: $(VENV)/.dev
 	$(PY) scripts/test_tiers.py $(TIERS)
 

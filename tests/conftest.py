@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from argon2.profiles import CHEAPEST
@@ -31,18 +32,23 @@ from guichet.store.db import Store  # noqa: E402
 
 
 class TemplateStore(Store):
-    """The store ``init_hub`` creates in the tests: a new SQLite database gets its schema copied from one
-    migrated once per process (SQLite's backup API), instead of running every Alembic migration again for each
-    test's hub. A database that already has a schema, and PostgreSQL, migrate for real; so do hubs created
-    by a ``guichet`` subprocess, and the store tier's migration tests (they use ``Store`` itself).
-    tests/store/test_schema_template.py checks that the copy equals a migrated database.
-    GUICHET_TEST_MIGRATE=1 turns the copy off."""
+    """The store ``init_hub`` creates in the tests: a new database gets its schema copied from one migrated
+    once, instead of running every Alembic migration again for each test's hub. On SQLite the schema is
+    copied from a database migrated once per process (SQLite's backup API); on PostgreSQL the test's empty
+    database (``pg_url``) is created again from a template database migrated once per version of the
+    migrations (``CREATE DATABASE … TEMPLATE``, see ``pg_template``). A database that already has a schema
+    migrates for real; so do hubs created by a ``guichet`` subprocess, and the store tier's migration tests
+    (they use ``Store`` itself). tests/store/test_schema_template.py checks that both copies equal a migrated
+    database. GUICHET_TEST_MIGRATE=1 turns the copies off."""
 
     template: Path | None = None
 
     def upgrade(self) -> None:
-        if not self.is_sqlite or os.environ.get("GUICHET_TEST_MIGRATE") == "1" or self._has_schema():
+        if os.environ.get("GUICHET_TEST_MIGRATE") == "1" or self._has_schema():
             super().upgrade()
+            return
+        if not self.is_sqlite:
+            self._recreate_from_pg_template()
             return
         import sqlite3
 
@@ -54,8 +60,24 @@ class TemplateStore(Store):
             source.close()
 
     def _has_schema(self) -> bool:
+        from sqlalchemy import inspect
+
         with self.engine.connect() as conn:
-            return conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar() != 0
+            return bool(inspect(conn).get_table_names())
+
+    def _recreate_from_pg_template(self) -> None:
+        """Drop this (empty) test database and create it again as a copy of the migrated template."""
+        from sqlalchemy.engine import make_url
+
+        name = make_url(self.url).database or ""
+        if not name.startswith(PG_TEST_PREFIX):  # only the tests' own databases are dropped and created again
+            super().upgrade()
+            return
+        template = pg_template()
+        self.engine.dispose()  # also the write engine: one on PostgreSQL
+        with _pg_admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
 
 
 def migrated_template() -> Path:
@@ -78,6 +100,49 @@ def migrated_template() -> Path:
 
 guichet.lifecycle.init.Store = TemplateStore  # type: ignore[misc]
 
+PG_ADMIN_URL = os.environ.get("GUICHET_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_TEST_PREFIX = "guichet_test_"  # the tests' databases (pg_url), dropped after each test
+PG_TEMPLATE_PREFIX = "guichet_template_"
+
+
+def _pg_admin() -> Any:
+    import psycopg
+
+    return psycopg.connect(PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+
+
+def pg_template() -> str:
+    """The name of a PostgreSQL database migrated to the latest revision by Alembic, for the tests' databases
+    to be created from. It is named after a digest of the migration scripts, so that a changed or added
+    migration gets a new one; built once on a server (under an advisory lock, so that parallel test processes
+    build it once) and kept for the next runs; a half-built one is never used (it is built under another name
+    and renamed when complete)."""
+    import hashlib
+
+    from guichet.store.db import MIGRATIONS
+
+    digest = hashlib.sha256()
+    for script in sorted(Path(MIGRATIONS).rglob("*.py")):
+        digest.update(script.relative_to(MIGRATIONS).as_posix().encode() + b"\0" + script.read_bytes())
+    name = PG_TEMPLATE_PREFIX + digest.hexdigest()[:16]
+    building = name + "_building"
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    with _pg_admin() as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (name,))
+        try:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+                conn.execute(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)')
+                conn.execute(f'CREATE DATABASE "{building}"')
+                store = Store(f"{base}/{building}")
+                try:
+                    store.upgrade()
+                finally:
+                    store.dispose()
+                conn.execute(f'ALTER DATABASE "{building}" RENAME TO "{name}"')
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (name,))
+    return name
+
 REPO = Path(__file__).resolve().parent.parent
 # Reference data travel with the repository (tests/data, each part with its origin and licence) or are the
 # copies the package ships: a clone tests itself with nothing beside it.
@@ -98,7 +163,6 @@ def drug_reference() -> dict[str, dict[str, str]]:
 
 
 TIERS = ("unit", "spec", "property", "store", "integration", "e2e", "security", "spark")
-PG_ADMIN_URL = os.environ.get("GUICHET_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -106,6 +170,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
         if parts and parts[0] in TIERS:
             item.add_marker(getattr(pytest.mark, parts[0]))
+    order = os.environ.get("GUICHET_TEST_ORDER")
+    if order:
+        _modules_in_order(items, Path(order))
+
+
+def _modules_in_order(items: list[pytest.Item], order: Path) -> None:
+    """Sort the modules as listed in ``order`` (scripts/test_tiers.py writes it, slowest module first), keeping
+    each module's tests in their order; a module not listed goes last. pytest-xdist's ``--dist loadfile``
+    (with ``--no-loadscope-reorder``) hands the modules to the processes in this order."""
+    rank = {line: i for i, line in enumerate(order.read_text(encoding="utf-8").split())}
+    position = {id(item): i for i, item in enumerate(items)}
+
+    def key(item: pytest.Item) -> tuple[int, int]:
+        module = Path(str(item.fspath)).relative_to(REPO).as_posix()
+        return rank.get(module, len(rank)), position[id(item)]
+
+    items.sort(key=key)
 
 
 @dataclass
@@ -196,17 +277,14 @@ def pg_url(pg_available: bool) -> Iterator[str]:
         if os.environ.get("GUICHET_REQUIRE_ALL") == "1":
             pytest.fail(f"PostgreSQL is required (GUICHET_REQUIRE_ALL=1) but not reachable at {PG_ADMIN_URL}")
         pytest.skip("PostgreSQL not reachable")
-    import psycopg
-
-    admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
-    name = f"guichet_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
+    name = f"{PG_TEST_PREFIX}{uuid.uuid4().hex[:12]}"
+    with _pg_admin() as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
     try:
         yield f"{base}/{name}"
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
+        with _pg_admin() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

@@ -383,8 +383,9 @@ def _run_lab(job: dict[str, Any]) -> int:
             "--ServerApp.open_browser=False", "--ServerApp.terminals_enabled=False",
             "--ServerApp.allow_remote_access=True",  # the portal's proxy forwards the browser's Host header
             "--KernelManager.transport=ipc", "--LabApp.news_url=",
-            # checkpoints (JupyterLab's saved copies) beside the socket, not in outputs/: not outputs of the study
-            f"--FileCheckpoints.checkpoint_dir={LAB}/checkpoints",
+            # checkpoints (JupyterLab's saved copies, to revert to) on the sandbox's tmpfs, gone when the lab
+            # stops: not in outputs/ (they are not outputs of the study), nor in the lab folder (its socket only)
+            f"--FileCheckpoints.checkpoint_dir={PRIVATE}/checkpoints",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
             "--ServerApp.log_level=WARN",
             f"--IdentityProvider.token={lab['token']}"]  # a list in memory: the process's command line is the boot's

@@ -31,7 +31,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -209,17 +209,22 @@ def _validator() -> jsonschema.Draft202012Validator:
 
 
 def _schema_errors(criteria: Any) -> list[CriteriaError]:
-    validator = _validator()
+    return schema_errors(_validator(), criteria, _schema_message)
+
+
+def schema_errors(validator: jsonschema.protocols.Validator, document: Any,
+                  message: Callable[[jsonschema.ValidationError], str]) -> list[CriteriaError]:
+    """Every complaint of ``validator`` about ``document``, once each, at its JSON pointer, in ``message``'s
+    words (the criteria's and the statistics requests' validators share this)."""
     out: list[CriteriaError] = []
     seen: set[tuple[str, str]] = set()
-    for err in sorted(validator.iter_errors(criteria), key=lambda e: (list(map(str, e.absolute_path)), e.message)):
+    for err in sorted(validator.iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.message)):
         if err.validator in ("if", "allOf"):
             continue
-        path = pointer(err.absolute_path)
-        message = _schema_message(err)
-        if (path, message) not in seen:
-            seen.add((path, message))
-            out.append(CriteriaError(path, message))
+        path, text = pointer(err.absolute_path), message(err)
+        if (path, text) not in seen:
+            seen.add((path, text))
+            out.append(CriteriaError(path, text))
     return out
 
 
@@ -244,7 +249,8 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
     return str(err.message)[:200]
 
 
-def _date(value: str, path: str, errors: list[CriteriaError]) -> dt.date | None:
+def parse_date(value: str, path: str, errors: list[CriteriaError]) -> dt.date | None:
+    """The date, or None with the problem added to ``errors`` at ``path``."""
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
@@ -253,8 +259,8 @@ def _date(value: str, path: str, errors: list[CriteriaError]) -> dt.date | None:
 
 
 def _window(window: dict[str, str], path: str, errors: list[CriteriaError]) -> None:
-    start = _date(window["from"], path + "/from", errors) if "from" in window else None
-    end = _date(window["to"], path + "/to", errors) if "to" in window else None
+    start = parse_date(window["from"], path + "/from", errors) if "from" in window else None
+    end = parse_date(window["to"], path + "/to", errors) if "to" in window else None
     if start and end and start > end:
         errors.append(CriteriaError(path, "'from' is after 'to'"))
 
@@ -289,7 +295,7 @@ def _meaning_errors(criteria: dict[str, Any]) -> list[CriteriaError]:
             if ("at" in node) == ("during" in node):
                 errors.append(CriteriaError(path, "an age needs either 'at' (a date) or 'during' (a period)"))
             if "at" in node:
-                _date(node["at"], path + "/at", errors)
+                parse_date(node["at"], path + "/at", errors)
         elif kind == "territory":
             regions = set(departement_regions().values())
             for i, d in enumerate(node["territory"].get("departements", [])):

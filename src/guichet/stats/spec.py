@@ -20,7 +20,7 @@ from typing import Any
 
 import jsonschema
 
-from guichet.access.criteria import EVENT_TABLES, CriteriaError, pointer
+from guichet.access.criteria import EVENT_TABLES, CriteriaError, parse_date, schema_errors
 from guichet.access.criteria import validate as validate_criteria
 from guichet.errors import BadInput
 from guichet.hub import Hub
@@ -62,17 +62,7 @@ def _validator() -> jsonschema.Draft202012Validator:
 
 
 def _schema_errors(spec: Any) -> list[CriteriaError]:
-    out: list[CriteriaError] = []
-    seen: set[tuple[str, str]] = set()
-    for err in sorted(_validator().iter_errors(spec), key=lambda e: (list(map(str, e.absolute_path)), e.message)):
-        if err.validator in ("if", "allOf"):
-            continue
-        path = pointer(err.absolute_path)
-        message = _message(err)
-        if (path, message) not in seen:
-            seen.add((path, message))
-            out.append(CriteriaError(path, message))
-    return out
+    return schema_errors(_validator(), spec, _message)
 
 
 def _message(err: jsonschema.ValidationError) -> str:
@@ -99,18 +89,10 @@ def _message(err: jsonschema.ValidationError) -> str:
     return v
 
 
-def _date(text: str, path: str, errors: list[CriteriaError]) -> date | None:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        errors.append(CriteriaError(path, "not a date (YYYY-MM-DD)"))
-        return None
-
-
 def _meaning_errors(spec: dict[str, Any]) -> list[CriteriaError]:
     errors: list[CriteriaError] = []
     if "reference_date" in spec:
-        _date(spec["reference_date"], "/reference_date", errors)
+        parse_date(spec["reference_date"], "/reference_date", errors)
     names: set[str] = set()
     for i, st in enumerate(spec["statistics"]):
         where = f"/statistics/{i}"
@@ -124,7 +106,7 @@ def _meaning_errors(spec: dict[str, Any]) -> list[CriteriaError]:
         for key in sorted(set(st) - allowed - {"name", "kind"}):
             errors.append(CriteriaError(f"{where}/{key}", f"not used by a {kind} statistic"))
         if kind == "survival" and "follow_up_end" in st:
-            _date(st["follow_up_end"], f"{where}/follow_up_end", errors)
+            parse_date(st["follow_up_end"], f"{where}/follow_up_end", errors)
         if kind == "regression" and st.get("outcome") in st.get("covariates", []):
             errors.append(CriteriaError(f"{where}/covariates", "the outcome cannot be a covariate"))
     return errors

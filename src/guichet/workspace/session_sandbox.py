@@ -39,6 +39,12 @@ MB = 1 << 20
 SANDBOX_TMP = "/tmp"  # noqa: S108 - the sandbox's own tmpfs (not the host's /tmp), wiped when it ends
 
 
+class GracefulStop(str):
+    """A watchdog's reason to stop a sandbox that was asked to end by itself first (``Limits.end_grace_seconds``)."""
+
+    __slots__ = ()
+
+
 @dataclass
 class Limits:
     """A session's limits (hub properties ``workspace_session_*``)."""
@@ -53,6 +59,10 @@ class Limits:
     threads: int = 2
     tmpfs_size: int = 1024 * MB  # a tmpfs lives in the host's memory
     recheck_seconds: float = 15.0  # the watchdog asks again whether access is open, this often
+    # after the watchdog's check answered a ``GracefulStop`` (a lab asked to shut down, which reports its peak
+    # memory as it ends), how long the sandbox may still end by itself before it is killed; any other reason
+    # (access ended) kills it at once
+    end_grace_seconds: float = 10.0
 
     @classmethod
     def of(cls, properties: dict[str, Any], kind: str) -> Limits:
@@ -291,6 +301,8 @@ def run(job: dict[str, Any], keys: dict[str, str], *, extract: Path, outputs: Pa
             except Exception:  # noqa: BLE001, S112 - a failed check (the store busy) is asked again next time
                 continue
             if reason and not done.is_set():
+                if isinstance(reason, GracefulStop) and done.wait(limits.end_grace_seconds):
+                    return  # it ended by itself (a graceful stop): not killed
                 ended.append(reason)
                 kill()
                 return

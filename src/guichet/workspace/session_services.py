@@ -289,7 +289,6 @@ def run_python(unit: Unit, permit_id: str, script: str) -> dict[str, Any]:
 
 
 MAX_NOTEBOOK = 16 << 20  # bytes
-LAB_GRACE_SECONDS = 10.0  # a lab asked to stop is killed when it has not ended by then
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,99}")
 
 
@@ -388,10 +387,7 @@ def lab(unit: Unit, permit_id: str, announce: Callable[[dict[str, Any]], None] |
         # a graceful end first (its kernels shut down, the launcher reports the peak memory); the sandbox is
         # killed anyway if it has not ended within the grace time
         session_lab.shutdown(folder, token, base)
-        deadline = time.monotonic() + LAB_GRACE_SECONDS
-        while time.monotonic() < deadline and session_lab.api(folder, token, base + "api/status", 1.0) is not None:
-            time.sleep(0.2)
-        return reason
+        return sandbox.GracefulStop(reason)  # it has Limits.end_grace_seconds to end by itself, then is killed
 
     def ready() -> None:
         deadline = time.monotonic() + 120

@@ -144,16 +144,33 @@ class Lab:
 
 
 def sandbox_sockets(root_pid: int) -> dict[str, list[str]]:
-    """The sockets held by the processes descending from ``root_pid`` (the sandbox's, through bubblewrap), read
-    from /proc: the TCP and UDP ones (in each process's own network namespace) and the Unix ones' paths."""
-    pids, todo = [], [root_pid]
-    while todo:
-        pid = todo.pop()
-        pids.append(pid)
+    """The sockets held by the sandboxes' processes — those under a bubblewrap process descending from
+    ``root_pid``, not the test process itself nor its other children (a Spark JVM of an earlier test holds
+    TCP sockets on 127.0.0.1) — read from /proc: the TCP and UDP ones (in each process's own network
+    namespace) and the Unix ones' paths."""
+
+    def children(pid: int) -> list[int]:
+        out: list[int] = []
         for task in Path(f"/proc/{pid}/task").glob("*"):
-            children = (task / "children")
-            if children.exists():
-                todo += [int(c) for c in children.read_text().split()]
+            listed = task / "children"
+            if listed.exists():
+                out += [int(c) for c in listed.read_text().split()]
+        return out
+
+    def comm(pid: int) -> str:
+        try:
+            return Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            return ""
+
+    pids: list[int] = []
+    todo, inside = [(root_pid, False)], False
+    while todo:
+        pid, inside = todo.pop()
+        inside = inside or comm(pid) == "bwrap"
+        if inside:
+            pids.append(pid)
+        todo += [(c, inside) for c in children(pid)]
     found: dict[str, list[str]] = {"inet": [], "unix": []}
     for pid in pids:
         try:

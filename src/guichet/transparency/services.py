@@ -24,7 +24,7 @@ STATUSES = ("received", "in_progress", "answered", "closed")
 CHANNELS = ("web", "counter", "post")
 MAX_TEXT = 4000
 MAX_CONTACT = 200
-_NUMBERING_ATTEMPTS = 20
+_NUMBERING_ATTEMPTS = 100
 # The public complaint form's limit: a bucket of its own in the shared table (guichet.custodian.optout).
 COMPLAINT_LIMITER = RateLimiter("complaint", limit=5)
 
@@ -74,12 +74,15 @@ def submit_complaint(unit: Unit, topic: str, text: str, contact: str | None = No
     year = now.year
     # The next number of the year; two complaints lodged at the same instant (PostgreSQL runs them side by
     # side) may pick the same one: the unique reference refuses the second inside a savepoint, which takes
-    # the number after. Neither complaint is lost.
+    # the next free one — at least one more than it tried, and more than the highest it can now see. Neither
+    # complaint is lost.
+    tried = 0
     for _attempt in range(_NUMBERING_ATTEMPTS):
         last = unit.session.execute(select(Complaint.reference).where(Complaint.reference.like(f"C-{year}-%"))
                                     .order_by(func.length(Complaint.reference).desc(), Complaint.reference.desc())
                                     .limit(1)).scalar_one_or_none()
-        reference = f"C-{year}-{(int(last.rsplit('-', 1)[1]) if last else 0) + 1:04d}"
+        tried = max(tried + 1, (int(last.rsplit("-", 1)[1]) if last else 0) + 1)
+        reference = f"C-{year}-{tried:04d}"
         try:
             with unit.session.begin_nested():
                 unit.session.add(Complaint(reference=reference, received_at=now, channel=channel, topic=topic,

@@ -356,7 +356,7 @@ def variables_used(criteria: dict[str, Any]) -> list[tuple[str, str, str]]:
     return out
 
 
-def _held_columns(hub: Hub) -> dict[str, set[str]]:
+def held_columns(hub: Hub) -> dict[str, set[str]]:
     """The columns of the current published version of every dataset (what the lake actually holds)."""
     from guichet.lake import published_datasets, schema_of
 
@@ -377,7 +377,7 @@ def _lake_errors(hub: Hub, criteria: dict[str, Any]) -> list[CriteriaError]:
     tables = {v.split(".")[0] for _, v, _ in used}
     tables |= {p for p in (EVENT_TABLES[t].parent for t in tables) if p}
     dictionary = table_variables(hub, tables)
-    held = _held_columns(hub)
+    held = held_columns(hub)
     groups: dict[str, tuple[str, list[str | None]]] = {}
     for path, variable, group in used:
         table, column = variable.split(".")

@@ -20,7 +20,7 @@ from typing import Any
 
 import jsonschema
 
-from guichet.access.criteria import EVENT_TABLES, CriteriaError, parse_date, schema_errors
+from guichet.access.criteria import EVENT_TABLES, CriteriaError, held_columns, parse_date, schema_errors
 from guichet.access.criteria import validate as validate_criteria
 from guichet.errors import BadInput
 from guichet.hub import Hub
@@ -112,19 +112,6 @@ def _meaning_errors(spec: dict[str, Any]) -> list[CriteriaError]:
     return errors
 
 
-def _held_columns(hub: Hub) -> dict[str, set[str]]:
-    from guichet.lake import published_datasets, schema_of
-
-    out: dict[str, set[str]] = {}
-    for name, info in published_datasets(hub).items():
-        cols = set(info.columns)
-        if not cols:
-            found = schema_of(hub, name, info.schema_version)
-            cols = {f.name for f in found.fields} if found else set()
-        out[name] = cols
-    return out
-
-
 def _products(hub: Hub) -> dict[str, set[str]]:
     """Each catalogue product's tables."""
     from sqlalchemy import select
@@ -164,7 +151,7 @@ def _lake_errors(hub: Hub, spec: dict[str, Any]) -> list[CriteriaError]:
     used = uses(spec)
     tables = {t for _, t, _ in used}
     dictionary = table_variables(hub, tables)
-    held = _held_columns(hub)
+    held = held_columns(hub)
     products = _products(hub)
     errors: list[CriteriaError] = []
     for i, p in enumerate(spec["products"]):

@@ -12,7 +12,6 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -57,6 +56,8 @@ def draft_schema() -> dict[str, Any]:
 
 
 def schema_problems(content: Any, *, draft: bool = False) -> list[Problem]:
+    from jsonschema import Draft202012Validator  # imported when used (see access.criteria._validator)
+
     validator = Draft202012Validator(draft_schema() if draft else schema())
     problems = []
     for err in sorted(validator.iter_errors(content), key=lambda e: list(map(str, e.absolute_path))):

@@ -36,13 +36,15 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 from sqlglot import exp
 
 from guichet.engine import Engine, SourceBinding, literal, parquet_source
 from guichet.errors import BadInput
+
+if TYPE_CHECKING:  # imported where criteria are checked (see _validator)
+    import jsonschema
 from guichet.hub import Hub
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "criteria.schema.json"
@@ -205,6 +207,10 @@ def pointer(parts: Any) -> str:
 
 @cache
 def _validator() -> jsonschema.Draft202012Validator:
+    # imported here, not at the top: with rfc3987-syntax installed (the notebook extra) jsonschema's import
+    # builds a grammar (~1.7 s of CPU), which every process importing this module would pay
+    import jsonschema
+
     return jsonschema.Draft202012Validator(schema())
 
 

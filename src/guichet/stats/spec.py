@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
+if TYPE_CHECKING:  # jsonschema is imported where a document is checked: its import costs ~1.7 s of CPU
+    import jsonschema  # when rfc3987-syntax is installed (the notebook extra), for every process that loads this
 
 from guichet.access.criteria import EVENT_TABLES, CriteriaError, held_columns, parse_date, schema_errors
 from guichet.access.criteria import validate as validate_criteria
@@ -58,6 +59,8 @@ def schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> jsonschema.Draft202012Validator:
+    import jsonschema
+
     return jsonschema.Draft202012Validator(schema(), format_checker=jsonschema.FormatChecker())
 
 

@@ -23,8 +23,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 @pytest.fixture(scope="module")
 def demo150(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    """A smaller demo hub, with its JSON answer: one run of the two the determinism test compares, and the hub
-    a later deposit runs on (test_a_deposit_after_linkage_keeps_the_person_index, last in this module)."""
+    """A smaller demo hub, with its JSON answer, and the hub a later deposit runs on
+    (test_a_deposit_after_linkage_keeps_the_person_index, last in this module)."""
     home = tmp_path_factory.mktemp("demo150") / "a"
     r = run_cli_process(["demo", "--home", str(home), "--json", "--persons", "150"])
     assert r.code == 0, r.stderr
@@ -37,13 +37,11 @@ def test_readme_sample_output_is_true(demo: tuple[Path, str]) -> None:
         "README.md's demo output is stale: run `.venv/bin/python scripts/update_readme.py`")
 
 
-def test_demo_json_is_deterministic_and_complete(tmp_path: Path, demo: tuple[Path, str],
-                                                  demo150: tuple[Path, dict[str, Any]]) -> None:
+def test_demo_json_is_complete(demo: tuple[Path, str], demo150: tuple[Path, dict[str, Any]]) -> None:
+    """The JSON answer of a smaller demo. That the demo is deterministic is shown by
+    test_readme_sample_output_is_true: a fresh run prints, to the character, the counts of every stage that
+    another run (the one that wrote the README) printed."""
     home_a, a = demo150
-    r = run_cli_process(["demo", "--home", str(tmp_path / "b"), "--json", "--persons", "150"])
-    assert r.code == 0, r.stderr
-    b = json.loads(r.stdout)
-    assert a["counts"] == b["counts"] and a["stages"] == b["stages"]
     assert a["version"] >= 1 and set(a) >= {"version", "home", "custodian_home", "stages", "counts", "accounts"}
     roles = {"operator", "producer", "researcher", "committee", "authority", "checker", "auditor"}
     assert set(a["accounts"]) == roles
@@ -51,7 +49,7 @@ def test_demo_json_is_deterministic_and_complete(tmp_path: Path, demo: tuple[Pat
     assert a["application"]["steps"] == ["draft", "submitted", "under_review", "opinion", "authorised"]
     assert a["application"]["opinions"] == {"citizens": "favourable", "scientific": "favourable"}
     # one query in the sample workspace's sandbox, after the operator released the (held) extract
-    assert a["session"]["columns"] == ["claims", "persons"] and a["session"]["rows"] == b["session"]["rows"]
+    assert a["session"]["columns"] == ["claims", "persons"] and len(a["session"]["rows"]) == 1
     assert a["session"]["rows"][0][0] == a["workspace"]["tables"]["ER_PRS_F"]
     assert a["airlock"]["state"] == "released" and a["airlock"]["released"] == 1
     # a statistics request answered: released with its tables, or refused when every cell was withheld

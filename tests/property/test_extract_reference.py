@@ -127,39 +127,50 @@ def _value(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
+_PREPARED: dict[int, dict[str, pd.DataFrame]] = {}
+
+
+def _prepared(hub: Hub) -> dict[str, pd.DataFrame]:
+    """The decrypted tables with their persons, each row's day and claim text: what does not depend on the permit,
+    computed once for the module's lake (every example reads the same lake)."""
+    if id(hub) not in _PREPARED:
+        links = _links(hub)
+        prs = _with_persons(hub, "ER_PRS_F", links)
+        prs["_day"] = [_day(s) for s in prs["EXE_SOI_DTD"]]
+        prs["_claim"] = ["claim:" + "|".join(_text(v) for v in keys)
+                         for keys in zip(*(prs[k] for k in NINE_KEYS), strict=True)]
+        mco = _with_persons(hub, "T_MCOaaC", links)
+        _PREPARED[id(hub)] = {"ER_PRS_F": prs, "T_MCOaaC": mco, "IR_BEN_R": _with_persons(hub, "IR_BEN_R", links)}
+    return _PREPARED[id(hub)]
+
+
 def reference(hub: Hub, project: str, criteria: dict[str, Any], tables: list[str]) -> dict[str, list[tuple[Any, ...]]]:
     key = LocalCustodian(hub.config.custodian_home, caller="test").keys.project_pseudonym_key(project)
-    links = _links(hub)
+    frames = _prepared(hub)
+    prs, mco, ben = frames["ER_PRS_F"], frames["T_MCOaaC"], frames["IR_BEN_R"]
     period = period_of(criteria)
     lo = dt.date.fromisoformat(period["start"]) if period["start"] else None
     hi = dt.date.fromisoformat(period["end"]) if period["end"] else None
     window = criteria.get("period") or criteria["all"][0]["period"]
     wlo = dt.date.fromisoformat(window["from"]) if "from" in window else None
     whi = dt.date.fromisoformat(window["to"]) if "to" in window else None
-    prs = _with_persons(hub, "ER_PRS_F", links)
-    mco = _with_persons(hub, "T_MCOaaC", links)
-    ben = _with_persons(hub, "IR_BEN_R", links)
-    population = {p for p, s in zip(prs["person_id"], prs["EXE_SOI_DTD"], strict=True) if _meets(s, s, wlo, whi)}
+    population = {p for p, d in zip(prs["person_id"], prs["_day"], strict=True) if _meets(d, d, wlo, whi)}
     population |= {p for p, s, e in zip(mco["person_id"], mco["ENT_DAT"], mco["SOR_DAT"], strict=True)
                    if _meets(s, e, wlo, whi)}
     if "all" in criteria:  # and the sex
         women = {p for p, sex in zip(ben["person_id"], ben["BEN_SEX_COD"], strict=True)
                  if str(_value(sex) or "").strip() == "2"}
         population &= women
-    kept = prs[[p in population and _meets(s, s, lo, hi) for p, s in zip(prs["person_id"], prs["EXE_SOI_DTD"],
-                                                                           strict=True)]].copy()
-    kept["_day"] = [_day(s) for s in kept["EXE_SOI_DTD"]]
+    kept = prs[[p in population and _meets(d, d, lo, hi) for p, d in zip(prs["person_id"], prs["_day"],
+                                                                           strict=True)]]
     first = kept.groupby("person_id")["_day"].min().to_dict()
     out: dict[str, list[tuple[Any, ...]]] = {}
     pseudonym = {p: project_pseudonym(key, p) for p in set(kept["person_id"]) | set(ben["person_id"])}
     rows = []
-    for r in kept.to_dict("records"):
-        claim = "claim:" + "|".join(_text(r[k]) for k in NINE_KEYS)
-        d = r["_day"]
-        rows.append((pseudonym[r["person_id"]], project_pseudonym(key, claim), _value(r["BEN_NAI_ANN"]),
-                     _value(r["BEN_RES_DPT"]), _value(r["BEN_SEX_COD"]),
-                     d.strftime("%Y-%m") if d else None, _value(r["PRS_NAT_REF"]),
-                     (d - first[r["person_id"]]).days if d else None))
+    for person, claim, d, year, dpt, sex, nature in zip(*(kept[c] for c in (
+            "person_id", "_claim", "_day", "BEN_NAI_ANN", "BEN_RES_DPT", "BEN_SEX_COD", "PRS_NAT_REF")), strict=True):
+        rows.append((pseudonym[person], project_pseudonym(key, claim), _value(year), _value(dpt), _value(sex),
+                     d.strftime("%Y-%m") if d else None, _value(nature), (d - first[person]).days if d else None))
     out["ER_PRS_F"] = rows
     if "IR_BEN_R" in tables:
         out["IR_BEN_R"] = [(pseudonym[r["person_id"]], _value(r["BEN_NAI_ANN"]), _value(r["BEN_RES_DPT"]),

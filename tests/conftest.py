@@ -139,9 +139,27 @@ def pg_template() -> str:
                 finally:
                     store.dispose()
                 conn.execute(f'ALTER DATABASE "{building}" RENAME TO "{name}"')
+                _drop_old_templates(conn, keep=name)
         finally:
             conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (name,))
     return name
+
+def _drop_old_templates(conn: Any, keep: str) -> None:
+    """Drop the templates of other versions of the migrations (one was left on the server for every version a
+    run had tested), except those in use: a template is dropped without FORCE, so that a run of another
+    checkout creating its databases from it is not disturbed (its template is then dropped another time)."""
+    import psycopg
+
+    names = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s AND datname <> %s",
+                                        (PG_TEMPLATE_PREFIX.replace("_", r"\_") + "%", keep)).fetchall()]
+    for old in names:
+        if old.endswith("_building"):
+            continue  # another run's template being built: its own run renames or drops it
+        try:
+            conn.execute(f'DROP DATABASE IF EXISTS "{old}"')
+        except psycopg.Error:
+            pass  # in use right now
+
 
 REPO = Path(__file__).resolve().parent.parent
 # Reference data travel with the repository (tests/data, each part with its origin and licence) or are the

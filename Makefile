@@ -23,11 +23,13 @@ $(VENV)/.core: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install -q -e .
 	@touch $@
 
-# The test tools in one pip run with the core (not after it). --no-compile: the bytecode of what is imported is
-# written at its first import; with every extra, the install took 55 s of user CPU compiling every installed
-# module ahead (PySpark, JupyterLab, ...) and 21 s without.
+# The test tools in one pip run with the core (not after it). The bytecode is compiled after it on every core
+# (pip compiles on one: with every extra, 55 s of user CPU for the install with its compiling, 21 s without);
+# it must be there ahead, not written at first import: a sandbox's processes read the environment read-only,
+# and some machines set PYTHONDONTWRITEBYTECODE.
 $(VENV)/.dev: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install -q --no-compile -e '.[dev$(if $(EXTRAS),$(comma)$(EXTRAS))]'
+	$(PY) -m compileall -q -j 0 $(VENV)/lib > /dev/null || echo "make: some installed modules could not be compiled ahead (they compile at import)"
 	@if command -v npm >/dev/null 2>&1; then npm ci --silent --no-audit --no-fund; else echo "make: npm not found: the browser tier will be skipped"; fi
 	@touch $(VENV)/.core $@
 

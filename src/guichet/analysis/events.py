@@ -261,7 +261,8 @@ def events(tables: Mapping[str, pa.Table] | None = None, *, con: duckdb.DuckDBPy
     Each source's events are computed once into a temporary table of their own (``_events_0``, ... for
     ``events``) holding the columns that vary from row to row; the view is their UNION ALL with the
     columns that are the same on every row of a source (its category and source, and a constant group
-    or weight: ``'MCO'``, ``'principal'``, 1) given as constants. Reading the view gives the whole table;
+    or weight: ``'MCO'``, ``'principal'``, 1) given as constants, and ``end`` as ``start`` where a source's
+    end is its start (dispensings, visits without an end date). Reading the view gives the whole table;
     a query on one category reads only that category's tables (the others' constant ``category`` does
     not match and DuckDB leaves them out)."""
     name = view or "events"
@@ -285,10 +286,12 @@ def events(tables: Mapping[str, pa.Table] | None = None, *, con: duckdb.DuckDBPy
     selects = []
     for i, part in enumerate(parts):
         table = _q(f"_{name}_{i}")
-        stored = [c for c in COLUMNS if c not in part.constants]
+        same_end = part.exprs["end"] == part.exprs["start"]  # a dispensing's, a visit's without its end date
+        stored = [c for c in COLUMNS if c not in part.constants and not (c == "end" and same_end)]
         con.execute(f"CREATE TEMP TABLE {table} AS SELECT {', '.join(_q(c) for c in stored)} "
                     f"FROM ({part.sql()}){where}")
-        selects.append("SELECT " + ", ".join(part.exprs[c] + f" AS {_q(c)}" if c in part.constants else _q(c)
+        selects.append("SELECT " + ", ".join(part.exprs[c] + f" AS {_q(c)}" if c in part.constants
+                                             else 'start AS "end"' if c == "end" and same_end else _q(c)
                                              for c in COLUMNS) + f" FROM {table}")
     for cte, _ in ctes:
         con.execute(f"DROP TABLE IF EXISTS temp.main.{cte}")

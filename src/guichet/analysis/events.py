@@ -151,11 +151,11 @@ def _select(person: str, category: str, group: str, value: str, weight: str, sta
     return Part(exprs, rest, constants)
 
 
-def _plan(present: Mapping[str, set[str]], *, drugs: bool = False,
-          categories: Iterable[str] = CATEGORIES) -> tuple[list[tuple[str, str]], list[Part]]:
+def _plan(present: Mapping[str, set[str]], *, drugs: bool = False, categories: Iterable[str] = CATEGORIES,
+          prefix: str = "_stays_") -> tuple[list[tuple[str, str]], list[Part]]:
     """The event table over the views in ``present`` (name → columns): the intermediate results its parts
     read (name, SQL: each PMSI year's stays, aggregated once) and one part per source table (none when a
-    table or a needed column is absent)."""
+    table or a needed column is absent). ``prefix``: the intermediate results' names, before the year."""
     wanted = set(categories)
     if wanted - set(CATEGORIES):
         raise BadInput(f"categories: among {', '.join(CATEGORIES)}")
@@ -196,7 +196,7 @@ def _plan(present: Mapping[str, set[str]], *, drugs: bool = False,
         if not c or not {"PERSON_ID", "STAY_ID", "ENT_DAT"} <= ccols or not {"stay", "diagnosis"} & wanted:
             continue
         end = _col(ccols, "SOR_DAT", "s", "s.ENT_DAT")
-        stays = f"_stays_{year}"
+        stays = _q(f"{prefix}{year}")
         ctes.append((stays, f"SELECT STAY_ID, any_value(PERSON_ID) AS person, "
                     f"min(_gdate(ENT_DAT)) AS s, max(_gdate({end.replace('s.', '')})) AS e, "
                     f"{'min(CAST(DAYS_SINCE_INDEX AS INTEGER))' if 'DAYS_SINCE_INDEX' in ccols else 'NULL'} AS dd "
@@ -279,7 +279,7 @@ def events(tables: Mapping[str, pa.Table] | None = None, *, con: duckdb.DuckDBPy
         con.register("_drugs_arrow", pa.table({"cip": pa.array(list(drugs), pa.string()),
                                                "atc": pa.array(list(drugs.values()), pa.string())}))
         con.execute("CREATE OR REPLACE TEMP VIEW _drugs AS SELECT * FROM _drugs_arrow")
-    ctes, parts = _plan(_present(con), drugs=bool(drugs), categories=categories)
+    ctes, parts = _plan(_present(con), drugs=bool(drugs), categories=categories, prefix=f"_{name}_stays_")
     _drop(con, name)
     for cte, sql in ctes:  # each PMSI year's stays, read by the stays' and the diagnoses' parts
         con.execute(f"CREATE OR REPLACE TEMP TABLE {cte} AS {sql}")

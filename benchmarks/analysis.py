@@ -10,12 +10,15 @@ their claim's date and day; visits; stays; principal and associated diagnoses da
 the cohort: index = first A10 dispensing; adult at the index (year of the index minus the birth year ≥ 18);
 at least two A10 dispensings 0–365 days after the index; no E10 diagnosis before the index. The results
 (events per category, the cohort's persons) are asserted equal. Runs alternate (guichet, pandas, polars) ×
-``--runs``; prints the medians, absolutes and ratios. Needs the ``analysis-bench`` extra (pandas, polars).
+``--runs``; prints the medians, absolutes and ratios, and each run's CPU time (the process's user and system
+time, all threads: on a shared machine it says what each engine spent, whatever the others' load did to its
+wall time). Needs the ``analysis-bench`` extra (pandas, polars).
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import time
 from typing import Any
@@ -203,20 +206,29 @@ def main() -> None:
           f"made in {time.perf_counter() - t0:.1f} s")
     runners = {"guichet (DuckDB)": run_guichet, "pandas (pyarrow dtypes)": run_pandas, "polars (lazy)": run_polars}
     times: dict[str, list[float]] = {k: [] for k in runners}
+    cpu: dict[str, list[float]] = {k: [] for k in runners}
     results: dict[str, Any] = {}
+
+    def cpu_now() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
     for _ in range(a.runs):
         for name, fn in runners.items():
-            s = time.perf_counter()
+            s, c = time.perf_counter(), cpu_now()
             results[name] = fn(tables, drugs)
             times[name].append(time.perf_counter() - s)
+            cpu[name].append(cpu_now() - c)
     ref = results["guichet (DuckDB)"]
     for name, r in results.items():
         assert r == ref, f"{name} differs: {r[0]} / {len(r[1])} persons vs {ref[0]} / {len(ref[1])}"
     print(f"same results: events {ref[0]}, cohort {len(ref[1]):,} persons")
     g = statistics.median(times["guichet (DuckDB)"])
+    gc = statistics.median(cpu["guichet (DuckDB)"])
     for name, ts in times.items():
-        m = statistics.median(ts)
-        print(f"{name:26s} median {m:7.2f} s  runs {', '.join(f'{x:.2f}' for x in ts)}  ratio to guichet {m / g:5.2f}×")
+        m, mc = statistics.median(ts), statistics.median(cpu[name])
+        print(f"{name:26s} median {m:7.2f} s  runs {', '.join(f'{x:.2f}' for x in ts)}  ratio to guichet {m / g:5.2f}×"
+              f"  |  CPU median {mc:7.2f} s  runs {', '.join(f'{x:.2f}' for x in cpu[name])}  ratio {mc / gc:5.2f}×")
 
 
 if __name__ == "__main__":

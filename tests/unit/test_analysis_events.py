@@ -55,3 +55,25 @@ def test_exact_and_pmsi_dates_are_read():
 def test_no_usable_table_is_refused():
     with pytest.raises(BadInput):
         event_table({"X": pa.table({"a": [1]})})
+
+
+def test_made_again_replaces_the_previous_table_and_its_parts():
+    import duckdb
+
+    from guichet.analysis.events import events
+
+    con = duckdb.connect()
+    con.execute("CREATE TEMP TABLE events AS SELECT 1 AS x")  # a table of that name (an earlier version's)
+    events(extract(), con=con, drugs={"3400000000001": "A10BA02"})
+    full = con.execute("SELECT category, count(*) FROM events GROUP BY 1 ORDER BY 1").fetchall()
+    assert full == [("death", 1), ("diagnosis", 3), ("dispensing", 2), ("long_term_illness", 1), ("stay", 1),
+                    ("visit", 2)]
+    types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                             "WHERE table_name = 'events'").fetchall())
+    assert types == {"person": "VARCHAR", "category": "VARCHAR", "group": "VARCHAR", "value": "VARCHAR",
+                     "weight": "DOUBLE", "start": "DATE", "end": "DATE", "day": "INTEGER", "source": "VARCHAR"}
+    events(con=con, categories=["visit"])
+    assert con.execute("SELECT category, count(*) FROM events GROUP BY 1").fetchall() == [("visit", 2)]
+    parts = con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE '\\_events\\_%' "
+                        "ESCAPE '\\'").fetchall()
+    assert parts == [("_events_0",)]  # the previous table's parts are gone

@@ -118,6 +118,8 @@ class Compiler:
         self.ben_columns = {r[0] for r in con.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [BEN]).fetchall()}
         self._dpt_view = DPT in tables
+        self._uses: dict[str, int] = {}  # a leaf's event filter -> how many leaves of the definition have it
+        self._shared: dict[str, str] = {}  # a filter used more than once -> the table of its matching events
 
     def regions(self) -> dict[str, str]:
         """Département (3 characters) → région: the map given, else the connection's ``IR_DPT_V``."""
@@ -163,14 +165,58 @@ class Compiler:
             column = "value"
         else:
             where.append(f"category = {_lit(category)}")
-        text = f"upper(replace(CAST({column} AS VARCHAR), '.', ''))"
+        raw = f"CAST({column} AS VARCHAR)"
+        text = f"upper(replace({raw}, '.', ''))"
         if match == "prefix":
-            where.append("(" + " OR ".join(f"starts_with({text}, {_lit(c)})" for c in codes) + ")")
+            def test(x: str) -> str:
+                return "(" + " OR ".join(f"starts_with({x}, {_lit(c)})" for c in codes) + ")"
         elif match == "exact":
-            where.append(f"{text} IN ({', '.join(_lit(c) for c in codes)})")
+            def test(x: str) -> str:
+                return f"{x} IN ({', '.join(_lit(c) for c in codes)})"
         else:
             raise BadInput("match: exact or prefix")
+        if all(c.isascii() for c in codes):
+            # a code already written as the codes are (no dot, no lower case) is compared as it is; only the
+            # others are normalised (the same answer: normalising such a code leaves it unchanged)
+            where.append(f"({test(raw)} OR ((contains({raw}, '.') OR {raw} <> upper({raw})) AND {test(text)}))")
+        else:
+            where.append(test(text))
         return " AND ".join(where)
+
+    def count_leaves(self, *definitions: object) -> None:
+        """Count the event filters of the codes and event leaves in ``definitions`` (an index leaf, criteria):
+        the events matching a filter used more than once are then selected once (``matching``)."""
+        def walk(c: object) -> None:
+            if isinstance(c, Mapping):
+                if "codes" in c or "event" in c:
+                    try:
+                        f = self._event_filter(c)
+                    except BadInput:  # reported where the leaf is compiled
+                        return
+                    self._uses[f] = self._uses.get(f, 0) + 1
+                for key in ("all", "any"):
+                    if isinstance(c.get(key), list):
+                        for x in c[key]:
+                            walk(x)
+                if "not" in c:
+                    walk(c["not"])
+        for d in definitions:
+            walk(d)
+
+    def matching(self, leaf: Mapping[str, Any]) -> str:
+        """SQL of the events matching a leaf's codes or event filter (not its window or period):
+        ``person, _t`` (its day), ``_start, _end``. A filter counted more than once (``count_leaves``) is
+        selected once into a temporary table that its leaves read."""
+        f = self._event_filter(leaf)
+        sql = f'SELECT person, {self.t} AS _t, start AS _start, "end" AS _end FROM {self.events} WHERE {f}'
+        if self._uses.get(f, 0) < 2:
+            return sql
+        if f not in self._shared:
+            self.__class__._serial += 1
+            table = f"_matching_{self._serial}"
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
+            self._shared[f] = table
+        return f"SELECT * FROM {self._shared[f]}"
 
     def index(self, leaf: Mapping[str, Any] | None) -> Cohort:
         if leaf is None:
@@ -182,14 +228,15 @@ class Compiler:
             return Cohort("all persons", source)
         if "window" in leaf:
             raise BadInput("index: no window (it is what windows are relative to)")
-        during = (" AND " + period_sql(leaf["during"], "start", '"end"', field="index.during")
+        during = (" AND " + period_sql(leaf["during"], "_start", "_end", field="index.during")
                   if "during" in leaf else "")
         return Cohort("index event",
-                      f"SELECT person, min({self.t}) AS t0, min(start) AS d0 FROM {self.events} WHERE "
-                      f"{self._event_filter(leaf)}{during} AND {self.t} IS NOT NULL GROUP BY person")
+                      f"SELECT person, min(_t) AS t0, min(_start) AS d0 FROM ({self.matching(leaf)}) WHERE "
+                      f"_t IS NOT NULL{during} GROUP BY person")
 
     def _windowed(self, leaf: Mapping[str, Any], base: str) -> str:
-        where = [self._event_filter(leaf)]
+        events = self.matching(leaf)
+        where = ["TRUE"]
         window = leaf.get("window")
         if window is not None:
             unknown = set(window) - {"from", "to"}
@@ -202,8 +249,7 @@ class Compiler:
         if "during" in leaf:
             where.append(period_sql(leaf["during"], "e._start", "e._end", field="during"))
         n = int(leaf.get("min_count", 1))
-        return (f"SELECT i.person FROM ({base}) i JOIN (SELECT person AS _p, category, \"group\", value, "
-                f"{self.t} AS _t, start AS _start, \"end\" AS _end FROM {self.events}) e ON e._p = i.person "
+        return (f"SELECT i.person FROM ({base}) i JOIN ({events}) e ON e.person = i.person "
                 f"WHERE {' AND '.join(where)} GROUP BY i.person HAVING count(*) >= {n}")
 
     def persons(self, c: Mapping[str, Any], base: str) -> str:
@@ -285,6 +331,7 @@ class Compiler:
         return Cohort(c.name, f"SELECT * FROM {table}")
 
     def cohort(self, definition: Mapping[str, Any], name: str = "cohort") -> Cohort:
+        self.count_leaves(definition.get("index"), definition.get("criteria"))
         base = self.materialise(self.index(definition.get("index")))
         crit = definition.get("criteria")
         if not crit:
@@ -308,6 +355,7 @@ def attrition(con: duckdb.DuckDBPyConnection, steps: Sequence[tuple[str, Mapping
     each cell with its persons for the airlock) and, with ``figure``, a flowchart SVG attached to it.
     Returns the table's path and the final cohort."""
     comp = Compiler(con, regions=regions)
+    comp.count_leaves(index, *(crit for _, crit in steps))
     current = comp.materialise(comp.index(index))
     current.name = "index event" if index else "all persons"
     labels = [f"00. {current.name}"]

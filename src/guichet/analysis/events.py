@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
@@ -115,27 +116,50 @@ def _col(cols: set[str], name: str, alias: str, default: str = "NULL") -> str:
 
 
 def _day(cols: set[str], alias: str) -> str:
-    return f"CAST({alias}.DAYS_SINCE_INDEX AS INTEGER)" if "DAYS_SINCE_INDEX" in cols else "CAST(NULL AS INTEGER)"
+    return f"{alias}.DAYS_SINCE_INDEX" if "DAYS_SINCE_INDEX" in cols else "NULL"
+
+
+_TYPES = {"person": "VARCHAR", "category": "VARCHAR", "group": "VARCHAR", "value": "VARCHAR", "weight": "DOUBLE",
+          "start": "DATE", "end": "DATE", "day": "INTEGER", "source": "VARCHAR"}
+_LITERAL = re.compile(r"^(NULL|'[^']*'|-?\d+(\.\d+)?)$")
+
+
+@dataclass
+class Part:
+    """One source's SELECT: ``exprs`` the SQL of each of ``COLUMNS`` (cast to its type), ``rest`` its FROM
+    (and WHERE); ``constants`` the columns whose expression is a literal, the same on every row."""
+
+    exprs: dict[str, str]
+    rest: str
+    constants: frozenset[str]
+
+    def sql(self, columns: Iterable[str] = COLUMNS) -> str:
+        return "SELECT " + ", ".join(f"{self.exprs[c]} AS {_q(c)}" for c in columns) + " " + self.rest
 
 
 def _select(person: str, category: str, group: str, value: str, weight: str, start: str, end: str, day: str,
-            source: str, rest: str, *, parsed: bool = False) -> str:
+            source: str, rest: str, *, parsed: bool = False) -> Part:
     """One source's SELECT; ``parsed``: start and end are DATEs already (a claim's or a stay's, parsed once
-    before their aggregation), not texts for ``_gdate``."""
-    start, end = (f"CAST({start} AS DATE)", f"CAST({end} AS DATE)") if parsed else (f"_gdate({start})", f"_gdate({end})")
-    return (f"SELECT CAST({person} AS VARCHAR) AS person, '{category}' AS category, CAST({group} AS VARCHAR) AS "
-            f'"group", CAST({value} AS VARCHAR) AS value, CAST({weight} AS DOUBLE) AS weight, '
-            f'{start} AS start, {end} AS "end", {day} AS day, \'{source}\' AS source {rest}')
+    before their aggregation), not texts for ``_gdate``. ``category`` and ``source`` are names (literals);
+    any other argument that is a SQL literal (``'MCO'``, ``1``, ``NULL``) is a constant of the part."""
+    raw = {"person": person, "category": f"'{category}'", "group": group, "value": value, "weight": weight,
+           "start": start, "end": end, "day": day, "source": f"'{source}'"}
+    constants = frozenset(c for c, v in raw.items() if _LITERAL.match(v.strip()))
+    exprs = {c: f"CAST({v} AS {_TYPES[c]})" for c, v in raw.items()}
+    if not parsed:
+        exprs.update({c: f"_gdate({raw[c]})" for c in ("start", "end") if c not in constants})
+    return Part(exprs, rest, constants)
 
 
-def event_sql(present: Mapping[str, set[str]], *, drugs: bool = False,
-              categories: Iterable[str] = CATEGORIES) -> str:
-    """The SQL of the event table over the views in ``present`` (name → columns): a UNION ALL of one
-    SELECT per source table (none when a table or a needed column is absent)."""
+def _plan(present: Mapping[str, set[str]], *, drugs: bool = False, categories: Iterable[str] = CATEGORIES,
+          prefix: str = "_stays_") -> tuple[list[tuple[str, str]], list[Part]]:
+    """The event table over the views in ``present`` (name → columns): the intermediate results its parts
+    read (name, SQL: each PMSI year's stays, aggregated once) and one part per source table (none when a
+    table or a needed column is absent). ``prefix``: the intermediate results' names, before the year."""
     wanted = set(categories)
     if wanted - set(CATEGORIES):
         raise BadInput(f"categories: among {', '.join(CATEGORIES)}")
-    parts: list[str] = []
+    parts: list[Part] = []
     prs = present.get("ER_PRS_F", set())
     pha = present.get("ER_PHA_F", set())
     if "dispensing" in wanted and {"PERSON_ID", "PHA_PRS_C13"} <= pha:
@@ -151,9 +175,10 @@ def event_sql(present: Mapping[str, set[str]], *, drugs: bool = False,
                                  parsed=True))
         else:
             parts.append(_select("p.PERSON_ID", "dispensing", atc, "p.PHA_PRS_C13", _col(pha, "PHA_ACT_QSN", "p", "1"),
-                                 "NULL", "NULL", "CAST(NULL AS INTEGER)", "ER_PHA_F", f"FROM ER_PHA_F p{join}"))
+                                 "NULL", "NULL", "NULL", "ER_PHA_F", f"FROM ER_PHA_F p{join}"))
     if "visit" in wanted and {"PERSON_ID", "EXE_SOI_DTD", "PRS_NAT_REF"} <= prs:
-        specialty = f"coalesce(nullif(CAST({_col(prs, 'PSE_SPE_COD', 'r')} AS VARCHAR), ''), 'unknown')"
+        specialty = ("coalesce(nullif(CAST(r.PSE_SPE_COD AS VARCHAR), ''), 'unknown')" if "PSE_SPE_COD" in prs
+                     else "'unknown'")
         parts.append(_select("r.PERSON_ID", "visit", specialty,
                              "r.PRS_NAT_REF", _col(prs, "PRS_ACT_QTE", "r", "1"), "r.EXE_SOI_DTD",
                              _col(prs, "EXE_SOI_DTF", "r", "r.EXE_SOI_DTD"), _day(prs, "r"), "ER_PRS_F",
@@ -164,18 +189,18 @@ def event_sql(present: Mapping[str, set[str]], *, drugs: bool = False,
         m = PMSI.match(name)
         if m:
             pmsi.setdefault(m.group(1), {})[m.group(2)] = name
-    ctes: list[str] = []  # each year's stays, aggregated once and read by the stays' and diagnoses' SELECTs
+    ctes: list[tuple[str, str]] = []  # each year's stays, aggregated once and read by the stays' and diagnoses' SELECTs
     for year, files in sorted(pmsi.items()):
         c = files.get("C")
         ccols = present.get(c, set()) if c else set()
         if not c or not {"PERSON_ID", "STAY_ID", "ENT_DAT"} <= ccols or not {"stay", "diagnosis"} & wanted:
             continue
         end = _col(ccols, "SOR_DAT", "s", "s.ENT_DAT")
-        stays = f"_stays_{year}"
-        ctes.append(f"{stays} AS MATERIALIZED (SELECT STAY_ID, any_value(PERSON_ID) AS person, "
+        stays = _q(f"{prefix}{year}")
+        ctes.append((stays, f"SELECT STAY_ID, any_value(PERSON_ID) AS person, "
                     f"min(_gdate(ENT_DAT)) AS s, max(_gdate({end.replace('s.', '')})) AS e, "
                     f"{'min(CAST(DAYS_SINCE_INDEX AS INTEGER))' if 'DAYS_SINCE_INDEX' in ccols else 'NULL'} AS dd "
-                    f"FROM {_q(c)} GROUP BY STAY_ID)")
+                    f"FROM {_q(c)} GROUP BY STAY_ID"))
         if "stay" in wanted:
             parts.append(_select("s.person", "stay", "'MCO'", "s.STAY_ID",
                                  "greatest(coalesce(datediff('day', s.s, s.e), 0), 0)", "s.s", "s.e",
@@ -213,17 +238,34 @@ def event_sql(present: Mapping[str, set[str]], *, drugs: bool = False,
                                  f"FROM IR_BEN_R b WHERE _gdate(b.BEN_DCD_DTE) >= DATE '{SENTINEL_BEFORE}' {unless}"))
     if not parts:
         raise BadInput("event table: the extract holds none of the tables and columns events are made from")
-    body = "\nUNION ALL\n".join(parts)
-    return f"WITH {', '.join(ctes)}\n{body}" if ctes else body
+    return ctes, parts
+
+
+def event_sql(present: Mapping[str, set[str]], *, drugs: bool = False,
+              categories: Iterable[str] = CATEGORIES) -> str:
+    """The SQL of the event table over the views in ``present`` (name → columns): a UNION ALL of one
+    SELECT per source table (none when a table or a needed column is absent)."""
+    ctes, parts = _plan(present, drugs=drugs, categories=categories)
+    body = "\nUNION ALL\n".join(p.sql() for p in parts)
+    return f"WITH {', '.join(f'{n} AS MATERIALIZED ({q})' for n, q in ctes)}\n{body}" if ctes else body
 
 
 def events(tables: Mapping[str, pa.Table] | None = None, *, con: duckdb.DuckDBPyConnection | None = None,
            drugs: Mapping[str, str] | None = None, categories: Iterable[str] = CATEGORIES,
            view: str | None = "events", during: Mapping[str, object] | None = None) -> duckdb.DuckDBPyConnection:
     """Make the event table in ``con`` (a new in-memory connection when None) from ``tables`` (registered as
-    views) or the views already there; it is created as the temporary table ``view`` (``events``) and the
-    connection is returned (``con.table("events").to_arrow_table()`` for Arrow). ``during``: only the
-    events in that calendar period (``period_sql``; an event without a date is in none)."""
+    views) or the views already there, as the temporary view ``view`` (``events``), and return the
+    connection (``con.table("events").to_arrow_table()`` for Arrow). ``during``: only the events in that
+    calendar period (``period_sql``; an event without a date is in none).
+
+    Each source's events are computed once into a temporary table of their own (``_events_0``, ... for
+    ``events``) holding the columns that vary from row to row; the view is their UNION ALL with the
+    columns that are the same on every row of a source (its category and source, and a constant group
+    or weight: ``'MCO'``, ``'principal'``, 1) given as constants, and ``end`` as ``start`` where a source's
+    end is its start (dispensings, visits without an end date). Reading the view gives the whole table;
+    a query on one category reads only that category's tables (the others' constant ``category`` does
+    not match and DuckDB leaves them out)."""
+    name = view or "events"
     where = " WHERE " + period_sql(during, "start", '"end"') if during is not None else ""
     con = con or duckdb.connect()
     if tables is not None:
@@ -237,11 +279,39 @@ def events(tables: Mapping[str, pa.Table] | None = None, *, con: duckdb.DuckDBPy
         con.register("_drugs_arrow", pa.table({"cip": pa.array(list(drugs), pa.string()),
                                                "atc": pa.array(list(drugs.values()), pa.string())}))
         con.execute("CREATE OR REPLACE TEMP VIEW _drugs AS SELECT * FROM _drugs_arrow")
-    sql = event_sql(_present(con), drugs=bool(drugs), categories=categories)
-    if where:
-        sql = f"SELECT * FROM ({sql}){where}"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {_q(view or 'events')} AS {sql}")
+    ctes, parts = _plan(_present(con), drugs=bool(drugs), categories=categories, prefix=f"_{name}_stays_")
+    _drop(con, name)
+    for cte, sql in ctes:  # each PMSI year's stays, read by the stays' and the diagnoses' parts
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {cte} AS {sql}")
+    selects = []
+    for i, part in enumerate(parts):
+        table = _q(f"_{name}_{i}")
+        same_end = part.exprs["end"] == part.exprs["start"]  # a dispensing's, a visit's without its end date
+        stored = [c for c in COLUMNS if c not in part.constants and not (c == "end" and same_end)]
+        con.execute(f"CREATE TEMP TABLE {table} AS SELECT {', '.join(_q(c) for c in stored)} "
+                    f"FROM ({part.sql()}){where}")
+        selects.append("SELECT " + ", ".join(part.exprs[c] + f" AS {_q(c)}" if c in part.constants
+                                             else 'start AS "end"' if c == "end" and same_end else _q(c)
+                                             for c in COLUMNS) + f" FROM {table}")
+    for cte, _ in ctes:
+        con.execute(f"DROP TABLE IF EXISTS temp.main.{cte}")
+    con.execute(f"CREATE TEMP VIEW {_q(name)} AS " + "\nUNION ALL\n".join(selects))
     return con
+
+
+def _drop(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Remove a previous event table ``name`` (the view and its tables; a table of that name made by an
+    earlier version) from the connection's temporary schema."""
+    for kind in ("VIEW", "TABLE"):
+        try:
+            con.execute(f"DROP {kind} IF EXISTS temp.main.{_q(name)}")
+        except duckdb.CatalogException:  # the other kind of object
+            pass
+    prefix = f"_{name}_"
+    for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, ?)",
+                                [prefix]).fetchall():
+        if table[len(prefix):].isdigit():
+            con.execute(f"DROP TABLE temp.main.{_q(table)}")
 
 
 def event_table(tables: Mapping[str, pa.Table] | None = None, *, con: duckdb.DuckDBPyConnection | None = None,

@@ -160,24 +160,46 @@ def _cbc_mac_chunk(cipher: Any, label: bytes, values: pa.Array) -> bytes:
     head = 8 + len(label)
     label_row = np.frombuffer(label, dtype=np.uint8)
     result = np.empty((n, 16), dtype=np.uint8)
-    for length in np.unique(lengths):  # values of one byte length: one contiguous (m, length) matrix
-        idx = np.flatnonzero(lengths == length)
-        m, size = len(idx), int(length)
+    encryptor = cipher.encryptor()  # ECB keeps no state between calls: one for every block position
+    # two buffers the chain steps write into (``update_into`` allocates nothing: 6x faster than ``update``,
+    # which allocates and copies the output, measured on 16 MB)
+    state_buf = bytearray(min(n, _CBC_CHUNK) * 16 + 15)
+    mixed = np.empty((min(n, _CBC_CHUNK), 16), dtype=np.uint8)
+    distinct = np.unique(lengths)
+    for length in distinct:  # values of one byte length: one contiguous (m, length) matrix
+        if len(distinct) == 1:
+            idx, taken = None, values
+        else:
+            idx = np.flatnonzero(lengths == length)
+            taken = values.take(pa.array(idx))
+        m, size = len(taken), int(length)
         width = (head + size + 15) // 16 * 16
         padded = np.zeros((m, width), dtype=np.uint8)
         padded[:, :8] = np.frombuffer((len(label) + size).to_bytes(8, "big"), dtype=np.uint8)
         padded[:, 8:head] = label_row
         if size:
-            taken = values.take(pa.array(idx))
             buf = taken.buffers()[2]
             first = int(np.frombuffer(taken.buffers()[1], np.int32)[taken.offset])
             padded[:, head:head + size] = np.frombuffer(buf, dtype=np.uint8)[first:first + m * size].reshape(m, size)
-        state = np.zeros((m, 16), dtype=np.uint8)
-        encryptor = cipher.encryptor()
-        for j in range(width // 16):
-            block = np.bitwise_xor(state, padded[:, 16 * j:16 * (j + 1)])
-            state = np.frombuffer(encryptor.update(block.tobytes()), dtype=np.uint8).reshape(m, 16)
-        result[idx] = state
+        # the leading blocks every message of the group shares (the length, the label, a common prefix such as
+        # a surrogate's kind) chain to the same state: computed once, on the first message
+        same = (padded[:, : width - 16] == padded[0, : width - 16]).all(axis=0) if m > 1 else np.ones(width - 16, bool)
+        shared = 0
+        while shared < width // 16 - 1 and same[16 * shared:16 * (shared + 1)].all():
+            shared += 1
+        start = np.zeros(16, dtype=np.uint8)
+        for j in range(shared):
+            start = np.frombuffer(encryptor.update((start ^ padded[0, 16 * j:16 * (j + 1)]).tobytes()), np.uint8)
+        state = np.frombuffer(state_buf, dtype=np.uint8, count=m * 16).reshape(m, 16)
+        state[:] = start
+        step = mixed[:m]
+        for j in range(shared, width // 16):
+            np.bitwise_xor(state, padded[:, 16 * j:16 * (j + 1)], out=step)
+            encryptor.update_into(step, state_buf)
+        if idx is None:
+            result[:] = state
+        else:
+            result[idx] = state
     return result.tobytes()
 
 
@@ -256,14 +278,24 @@ def encode_digests(blob: bytes, width: int = 32) -> pa.Array:
     n = len(blob) // width
     if n * LENGTH > _MAX_STRING_BYTES:
         raise ValueError("too many pseudonyms for one string array; split the column")
-    raw = np.frombuffer(blob, dtype=np.uint8).reshape(n, width)[:, :11].astype(np.uint16)  # 88 bits >= 85
-    chars = np.empty((n, LENGTH), dtype=np.uint8)
+    raw = np.frombuffer(blob, dtype=np.uint8).reshape(n, width)
+    # the 85 bits kept, as two big-endian integers: bits 0-63 and bits 64-87 (of which 64-84 are used)
+    high = np.ascontiguousarray(raw[:, :8]).view(">u8").ravel().astype(np.uint64)
+    low = np.zeros((n, 8), dtype=np.uint8)
+    low[:, :3] = raw[:, 8:11]
+    low_bits = low.view(">u8").ravel().astype(np.uint64)
+    groups = np.empty((LENGTH, n), dtype=np.uint8)  # one row a character: every write contiguous
     for i in range(LENGTH):  # character i is bits 5i .. 5i+4 of the digest, big-endian
-        byte, bit = divmod(5 * i, 8)
-        pair = raw[:, byte] << 8
-        if byte + 1 < 11:
-            pair |= raw[:, byte + 1]
-        chars[:, i] = _B32_ALPHABET[(pair >> (11 - bit)) & 31]
+        first = 5 * i
+        if first + 5 <= 64:
+            group = (high >> np.uint64(59 - first)) & np.uint64(31)
+        elif first >= 64:
+            group = (low_bits >> np.uint64(123 - first)) & np.uint64(31)
+        else:  # straddles the two: its high bits end ``high``, its low bits start ``low``
+            over = first + 5 - 64
+            group = ((high & np.uint64((1 << (64 - first)) - 1)) << np.uint64(over)) | (low_bits >> np.uint64(64 - over))
+        groups[i] = group
+    chars = np.ascontiguousarray(_B32_ALPHABET[groups].T)
     offsets = np.arange(0, LENGTH * (n + 1), LENGTH, dtype=np.int32)
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(chars))
 

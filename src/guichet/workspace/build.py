@@ -7,12 +7,15 @@ the project's key. The SQL is built with SQLGlot and recorded as the extract's r
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import secrets
 import shutil
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -32,6 +35,8 @@ from guichet.lake import open_info, published_versions
 from guichet.linkage.index import require_latest
 from guichet.workspace import rules
 
+log = logging.getLogger("guichet.workspace")
+
 FOLDER = "workspaces"
 MANIFEST = "manifest.json"
 RECIPE = "recipe.sql"
@@ -44,6 +49,14 @@ BATCH = 200_000  # values per custodian call (its bound is 500,000)
 MEMORY_LIMIT = "4GB"
 RESOURCE_SETTINGS = frozenset({"memory_limit"})  # how a build runs, not what it holds: not in its fingerprint
 PERIOD_TABLES = frozenset(v.split(".")[0] for v in LEAF_VARIABLES["period"])  # the events a ``period`` leaf reads
+
+
+@contextlib.contextmanager
+def _timed(purpose: str) -> Iterator[None]:
+    """Log a step of the build outside the engine with its wall-clock time (the engine logs its own)."""
+    started = time.perf_counter()
+    yield
+    log.info("workspace: %s (%.3f s)", purpose, time.perf_counter() - started)
 
 
 def workspace_dir(hub: Hub, permit_id: str) -> Path:
@@ -561,7 +574,8 @@ class Builder:
         self.recipe.statements.append((purpose, exp.Create(
             this=exp.to_table(f"ws_out_{table}"), kind="TABLE", replace=True,
             properties=exp.Properties(expressions=[exp.TemporaryProperty()]), expression=query)))
-        self.outs[table] = self.engine.arrow_table(query, purpose=f"workspace: {purpose}")
+        with _timed(f"{purpose} (fetched as Arrow)"):
+            self.outs[table] = self.engine.arrow_table(query, purpose=f"workspace: {purpose}")
         self.engine.con.register(f"ws_out_{table}", self.outs[table])
 
     def _keep_undated(self, table: str) -> exp.Expr:
@@ -788,8 +802,11 @@ def produce(hub: Hub, plan: Plan, settings: Settings, versions: dict[str, int], 
         files: dict[str, Any] = {}
         counts: dict[str, int] = {}
         for o in released:
-            meta = write_table(custodian, plan.project, b.released(o), folder / f"{o.name}.parquet",
-                               [o.record_key.out] if o.record_key else [])
+            with _timed(f"{o.name}: surrogates"):
+                table = b.released(o)
+            with _timed(f"{o.name}: encrypted write"):
+                meta = write_table(custodian, plan.project, table, folder / f"{o.name}.parquet",
+                                   [o.record_key.out] if o.record_key else [])
             files[o.name], counts[o.name] = meta, int(meta["rows"])
     return Produced(files, counts, persons, excluded, risk, table_persons, released, index_version, b.recipe)
 
@@ -833,7 +850,8 @@ def build(hub: Hub, permit_id: str, document: dict[str, Any], *, by: str) -> tup
     for left in home.glob(".extract.staging-*"):  # left by a crashed build
         shutil.rmtree(left, ignore_errors=True)
     staging.mkdir(mode=0o700)
-    made = produce(hub, plan, settings, versions, optouts, custodian, staging)
+    with _timed("the recipe run (produce)"):
+        made = produce(hub, plan, settings, versions, optouts, custodian, staging)
     files, counts, persons, risk, released = made.files, made.counts, made.persons, made.risk, made.released
     with hub.store.write() as s:
         for meta in files.values():

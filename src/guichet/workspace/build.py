@@ -351,8 +351,6 @@ def _out_expressions(plan: Plan, table: str, present: set[str], shift: int = 0) 
 
 
 def _value(plan: Plan, table: str, column: str) -> exp.Expr:
-    if column == rules.INDEX_DAYS:
-        return _col("_days")
     if column in rules.DATE_FIELDS and f"{table}.{column}" not in plan.granted:
         return exp.func("strftime", _as_date(column), literal("%Y-%m"))
     if column in rules.COLUMN_KEYS:
@@ -375,10 +373,17 @@ class Builder:
         self.shift = shift_days(plan, settings)
         self.implied: frozenset[str] = frozenset()  # tables whose period implies the population (bind_index)
         self.outs: dict[str, pa.Table] = {}  # each released table's rows, before surrogates (select_table)
+        # the tables another table read takes its persons and dates from: their rows are kept in a table
+        self.parents = frozenset(EVENT_TABLES[t].parent for t in tables_read(plan) if EVENT_TABLES[t].parent)
+        self.optouts = False  # whether the register applies to anybody (bind_index)
+        self.opted: dict[str, pa.Array] = {}  # each released table's opted-out persons (select_table)
+        self.days: dict[str, pa.Array] = {}  # each released table's days since the index event (index_days)
+        self.persons_of: dict[str, pa.DictionaryArray] = {}  # each released table's persons, dictionary-encoded
 
     # the persons: links, population, opt-outs
     def bind_index(self, optouts: list[str]) -> int:
         run = require_latest(self.hub)
+        self.optouts = bool(optouts)
         for name in ("links", "index"):
             meta = run.files[name]
             key = self.custodian.unwrap(meta["key_id"], meta["wrapped"])
@@ -486,9 +491,12 @@ class Builder:
                             exp.column(exp.Star(), table="c"))
                  .from_(_tbl(f"ws_raw_{table}", "c"))
                  .join(_tbl(f"ws_rows_{spec.parent}", "p"), join_type="inner", on=exp.and_(*conds)))
-        # a table, not a view: a view would scan the encrypted file again in every query that reads it, and
-        # DuckDB 2.0.1 misreads encrypted Parquet scanned twice in one query (engine/connection.py)
-        self.recipe.run(self.engine, f"ws_rows_{table}", q, f"{table}: each row's person through the person index")
+        # a view when only the permitted rows' statement reads it (once: a table would copy every row read); a
+        # table for a parent, which its children's statements read again: a view would scan the encrypted file
+        # again in each, and DuckDB 2.0.1 misreads encrypted Parquet scanned twice in one query
+        # (engine/connection.py)
+        self.recipe.run(self.engine, f"ws_rows_{table}", q, f"{table}: each row's person through the person index",
+                        view=table not in self.parents)
         return out
 
     @staticmethod
@@ -498,62 +506,76 @@ class Builder:
         return exp.Exists(this=exp.select(literal(1)).from_(table).where(
             _col("person_id", table).eq(_col("_person"))))
 
-    def _persons_kept(self, table: str) -> list[exp.Expr]:
-        conds: list[exp.Expr] = [exp.Not(this=self._in("ws_optout"))]
+    def _persons_kept(self, table: str, *, optouts: bool = True) -> list[exp.Expr]:
+        conds: list[exp.Expr] = [exp.Not(this=self._in("ws_optout"))] if optouts else []
         if self.plan.criteria is not None and table not in self.implied:
             conds.append(self._in("ws_pop"))
         return conds
 
-    def _keep(self, table: str) -> exp.Expr:
-        conds = self._persons_kept(table)
+    def _keep(self, table: str, *, optouts: bool = True) -> exp.Expr:
+        conds = self._persons_kept(table, optouts=optouts)
         start, end = self.plan.period.get("start"), self.plan.period.get("end")
         if start:
             conds.append(exp.func("coalesce", _col("_ev_end"), _col("_ev_start")) >= exp.cast(literal(start), "DATE"))
         if end:
             conds.append(_col("_ev_start") <= exp.cast(literal(end), "DATE"))
-        return exp.and_(*conds)
-
-    def _period_only(self, table: str) -> exp.Expr:
-        has_dates = EVENT_TABLES[table].start is not None or EVENT_TABLES[table].parent is not None
-        conds: list[exp.Expr] = []
-        if self.plan.criteria is not None and table not in self.implied:
-            conds.append(self._in("ws_pop"))
-        start, end = self.plan.period.get("start"), self.plan.period.get("end")
-        if has_dates and start:
-            conds.append(exp.func("coalesce", _col("_ev_end"), _col("_ev_start")) >= exp.cast(literal(start), "DATE"))
-        if has_dates and end:
-            conds.append(_col("_ev_start") <= exp.cast(literal(end), "DATE"))
         return exp.and_(*conds) if conds else exp.true()
 
-    def index_events(self) -> None:
-        """Each kept person's index event: their first event (start date) in the permitted dated tables,
-        population and period (the criteria language has no index event of its own)."""
+    def index_days(self, outs: list[TableOut]) -> None:
+        """Each kept person's index event — their first event (start date) in the permitted dated tables,
+        population and period (the criteria language has no index event of its own) —, computed over the
+        permitted rows fetched (``ws_out_*``: exactly those rows), and each row's days since it, from the exact
+        dates (before coarsening)."""
         union: exp.Query | None = None
-        for t in self.plan.tables:
-            if EVENT_TABLES[t].start is None and EVENT_TABLES[t].parent is None:
+        for o in outs:
+            if not self._dated(o.name):
                 continue
-            q = exp.select(_col("_person"), _col("_ev_start")).from_(f"ws_rows_{t}").where(self._keep(t))
+            q = exp.select(_col("_person"), _col("_ev_start")).from_(f"ws_out_{o.name}")
             union = q if union is None else exp.union(union, q, distinct=False)
-        if union is None:
-            union = exp.select(exp.alias_(exp.cast(exp.Null(), "VARCHAR"), "_person"),
-                               exp.alias_(exp.cast(exp.Null(), "DATE"), "_ev_start")).where(exp.false())
-        self.recipe.run(self.engine, "ws_index_event", exp.select(
-            _col("_person"), exp.alias_(exp.Min(this=_col("_ev_start")), "_index")).from_(union.subquery("u"))
-            .group_by(_col("_person")), "each person's index event: their first permitted event")
+        if union is None or not any(o.index_days for o in outs):
+            return
+        query = exp.select(_col("_person"), exp.alias_(exp.Min(this=_col("_ev_start")), "_index")).from_(
+            union.subquery("u")).group_by(_col("_person"))
+        purpose = "each person's index event: their first permitted event"
+        self.recipe.statements.append((purpose, exp.Create(
+            this=exp.to_table("ws_index_event"), kind="TABLE", replace=True,
+            properties=exp.Properties(expressions=[exp.TemporaryProperty()]), expression=query)))
+        index = self.engine.arrow_table(query, purpose=f"workspace: {purpose}")
+        import pyarrow.compute as pc
+
+        for o in outs:
+            if not o.index_days:
+                continue
+            # the same as the statement recorded below, computed over the fetched rows by Arrow: each row's
+            # person (dictionary-encoded once, for the surrogates too) looked up among the index events
+            self.recipe.statements.append((f"{o.name}: days since the person's index event, from the exact dates "
+                                           "(computed over the fetched rows, in their order, with Arrow)", exp.select(
+                exp.alias_(exp.Sub(this=_col("_ev_start", "r"), expression=_col("_index", "i")), rules.INDEX_DAYS))
+                .from_(_tbl(f"ws_out_{o.name}", "r")).join(_tbl("ws_index_event", "i"), join_type="left",
+                                                          on=_col("_person", "r").eq(_col("_person", "i")))))
+            persons = self._persons(o.name)
+            at = pc.index_in(persons.dictionary, value_set=index.column("_person"))
+            first = index.column("_index").combine_chunks().take(at).take(persons.indices)
+            start = self.outs[o.name].column("_ev_start").combine_chunks()
+            self.days[o.name] = pc.subtract(start.cast(pa.int32()), first.cast(pa.int32())).cast(pa.int64())
+
+    def _persons(self, table: str) -> pa.DictionaryArray:
+        """The persons of a table's permitted rows, dictionary-encoded (computed once)."""
+        import pyarrow.compute as pc
+
+        if table not in self.persons_of:
+            self.persons_of[table] = pc.dictionary_encode(self.outs[table].column("_person").combine_chunks())
+        return self.persons_of[table]
+
+    @staticmethod
+    def _dated(table: str) -> bool:
+        return EVENT_TABLES[table].start is not None or EVENT_TABLES[table].parent is not None
 
     def select_table(self, out: TableOut) -> None:
         table = out.name
-        has_dates = EVENT_TABLES[table].start is not None or EVENT_TABLES[table].parent is not None
+        has_dates = self._dated(table)
         rk = out.record_key
         source = f"ws_rows_{table}"
-        if out.index_days:
-            self.recipe.run(self.engine, f"ws_rowsx_{table}", exp.select(
-                exp.column(exp.Star(), table="r"),
-                exp.alias_(exp.Sub(this=_col("_ev_start", "r"), expression=_col("_index", "i")), "_days"))
-                .from_(_tbl(source, "r")).join(_tbl("ws_index_event", "i"), join_type="left",
-                                               on=_col("_person", "r").eq(_col("_person", "i"))),
-                f"{table}: days since the person's index event, from the exact dates", view=True)
-            source = f"ws_rowsx_{table}"
         cols: list[exp.Expr] = [_col("_person")]
         if rk:
             types = {f.name: f.type for f in self.engine.arrow_table(
@@ -564,10 +586,17 @@ class Builder:
             # DuckDB's own concat_ws: every part is coalesced, so SQLGlot's null-guarding CASE around it (which
             # computes every part twice) is not needed
             cols.append(exp.alias_(exp.Anonymous(this="concat_ws", expressions=[literal("|"), *parts]), "_rk"))
-        cols += [exp.alias_(_value(self.plan, table, c), c, quoted=True) for c in out.columns]
+        cols += [exp.alias_(_value(self.plan, table, c), c, quoted=True) for c in out.columns if c != rules.INDEX_DAYS]
+        if has_dates:  # the index events and the days since them (index_days)
+            cols.append(_col("_ev_start"))
         if self.shift:  # the exact dates, shifted per person (then coarsened) when the extract is written
             cols += [exp.alias_(_as_date(c), f"_exact_{c}", quoted=True) for c in out.dates]
-        keep = self._keep(table) if has_dates else self._keep_undated(table)
+        if self.optouts:
+            # the rows of opted-out persons are marked, not filtered out by the statement: they are counted
+            # (excluded) and removed from the fetched rows, so that no second pass over the rows counts them
+            cols.append(exp.alias_(self._in("ws_optout"), "_opted_out"))
+        undated = self._persons_kept(table, optouts=False)
+        keep = (self._keep(table, optouts=False) if has_dates else exp.and_(*undated) if undated else exp.true())
         # fetched once as Arrow (what the writing needs) and given to DuckDB under the step's name for the counts
         # and the risk (it scans the Arrow buffers): no DuckDB table copied again into Arrow afterwards
         query, purpose = exp.select(*cols).from_(source).where(keep), f"{table}: the permitted rows and variables, coarsened"
@@ -575,23 +604,28 @@ class Builder:
             this=exp.to_table(f"ws_out_{table}"), kind="TABLE", replace=True,
             properties=exp.Properties(expressions=[exp.TemporaryProperty()]), expression=query)))
         with _timed(f"{purpose} (fetched as Arrow)"):
-            self.outs[table] = self.engine.arrow_table(query, purpose=f"workspace: {purpose}")
+            rows = self.engine.arrow_table(query, purpose=f"workspace: {purpose}")
+        if self.optouts:
+            import pyarrow.compute as pc
+
+            opted = rows.column("_opted_out")
+            self.opted[table] = pc.unique(rows.column("_person").filter(opted))
+            rows = rows.filter(pc.invert(opted)).drop_columns(["_opted_out"])
+            self.recipe.statements.append((f"{table}: the rows of opted-out persons removed (from the fetched rows)",
+                                           exp.select("*").from_(f"ws_out_{table}").where(
+                                               exp.Not(this=_col("_opted_out")))))
+        self.outs[table] = rows
         self.engine.con.register(f"ws_out_{table}", self.outs[table])
 
-    def _keep_undated(self, table: str) -> exp.Expr:
-        return exp.and_(*self._persons_kept(table))
-
     def excluded(self, optouts: list[str]) -> int:
+        """The persons the opt-outs removed: those of the rows the permit kept (population, period) marked as
+        opted out by the permitted rows' statement."""
         if not optouts:
-            return 0  # an empty register excludes nobody: no need to read every row again
-        union: exp.Query | None = None
-        for t in self.plan.tables:
-            q = exp.select(_col("_person")).from_(f"ws_rows_{t}").where(self._period_only(t))
-            union = q if union is None else exp.union(union, q, distinct=True)
-        assert union is not None
-        q = exp.select(exp.Count(this=exp.Distinct(expressions=[_col("_person")]))).from_(union.subquery("u")).where(
-            _col("_person").isin(query=exp.select("person_id").from_("ws_optout")))
-        return int(self.engine.fetch_all(q, purpose="workspace: persons excluded by opt-outs")[0][0])
+            return 0  # an empty register excludes nobody
+        import pyarrow.compute as pc
+
+        found = [a for a in self.opted.values() if len(a)]
+        return int(pc.count_distinct(pa.concat_arrays(found)).as_py()) if found else 0
 
     def table_persons(self, table: str) -> int:
         q = exp.select(exp.Count(this=exp.Distinct(expressions=[_col("_person")]))).from_(f"ws_out_{table}")
@@ -681,11 +715,16 @@ class Builder:
 
     def released(self, out: TableOut) -> pa.Table:
         raw = self.outs[out.name]
-        arrays: dict[str, pa.Array] = {rules.PERSON_OUT: self.surrogates(raw.column("_person").combine_chunks(), "person")}
+        persons = self._persons(out.name)
+        arrays: dict[str, pa.Array] = {rules.PERSON_OUT: self._pseudonymise(persons.dictionary.cast(pa.string()))
+                                       .take(persons.indices)}
         if out.record_key:
             arrays[out.record_key.out] = self.surrogates(raw.column("_rk").combine_chunks(), out.record_key.kind)
         offsets = self.offsets(raw.column("_person").combine_chunks()) if self.shift and out.dates else None
         for c in out.columns:
+            if c == rules.INDEX_DAYS:
+                arrays[c] = self.days[out.name]
+                continue
             col = raw.column(c).combine_chunks()
             if offsets is not None and c in out.dates:
                 col = self.shifted(raw.column(f"_exact_{c}").combine_chunks(), offsets,
@@ -792,9 +831,9 @@ def produce(hub: Hub, plan: Plan, settings: Settings, versions: dict[str, int], 
         for t in tables_read(plan):
             outs[t] = b.read_table(t)
         released = [outs[t] for t in plan.tables]
-        b.index_events()
         for o in released:
             b.select_table(o)
+        b.index_days(released)
         table_persons = {o.name: b.table_persons(o.name) for o in released}
         persons = b.persons() if len(released) > 1 else sum(table_persons.values())
         excluded = b.excluded(optouts)

@@ -37,6 +37,9 @@ LABEL_ANO = b"guichet/level1/ano/v1\x00"
 LABEL_PSA = b"guichet/level1/psa/v1\x00"
 LABEL_HUB = b"guichet/hub/v1\x00"
 LABEL_PROJECT = b"guichet/project/v2\x00"  # v2: AES-256 CBC-MAC (below); v1 was HMAC-SHA-256
+# record keys sent as bytes (their canonical binary encoding, workspace/surrogates.py): the same CBC-MAC under the
+# project's pseudonym key, another domain (the labels differ before either ends: no message of one is one of the other)
+LABEL_PROJECT_KEY = b"guichet/project-key/v1\x00"
 _SEP = b"\x00"
 _DIGEST_BYTES = 15  # 120 bits -> 24 base32 characters, of which the first 17 are kept
 
@@ -110,11 +113,19 @@ def hub_pseudonym(key: bytes, level1: str) -> str:
 
 def project_pseudonym(key: bytes, person_id: str) -> str:
     """The reference (one message, one CBC encryption): what ``cbc_mac_many`` computes for many at once."""
+    return _cbc_mac_one(key, LABEL_PROJECT + person_id.encode("utf-8"))
+
+
+def project_key_pseudonym(key: bytes, message: bytes) -> str:
+    """The reference of a record key's surrogate from its canonical bytes (``project_key_pseudonyms``)."""
+    return _cbc_mac_one(key, LABEL_PROJECT_KEY + message)
+
+
+def _cbc_mac_one(key: bytes, message: bytes) -> str:
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
     encryptor = Cipher(algorithms.AES(key), modes.CBC(bytes(16))).encryptor()
-    last = (encryptor.update(cbc_mac_encoding(LABEL_PROJECT + person_id.encode("utf-8"))) + encryptor.finalize())[-16:]
-    return encode(last)
+    return encode((encryptor.update(cbc_mac_encoding(message)) + encryptor.finalize())[-16:])
 
 
 # --- project pseudonyms: AES-256 CBC-MAC over a prefix-free encoding ------------------------------------
@@ -183,9 +194,9 @@ def _cbc_mac_chunk(cipher: Any, label: bytes, values: pa.Array) -> bytes:
             padded[:, head:head + size] = np.frombuffer(buf, dtype=np.uint8)[first:first + m * size].reshape(m, size)
         # the leading blocks every message of the group shares (the length, the label, a common prefix such as
         # a surrogate's kind) chain to the same state: computed once, on the first message
-        same = (padded[:, : width - 16] == padded[0, : width - 16]).all(axis=0) if m > 1 else np.ones(width - 16, bool)
         shared = 0
-        while shared < width // 16 - 1 and same[16 * shared:16 * (shared + 1)].all():
+        while shared < width // 16 - 1 and (padded[:, 16 * shared:16 * (shared + 1)] == padded[0, 16 * shared:
+                                                                                             16 * (shared + 1)]).all():
             shared += 1
         start = np.zeros(16, dtype=np.uint8)
         for j in range(shared):
@@ -215,6 +226,18 @@ def project_pseudonyms(key: bytes, values: pa.Array | pa.ChunkedArray) -> pa.Arr
     if values.null_count or pc.any(empty).as_py():
         out = pc.if_else(empty, pa.scalar("", pa.string()), out)
     return out
+
+
+def project_key_pseudonyms(key: bytes, values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Project pseudonyms of record keys given as bytes (their canonical encoding, one message a row, no nulls):
+    the CBC-MAC of ``LABEL_PROJECT_KEY`` + the bytes under the project's pseudonym key."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    if pa.types.is_fixed_size_binary(values.type) or pa.types.is_large_binary(values.type):
+        values = values.cast(pa.binary())
+    if len(values) == 0:
+        return pa.array([], pa.string())
+    return encode_digests(cbc_mac_many(key, LABEL_PROJECT_KEY, values), width=16)
 
 
 # --- vectorised ---------------------------------------------------------------------------------------

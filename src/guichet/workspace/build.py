@@ -33,7 +33,7 @@ from guichet.errors import NotFound, Refused
 from guichet.hub import Hub
 from guichet.lake import open_info, published_versions
 from guichet.linkage.index import require_latest
-from guichet.workspace import rules
+from guichet.workspace import rules, surrogates
 
 log = logging.getLogger("guichet.workspace")
 
@@ -379,6 +379,7 @@ class Builder:
         self.opted: dict[str, pa.Array] = {}  # each released table's opted-out persons (select_table)
         self.days: dict[str, pa.Array] = {}  # each released table's days since the index event (index_days)
         self.persons_of: dict[str, pa.DictionaryArray] = {}  # each released table's persons, dictionary-encoded
+        self.key_classes: dict[str, list[surrogates.PartClass]] = {}  # record key kind -> its parts' classes
 
     # the persons: links, population, opt-outs
     def bind_index(self, optouts: list[str]) -> int:
@@ -571,6 +572,25 @@ class Builder:
     def _dated(table: str) -> bool:
         return EVENT_TABLES[table].start is not None or EVENT_TABLES[table].parent is not None
 
+    def _types(self, table: str) -> dict[str, pa.DataType]:
+        return {f.name: f.type for f in self.engine.arrow_table(
+            exp.select("*").from_(f"ws_rows_{table}").where(exp.false()),
+            purpose=f"workspace: the columns of {table}").schema}
+
+    def record_key_classes(self, outs: list[TableOut]) -> None:
+        """Each record key kind's parts' classes (integer, date, text) for its canonical encoding, the same in
+        every released table that has the kind (``surrogates.shared_classes``)."""
+        found: dict[str, list[list[surrogates.PartClass]]] = {}
+        for o in outs:
+            if o.record_key is None:
+                continue
+            types = self._types(o.name)
+            classes = [surrogates.part_class(types.get(c)) for c in o.record_key.columns]
+            if o.record_key.same_year:
+                classes.append("text")
+            found.setdefault(o.record_key.kind, []).append(classes)
+        self.key_classes = {kind: surrogates.shared_classes(c) for kind, c in found.items()}
+
     def select_table(self, out: TableOut) -> None:
         table = out.name
         has_dates = self._dated(table)
@@ -578,14 +598,14 @@ class Builder:
         source = f"ws_rows_{table}"
         cols: list[exp.Expr] = [_col("_person")]
         if rk:
-            types = {f.name: f.type for f in self.engine.arrow_table(
-                exp.select("*").from_(source).where(exp.false()), purpose=f"workspace: the columns of {table}").schema}
-            parts: list[exp.Expr] = [exp.func("coalesce", _key_typed(c, types.get(c)), literal("")) for c in rk.columns]
-            if rk.same_year:
-                parts.append(exp.func("coalesce", _col("_year"), literal("")))
-            # DuckDB's own concat_ws: every part is coalesced, so SQLGlot's null-guarding CASE around it (which
-            # computes every part twice) is not needed
-            cols.append(exp.alias_(exp.Anonymous(this="concat_ws", expressions=[literal("|"), *parts]), "_rk"))
+            # the record key's parts, typed: their canonical encoding and its surrogate are computed from the
+            # fetched values (released), no text of the key made for every row
+            types = self._types(table)
+            classes = self.key_classes[rk.kind]
+            for i, c in enumerate([*rk.columns, *(["_year"] if rk.same_year else [])]):
+                value: exp.Expr = _col(c) if classes[i] != "text" else (
+                    _col(c) if c == "_year" else _key_typed(c, types.get(c)))
+                cols.append(exp.alias_(value, f"_rk{i}"))
         cols += [exp.alias_(_value(self.plan, table, c), c, quoted=True) for c in out.columns if c != rules.INDEX_DAYS]
         if has_dates:  # the index events and the days since them (index_days)
             cols.append(_col("_ev_start"))
@@ -706,6 +726,17 @@ class Builder:
             return self._pseudonymise(encoded.dictionary).take(encoded.indices)
         return self._pseudonymise(pc.binary_join_element_wise(pa.scalar(kind), text, ":"))
 
+    def key_surrogates(self, kind: str, parts: list[pa.Array]) -> pa.Array:
+        """Per-project surrogates of a record key: the project's pseudonyms (the custodian's CBC-MAC under the
+        project's pseudonym key) of each row's canonical encoding of its typed parts (``surrogates``)."""
+        classes = self.key_classes[kind]
+        out = []
+        for start in range(0, len(parts[0]), BATCH):
+            messages = surrogates.key_messages(kind, [p.slice(start, BATCH) for p in parts], classes)
+            out.append(self.custodian.pseudonymise(messages, "project", purpose=f"extract:{self.plan.project}",
+                                                   project=self.plan.project))
+        return pa.concat_arrays(out) if out else pa.array([], pa.string())
+
     def _pseudonymise(self, text: pa.Array) -> pa.Array:
         out = []
         for start in range(0, len(text), BATCH):
@@ -719,7 +750,9 @@ class Builder:
         arrays: dict[str, pa.Array] = {rules.PERSON_OUT: self._pseudonymise(persons.dictionary.cast(pa.string()))
                                        .take(persons.indices)}
         if out.record_key:
-            arrays[out.record_key.out] = self.surrogates(raw.column("_rk").combine_chunks(), out.record_key.kind)
+            rk = out.record_key
+            parts = [raw.column(f"_rk{i}").combine_chunks() for i in range(len(rk.columns) + int(rk.same_year))]
+            arrays[rk.out] = self.key_surrogates(rk.kind, parts)
         offsets = self.offsets(raw.column("_person").combine_chunks()) if self.shift and out.dates else None
         for c in out.columns:
             if c == rules.INDEX_DAYS:
@@ -831,6 +864,7 @@ def produce(hub: Hub, plan: Plan, settings: Settings, versions: dict[str, int], 
         for t in tables_read(plan):
             outs[t] = b.read_table(t)
         released = [outs[t] for t in plan.tables]
+        b.record_key_classes(released)
         for o in released:
             b.select_table(o)
         b.index_days(released)
@@ -922,9 +956,9 @@ def build(hub: Hub, permit_id: str, document: dict[str, Any], *, by: str) -> tup
               "dictionary": str(dictionary_path.relative_to(hub.home))}
     header = (f"-- the recipe of permit {permit_id}'s extract v{number} (revision {document.get('revision')}); "
               f"snapshot {snap.snapshot}; versions {json.dumps(versions, sort_keys=True)}; "
-              f"person index v{made.index_version}")
+              f"person index v{made.index_version}; record keys {surrogates.SCHEME}")
     manifest = {"fingerprint": fp, "result": result, "versions": versions, "files": files,
-                "document_revision": document.get("revision"), "brought": brought}
+                "document_revision": document.get("revision"), "brought": brought, "record_keys": surrogates.SCHEME}
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
     recipe_text = made.recipe.text(header)
     (staging / RECIPE).write_text(recipe_text, encoding="utf-8")
@@ -1035,6 +1069,9 @@ def rerun(hub: Hub, permit_id: str, document: dict[str, Any], version: int | Non
                            f"v{manifest['result'].get('person_index')}")
     if made.excluded != manifest["result"].get("excluded_opted_out"):
         differences.append("the opt-out register changed since the build")
+    if manifest.get("record_keys") != surrogates.SCHEME:
+        differences.append(f"the extract's record keys (CLAIM_ID, STAY_ID, DEATH_ID) were made by an earlier scheme "
+                           f"than {surrogates.SCHEME}: they differ")
     return {"permit": permit_id, "version": number, "snapshot": manifest["result"].get("snapshot"),
             "document_revision": document.get("revision"), "versions": manifest["versions"],
             "reproduced": all(t["same"] for t in tables.values()), "tables": tables, "differences": differences}

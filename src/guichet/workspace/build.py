@@ -380,6 +380,7 @@ class Builder:
         self.days: dict[str, pa.Array] = {}  # each released table's days since the index event (index_days)
         self.persons_of: dict[str, pa.DictionaryArray] = {}  # each released table's persons, dictionary-encoded
         self.key_classes: dict[str, list[surrogates.PartClass]] = {}  # record key kind -> its parts' classes
+        self.qi: list[str] = []  # the released quasi-identifiers (person_summary)
 
     # the persons: links, population, opt-outs
     def bind_index(self, optouts: list[str]) -> int:
@@ -522,26 +523,58 @@ class Builder:
             conds.append(_col("_ev_start") <= exp.cast(literal(end), "DATE"))
         return exp.and_(*conds) if conds else exp.true()
 
-    def index_days(self, outs: list[TableOut]) -> None:
-        """Each kept person's index event — their first event (start date) in the permitted dated tables,
-        population and period (the criteria language has no index event of its own) —, computed over the
-        permitted rows fetched (``ws_out_*``: exactly those rows), and each row's days since it, from the exact
-        dates (before coarsening)."""
+    def person_summary(self, outs: list[TableOut]) -> None:
+        """One row a kept person, from one pass over the permitted rows fetched (``ws_out_*``: exactly the rows
+        kept), for every measure that needs the person's rows: their index event — their first event (start date)
+        in the permitted dated tables, population and period (the criteria language has no index event of its
+        own) —, their quasi-identifiers (the smallest value of each, over the tables releasing one), and their
+        first three (date, place) events (``risk``). A person's row is one group of one hash aggregate, instead
+        of one aggregate over every row for each measure."""
+        self.qi = sorted({c for o in outs for c in o.columns if c in rules.QUASI_IDENTIFIERS})
         union: exp.Query | None = None
         for o in outs:
-            if not self._dated(o.name):
-                continue
-            q = exp.select(_col("_person"), _col("_ev_start")).from_(f"ws_out_{o.name}")
+            has_qi = any(c in o.columns for c in self.qi)
+            cols: list[exp.Expr] = [
+                _col("_person"),
+                exp.alias_(_col("_ev_start") if self._dated(o.name) else exp.cast(exp.Null(), "DATE"), "_ev_start"),
+                exp.alias_(exp.true() if has_qi else exp.false(), "_has_qi"),
+                *[exp.alias_(_text(_col(c)) if c in o.columns else exp.cast(exp.Null(), "VARCHAR"), c, quoted=True)
+                  for c in self.qi]]
+            if o.event_date:
+                # "date chr(1) place": chr(1) sorts before any character of a date, so that their order is the
+                # (date, place) order
+                item: exp.Expr = exp.func("concat", _text(_col(o.event_date)), exp.func("chr", literal(1)),
+                                          exp.func("coalesce", _text(_col(o.place)) if o.place else
+                                                   exp.cast(exp.Null(), "VARCHAR"), literal("")))
+                cols.append(exp.alias_(exp.If(this=_col(o.event_date).is_(exp.null()).not_(), true=item,
+                                              false=exp.cast(exp.Null(), "VARCHAR")), "_seq"))
+            else:
+                cols.append(exp.alias_(exp.cast(exp.Null(), "VARCHAR"), "_seq"))
+            q = exp.select(*cols).from_(f"ws_out_{o.name}")
             union = q if union is None else exp.union(union, q, distinct=False)
-        if union is None or not any(o.index_days for o in outs):
+        assert union is not None
+        # each person's first three events: the three smallest sequence items, by DuckDB's top-n aggregate
+        # ``min(x, 3)``, which keeps three values a person instead of sorting every event
+        query = exp.select(
+            _col("_person"), exp.alias_(exp.Min(this=_col("_ev_start")), "_index"),
+            exp.alias_(exp.Anonymous(this="bool_or", expressions=[_col("_has_qi")]), "_has_qi"),
+            *[exp.alias_(exp.Min(this=_col(c)), c, quoted=True) for c in self.qi],
+            exp.alias_(exp.func("list_sort", exp.Anonymous(this="min", expressions=[_col("_seq"), literal(3)])), "_s"),
+        ).from_(union.subquery("u")).group_by(_col("_person"))
+        self.recipe.run(self.engine, "ws_persons", query, "each kept person: index event, quasi-identifiers, first "
+                        "three events (over the permitted rows fetched)")
+
+    def person_count(self) -> int:
+        q = exp.select(exp.Count(this=exp.Star())).from_("ws_persons")
+        return int(self.engine.fetch_all(q, purpose="workspace: persons")[0][0])
+
+    def index_days(self, outs: list[TableOut]) -> None:
+        """Each row's days since its person's index event (``ws_persons``), from the exact dates (before
+        coarsening)."""
+        if not any(o.index_days for o in outs):
             return
-        query = exp.select(_col("_person"), exp.alias_(exp.Min(this=_col("_ev_start")), "_index")).from_(
-            union.subquery("u")).group_by(_col("_person"))
-        purpose = "each person's index event: their first permitted event"
-        self.recipe.statements.append((purpose, exp.Create(
-            this=exp.to_table("ws_index_event"), kind="TABLE", replace=True,
-            properties=exp.Properties(expressions=[exp.TemporaryProperty()]), expression=query)))
-        index = self.engine.arrow_table(query, purpose=f"workspace: {purpose}")
+        index = self.engine.arrow_table(exp.select(_col("_person"), _col("_index")).from_("ws_persons"),
+                                        purpose="workspace: each person's index event")
         import pyarrow.compute as pc
 
         for o in outs:
@@ -552,7 +585,7 @@ class Builder:
             self.recipe.statements.append((f"{o.name}: days since the person's index event, from the exact dates "
                                            "(computed over the fetched rows, in their order, with Arrow)", exp.select(
                 exp.alias_(exp.Sub(this=_col("_ev_start", "r"), expression=_col("_index", "i")), rules.INDEX_DAYS))
-                .from_(_tbl(f"ws_out_{o.name}", "r")).join(_tbl("ws_index_event", "i"), join_type="left",
+                .from_(_tbl(f"ws_out_{o.name}", "r")).join(_tbl("ws_persons", "i"), join_type="left",
                                                           on=_col("_person", "r").eq(_col("_person", "i")))))
             persons = self._persons(o.name)
             at = pc.index_in(persons.dictionary, value_set=index.column("_person"))
@@ -651,34 +684,14 @@ class Builder:
         q = exp.select(exp.Count(this=exp.Distinct(expressions=[_col("_person")]))).from_(f"ws_out_{table}")
         return int(self.engine.fetch_all(q, purpose=f"workspace: persons of {table}")[0][0])
 
-    def persons(self) -> int:
-        union: exp.Query | None = None
-        for t in self.plan.tables:
-            q = exp.select(_col("_person")).from_(f"ws_out_{t}")
-            union = q if union is None else exp.union(union, q, distinct=True)
-        assert union is not None
-        q = exp.select(exp.Count(this=exp.Distinct(expressions=[_col("_person")]))).from_(union.subquery("u"))
-        return int(self.engine.fetch_all(q, purpose="workspace: persons")[0][0])
-
-    # --- risk ------------------------------------------------------------------------------------------------
     def risk(self, outs: list[TableOut], persons: int) -> dict[str, Any]:
-        k = self.settings.k
-        qi = sorted({c for o in outs for c in o.columns if c in rules.QUASI_IDENTIFIERS})
+        """k over the quasi-identifiers (each person's smallest value of each, over the tables releasing one) and
+        the share of persons unique on their first three (date, place) events, from ``ws_persons``."""
+        k, qi = self.settings.k, self.qi
         below, smallest = 0, None
         if qi and persons:
-            union: exp.Query | None = None
-            for o in outs:
-                if not any(c in o.columns for c in qi):
-                    continue
-                q = exp.select(_col("_person"), *[exp.alias_(_text(_col(c)) if c in o.columns else
-                                                             exp.cast(exp.Null(), "VARCHAR"), c, quoted=True) for c in qi]
-                               ).from_(f"ws_out_{o.name}")
-                union = q if union is None else exp.union(union, q, distinct=False)
-            assert union is not None
-            per_person = exp.select(_col("_person"), *[exp.alias_(exp.Min(this=_col(c)), c, quoted=True) for c in qi]
-                                    ).from_(union.subquery("u")).group_by(_col("_person"))
-            classes = exp.select(exp.alias_(exp.Count(this=exp.Star()), "n")).from_(per_person.subquery("pp")).group_by(
-                *[_col(c) for c in qi])
+            classes = exp.select(exp.alias_(exp.Count(this=exp.Star()), "n")).from_("ws_persons").where(
+                _col("_has_qi")).group_by(*[_col(c) for c in qi])
             q = exp.select(exp.func("coalesce", exp.Sum(this=exp.If(this=_col("n") < literal(k), true=_col("n"),
                                                                        false=literal(0))), literal(0)),
                            exp.Min(this=_col("n"))).from_(classes.subquery("c"))
@@ -686,24 +699,9 @@ class Builder:
             row = self.engine.fetch_all(q, purpose="workspace: k-anonymity")[0]
             below, smallest = int(row[0]), (int(row[1]) if row[1] is not None else None)
         unique = 0
-        events = [o for o in outs if o.event_date]
-        if events and persons:
-            union = None
-            for o in events:
-                assert o.event_date is not None
-                q = exp.select(_col("_person"), exp.alias_(_text(_col(o.event_date)), "_d"),
-                               exp.alias_(_text(_col(o.place)) if o.place else exp.cast(exp.Null(), "VARCHAR"), "_p")
-                               ).from_(f"ws_out_{o.name}").where(_col(o.event_date).is_(exp.null()).not_())
-                union = q if union is None else exp.union(union, q, distinct=False)
-            assert union is not None
-            # each person's first three events: the three smallest "date chr(1) place" strings (chr(1) sorts before any
-            # character of a date, so their order is the (date, place) order) by DuckDB's top-n aggregate ``min(x, 3)``, which
-            # keeps three values a person instead of sorting every event
-            seq_item = exp.func("concat", _col("_d"), exp.func("chr", literal(1)),
-                                exp.func("coalesce", _col("_p"), literal("")))
-            seqs = exp.select(_col("_person"), exp.alias_(exp.func("list_sort", exp.Anonymous(
-                this="min", expressions=[seq_item, literal(3)])), "_s")).from_(union.subquery("e")).group_by(_col("_person"))
-            counts = exp.select(exp.alias_(exp.Count(this=exp.Star()), "m")).from_(seqs.subquery("s")).group_by(_col("_s"))
+        if any(o.event_date for o in outs) and persons:
+            counts = exp.select(exp.alias_(exp.Count(this=exp.Star()), "m")).from_("ws_persons").where(
+                exp.func("len", _col("_s")) > literal(0)).group_by(_col("_s"))
             q = exp.select(exp.func("coalesce", exp.Sum(this=exp.If(this=_col("m").eq(literal(1)), true=literal(1),
                                                                        false=literal(0))), literal(0))
                            ).from_(counts.subquery("c"))
@@ -867,9 +865,11 @@ def produce(hub: Hub, plan: Plan, settings: Settings, versions: dict[str, int], 
         b.record_key_classes(released)
         for o in released:
             b.select_table(o)
+        b.person_summary(released)
         b.index_days(released)
-        table_persons = {o.name: b.table_persons(o.name) for o in released}
-        persons = b.persons() if len(released) > 1 else sum(table_persons.values())
+        persons = b.person_count()
+        table_persons = ({o.name: b.table_persons(o.name) for o in released} if len(released) > 1
+                         else {released[0].name: persons})
         excluded = b.excluded(optouts)
         risk = b.risk(released, persons)
         files: dict[str, Any] = {}

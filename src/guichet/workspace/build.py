@@ -724,7 +724,7 @@ class Builder:
             return self._pseudonymise(encoded.dictionary).take(encoded.indices)
         return self._pseudonymise(pc.binary_join_element_wise(pa.scalar(kind), text, ":"))
 
-    def key_surrogates(self, kind: str, parts: list[pa.Array]) -> pa.Array:
+    def key_surrogates(self, kind: str, parts: list[pa.ChunkedArray]) -> pa.Array:
         """Per-project surrogates of a record key: the project's pseudonyms (the custodian's CBC-MAC under the
         project's pseudonym key) of each row's canonical encoding of its typed parts (``surrogates``)."""
         classes = self.key_classes[kind]
@@ -745,22 +745,24 @@ class Builder:
     def released(self, out: TableOut) -> pa.Table:
         raw = self.outs[out.name]
         persons = self._persons(out.name)
-        arrays: dict[str, pa.Array] = {rules.PERSON_OUT: self._pseudonymise(persons.dictionary.cast(pa.string()))
-                                       .take(persons.indices)}
+        arrays: dict[str, pa.Array | pa.ChunkedArray] = {
+            rules.PERSON_OUT: self._pseudonymise(persons.dictionary.cast(pa.string())).take(persons.indices)}
         if out.record_key:
             rk = out.record_key
-            parts = [raw.column(f"_rk{i}").combine_chunks() for i in range(len(rk.columns) + int(rk.same_year))]
+            # the parts as fetched (chunked): each batch's slice is made contiguous, not the whole column
+            parts = [raw.column(f"_rk{i}") for i in range(len(rk.columns) + int(rk.same_year))]
             arrays[rk.out] = self.key_surrogates(rk.kind, parts)
         offsets = self.offsets(raw.column("_person").combine_chunks()) if self.shift and out.dates else None
         for c in out.columns:
             if c == rules.INDEX_DAYS:
                 arrays[c] = self.days[out.name]
                 continue
-            col = raw.column(c).combine_chunks()
+            col: pa.Array | pa.ChunkedArray = raw.column(c)  # as fetched: written chunk by chunk, not copied
             if offsets is not None and c in out.dates:
                 col = self.shifted(raw.column(f"_exact_{c}").combine_chunks(), offsets,
                                    coarsen=f"{out.name}.{c}" not in self.plan.granted)
-            arrays[c] = self.surrogates(col, out.column_keys[c]) if c in out.column_keys else col
+            arrays[c] = self.surrogates(col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col,
+                                        out.column_keys[c]) if c in out.column_keys else col
         assert not any(rules.is_internal(c) for c in arrays)
         return pa.table(arrays)
 

@@ -86,20 +86,21 @@ def key_message(kind: str, values: Sequence[Any], classes: Sequence[PartClass]) 
 
 # --- many rows ----------------------------------------------------------------------------------------------
 
-def _fixed(part: pa.Array, cls: PartClass) -> np.ndarray:
-    """An integer or date part's fields, one row each: (n, 9) or (n, 5) bytes."""
-    n = len(part)
+def _fixed(part: pa.Array, cls: PartClass) -> tuple[np.ndarray, np.ndarray]:
+    """An integer or date part's tags and values (zero for a null), one each a row."""
     valid = part.is_valid().to_numpy(zero_copy_only=False)
     if cls == "int":
-        values = pc.fill_null(part.cast(pa.int64()), 0).to_numpy(zero_copy_only=False).astype(">i8")
-        width, tag = 8, _INT
+        values = pc.fill_null(part.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+        tag = _INT
     else:
-        values = pc.fill_null(part.cast(pa.date32()).cast(pa.int32()), 0).to_numpy(zero_copy_only=False).astype(">i4")
-        width, tag = 4, _DATE
-    out = np.empty((n, width + 1), dtype=np.uint8)
-    out[:, 0] = np.where(valid, tag, tag + _NULL)
-    out[:, 1:] = values.view(np.uint8).reshape(n, width)
-    return out
+        values = pc.fill_null(part.cast(pa.date32()).cast(pa.int32()), 0).to_numpy(zero_copy_only=False)
+        tag = _DATE
+    return np.where(valid, tag, tag + _NULL).astype(np.uint8), values
+
+
+def _distinct(lengths: np.ndarray) -> np.ndarray:
+    """The distinct values of small non-negative integers (byte lengths), in order."""
+    return np.flatnonzero(np.bincount(lengths)) if len(lengths) else lengths
 
 
 def _text_widths(part: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
@@ -112,67 +113,84 @@ def _text_widths(part: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     return text, lengths, widths
 
 
-def _text(text: pa.Array, lengths: np.ndarray, rows: np.ndarray | None, width: int) -> np.ndarray:
-    """The text fields of ``rows`` (all when None), every one ``width`` bytes: (m, width) bytes."""
+def _text(text: pa.Array, lengths: np.ndarray, rows: np.ndarray | None, out: np.ndarray) -> None:
+    """Write the text fields of ``rows`` (all when None), all as wide as ``out`` ((m, width) bytes)."""
     if rows is not None:
         text, lengths = text.take(pa.array(rows)), lengths[rows]
     m = len(text)
     valid = text.is_valid().to_numpy(zero_copy_only=False)
-    out = np.zeros((m, width), dtype=np.uint8)
+    out[:] = 0
     out[:, 0] = np.where(valid, _TEXT, _TEXT + _NULL)
     out[:, 1] = (lengths >> 8).astype(np.uint8)
     out[:, 2] = (lengths & 0xFF).astype(np.uint8)
-    for size in np.unique(lengths):  # the values of one byte length: one (k, size) matrix
+    for size in _distinct(lengths):  # the values of one byte length: one (k, size) matrix
         size = int(size)
         if size == 0:
             continue
-        at = np.flatnonzero(lengths == size)
-        same = text if len(at) == m else text.take(pa.array(at))
+        at = None if lengths[0] == size and (lengths == size).all() else np.flatnonzero(lengths == size)
+        same = text if at is None else text.take(pa.array(at))
+        k = m if at is None else len(at)
         first = int(np.frombuffer(same.buffers()[1], np.int32)[same.offset])
-        block = np.frombuffer(same.buffers()[2], dtype=np.uint8)[first:first + len(at) * size].reshape(len(at), size)
-        out[at, 3:3 + size] = block
-    return out
+        block = np.frombuffer(same.buffers()[2], dtype=np.uint8)[first:first + k * size].reshape(k, size)
+        if at is None:
+            out[:, 3:3 + size] = block
+        else:
+            out[at, 3:3 + size] = block
 
 
-def key_messages(kind: str, parts: Sequence[pa.Array], classes: Sequence[PartClass]) -> pa.Array:
+def key_messages(kind: str, parts: Sequence[pa.Array | pa.ChunkedArray], classes: Sequence[PartClass]) -> pa.Array:
     """Every row's encoding (``key_message``), as a binary array in the rows' order."""
     n = len(parts[0]) if parts else 0
     head = np.frombuffer(kind.encode("ascii") + b"\0", dtype=np.uint8)
     if n == 0:
         return pa.array([], pa.binary())
-    fields: list[tuple[str, Any]] = []
+    plain: list[pa.Array] = [p.combine_chunks() if isinstance(p, pa.ChunkedArray) else p for p in parts]
+    texts: dict[int, tuple[pa.Array, np.ndarray, np.ndarray]] = {}
     signature = np.zeros(n, dtype=np.int64)  # the text fields' widths of each row: rows alike share a layout
-    for part, cls in zip(parts, classes, strict=True):
-        if isinstance(part, pa.ChunkedArray):
-            part = part.combine_chunks()
-        if cls == "text":
-            text, lengths, widths = _text_widths(part)
-            fields.append(("text", (text, lengths, widths)))
-            signature = signature * 4099 + widths // 16
-        else:
-            fields.append(("fixed", _fixed(part, cls)))
-    layouts = np.unique(signature)
     row_width = np.full(n, len(head), dtype=np.int64)
-    for how, f in fields:
-        row_width += f[2] if how == "text" else f.shape[1]
+    for j, (part, cls) in enumerate(zip(plain, classes, strict=True)):
+        if cls == "text":
+            texts[j] = _text_widths(part)
+            signature = signature * 4099 + texts[j][2] // 16
+            row_width += texts[j][2]
+        else:
+            row_width += 9 if cls == "int" else 5
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(row_width, out=offsets[1:])
     if offsets[-1] > 2**31 - 1:
         raise ValueError("too many record keys for one binary array; split the column")
+    layouts = np.unique(signature) if texts else signature[:1]
     data = np.empty(int(offsets[-1]), dtype=np.uint8)
     for layout in layouts:
         rows = None if len(layouts) == 1 else np.flatnonzero(signature == layout)
         m = n if rows is None else len(rows)
-        blocks: list[np.ndarray] = [np.broadcast_to(head, (m, len(head)))]
-        for how, f in fields:
-            if how == "text":
-                text, lengths, widths = f
-                blocks.append(_text(text, lengths, rows, int(widths[0 if rows is None else rows[0]])))
+        width = int(row_width[0 if rows is None else rows[0]])
+        # one row a message, every field written in place (no matrix of each field stacked afterwards)
+        matrix = data.reshape(m, width) if rows is None else np.empty((m, width), dtype=np.uint8)
+        matrix[:, :len(head)] = head
+        at = len(head)
+        names: list[str] = []
+        formats: list[str] = []
+        places: list[int] = []
+        fixed: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for j, (part, cls) in enumerate(zip(plain, classes, strict=True)):
+            if cls == "text":
+                text, lengths, widths = texts[j]
+                size = int(widths[0 if rows is None else rows[0]])
+                _text(text, lengths, rows, matrix[:, at:at + size])
             else:
-                blocks.append(f if rows is None else f[rows])
-        matrix = np.hstack(blocks)
-        if rows is None:
-            data[:] = matrix.ravel()
-        else:
-            data[offsets[rows][:, None] + np.arange(matrix.shape[1])] = matrix
+                size = 9 if cls == "int" else 5
+                fixed[j] = _fixed(part if rows is None else part.take(pa.array(rows)), cls)
+                names += [f"t{j}", f"v{j}"]
+                formats += ["u1", ">i8" if cls == "int" else ">i4"]
+                places += [at, at + 1]
+            at += size
+        if fixed:  # the fixed fields as one record a row: a value is written whole, not byte by byte
+            records = matrix.view(np.dtype({"names": names, "formats": formats, "offsets": places,
+                                            "itemsize": width})).reshape(m)
+            for j, (tags, values) in fixed.items():
+                records[f"t{j}"] = tags
+                records[f"v{j}"] = values
+        if rows is not None:
+            data[offsets[rows][:, None] + np.arange(width)] = matrix
     return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)])

@@ -18,12 +18,17 @@ Timed, alternately, ``--repeat`` times each:
   custodian);
 - **subject**: ``guichet.workspace.build.build`` on the permit (its previous extract removed first, so that
   it is really built): the person index, opt-outs, period, coarsening, per-project surrogates of every key
-  (the custodian's HMAC), the risk report, the encrypted writing, the recipe and the dictionary.
+  (the custodian's CBC-MAC under the project's key; the claim's from its nine keys' typed values), the risk
+  report, the encrypted writing, the recipe and the dictionary.
 
 ``--http`` runs a second pair with the custodian served over HTTP (``guichet custodian serve`` on loopback,
 a hub token), the hub switched to it by its ``custodian_url`` setting.
 
     python benchmarks/extract.py --persons 185000 --years 3 --work build/extract-bench --repeat 3 --http
+
+``--setup-only`` builds the lake and the permit in ``--work`` and times nothing (start it early: about ten
+minutes at the issue's size on a quiet machine, an hour on a loaded one); ``--profile`` logs each step of
+every build with its wall-clock time (the engine's statements and the build's own steps).
 """
 
 from __future__ import annotations

@@ -46,6 +46,13 @@ def test_narrow_types_and_dates_as_the_definition_says() -> None:
     assert len(s.key_message("k", ["x" * 14], ["text"])) == 2 + 32
 
 
+def test_unsigned_64_bit_values_keep_their_bits() -> None:
+    parts = [pa.array([2**64 - 1, 2**63, 5], pa.uint64())]
+    got = s.key_messages("c", parts, ["int"]).to_pylist()
+    assert got == [s.key_message("c", [v], ["int"]) for v in (2**64 - 1, 2**63, 5)]
+    assert got[0] == s.key_message("c", [-1], ["int"]) and len(set(got)) == 3
+
+
 def test_a_null_differs_from_zero_and_from_the_empty_text() -> None:
     assert len({s.key_message("c", [v], ["int"]) for v in (None, 0)}) == 2
     assert len({s.key_message("c", [v], ["text"]) for v in (None, "")}) == 2

@@ -8,8 +8,8 @@ Each row's key is encoded, from the typed values the engine fetched, as::
 
 one field per key part, in the record key's order, each self-delimiting by its first byte:
 
-- an integer part: ``0x01`` and the value as 8 bytes, big-endian, two's complement (``0x11`` and 8 zero
-  bytes when null);
+- an integer part: ``0x01`` and the value's 64 bits, big-endian (two's complement; an unsigned value above
+  2**63 - 1 keeps its bits) (``0x11`` and 8 zero bytes when null);
 - a date part: ``0x02`` and the days since 1970-01-01 as 4 bytes, big-endian, signed (``0x12`` and 4 zero
   bytes when null);
 - a text part (any other type, as the text the engine gives it, leading zeros removed): ``0x03``, its UTF-8
@@ -71,7 +71,7 @@ def key_message(kind: str, values: Sequence[Any], classes: Sequence[PartClass]) 
     for value, cls in zip(values, classes, strict=True):
         if cls == "int":
             out += (bytes([_INT + _NULL]) + bytes(8) if value is None
-                    else bytes([_INT]) + int(value).to_bytes(8, "big", signed=True))
+                    else bytes([_INT]) + (int(value) % 2**64).to_bytes(8, "big"))
         elif cls == "date":
             out += (bytes([_DATE + _NULL]) + bytes(4) if value is None
                     else bytes([_DATE]) + (value - _EPOCH).days.to_bytes(4, "big", signed=True))
@@ -90,7 +90,9 @@ def _fixed(part: pa.Array, cls: PartClass) -> tuple[np.ndarray, np.ndarray]:
     """An integer or date part's tags and values (zero for a null), one each a row."""
     valid = part.is_valid().to_numpy(zero_copy_only=False)
     if cls == "int":
-        values = pc.fill_null(part.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+        # an unsigned 64-bit value keeps its bits (a cast that wraps: still one value one encoding)
+        values = pc.fill_null(part.cast(pa.int64(), safe=not pa.types.is_uint64(part.type)), 0).to_numpy(
+            zero_copy_only=False)
         tag = _INT
     else:
         values = pc.fill_null(part.cast(pa.date32()).cast(pa.int32()), 0).to_numpy(zero_copy_only=False)

@@ -358,6 +358,30 @@ def _value(plan: Plan, table: str, column: str) -> exp.Expr:
     return _col(column)
 
 
+def _month_index(column: str) -> exp.Expr:
+    """A date's month as one integer (year × 12 + month − 1): what the statement fetches for a date coarsened to
+    its month, written ``YYYY-MM`` afterwards (``_month_labels``) — formatting every row's date as text was a
+    fifth of the permitted rows' statement (10.7M rows: 7.9 s with strftime, 6.2 s without, load 5)."""
+    return exp.Sub(this=exp.Add(this=exp.Mul(this=exp.func("year", _as_date(column)), expression=literal(12)),
+                                expression=exp.func("month", _as_date(column))), expression=literal(1))
+
+
+def _month_label(month: int) -> str:
+    """``YYYY-MM`` of a month index, as DuckDB's ``strftime(date, '%Y-%m')`` writes it (a year below 1000 padded
+    to four digits, a negative one as it is)."""
+    year, m = divmod(month, 12)
+    return f"{year:04d}-{m + 1:02d}" if year >= 0 else f"{year}-{m + 1:02d}"
+
+
+def _month_labels(months: pa.ChunkedArray) -> pa.Array:
+    """The ``YYYY-MM`` text of each row's month index (null stays null): each distinct month written once."""
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(months.combine_chunks().cast(pa.int64()))
+    labels = pa.array([_month_label(int(m)) for m in encoded.dictionary.to_pylist()], pa.string())
+    return labels.take(encoded.indices)
+
+
 def _offset(token: str, bound: int) -> int:
     """A person's shift, in [-bound, -1] or [1, bound] days, from their keyed per-project token."""
     v = int.from_bytes(hashlib.sha256(token.encode()).digest()[:8], "big") % (2 * bound)
@@ -639,7 +663,9 @@ class Builder:
                 value: exp.Expr = _col(c) if classes[i] != "text" else (
                     _col(c) if c == "_year" else _key_typed(c, types.get(c)))
                 cols.append(exp.alias_(value, f"_rk{i}"))
-        cols += [exp.alias_(_value(self.plan, table, c), c, quoted=True) for c in out.columns if c != rules.INDEX_DAYS]
+        months = [c for c in out.columns if c in rules.DATE_FIELDS and f"{table}.{c}" not in self.plan.granted]
+        cols += [exp.alias_(_month_index(c) if c in months else _value(self.plan, table, c), c, quoted=True)
+                 for c in out.columns if c != rules.INDEX_DAYS]
         if has_dates:  # the index events and the days since them (index_days)
             cols.append(_col("_ev_start"))
         if self.shift:  # the exact dates, shifted per person (then coarsened) when the extract is written
@@ -658,6 +684,14 @@ class Builder:
             properties=exp.Properties(expressions=[exp.TemporaryProperty()]), expression=query)))
         with _timed(f"{purpose} (fetched as Arrow)"):
             rows = self.engine.arrow_table(query, purpose=f"workspace: {purpose}")
+        for c in months:  # the months coarsened: written YYYY-MM, each distinct month once
+            rows = rows.set_column(rows.schema.get_field_index(c), c, _month_labels(rows.column(c)))
+        if months:
+            self.recipe.statements.append((f"{table}: the months written YYYY-MM (by Arrow over the fetched rows, "
+                                           "each distinct month once, as strftime writes them)", exp.select(
+                *[exp.alias_(exp.func("strftime", exp.func("make_date", exp.func("floor", exp.Div(
+                    this=_col(c), expression=literal(12))), exp.Mod(this=_col(c), expression=literal(12)) + literal(1),
+                    literal(1)), literal("%Y-%m")), c, quoted=True) for c in months]).from_(f"ws_out_{table}")))
         if self.optouts:
             import pyarrow.compute as pc
 

@@ -237,3 +237,25 @@ def test_audit_checkpoints_are_signed_kept_and_never_go_back(any_custodian) -> N
     assert c.sign_audit_checkpoint(6, "c" * 64).seq == 6
     assert c.latest_audit_checkpoint()[0].seq == 6  # type: ignore[union-attr]
     assert "b" * 64 not in (home.path / "logs" / "calls.jsonl").read_text()
+
+
+def test_record_key_surrogates_differ_between_projects_and_end_with_the_keys(any_custodian) -> None:  # noqa: F811
+    """Record keys as bytes: per project (the project's pseudonym key), the same answer for the same bytes, not
+    the answer of the same bytes sent as text; nulls refused; none once the project's keys are shredded."""
+    from guichet.custodian.pseudonyms import project_key_pseudonym
+    from guichet.workspace.surrogates import key_messages
+
+    c, home = any_custodian
+    keys = key_messages("claim", [pa.array([1, 2, 1]), pa.array(["A", "B", "A"])], ["int", "text"])
+    a = c.pseudonymise(keys, "project", "extract:p-a", project="p-a").to_pylist()
+    b = c.pseudonymise(keys, "project", "extract:p-b", project="p-b").to_pylist()
+    assert a[0] == a[2] and a[0] != a[1] and not set(a) & set(b)
+    key = Keyring(home).project_pseudonym_key("p-a")
+    assert a == [project_key_pseudonym(key, m) for m in keys.to_pylist()]
+    text = c.pseudonymise(keys.cast(pa.string()), "project", "extract:p-a", project="p-a").to_pylist()
+    assert not set(text) & set(a)
+    with pytest.raises(BadInput):
+        c.pseudonymise(pa.array([b"x", None], pa.binary()), "project", "extract:p-a", project="p-a")
+    assert c.shred("p-a") is True
+    with pytest.raises(Conflict):  # the key is gone: no surrogate can be recomputed
+        c.pseudonymise(keys, "project", "extract:p-a", project="p-a")

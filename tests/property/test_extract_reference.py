@@ -8,8 +8,10 @@ population computed), with or without the beneficiaries' table (undated: the pop
 extract is built by ``workspace.build`` and compared, row for row, with pandas over the lake decrypted with its
 keys: each row given its person through the person index's links, the period and the population applied, the
 dates coarsened to months, the days since each person's first kept claim, and the surrogates computed from their
-definition (the claim id: ``claim:`` and the nine keys' text without leading zeros, joined by ``|``; every
-surrogate the one-message AES CBC-MAC reference under the project's key)."""
+definition (the claim id: the canonical encoding of the nine keys — ``claim\0`` and, for each key, an integer's 8
+bytes, a date's days, a text's bytes without leading zeros, each after its tag — written here from the
+definition in ``docs/workspace.md``; every surrogate the one-message AES CBC-MAC reference under the project's
+key, the claim's in its own domain)."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from hypothesis import strategies as st
 
 from guichet.custodian import custodian_for, read_encrypted_parquet
 from guichet.custodian.local import LocalCustodian
-from guichet.custodian.pseudonyms import project_pseudonym
+from guichet.custodian.pseudonyms import project_key_pseudonym, project_pseudonym
 from guichet.hub import Hub, open_hub
 from guichet.lake import published_versions
 from guichet.lake.keys import load_key, protection_for, read_file
@@ -121,6 +123,32 @@ def _text(value: Any) -> str:
     return str(value).lstrip("0")
 
 
+def _types(hub: Hub, table: str) -> dict[str, pa.DataType]:
+    info = max(published_versions(hub, table), key=lambda v: v.version)
+    first = info.files[0]
+    schema = read_file(str(hub.home / first["path"]), load_key(hub, protection_for(hub), str(first["key_id"]))).schema
+    return {f.name: f.type for f in schema}
+
+
+def _claim_message(row: dict[str, Any], types: dict[str, pa.DataType]) -> bytes:
+    """The claim's canonical encoding, from its definition (docs/workspace.md, "Keys")."""
+    out = b"claim\0"
+    for k in NINE_KEYS:
+        value, kind = _value(row[k]), types[k]
+        if pa.types.is_integer(kind):
+            out += b"\x11" + bytes(8) if value is None else b"\x01" + int(value).to_bytes(8, "big", signed=True)
+        elif pa.types.is_date(kind):
+            out += b"\x12" + bytes(4) if value is None else b"\x02" + (_day(value) - dt.date(1970, 1, 1)).days.to_bytes(
+                4, "big", signed=True)
+        elif value is None:
+            out += b"\x13" + bytes(15)
+        else:
+            text = _text(value).encode()
+            field = b"\x03" + len(text).to_bytes(2, "big") + text
+            out += field + bytes(-len(field) % 16)
+    return out
+
+
 def _value(value: Any) -> Any:
     if value is None or (not isinstance(value, str | dt.date) and pd.isna(value)):
         return None
@@ -137,7 +165,8 @@ def _prepared(hub: Hub) -> dict[str, pd.DataFrame]:
         links = _links(hub)
         prs = _with_persons(hub, "ER_PRS_F", links)
         prs["_day"] = [_day(s) for s in prs["EXE_SOI_DTD"]]
-        prs["_claim"] = ["claim:" + "|".join(_text(v) for v in keys)
+        types = _types(hub, "ER_PRS_F")
+        prs["_claim"] = [_claim_message(dict(zip(NINE_KEYS, keys, strict=True)), types)
                          for keys in zip(*(prs[k] for k in NINE_KEYS), strict=True)]
         mco = _with_persons(hub, "T_MCOaaC", links)
         _PREPARED[id(hub)] = {"ER_PRS_F": prs, "T_MCOaaC": mco, "IR_BEN_R": _with_persons(hub, "IR_BEN_R", links)}
@@ -169,7 +198,7 @@ def reference(hub: Hub, project: str, criteria: dict[str, Any], tables: list[str
     rows = []
     for person, claim, d, year, dpt, sex, nature in zip(*(kept[c] for c in (
             "person_id", "_claim", "_day", "BEN_NAI_ANN", "BEN_RES_DPT", "BEN_SEX_COD", "PRS_NAT_REF")), strict=True):
-        rows.append((pseudonym[person], project_pseudonym(key, claim), _value(year), _value(dpt), _value(sex),
+        rows.append((pseudonym[person], project_key_pseudonym(key, claim), _value(year), _value(dpt), _value(sex),
                      d.strftime("%Y-%m") if d else None, _value(nature), (d - first[person]).days if d else None))
     out["ER_PRS_F"] = rows
     if "IR_BEN_R" in tables:

@@ -111,3 +111,24 @@ def test_project_pseudonyms_depend_on_key_and_value_only() -> None:
     assert a[0] == a[2] != a[1] and all(ps.is_pseudonym(x) for x in a)
     assert ps.project_pseudonyms(bytes(32), pa.array(["1"])).to_pylist()[0] != a[0]
     assert ps.project_pseudonym(KEY, "1") != ps.hub_pseudonym(KEY, "1")
+
+
+def test_record_key_pseudonyms_match_the_definition_in_their_own_domain() -> None:
+    """Record keys sent as bytes: the CBC-MAC of ``LABEL_PROJECT_KEY`` + the bytes, whatever the lengths, the
+    shared leading blocks (every claim starts with ``claim\\0``: computed once a length) and the chunks."""
+    values = [b"claim\x00" + RNG.randbytes(RNG.choice([0, 1, 10, 80, 81])) for _ in range(400)] + [b"", b"x" * 200]
+    column = pa.array(values, pa.binary())
+    want = [ps.encode(_reference_cbc_mac(KEY, ps.LABEL_PROJECT_KEY + v)) for v in values]
+    assert ps.project_key_pseudonyms(KEY, column).to_pylist() == want
+    assert [ps.project_key_pseudonym(KEY, v) for v in values] == want
+    assert ps.project_key_pseudonyms(KEY, column.slice(5, 50)).to_pylist() == want[5:55]
+    assert ps.project_key_pseudonyms(KEY, pa.array(values[:3], pa.large_binary())).to_pylist() == want[:3]
+    # the same bytes sent as text are another domain's message
+    assert ps.project_pseudonyms(KEY, pa.array(["claim"])).to_pylist() != ps.project_key_pseudonyms(
+        KEY, pa.array([b"claim"])).to_pylist()
+
+
+def test_identical_messages_share_every_block_but_the_last() -> None:
+    same = pa.array([b"k" * 70] * 5, pa.binary())
+    want = ps.encode(_reference_cbc_mac(KEY, ps.LABEL_PROJECT_KEY + b"k" * 70))
+    assert ps.project_key_pseudonyms(KEY, same).to_pylist() == [want] * 5

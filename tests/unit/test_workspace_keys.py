@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import duckdb
 import pyarrow as pa
+import pytest
 from sqlglot import exp
 
 from guichet.workspace.build import _key, _key_typed
@@ -28,3 +29,17 @@ def test_typed_keys_are_the_trimmed_text() -> None:
         typed = exp.select(_key_typed(name, array.type)).from_("t").sql(dialect="duckdb")
         assert con.sql(typed).fetchall() == con.sql(plain).fetchall(), name
     assert "ltrim" not in exp.select(_key_typed("i64", pa.int64())).sql(dialect="duckdb").lower()
+
+
+@pytest.mark.parametrize("day", ["2021-01-15", "2023-12-31", "1970-01-01", "0999-12-01", "0001-01-01", "0000-03-01",
+                                 "12000-07-01", "-0005-03-01", None])
+def test_months_are_written_as_strftime_writes_them(day: str | None) -> None:
+    """A date coarsened to its month is fetched as one integer and written YYYY-MM by Arrow: the same text as
+    DuckDB's strftime(date, '%Y-%m'), whatever the year, null for null."""
+    from guichet.workspace.build import _month_index, _month_labels
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT TRY_CAST(? AS DATE) AS d", [day])
+    month = con.sql(f"SELECT {_month_index('d').sql(dialect='duckdb')} AS m FROM t").to_arrow_table()
+    want = con.sql("SELECT strftime(d, '%Y-%m') AS s FROM t").fetchall()[0][0]
+    assert _month_labels(month.column("m")).to_pylist() == [want]

@@ -42,7 +42,8 @@ class Custodian(Protocol):
 
     def pseudonymise(self, values: pa.Array, level: Level, purpose: str, project: str | None = None) -> pa.Array:
         """Hub pseudonyms from level-1 values (``level="hub"``) or project pseudonyms from person ids
-        (``level="project"``, ``project`` required). Same length and order as ``values``; nulls stay
+        (``level="project"``, ``project`` required) — or, given bytes, from record keys' canonical encodings
+        (another domain, ``pseudonyms.LABEL_PROJECT_KEY``; no nulls). Same length and order as ``values``; nulls stay
         null, empty strings and producers' markers (``!invalid_nir_key``...) are returned unchanged.
         ``purpose`` names the use in the custodian's call log and follows a grammar: ``deposit:<dataset>``
         for hub pseudonyms, ``extract:<project>`` (the project asked) for project pseudonyms. At most the

@@ -178,9 +178,15 @@ class LocalCustodian:
         return answers.take(rows)
 
     def _project(self, values: pa.Array, project: str) -> pa.Array:
-        if not (pa.types.is_string(values.type) or pa.types.is_integer(values.type)):
-            raise BadInput("project pseudonyms: person ids must be strings or integers")
+        binary = (pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type)
+                  or pa.types.is_fixed_size_binary(values.type))
+        if not (binary or pa.types.is_string(values.type) or pa.types.is_integer(values.type)):
+            raise BadInput("project pseudonyms: person ids must be strings or integers, record keys bytes")
+        if binary and values.null_count:
+            raise BadInput(f"project pseudonyms: {values.null_count} record keys are null")
         key = self.keys.project_pseudonym_key(project)
+        if binary:  # a record key's canonical encoding (another domain than the text values)
+            return ps.project_key_pseudonyms(key, values)
         return ps.project_pseudonyms(key, values.cast(pa.string()))
 
     # -- the opt-out register's path ------------------------------------------------------------------

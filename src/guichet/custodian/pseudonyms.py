@@ -37,6 +37,9 @@ LABEL_ANO = b"guichet/level1/ano/v1\x00"
 LABEL_PSA = b"guichet/level1/psa/v1\x00"
 LABEL_HUB = b"guichet/hub/v1\x00"
 LABEL_PROJECT = b"guichet/project/v2\x00"  # v2: AES-256 CBC-MAC (below); v1 was HMAC-SHA-256
+# record keys sent as bytes (their canonical binary encoding, workspace/surrogates.py): the same CBC-MAC under the
+# project's pseudonym key, another domain (the labels differ before either ends: no message of one is one of the other)
+LABEL_PROJECT_KEY = b"guichet/project-key/v1\x00"
 _SEP = b"\x00"
 _DIGEST_BYTES = 15  # 120 bits -> 24 base32 characters, of which the first 17 are kept
 
@@ -110,11 +113,19 @@ def hub_pseudonym(key: bytes, level1: str) -> str:
 
 def project_pseudonym(key: bytes, person_id: str) -> str:
     """The reference (one message, one CBC encryption): what ``cbc_mac_many`` computes for many at once."""
+    return _cbc_mac_one(key, LABEL_PROJECT + person_id.encode("utf-8"))
+
+
+def project_key_pseudonym(key: bytes, message: bytes) -> str:
+    """The reference of a record key's surrogate from its canonical bytes (``project_key_pseudonyms``)."""
+    return _cbc_mac_one(key, LABEL_PROJECT_KEY + message)
+
+
+def _cbc_mac_one(key: bytes, message: bytes) -> str:
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
     encryptor = Cipher(algorithms.AES(key), modes.CBC(bytes(16))).encryptor()
-    last = (encryptor.update(cbc_mac_encoding(LABEL_PROJECT + person_id.encode("utf-8"))) + encryptor.finalize())[-16:]
-    return encode(last)
+    return encode((encryptor.update(cbc_mac_encoding(message)) + encryptor.finalize())[-16:])
 
 
 # --- project pseudonyms: AES-256 CBC-MAC over a prefix-free encoding ------------------------------------
@@ -160,24 +171,48 @@ def _cbc_mac_chunk(cipher: Any, label: bytes, values: pa.Array) -> bytes:
     head = 8 + len(label)
     label_row = np.frombuffer(label, dtype=np.uint8)
     result = np.empty((n, 16), dtype=np.uint8)
-    for length in np.unique(lengths):  # values of one byte length: one contiguous (m, length) matrix
-        idx = np.flatnonzero(lengths == length)
-        m, size = len(idx), int(length)
+    encryptor = cipher.encryptor()  # ECB keeps no state between calls: one for every block position
+    # two buffers the chain steps write into (``update_into`` allocates nothing: 6x faster than ``update``,
+    # which allocates and copies the output, measured on 16 MB)
+    state_buf = bytearray(min(n, _CBC_CHUNK) * 16 + 15)
+    mixed = np.empty((min(n, _CBC_CHUNK), 16), dtype=np.uint8)
+    distinct = lengths[:1] if lengths.min() == lengths.max() else np.unique(lengths)  # a record key: one length
+    for length in distinct:  # values of one byte length: one contiguous (m, length) matrix
+        if len(distinct) == 1:
+            idx, taken = None, values
+        else:
+            idx = np.flatnonzero(lengths == length)
+            taken = values.take(pa.array(idx))
+        m, size = len(taken), int(length)
         width = (head + size + 15) // 16 * 16
         padded = np.zeros((m, width), dtype=np.uint8)
         padded[:, :8] = np.frombuffer((len(label) + size).to_bytes(8, "big"), dtype=np.uint8)
         padded[:, 8:head] = label_row
         if size:
-            taken = values.take(pa.array(idx))
             buf = taken.buffers()[2]
             first = int(np.frombuffer(taken.buffers()[1], np.int32)[taken.offset])
             padded[:, head:head + size] = np.frombuffer(buf, dtype=np.uint8)[first:first + m * size].reshape(m, size)
-        state = np.zeros((m, 16), dtype=np.uint8)
-        encryptor = cipher.encryptor()
-        for j in range(width // 16):
-            block = np.bitwise_xor(state, padded[:, 16 * j:16 * (j + 1)])
-            state = np.frombuffer(encryptor.update(block.tobytes()), dtype=np.uint8).reshape(m, 16)
-        result[idx] = state
+        # the leading blocks every message of the group shares (the length, the label, a common prefix such as
+        # a surrogate's kind) chain to the same state: computed once, on the first message
+        shared = 0
+        while shared < width // 16 - 1 and (padded[:, 16 * shared:16 * (shared + 1)] == padded[0, 16 * shared:
+                                                                                             16 * (shared + 1)]).all():
+            shared += 1
+        start = np.zeros(16, dtype=np.uint8)
+        for j in range(shared):
+            start = np.frombuffer(encryptor.update((start ^ padded[0, 16 * j:16 * (j + 1)]).tobytes()), np.uint8)
+        state = np.frombuffer(state_buf, dtype=np.uint8, count=m * 16).reshape(m, 16)
+        state[:] = start
+        step = mixed[:m]
+        # XORed as two 64-bit words a block (eight times fewer elements than bytes)
+        state64, step64, padded64 = state.view(np.uint64), step.view(np.uint64), padded.view(np.uint64)
+        for j in range(shared, width // 16):
+            np.bitwise_xor(state64, padded64[:, 2 * j:2 * (j + 1)], out=step64)
+            encryptor.update_into(step, state_buf)
+        if idx is None:
+            result[:] = state
+        else:
+            result[idx] = state
     return result.tobytes()
 
 
@@ -193,6 +228,18 @@ def project_pseudonyms(key: bytes, values: pa.Array | pa.ChunkedArray) -> pa.Arr
     if values.null_count or pc.any(empty).as_py():
         out = pc.if_else(empty, pa.scalar("", pa.string()), out)
     return out
+
+
+def project_key_pseudonyms(key: bytes, values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Project pseudonyms of record keys given as bytes (their canonical encoding, one message a row, no nulls):
+    the CBC-MAC of ``LABEL_PROJECT_KEY`` + the bytes under the project's pseudonym key."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    if pa.types.is_fixed_size_binary(values.type) or pa.types.is_large_binary(values.type):
+        values = values.cast(pa.binary())
+    if len(values) == 0:
+        return pa.array([], pa.string())
+    return encode_digests(cbc_mac_many(key, LABEL_PROJECT_KEY, values), width=16)
 
 
 # --- vectorised ---------------------------------------------------------------------------------------
@@ -256,14 +303,24 @@ def encode_digests(blob: bytes, width: int = 32) -> pa.Array:
     n = len(blob) // width
     if n * LENGTH > _MAX_STRING_BYTES:
         raise ValueError("too many pseudonyms for one string array; split the column")
-    raw = np.frombuffer(blob, dtype=np.uint8).reshape(n, width)[:, :11].astype(np.uint16)  # 88 bits >= 85
-    chars = np.empty((n, LENGTH), dtype=np.uint8)
+    raw = np.frombuffer(blob, dtype=np.uint8).reshape(n, width)
+    # the 85 bits kept, as two big-endian integers: bits 0-63 and bits 64-87 (of which 64-84 are used)
+    high = np.ascontiguousarray(raw[:, :8]).view(">u8").ravel().astype(np.uint64)
+    low = np.zeros((n, 8), dtype=np.uint8)
+    low[:, :3] = raw[:, 8:11]
+    low_bits = low.view(">u8").ravel().astype(np.uint64)
+    groups = np.empty((LENGTH, n), dtype=np.uint8)  # one row a character: every write contiguous
     for i in range(LENGTH):  # character i is bits 5i .. 5i+4 of the digest, big-endian
-        byte, bit = divmod(5 * i, 8)
-        pair = raw[:, byte] << 8
-        if byte + 1 < 11:
-            pair |= raw[:, byte + 1]
-        chars[:, i] = _B32_ALPHABET[(pair >> (11 - bit)) & 31]
+        first = 5 * i
+        if first + 5 <= 64:
+            group = (high >> np.uint64(59 - first)) & np.uint64(31)
+        elif first >= 64:
+            group = (low_bits >> np.uint64(123 - first)) & np.uint64(31)
+        else:  # straddles the two: its high bits end ``high``, its low bits start ``low``
+            over = first + 5 - 64
+            group = ((high & np.uint64((1 << (64 - first)) - 1)) << np.uint64(over)) | (low_bits >> np.uint64(64 - over))
+        groups[i] = group
+    chars = np.ascontiguousarray(_B32_ALPHABET[groups].T)
     offsets = np.arange(0, LENGTH * (n + 1), LENGTH, dtype=np.int32)
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(chars))
 

@@ -21,27 +21,23 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return cwd, r.stdout
 
 
-@pytest.fixture(scope="module")
-def demo150(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    """A smaller demo hub, with its JSON answer, and the hub a later deposit runs on
-    (test_a_deposit_after_linkage_keeps_the_person_index, last in this module)."""
-    home = tmp_path_factory.mktemp("demo150") / "a"
-    r = run_cli_process(["demo", "--home", str(home), "--json", "--persons", "150"])
-    assert r.code == 0, r.stderr
-    return home, json.loads(r.stdout)
-
-
 def test_readme_sample_output_is_true(demo: tuple[Path, str]) -> None:
     _, stdout = demo
     assert readme_block(README.read_text(encoding="utf-8")) == stdout, (
         "README.md's demo output is stale: run `.venv/bin/python scripts/update_readme.py`")
 
 
-def test_demo_json_is_complete(demo: tuple[Path, str], demo150: tuple[Path, dict[str, Any]]) -> None:
-    """The JSON answer of a smaller demo. That the demo is deterministic is shown by
-    test_readme_sample_output_is_true: a fresh run prints, to the character, the counts of every stage that
-    another run (the one that wrote the README) printed."""
-    home_a, a = demo150
+def _answer(demo: tuple[Path, str]) -> tuple[Path, dict[str, Any]]:
+    """The demo's hub and its answer, as ``--json`` prints it, which the demo keeps in HOME/demo.json."""
+    home = demo[0] / "guichet-demo"
+    return home, json.loads((home / "demo.json").read_text(encoding="utf-8"))
+
+
+def test_demo_json_is_complete(demo: tuple[Path, str]) -> None:
+    """The demo's JSON answer. That the demo is deterministic is shown by test_readme_sample_output_is_true: a
+    fresh run prints, to the character, the counts of every stage that another run (the one that wrote the
+    README) printed."""
+    home_a, a = _answer(demo)
     assert a["version"] >= 1 and set(a) >= {"version", "home", "custodian_home", "stages", "counts", "accounts"}
     roles = {"operator", "producer", "researcher", "committee", "authority", "checker", "auditor"}
     assert set(a["accounts"]) == roles
@@ -80,13 +76,14 @@ def test_demo_hub_verifies(demo: tuple[Path, str]) -> None:
     assert r.code == 0 and json.loads(r.stdout)["ok"]
 
 
-# Last in this module: it changes demo150's hub (a deposit and a linkage run after the demo's).
-def test_a_deposit_after_linkage_keeps_the_person_index(demo150: tuple[Path, dict[str, Any]]) -> None:
+# Last in this module: it changes the demo's hub (a deposit and a linkage run after the demo's).
+def test_a_deposit_after_linkage_keeps_the_person_index(demo: tuple[Path, str]) -> None:
     """A deposit's start-up recovery removes only the deposit's own orphans, never another stage's lake data."""
-    home, answer = demo150
+    home, answer = _answer(demo)
     index = list((home / "lake" / "linkage").glob("v*/index.parquet"))
     assert index, "the demo's linkage stage wrote no person index"
-    level1 = Path(answer["delivery"]).parent / "delivery-level1"
+    delivery = Path(answer["delivery"])
+    level1 = (delivery if delivery.is_absolute() else demo[0] / delivery).parent / "delivery-level1"
     again = run_cli_process(["deposit", "run", str(level1 / "IR_BEN_R.csv"), "--dataset", "IR_BEN_R",
                              "--schema", str(level1 / "schemas" / "IR_BEN_R.json"), "--producer", "cnam",
                              "--identifiers", "BEN_NIR_PSA:psa", "--identifiers", "BEN_NIR_ANO:ano", "--home", str(home)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import shutil
 from collections.abc import Callable
@@ -23,6 +24,7 @@ DEMO_VERSION = 1
 DEFAULT_PERSONS = 5000
 DEMO_SEED = 20240101
 CREDENTIALS_FILE = "demo-credentials.txt"
+ANSWER_FILE = "demo.json"  # the demo's answer, as `guichet demo --json` prints it
 
 # One account for each role, with its organisation and the organisation's kind; the operator is the one
 # init creates.
@@ -180,6 +182,10 @@ def run_demo(req: DemoRequest, on_stage: Callable[[str], None] | None = None) ->
         counts: dict[str, int] = {}
         for counter in COUNTERS:
             counts.update(counter(hub))
-        return DemoResult(home, custodian_home, stages, counts, dict(run.accounts), run.extra, lines)
+        result = DemoResult(home, custodian_home, stages, counts, dict(run.accounts), run.extra, lines)
+        # the answer `--json` prints, kept with the hub (no secret in it: the credentials are in their own file)
+        (home / ANSWER_FILE).write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False, default=str) + "\n",
+                                        encoding="utf-8")
+        return result
     finally:
         hub.close()

@@ -41,6 +41,16 @@ def _built(desk: Desk, name: str) -> str:
     return pid
 
 
+def _ended_on(desk: Desk, pid: str) -> Any:
+    """The day the permit's end was recorded (by the real clock): the grace period counts from it, not from the
+    day this module was imported (a run that crosses midnight saw the two differ)."""
+    with desk.hub.store.read() as s:
+        permit = s.get(Permit, pid)
+        assert permit is not None and permit.ended_at is not None
+        ended = permit.ended_at
+    return ended.date() if hasattr(ended, "date") else ended
+
+
 def _shred_run(desk: Desk, day: Any) -> list[str]:
     report = permit_jobs.run_jobs(desk.hub, _operator(desk), today=day, only=("permits.shred",))
     return list(report.jobs[0].items)
@@ -86,25 +96,26 @@ def test_revocation_cuts_access_and_keys_are_shredded_after_the_grace_period(des
     manifest = wsbuild.load_manifest(desk.hub, pid)
     assert manifest is not None
     desk.ok("permit", "revoke", pid, "--reason", "breach of the conditions", who="arthur")
+    ended = _ended_on(desk, pid)
     with pytest.raises(Refused, match="is revoked: its extract cannot be read"):
         wsbuild.read_extract(desk.hub, pid)
     # within the grace period (default 30 days) nothing is shredded
-    assert f"permit:{pid}" not in _shred_run(desk, TODAY + timedelta(days=29))
+    assert f"permit:{pid}" not in _shred_run(desk, ended + timedelta(days=29))
     assert wsbuild._decrypt(desk.hub, pid, manifest, folder)["ER_PRS_F"].num_rows == 18
     # an appeal is pending: the keys stay past the grace period
     r = desk.run("permit", "appeal", pid, "--reason", "the breach was the processor's", who="bob")
     assert r.code == 2 and "permit.appeal" in r.stderr  # only the holder appeals
     lodged = desk.ok("permit", "appeal", pid, "--reason", "the breach was the processor's", who="alice")
     assert lodged["state"] == "pending"
-    assert f"permit:{pid}" not in _shred_run(desk, TODAY + timedelta(days=31))
+    assert f"permit:{pid}" not in _shred_run(desk, ended + timedelta(days=31))
     assert wsbuild._decrypt(desk.hub, pid, manifest, folder)
     dismissed = desk.ok("permit", "decide-appeal", pid, "--dismissed", "--reason", "the holder answers for it",
                         who="arthur")
     assert dismissed["state"] == "dismissed"
     with desk.hub.store.read() as s:
         before = max(e.seq for e in read_events(s))
-    assert f"permit:{pid}" in _shred_run(desk, TODAY + timedelta(days=31))
-    assert f"permit:{pid}" not in _shred_run(desk, TODAY + timedelta(days=32))  # once
+    assert f"permit:{pid}" in _shred_run(desk, ended + timedelta(days=31))
+    assert f"permit:{pid}" not in _shred_run(desk, ended + timedelta(days=32))  # once
     with pytest.raises(Conflict, match="cannot be decrypted: its project's keys were shredded"):
         wsbuild._decrypt(desk.hub, pid, manifest, folder)
     # the recipe and the manifest are kept
@@ -115,25 +126,26 @@ def test_revocation_cuts_access_and_keys_are_shredded_after_the_grace_period(des
         shredded = s.get(Permit, pid)
         assert shredded is not None and shredded.keys_shredded_at is not None
     assert ("custodian.shred", f"project:{pid.lower()}") in events
-    assert ("jobs.run", f"jobs:{(TODAY + timedelta(days=31)).isoformat()}") in events
+    assert ("jobs.run", f"jobs:{(ended + timedelta(days=31)).isoformat()}") in events
 
 
 def test_the_grace_period_is_configurable_up_to_six_months(desk: Desk) -> None:
     pid = _built(desk, "grace")
     desk.ok("permit", "revoke", pid, "--reason", "breach of the conditions", who="arthur")
+    ended = _ended_on(desk, pid)
     props = desk.hub.config.properties
     try:
         props["key_shred_grace_days"] = 182
         with pytest.raises(BadInput, match="six months at most"):
-            _shred_run(desk, TODAY + timedelta(days=200))
+            _shred_run(desk, ended + timedelta(days=200))
         with desk.hub.store.read() as s:
             runs = s.execute(select(func.count()).select_from(JobRun)).scalar()
         with pytest.raises(BadInput, match="key_shred_grace_days: 182 days is refused"):
-            permit_jobs.run_jobs(desk.hub, _operator(desk), today=TODAY + timedelta(days=200))
+            permit_jobs.run_jobs(desk.hub, _operator(desk), today=ended + timedelta(days=200))
         with desk.hub.store.read() as s:  # refused before any job ran
             assert s.execute(select(func.count()).select_from(JobRun)).scalar() == runs
         props["key_shred_grace_days"] = 10
-        assert f"permit:{pid}" not in _shred_run(desk, TODAY + timedelta(days=9))
-        assert f"permit:{pid}" in _shred_run(desk, TODAY + timedelta(days=10))
+        assert f"permit:{pid}" not in _shred_run(desk, ended + timedelta(days=9))
+        assert f"permit:{pid}" in _shred_run(desk, ended + timedelta(days=10))
     finally:
         props.pop("key_shred_grace_days", None)

@@ -98,3 +98,18 @@ def test_pathways_transitions_and_km_come_with_their_tables(tmp_path):
     # only the stays of a calendar period count: p1's (February 2023) is not in 2024, so p1 is censored too
     km = time_to_event(con, c, {"event": "stay", "during": {"year": [2024]}}, out=tmp_path / "km24.csv", interval=1)
     assert [r.split(",")[2] for r in km.read_text().splitlines()[1:]] == ["0"] * (len(km.read_text().splitlines()) - 1)
+    # a window: p1's stay (day 30) is after its end (day 20), where p1's follow-up stops (censored at 20, not 60)
+    km = time_to_event(con, c, {"event": "stay", "window": {"to": 20}}, out=tmp_path / "kmw.csv", interval=1)
+    assert km.read_text().splitlines()[1:] == ["0,3,0,2,1", "20,1,0,1,1"]
+    # from day 31 on, the stay at day 30 does not count either; up to day 30 it does
+    km = time_to_event(con, c, {"event": "stay", "window": {"to": 30}}, out=tmp_path / "kmw30.csv", interval=1)
+    assert km.read_text().splitlines()[1:] == ["0,3,0,2,1", "30,1,1,0,0"]
+    km = time_to_event(con, c, {"event": "stay", "window": {"from": 31}}, out=tmp_path / "kmw31.csv", interval=1)
+    assert [r.split(",")[2] for r in km.read_text().splitlines()[1:]] == ["0", "0"]
+    # min_count: the time to the second stay; p1 has one: censored at its last event
+    km = time_to_event(con, c, {"event": "stay", "min_count": 2}, out=tmp_path / "kmn.csv", interval=1)
+    assert [r.split(",")[2] for r in km.read_text().splitlines()[1:]] == ["0", "0"]
+    for bad, words in (({"window": {"to": 0}}, "window.to"), ({"window": {"until": 3}}, "window is"),
+                       ({"min_count": 0}, "min_count"), ({"window": {"to": "30"}}, "whole numbers")):
+        with pytest.raises(BadInput, match=words):
+            time_to_event(con, c, {"event": "stay", **bad}, out=tmp_path / "bad.csv", interval=1)

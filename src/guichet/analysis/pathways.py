@@ -136,9 +136,16 @@ def time_to_event(con: duckdb.DuckDBPyConnection, cohort: Cohort, event: dict[st
     filt = comp._event_filter(event)
     if "during" in event:  # only the events of that calendar period count (as in a cohort's criteria)
         filt += " AND " + period_sql(event["during"], "start", '"end"', field="during")
-    ev = (f"SELECT c.person, min({comp.t} - c.t0) AS te FROM {comp.events} e JOIN ({cohort.sql}) c "
-          f"ON c.person = e.person WHERE {filt.replace('category', 'e.category')} AND {comp.t} - c.t0 > 0 GROUP BY c.person")
-    last = (f"SELECT c.person, max({comp.t} - c.t0) AS tl FROM {comp.events} e JOIN ({cohort.sql}) c "
+    lo, hi, nth = _follow_up(event)
+    delay = f"{comp.t} - c.t0"
+    kept = f"{delay} > 0" + (f" AND {delay} >= {lo}" if lo is not None else "") + (
+        f" AND {delay} <= {hi}" if hi is not None else "")
+    # the n-th matching event after the index (min_count: n, default the first), within the window if one is given
+    ev = (f"SELECT c.person, (list_sort(list({delay})))[{nth}] AS te FROM {comp.events} e JOIN ({cohort.sql}) c "
+          f"ON c.person = e.person WHERE {filt.replace('category', 'e.category')} AND {kept} GROUP BY c.person")
+    # censored at the person's last event, and at the window's end when it has one (follow-up stops there)
+    tl = f"least(max({delay}), {hi})" if hi is not None else f"max({delay})"
+    last = (f"SELECT c.person, {tl} AS tl FROM {comp.events} e JOIN ({cohort.sql}) c "
             "ON c.person = e.person GROUP BY c.person")
     grp = ""
     if group:
@@ -154,6 +161,24 @@ def time_to_event(con: duckdb.DuckDBPyConnection, cohort: Cohort, event: dict[st
         svg.write_text(km_svg(out, group), encoding="utf-8")
         attach_figure(svg, out)
     return out
+
+
+def _follow_up(event: dict[str, object]) -> tuple[int | None, int | None, int]:
+    """The event criterion's window (days after the index: events outside it do not count, and follow-up
+    ends at its end) and min_count (the time to the n-th such event), checked."""
+    window = event.get("window") or {}
+    if not isinstance(window, dict) or set(window) - {"from", "to"}:
+        raise BadInput("time_to_event: window is {\"from\": days, \"to\": days}")
+    bounds = [window.get("from"), window.get("to")]
+    if any(b is not None and (isinstance(b, bool) or not isinstance(b, int)) for b in bounds):
+        raise BadInput("time_to_event: window's from and to are whole numbers of days after the index")
+    lo, hi = (int(b) if b is not None else None for b in bounds)
+    if hi is not None and hi < 1:
+        raise BadInput("time_to_event: window.to must be at least 1 (events after the index are counted)")
+    nth = event.get("min_count", 1)
+    if isinstance(nth, bool) or not isinstance(nth, int) or nth < 1:
+        raise BadInput("time_to_event: min_count is a whole number, at least 1")
+    return lo, hi, nth
 
 
 def km_svg(table: Path, group: str | None = None, width: int = 560, height: int = 320) -> str:

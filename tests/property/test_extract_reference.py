@@ -155,27 +155,23 @@ def _value(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-_PREPARED: dict[int, dict[str, pd.DataFrame]] = {}
+@pytest.fixture(scope="module")
+def prepared(lake: Hub) -> dict[str, pd.DataFrame]:
+    """The decrypted tables with their persons, each row's day and claim encoding: what does not depend on the
+    permit, computed once for the module's lake (every example reads the same lake)."""
+    links = _links(lake)
+    prs = _with_persons(lake, "ER_PRS_F", links)
+    prs["_day"] = [_day(s) for s in prs["EXE_SOI_DTD"]]
+    types = _types(lake, "ER_PRS_F")
+    prs["_claim"] = [_claim_message(dict(zip(NINE_KEYS, keys, strict=True)), types)
+                     for keys in zip(*(prs[k] for k in NINE_KEYS), strict=True)]
+    return {"ER_PRS_F": prs, "T_MCOaaC": _with_persons(lake, "T_MCOaaC", links),
+            "IR_BEN_R": _with_persons(lake, "IR_BEN_R", links)}
 
 
-def _prepared(hub: Hub) -> dict[str, pd.DataFrame]:
-    """The decrypted tables with their persons, each row's day and claim text: what does not depend on the permit,
-    computed once for the module's lake (every example reads the same lake)."""
-    if id(hub) not in _PREPARED:
-        links = _links(hub)
-        prs = _with_persons(hub, "ER_PRS_F", links)
-        prs["_day"] = [_day(s) for s in prs["EXE_SOI_DTD"]]
-        types = _types(hub, "ER_PRS_F")
-        prs["_claim"] = [_claim_message(dict(zip(NINE_KEYS, keys, strict=True)), types)
-                         for keys in zip(*(prs[k] for k in NINE_KEYS), strict=True)]
-        mco = _with_persons(hub, "T_MCOaaC", links)
-        _PREPARED[id(hub)] = {"ER_PRS_F": prs, "T_MCOaaC": mco, "IR_BEN_R": _with_persons(hub, "IR_BEN_R", links)}
-    return _PREPARED[id(hub)]
-
-
-def reference(hub: Hub, project: str, criteria: dict[str, Any], tables: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+def reference(hub: Hub, frames: dict[str, pd.DataFrame], project: str, criteria: dict[str, Any],
+              tables: list[str]) -> dict[str, list[tuple[Any, ...]]]:
     key = LocalCustodian(hub.config.custodian_home, caller="test").keys.project_pseudonym_key(project)
-    frames = _prepared(hub)
     prs, mco, ben = frames["ER_PRS_F"], frames["T_MCOaaC"], frames["IR_BEN_R"]
     period = period_of(criteria)
     lo = dt.date.fromisoformat(period["start"]) if period["start"] else None
@@ -226,7 +222,8 @@ COUNTER = iter(range(1, 10_000))
 @pytest.mark.parametrize("shape", ["period", "from", "period+sex"])
 @settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(a=days, b=days)
-def test_extracts_equal_the_reference(lake: Hub, a: int, b: int, shape: str, with_ben: bool) -> None:
+def test_extracts_equal_the_reference(lake: Hub, prepared: dict[str, pd.DataFrame], a: int, b: int, shape: str,
+                                      with_ben: bool) -> None:
     lo, hi = sorted((START + dt.timedelta(days=a), START + dt.timedelta(days=b)))
     window = {"from": lo.isoformat()} if shape == "from" else {"from": lo.isoformat(), "to": hi.isoformat()}
     criteria: dict[str, Any] = {"period": window}
@@ -248,7 +245,7 @@ def test_extracts_equal_the_reference(lake: Hub, a: int, b: int, shape: str, wit
     manifest = wsbuild.load_manifest(lake, permit)
     assert manifest is not None
     got = wsbuild._decrypt(lake, permit, manifest, wsbuild.extract_dir(lake, permit))
-    want = reference(lake, wsbuild.rules.project_of(permit), criteria, tables)
+    want = reference(lake, prepared, wsbuild.rules.project_of(permit), criteria, tables)
     prs = got["ER_PRS_F"]
     assert prs.column_names == ["PERSON_ID", "CLAIM_ID", "BEN_NAI_ANN", "BEN_RES_DPT", "BEN_SEX_COD", "EXE_SOI_DTD",
                                 "PRS_NAT_REF", "DAYS_SINCE_INDEX"]
